@@ -1,0 +1,49 @@
+# FraudLens: `make demo` runs the main job on embedded defaults, `make test` runs every test.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test unit integration lint typecheck bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml','rb'))['tool']['fraudlens']['install-without-deps']))")
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install FraudLens with the whole stack
+
+demo: install ## simulate, stream through the embedded broker and print a summary
+	FRAUDLENS_DATA_DIR=$${FRAUDLENS_DATA_DIR:-$(CURDIR)/var} $(BIN)/fraudlens demo
+
+test: install lint ## the whole test suite (unit + integration)
+	$(BIN)/pytest tests
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+lint: install
+	$(BIN)/ruff check fraudlens feature_repo training ray_apps drift tests benchmarks
+	$(BIN)/ruff format --check fraudlens feature_repo training ray_apps drift tests benchmarks
+	$(BIN)/mypy
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install ## print throughput figures (see benchmarks/)
+	$(BIN)/python -m benchmarks.run
+
+lock: ## re-resolve the stack and rewrite requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var

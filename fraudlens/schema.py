@@ -1,0 +1,224 @@
+"""Versioned event schema: card transactions and fraud labels.
+
+Events travel as JSON. ``parse_transaction`` / ``parse_label`` turn raw bytes
+or dicts into validated models, or raise ``ValidationError`` naming the field.
+The card number never appears here: only ``card_token`` (see
+``fraudlens.security.tokenize``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fraudlens.errors import ValidationError
+
+SCHEMA_VERSION = 1
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[0-9a-f]{32}$"
+
+# ISO 4217 codes accepted for amounts.
+CURRENCIES = frozenset(
+    "AED ARS AUD BDT BGN BRL CAD CHF CLP CNY COP CZK DKK EGP EUR GBP HKD HUF IDR ILS "
+    "INR ISK JPY KES KRW MAD MXN MYR NGN NOK NZD PEN PHP PKR PLN QAR RON RSD SAR SEK "
+    "SGD THB TRY TWD UAH USD VND ZAR".split()
+)
+
+# ISO 3166-1 alpha-2 country codes.
+COUNTRIES = frozenset(
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO "
+    "BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ "
+    "DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP "
+    "GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG "
+    "KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML "
+    "MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE "
+    "PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL "
+    "SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM "
+    "US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW".split()
+)
+
+
+class Channel(StrEnum):
+    """How the card was used."""
+
+    CARD_PRESENT = "card_present"
+    ECOMMERCE = "ecommerce"
+    MOTO = "moto"
+    ATM = "atm"
+
+
+class EntryMode(StrEnum):
+    """How the card data was captured."""
+
+    CHIP = "chip"
+    CONTACTLESS = "contactless"
+    MAGSTRIPE = "magstripe"
+    KEYED = "keyed"
+    ECOM_3DS = "ecom_3ds"
+    ECOM_NO_3DS = "ecom_no_3ds"
+
+
+class LabelSource(StrEnum):
+    """Where a fraud label came from."""
+
+    CHARGEBACK = "chargeback"
+    CUSTOMER_REPORT = "customer_report"
+    ANALYST = "analyst"
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a timezone (e.g. 2026-06-01T12:00:00Z)")
+    return value.astimezone(UTC)
+
+
+class Transaction(BaseModel):
+    """One card transaction (schema version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    transaction_id: str = Field(pattern=ID_PATTERN)
+    event_time: datetime
+    card_token: str = Field(pattern=TOKEN_PATTERN)
+    customer_id: str = Field(pattern=ID_PATTERN)
+    terminal_id: str = Field(pattern=ID_PATTERN)
+    merchant_id: str = Field(pattern=ID_PATTERN)
+    mcc: str = Field(pattern=r"^[0-9]{4}$", description="merchant category code")
+    amount: float = Field(gt=0, description="in major units of currency")
+    currency: str
+    channel: Channel
+    entry_mode: EntryMode
+    country: str = Field(description="ISO 3166-1 alpha-2 of the terminal")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    device_id: str | None = Field(None, pattern=ID_PATTERN)
+    ip_address: str | None = None
+
+    _v_time = field_validator("event_time")(_utc)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unknown currency {value!r} (ISO 4217 code expected)")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value not in COUNTRIES:
+            raise ValueError(f"unknown country {value!r} (ISO 3166-1 alpha-2 expected)")
+        return value
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)
+        return value
+
+
+class Label(BaseModel):
+    """A confirmed outcome for one transaction, arriving after it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    transaction_id: str = Field(pattern=ID_PATTERN)
+    is_fraud: bool
+    label_time: datetime
+    source: LabelSource
+    fraud_scenario: str | None = Field(None, max_length=64)
+
+    _v_time = field_validator("label_time")(_utc)
+
+
+TRANSACTION_FIELDS = tuple(Transaction.model_fields)
+LABEL_FIELDS = tuple(Label.model_fields)
+
+
+def _first_error(exc: pydantic.ValidationError) -> ValidationError:
+    err = exc.errors()[0]
+    field = ".".join(str(part) for part in err["loc"]) or "$"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        message = "field is required"
+    elif err["type"] == "extra_forbidden":
+        message = "unknown field"
+    return ValidationError(field, message)
+
+
+def _load(raw: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationError("$", f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("$", "a JSON object is expected")
+    return data
+
+
+def _check_future(
+    field: str, value: datetime, max_future_seconds: float, now: datetime | None
+) -> None:
+    limit = (now or datetime.now(UTC)) + timedelta(seconds=max_future_seconds)
+    if value > limit:
+        raise ValidationError(
+            field, f"{value.isoformat()} is in the future (limit {limit.isoformat()})"
+        )
+
+
+def parse_transaction(
+    raw: bytes | str | dict[str, Any],
+    *,
+    max_amount: float = 1_000_000.0,
+    max_future_seconds: float = 300.0,
+    now: datetime | None = None,
+) -> Transaction:
+    """Validate one transaction event.
+
+    Raises:
+        ValidationError: naming the first offending field.
+    """
+    try:
+        txn = Transaction.model_validate(_load(raw))
+    except pydantic.ValidationError as exc:
+        raise _first_error(exc) from None
+    if txn.amount > max_amount:
+        raise ValidationError("amount", f"{txn.amount} exceeds the maximum {max_amount}")
+    _check_future("event_time", txn.event_time, max_future_seconds, now)
+    return txn
+
+
+def parse_label(
+    raw: bytes | str | dict[str, Any],
+    *,
+    max_future_seconds: float = 300.0,
+    now: datetime | None = None,
+) -> Label:
+    """Validate one label event.
+
+    Raises:
+        ValidationError: naming the first offending field.
+    """
+    try:
+        label = Label.model_validate(_load(raw))
+    except pydantic.ValidationError as exc:
+        raise _first_error(exc) from None
+    _check_future("label_time", label.label_time, max_future_seconds, now)
+    return label
+
+
+def to_json(event: BaseModel) -> bytes:
+    """Serialize an event the way it travels on Kafka."""
+    return event.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fraudlens.errors import ConfigError, DataError
+from fraudlens.importer import import_transactions, load_mapping
+from fraudlens.security import Tokenizer
+
+PAN = "4111111111111111"
+MAPPING = """
+columns:
+  transaction_id: id
+  event_time: when
+  pan: card_number
+  customer_id: cust
+  terminal_id: term
+  merchant_id: merch
+  amount: cents
+  is_fraud: fraud
+defaults:
+  currency: EUR
+  channel: card_present
+  entry_mode: chip
+  country: FR
+  mcc: "5411"
+timezone: Europe/Paris
+amount_scale: 0.01
+label_delay_days: 20
+"""
+
+
+@pytest.fixture()
+def tokenizer() -> Tokenizer:
+    return Tokenizer("k1", {"k1": b"k" * 32})
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def row(i: int, **extra: str) -> dict[str, str]:
+    base = {
+        "id": f"t{i}",
+        "when": f"2026-05-0{i % 9 + 1} 10:00:00",
+        "card_number": PAN,
+        "cust": "C1",
+        "term": "T1",
+        "merch": "M1",
+        "cents": "1250",
+        "fraud": "0",
+    }
+    base.update(extra)
+    return base
+
+
+def test_import_tokenizes_validates_and_keeps_rejects(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text(MAPPING)
+    rows = [
+        row(1),
+        row(2, fraud="1"),
+        row(3, cents="-100"),
+        row(4, card_number="1234"),
+        row(5, cents="12,50"),
+        row(6, when="soon"),
+    ]
+    source = write_csv(tmp_path / "in.csv", rows)
+    result = import_transactions(source, load_mapping(mapping_path), tmp_path / "out", tokenizer)
+
+    assert (result.rows_in, result.accepted, result.rejected, result.frauds) == (6, 2, 4, 1)
+    txns = pd.read_parquet(result.transactions_path)
+    assert txns["amount"].tolist() == [12.5, 12.5]
+    assert set(txns["card_token"]) == {tokenizer.tokenize(PAN)}
+    assert str(txns["event_time"].dtype) == "datetime64[us, UTC]"
+    assert txns["event_time"].iloc[0] == pd.Timestamp("2026-05-02 08:00:00", tz="UTC")
+    labels = pd.read_parquet(result.labels_path)
+    assert labels["transaction_id"].tolist() == ["t2"]
+    fraud_time = txns.loc[txns["is_fraud"], "event_time"].iloc[0]
+    assert labels["label_time"].iloc[0] - fraud_time == pd.Timedelta(days=20)
+
+    assert result.rejects_path is not None
+    rejects = pd.read_parquet(result.rejects_path)
+    assert rejects["row"].tolist() == [2, 3, 4, 5]
+    assert rejects["field"].tolist()[2:] == ["amount", "event_time"]
+    assert rejects["field"].iloc[0] == "amount"
+    assert rejects["field"].iloc[1] == "pan"
+    assert "12-19 digits" in rejects["reason"].iloc[1]
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix in {".parquet"}:
+            assert PAN.encode() not in path.read_bytes()
+
+
+def test_mapping_errors_are_specific(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns:\n  amount: a\n  colour: c\n  pan: p\n")
+    with pytest.raises(ConfigError, match="colour"):
+        load_mapping(bad)
+    bad.write_text("columns:\n  amount: a\n")
+    with pytest.raises(ConfigError, match="exactly one of pan"):
+        load_mapping(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_mapping(tmp_path / "missing.yaml")
+
+
+def test_missing_column_and_bad_file(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text(MAPPING)
+    source = write_csv(tmp_path / "in.csv", [{"id": "t1"}])
+    with pytest.raises(DataError, match="not found: card_number"):
+        import_transactions(source, load_mapping(mapping_path), tmp_path / "o", tokenizer)
+    with pytest.raises(DataError, match="unsupported"):
+        import_transactions(tmp_path / "x.xlsx", load_mapping(mapping_path), tmp_path, tokenizer)
