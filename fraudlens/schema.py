@@ -22,7 +22,9 @@ from fraudlens.errors import ValidationError
 SCHEMA_VERSION = 1
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[0-9a-f]{32}$"
+# Token digests use the letters a-p for the 16 hex values: a token never holds a
+# digit run that could pass for a card number in logs or scans.
+TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[a-p]{32}$"
 
 # ISO 4217 codes accepted for amounts.
 CURRENCIES = frozenset(

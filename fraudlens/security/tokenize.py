@@ -1,6 +1,7 @@
 """PAN tokenization at the edge: keyed HMAC-SHA256 with a key id.
 
-A token looks like ``tok_<kid>_<32 hex>``. The same PAN under the same key
+A token looks like ``tok_<kid>_<32 letters a-p>`` (the hex digest spelled
+with letters, so no token can be mistaken for a card number). The same PAN under the same key
 always gives the same token (so features can group by card), a different key
 gives an unrelated token, and the PAN cannot be recovered from it.
 """
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 _SEPARATORS = re.compile(r"[ -]")
 _KID = re.compile(r"^[A-Za-z0-9]{1,16}$")
+# Hex digit -> letter (0->a ... f->p), so tokens carry no digit runs.
+_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -90,8 +93,8 @@ class Tokenizer:
             key = self._keys[kid]
         except KeyError:
             raise TokenizationError(f"unknown key id {kid!r}") from None
-        digest = hmac.new(key, message, hashlib.sha256).hexdigest()
-        return f"tok_{kid}_{digest[:32]}"
+        digest = hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+        return f"tok_{kid}_{digest.translate(_LETTERS)}"
 
 
 def tokenizer_from_settings(settings: Settings) -> Tokenizer:
