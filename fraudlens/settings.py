@@ -25,17 +25,23 @@ class KafkaSettings(BaseModel):
     bootstrap_servers: str = Field(
         "", description="host:port list; empty in embedded mode starts the bundled broker"
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
-    transactions_topic: str = "transactions"
-    labels_topic: str = "labels"
-    decisions_topic: str = "decisions"
-    dead_letter_topic: str = "dead-letter"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SASL_SSL in production"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="required with SASL_*"
+    )
+    sasl_username: str | None = Field(None, description="required with SASL_*")
+    sasl_password: SecretStr | None = Field(None, description="required with SASL_*; a secret")
+    ssl_ca_location: Path | None = Field(None, description="CA bundle for SSL / SASL_SSL")
+    transactions_topic: str = Field("transactions", description="incoming transactions")
+    labels_topic: str = Field("labels", description="fraud labels (chargebacks, analysts)")
+    decisions_topic: str = Field("decisions", description="scoring decisions")
+    dead_letter_topic: str = Field(
+        "dead-letter", description="events that failed validation, with the reason in headers"
+    )
     partitions: int = Field(4, ge=1, description="partitions for topics FraudLens creates")
-    consumer_group: str = "fraudlens"
+    consumer_group: str = Field("fraudlens", description="consumer group id prefix")
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings shared by producers, consumers and admin clients."""
@@ -61,14 +67,62 @@ class KafkaSettings(BaseModel):
         return conf
 
 
+class ApiKeyEntry(BaseModel):
+    """One API key as stored: its role and the SHA-256 of the key, never the key."""
+
+    model_config = {"extra": "forbid"}
+
+    role: Literal["scorer", "analyst", "admin"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the full key")
+    rate_per_second: float | None = Field(None, gt=0, description="overrides the default rate")
+
+
 class SecuritySettings(BaseModel):
-    """Keys for PAN tokenization (and later field encryption)."""
+    """Keys for PAN tokenization and field encryption, API auth, audit and retention."""
 
     token_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='HMAC keys by key id, JSON: {"k1": "secret"}; required in production',
     )
     active_token_key: str | None = Field(None, description="key id used for new tokens")
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='AES-256 field keys by key id, JSON: {"k1": "<base64 of 32 bytes>"}',
+    )
+    encryption_keys_file: Path | None = Field(
+        None, description="JSON file of the same shape, e.g. a mounted Kubernetes secret"
+    )
+    active_encryption_key: str | None = Field(
+        None, description="key id for new ciphertexts (default: the last id in sort order)"
+    )
+    api_keys: dict[str, ApiKeyEntry] = Field(
+        default_factory=dict,
+        description='API keys by key id, JSON: {"ab12cd34": {"role": "scorer", "sha256": "..."}}',
+    )
+    jwt_issuer: str | None = Field(None, description="required `iss` of bearer tokens")
+    jwt_audience: str | None = Field(None, description="required `aud` of bearer tokens")
+    jwt_algorithms: tuple[Literal["HS256", "RS256"], ...] = Field(
+        ("RS256",), description='accepted JWT algorithms, JSON: ["RS256"]'
+    )
+    jwt_public_key: str | None = Field(None, description="PEM public key for RS256 tokens")
+    jwt_hs_secret: SecretStr | None = Field(
+        None, description="shared secret for HS256 tokens (at least 32 bytes)"
+    )
+    jwt_roles_claim: str = Field("roles", description="claim holding the caller's roles")
+    rate_limit_per_second: float = Field(
+        1000.0, gt=0, description="requests/s per API key or token subject"
+    )
+    rate_limit_burst: int = Field(2000, ge=1, description="token-bucket size (burst)")
+    audit_log_path: Path | None = Field(
+        None, description="append-only audit log (default: DATA_DIR/audit/audit.jsonl)"
+    )
+    audit_hmac_key: SecretStr | None = Field(
+        None, description="keys the audit hash chain (HMAC-SHA256) so it cannot be recomputed"
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='days kept per data store, JSON: {"decision_log": 180} (default: inventory)',
+    )
 
     def resolved_token_keys(self, mode: Mode, data_dir: Path) -> tuple[str, dict[str, bytes]]:
         """Return ``(active key id, {key id: key bytes})``.
@@ -114,6 +168,229 @@ class SimulatorSettings(BaseModel):
     start_date: str = Field("2026-06-01", description="first simulated day (UTC, ISO date)")
     fraud_rate: float = Field(0.004, ge=0, le=0.5, description="target share of fraud")
     seed: int = 7
+    scenarios: list[str] = Field(
+        default_factory=lambda: [
+            "compromised_terminal",
+            "stolen_card",
+            "card_testing",
+            "account_takeover",
+            "high_amount",
+            "merchant_collusion",
+        ],
+        description="enabled fraud scenarios, JSON list",
+    )
+    scenario_start_day: dict[str, int] = Field(
+        default_factory=dict,
+        description='day a scenario starts (concept drift), JSON: {"account_takeover": 40}',
+    )
+    mean_tx_per_day: float = Field(
+        0.8, gt=0, le=50, description="average legitimate transactions per customer per day"
+    )
+
+
+class ServeSettings(BaseModel):
+    """Real-time scoring: the Ray Serve API and the stream scorer."""
+
+    host: str = Field("127.0.0.1", description="HTTP host of the Serve proxy")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port of the Serve proxy")
+    request_timeout_s: float = Field(2.0, gt=0, description="end-to-end HTTP request timeout")
+    feature_timeout_ms: float = Field(
+        100.0, gt=0, description="online feature read budget; past it the answer is degraded"
+    )
+    replicas: int = Field(1, ge=1, description="scoring replicas when autoscaling is off")
+    autoscaling: bool = Field(False, description="use Serve autoscaling (min/max replicas)")
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(4, ge=1)
+    target_ongoing_requests: float = Field(32.0, gt=0, description="autoscaling target")
+    max_ongoing_requests: int = Field(
+        256, ge=1, description="requests in flight per replica (Serve's default 5 is too low)"
+    )
+    num_cpus: float = Field(0.25, gt=0, description="CPU share each scoring replica asks for")
+    model_alias: str = Field("champion", description="MLflow alias of the serving model")
+    shadow: bool = Field(True, description="score the challenger in shadow (logged only)")
+    challenger_alias: str = Field("challenger", description="MLflow alias of the shadow model")
+    rules_file: Path | None = Field(
+        None, description="YAML/JSON decision rules (lists, limits); see docs/scoring.md"
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    max_batch_size: int = Field(1000, ge=1, description="transactions per /v1/score/batch call")
+    model_poll_s: float = Field(
+        30.0, ge=0, description="how often to check the model alias in MLflow (0: never)"
+    )
+    decision_log: bool = Field(True, description="record every decision (Parquet, by day)")
+    stream_batch_size: int = Field(500, ge=1, description="stream scorer micro-batch size")
+    stream_group: str = Field("fraudlens-scorer", description="stream scorer consumer group")
+
+
+class FeastSettings(BaseModel):
+    """Feast feature store: repo, online store and offline (Parquet) location."""
+
+    repo_path: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "feature_repo",
+        description="folder holding the Feast definitions (feature_repo/)",
+    )
+    project: str = Field("fraudlens", description="Feast project name")
+    online_store: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="sqlite (embedded) or redis (production)"
+    )
+    redis_connection_string: str = Field(
+        "127.0.0.1:6379", description="Feast redis connection string (host:port,db=0,...)"
+    )
+    offline_path: Path | None = Field(
+        None, description="Parquet folder of the offline store (default: DATA_DIR/feast/offline)"
+    )
+    registry_path: Path | None = Field(
+        None, description="Feast registry file (default: DATA_DIR/feast/registry.db)"
+    )
+    sqlite_path: Path | None = Field(
+        None, description="SQLite online store file (default: DATA_DIR/feast/online.db)"
+    )
+    max_label_delay_days: int = Field(
+        120, ge=1, description="labels later than this after their transaction are ignored"
+    )
+
+
+class SparkSettings(BaseModel):
+    """Spark session for the batch feature job."""
+
+    master: str = Field("local[*]", description="Spark master URL (local[*] runs in-process)")
+    shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
+    driver_memory: str = Field("2g", description="spark.driver.memory")
+
+
+class MlflowSettings(BaseModel):
+    """MLflow tracking and model registry (embedded default: SQLite under DATA_DIR)."""
+
+    tracking_uri: str = Field(
+        "", description="tracking server URL or DB URI (default: sqlite under DATA_DIR/mlflow)"
+    )
+    registry_uri: str = Field("", description="model registry URI (default: the tracking URI)")
+    experiment: str = Field("fraudlens", description="experiment holding training runs")
+    model_name: str = Field("fraudlens", description="registered model name of the ensemble")
+    artifact_location: str = Field(
+        "", description="artifact root of new experiments (default: DATA_DIR/mlflow/artifacts)"
+    )
+
+    def resolved_tracking_uri(self, data_dir: Path) -> str:
+        """The tracking URI, defaulting to a SQLite file under ``data_dir``."""
+        return self.tracking_uri or f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+
+    def resolved_registry_uri(self, data_dir: Path) -> str:
+        """The registry URI, defaulting to the tracking URI."""
+        return self.registry_uri or self.resolved_tracking_uri(data_dir)
+
+    def resolved_artifact_location(self, data_dir: Path) -> str:
+        """Artifact root for new experiments, defaulting to a folder under ``data_dir``."""
+        return self.artifact_location or (data_dir / "mlflow" / "artifacts").resolve().as_uri()
+
+
+class TrainingSettings(BaseModel):
+    """Training set, Ray Train, evaluation thresholds and the promotion gate."""
+
+    feature_service: str = Field("fraud_model_v1", description="Feast feature service to train on")
+    label_delay_days: int = Field(
+        14, ge=0, description="days for a label to mature; the gap between train and validation"
+    )
+    validation_days: int = Field(7, ge=1, description="validation period (model selection)")
+    test_days: int = Field(7, ge=1, description="test period (final evaluation), the newest")
+    late_labels: Literal["unknown", "legit"] = Field(
+        "unknown", description="train frauds labelled after the cutoff: dropped or kept as legit"
+    )
+    alert_budget: float = Field(
+        0.005, gt=0, lt=1, description="share of transactions analysts can review (alerts)"
+    )
+    decline_precision: float = Field(
+        0.9, gt=0, le=1, description="validation precision required to auto-decline"
+    )
+    cards_per_day: int = Field(100, ge=1, description="k of card precision@k per day")
+    review_cost: float = Field(5.0, ge=0, description="cost of reviewing one alert")
+    imbalance_powers: list[float] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0],
+        description="positive weight candidates as (legit/fraud)**p, chosen on validation",
+    )
+    xgb_rounds: int = Field(300, ge=1, description="maximum boosting rounds")
+    xgb_early_stopping: int = Field(30, ge=1, description="early stopping rounds on validation")
+    xgb_max_depth: int = Field(6, ge=1, description="tree depth")
+    xgb_learning_rate: float = Field(0.1, gt=0, description="boosting learning rate")
+    mlp_hidden: list[int] = Field(default_factory=lambda: [64, 32], description="MLP layers")
+    mlp_epochs: int = Field(4, ge=1, description="MLP epochs")
+    mlp_batch_size: int = Field(1024, ge=1, description="MLP batch size per worker")
+    mlp_learning_rate: float = Field(1e-3, gt=0, description="MLP Adam learning rate")
+    ray_address: str | None = Field(None, description="Ray cluster address (default: local Ray)")
+    ray_workers: int = Field(2, ge=1, description="Ray Train workers per trainer")
+    ray_cpus_per_worker: float = Field(
+        0.5, gt=0, description="CPUs per worker; fractional locally so Ray Data is not starved"
+    )
+    reference_rows: int = Field(2000, ge=10, description="training rows kept for drift checks")
+    gate_metric: str = Field("average_precision", description="primary metric of the gate")
+    gate_margin: float = Field(
+        0.002, ge=0, description="a challenger must beat the champion by this on gate_metric"
+    )
+    gate_tolerance: float = Field(
+        0.01, ge=0, description="largest allowed drop on the other gate metrics"
+    )
+    gate_guard_metrics: list[str] = Field(
+        default_factory=lambda: ["roc_auc", "recall_at_1pct_fpr", "card_precision_at_k"],
+        description="metrics that must not regress beyond gate_tolerance",
+    )
+    seed: int = Field(7, description="random seed of both members")
+
+
+class DriftSettings(BaseModel):
+    """Drift monitor and the automatic retraining loop (``drift/``)."""
+
+    backend: Literal["alibi", "scipy"] = Field(
+        "alibi", description="alibi (alibi-detect, BSL-licensed) or scipy (license-free)"
+    )
+    p_value: float = Field(0.05, gt=0, lt=1, description="test level after the correction")
+    correction: Literal["bonferroni", "fdr"] = Field(
+        "bonferroni", description="multiple-testing correction over per-feature tests"
+    )
+    window_days: float = Field(1.0, gt=0, description="recent window of decisions checked")
+    window_rows: int = Field(10_000, ge=10, description="newest rows kept from the window")
+    min_window_rows: int = Field(500, ge=10, description="fewer rows: no verdict")
+    max_categories: int = Field(
+        24, ge=2, description="integer features with at most this many values use chi-squared"
+    )
+    psi_bins: int = Field(10, ge=2, description="reference-quantile bins of the PSI")
+    min_psi: float = Field(
+        0.0, ge=0, description="a feature moves only if its PSI is also at least this"
+    )
+    mmd: bool = Field(True, description="run the multivariate MMD test on a subsample")
+    mmd_subsample: int = Field(500, ge=20, description="rows per side of the MMD test")
+    mmd_permutations: int = Field(100, ge=10, description="permutations of the MMD test")
+    online: bool = Field(True, description="run the online detector on the score stream")
+    online_ert: int = Field(
+        2000, ge=50, description="expected scores between false alarms of the online detector"
+    )
+    online_window: int = Field(30, ge=5, description="sliding window of the online detector")
+    online_ref_size: int = Field(200, ge=20, description="reference scores of the online detector")
+    online_bootstraps: int = Field(
+        20_000, ge=100, description="simulations calibrating the online threshold (alibi)"
+    )
+    persistence: int = Field(3, ge=1, description="consecutive drifted checks before retraining")
+    ap_drop: float = Field(
+        0.2, gt=0, lt=1, description="relative drop of matured-label AP that triggers retraining"
+    )
+    performance_days: int = Field(7, ge=1, description="days of matured labels per evaluation")
+    min_labelled_frauds: int = Field(20, ge=1, description="fewer matured frauds: no verdict")
+    cooldown_hours: float = Field(24.0, ge=0, description="minimum time between retrainings")
+    retrain_days: int = Field(28, ge=1, description="days of history a retraining uses")
+    launcher: Literal["ray_task", "ray_job", "inline"] = Field(
+        "ray_task", description="how retraining runs: local Ray task, Ray job, or in-process"
+    )
+    ray_job_address: str = Field(
+        "http://127.0.0.1:8265", description="Ray dashboard address for the ray_job launcher"
+    )
+    check_interval_s: float = Field(3600.0, gt=0, description="seconds between checks (watch)")
+    metrics_port: int = Field(9108, ge=0, le=65535, description="/metrics port of watch (0: off)")
+    pushgateway: str = Field("", description="Pushgateway address for one-shot checks (optional)")
+    report_dir: Path | None = Field(
+        None, description="HTML drift reports (default: DATA_DIR/reports/drift)"
+    )
+    state_path: Path | None = Field(
+        None, description="retraining loop state, JSON (default: DATA_DIR/drift/state.json)"
+    )
 
 
 class Settings(BaseSettings):
@@ -128,11 +405,17 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.home() / ".fraudlens",
         description="where data, stores and reports are written",
     )
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    feast: FeastSettings = Field(default_factory=FeastSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:

@@ -114,3 +114,9 @@ def test_missing_column_and_bad_file(tmp_path: Path, tokenizer: Tokenizer) -> No
         import_transactions(source, load_mapping(mapping_path), tmp_path / "o", tokenizer)
     with pytest.raises(DataError, match="unsupported"):
         import_transactions(tmp_path / "x.xlsx", load_mapping(mapping_path), tmp_path, tokenizer)
+
+
+def test_example_mapping_is_valid() -> None:
+    example = Path(__file__).parents[2] / "examples" / "mapping.yaml"
+    mapping = load_mapping(example)
+    assert mapping.columns["pan"] == "card_number"
