@@ -32,8 +32,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
+    """Build settings on first use (so ``--help`` works even with bad settings)."""
+    state: dict[str, Any] = ctx.ensure_object(dict)
+    if "settings" not in state:
+        try:
+            settings = Settings()
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            console.print(f"[red]error:[/red] setting {field or '(settings)'}: {err['msg']}")
+            raise typer.Exit(2) from None
+        configure_logging(state.get("log_level") or settings.log_level)
+        state["settings"] = settings
+    settings_: Settings = state["settings"]
+    return settings_
 
 
 def friendly(func: F) -> F:
@@ -57,16 +69,8 @@ def main(
         str | None, typer.Option(help="Log level (default: FRAUDLENS_LOG_LEVEL or INFO).")
     ] = None,
 ) -> None:
-    """Read settings from FRAUDLENS_* variables and configure JSON logging."""
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        console.print(f"[red]error:[/red] setting {field or '(settings)'}: {err['msg']}")
-        raise typer.Exit(2) from None
-    configure_logging(log_level or settings.log_level)
-    ctx.obj = settings
+    """Settings come from FRAUDLENS_* variables (see docs/configuration.md); logs are JSON."""
+    ctx.ensure_object(dict)["log_level"] = log_level
 
 
 @app.command()

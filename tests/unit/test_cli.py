@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from fraudlens.cli import app
+
+runner = CliRunner()
+
+
+def command_paths() -> list[list[str]]:
+    paths: list[list[str]] = [[]]
+    root = get_command(app)
+    for name, cmd in root.commands.items():  # type: ignore[attr-defined]
+        paths.append([name])
+        for sub in getattr(cmd, "commands", {}):
+            paths.append([name, sub])
+    return paths
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "root")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_simulate_writes_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--customers",
+            "200",
+            "--days",
+            "5",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    frame = pd.read_parquet(tmp_path / "s" / "transactions.parquet")
+    assert summary["rows"] == len(frame) > 0
+
+
+def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDLENS_KAFKA__PARTITIONS", "many")
+    result = runner.invoke(app, ["simulate", "--help"])
+    assert result.exit_code == 0  # --help needs no settings...
+    result = runner.invoke(app, ["simulate"])
+    assert result.exit_code == 2
+    assert "kafka.partitions" in result.output
+
+
+def test_errors_are_one_line_not_tracebacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("columns:\n  pan: card\n  amount: amt\n")
+    source = tmp_path / "in.csv"
+    source.write_text("card,other\n4111111111111111,1\n")
+    result = runner.invoke(app, ["import", str(source), "--mapping", str(mapping)])
+    assert result.exit_code == 1
+    assert "mapped column(s) not found: amt" in result.output
+    assert "Traceback" not in result.output
+
+    result = runner.invoke(app, ["simulate", "--scenario-start", "nonsense"])
+    assert result.exit_code == 2
+    assert "SCENARIO=DAY" in result.output
+
+    result = runner.invoke(app, ["simulate", "--scenario-start", "alien_invasion=3"])
+    assert result.exit_code == 1
+    assert "unknown scenario" in result.output
+
+
+def test_replay_without_broker_explains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FRAUDLENS_KAFKA__BOOTSTRAP_SERVERS", raising=False)
+    result = runner.invoke(app, ["replay"])
+    assert result.exit_code == 1
+    assert "fraudlens broker" in result.output
