@@ -13,8 +13,11 @@ errors are wrapped at the boundary with ``raise ... from exc``.
     ├── FeatureStoreError      Feast apply / push / read failed
     ├── ModelError             training, loading or registering a model failed
     │   └── ModelNotFoundError no model version under the asked alias
-    └── AuthError              missing or bad credentials
-        └── ForbiddenError     authenticated, but the role may not do this
+    ├── AuthError              missing or bad credentials
+    │   └── ForbiddenError     authenticated, but the role may not do this
+    ├── RateLimitError         a caller exceeded its request rate (carries retry_after)
+    ├── EncryptionError        a ciphertext cannot be decrypted (wrong key, tampered, bad context)
+    └── AuditError             the audit log cannot be appended to (corrupt tail, bad entry)
 """
 
 from __future__ import annotations
@@ -77,3 +80,27 @@ class AuthError(FraudLensError):
 
 class ForbiddenError(AuthError):
     """Authenticated, but the caller's role may not do this."""
+
+
+class RateLimitError(FraudLensError):
+    """A caller exceeded its request rate.
+
+    Attributes:
+        retry_after: seconds until the next request would be accepted.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EncryptionError(FraudLensError):
+    """A field cannot be encrypted or decrypted.
+
+    Unknown key id, wrong key, tampered bytes, or a ciphertext moved to another
+    field or record.
+    """
+
+
+class AuditError(FraudLensError):
+    """The audit log cannot be appended to (corrupt tail, bad entry)."""

@@ -1,0 +1,212 @@
+"""API authentication: hashed API keys and OAuth2 bearer JWTs, roles, rate limits.
+
+API keys look like ``fl_<key id>_<43 url-safe chars>`` (256 random bits).
+Only the SHA-256 of each key is stored (``security.api_keys``). A fast hash is
+enough because the keys are machine-generated with 256 bits of entropy: no
+dictionary or brute-force attack can invert the hash, so a slow KDF (scrypt,
+argon2) would add 10-100 ms to every scoring call and no security. Human
+passwords would need one; FraudLens accepts none. The key id in the key
+gives a constant-time lookup and a name for logs, audit and rate limits.
+
+Bearer tokens are JWTs (HS256 or RS256) checked by PyJWT for signature,
+``exp``, ``iss`` and ``aud``; roles come from ``security.jwt_roles_claim``.
+The algorithm must be one of ``security.jwt_algorithms`` and picks its own
+key, so ``alg: none`` and RS256/HS256 key confusion are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from fraudlens.errors import AuthError, ConfigError, ForbiddenError
+from fraudlens.security.ratelimit import RateLimiter, TokenBucketLimiter
+from fraudlens.security.roles import Permission, Role, parse_roles, permissions_of
+
+if TYPE_CHECKING:
+    from fraudlens.settings import ApiKeyEntry, Settings
+
+_API_KEY = re.compile(r"^fl_([A-Za-z0-9]{1,16})_([A-Za-z0-9_-]{43})$")
+_NO_MATCH = hashlib.sha256(b"no such key").hexdigest()
+_MIN_HS_SECRET = 32
+
+
+def hash_api_key(key: str) -> str:
+    """Hex SHA-256 of an API key: the value to put in ``security.api_keys``."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_api_key(key_id: str | None = None) -> tuple[str, str, str]:
+    """Make a new API key; returns ``(key id, key, sha256)``.
+
+    Hand the key to the client once; store only the id, role and hash.
+    """
+    key_id = key_id or secrets.token_hex(4)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,16}", key_id):
+        raise ConfigError("API key id must be 1-16 letters or digits")
+    key = f"fl_{key_id}_{secrets.token_urlsafe(32)}"
+    return key_id, key, hash_api_key(key)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller.
+
+    Attributes:
+        subject: API key id or token subject (safe to log and audit).
+        roles: the caller's roles.
+        method: how the caller authenticated.
+        rate: per-caller rate override (requests/s), if any.
+    """
+
+    subject: str
+    roles: frozenset[Role]
+    method: Literal["api_key", "jwt"]
+    rate: float | None = None
+
+    @property
+    def actor(self) -> str:
+        """Name used in the audit log, e.g. ``api_key:ab12cd34``."""
+        return f"{self.method}:{self.subject}"
+
+    def allows(self, need: Permission | Role) -> bool:
+        """True when the caller holds ``need`` (a role, or admin, or a permission)."""
+        if isinstance(need, Role):
+            return need in self.roles or Role.ADMIN in self.roles
+        return need in permissions_of(self.roles)
+
+
+@dataclass(frozen=True)
+class JwtConfig:
+    """How bearer tokens are checked (built from Settings by ``Authenticator``)."""
+
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    public_key: Any = None
+    hs_secret: bytes | None = None
+    roles_claim: str = "roles"
+    leeway_s: float = 30.0
+
+
+class Authenticator:
+    """Checks credentials, roles and rates for the API.
+
+    Args:
+        api_keys: stored keys by id (role and SHA-256).
+        jwt_config: bearer-token checks; None disables bearer tokens.
+        limiter: rate limiter; None disables rate limiting.
+    """
+
+    def __init__(
+        self,
+        api_keys: Mapping[str, ApiKeyEntry],
+        jwt_config: JwtConfig | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._keys = dict(api_keys)
+        self._jwt = jwt_config
+        self._limiter = limiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Authenticator:
+        """Build from ``settings.security`` (JWT on when issuer and audience are set)."""
+        sec = settings.security
+        config = None
+        if sec.jwt_issuer and sec.jwt_audience:
+            secret = sec.jwt_hs_secret.get_secret_value().encode() if sec.jwt_hs_secret else None
+            if "HS256" in sec.jwt_algorithms and (not secret or len(secret) < _MIN_HS_SECRET):
+                raise ConfigError(f"security.jwt_hs_secret must be at least {_MIN_HS_SECRET} bytes")
+            public = None
+            if "RS256" in sec.jwt_algorithms:
+                if not sec.jwt_public_key:
+                    raise ConfigError("security.jwt_public_key is required for RS256")
+                try:
+                    public = load_pem_public_key(sec.jwt_public_key.encode())
+                except ValueError as exc:
+                    raise ConfigError("security.jwt_public_key is not a PEM public key") from exc
+            config = JwtConfig(
+                sec.jwt_issuer,
+                sec.jwt_audience,
+                tuple(sec.jwt_algorithms),
+                public,
+                secret,
+                sec.jwt_roles_claim,
+            )
+        elif settings.mode == "production" and not sec.api_keys:
+            raise ConfigError("production needs security.api_keys or jwt_issuer + jwt_audience")
+        limiter = TokenBucketLimiter(sec.rate_limit_per_second, sec.rate_limit_burst)
+        return cls(sec.api_keys, config, limiter)
+
+    def authenticate(self, *, api_key: str | None = None, bearer: str | None = None) -> Principal:
+        """Return the caller behind an API key or a bearer token.
+
+        Raises:
+            AuthError: no credentials, or they are invalid (the message never
+                says which part was wrong).
+        """
+        if api_key:
+            return self._check_api_key(api_key)
+        if bearer:
+            return self._check_jwt(bearer)
+        raise AuthError("credentials required (X-API-Key header or Bearer token)")
+
+    def authorize(self, principal: Principal, need: Permission | Role) -> None:
+        """Raise ``ForbiddenError`` unless ``principal`` holds ``need``."""
+        if not principal.allows(need):
+            raise ForbiddenError(f"{principal.actor} may not {need.value}")
+
+    def rate_limit(self, principal: Principal) -> None:
+        """Take one request from the caller's budget (``RateLimitError`` when empty)."""
+        if self._limiter is not None:
+            self._limiter.check(principal.actor, principal.rate)
+
+    def check(
+        self, need: Permission | Role, *, api_key: str | None = None, bearer: str | None = None
+    ) -> Principal:
+        """Authenticate, authorize, then rate-limit; returns the caller."""
+        principal = self.authenticate(api_key=api_key, bearer=bearer)
+        self.authorize(principal, need)
+        self.rate_limit(principal)
+        return principal
+
+    def _check_api_key(self, key: str) -> Principal:
+        match = _API_KEY.match(key)
+        key_id = match.group(1) if match else ""
+        entry = self._keys.get(key_id)
+        # Compare even when the id is unknown, so timing does not reveal valid ids.
+        expected = entry.sha256 if entry is not None else _NO_MATCH
+        if not hmac.compare_digest(hash_api_key(key), expected) or entry is None:
+            raise AuthError("invalid credentials")
+        return Principal(key_id, frozenset({Role(entry.role)}), "api_key", entry.rate_per_second)
+
+    def _check_jwt(self, token: str) -> Principal:
+        cfg = self._jwt
+        if cfg is None:
+            raise AuthError("bearer tokens are not accepted here")
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+            key = cfg.hs_secret if alg == "HS256" else cfg.public_key if alg == "RS256" else None
+            if alg not in cfg.algorithms or key is None:
+                raise AuthError("invalid credentials")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=cfg.audience,
+                issuer=cfg.issuer,
+                leeway=cfg.leeway_s,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid bearer token ({type(exc).__name__})") from None
+        roles = parse_roles(claims.get(cfg.roles_claim))
+        return Principal(str(claims["sub"]), roles, "jwt")

@@ -1,0 +1,199 @@
+"""Data inventory as code: what personal data FraudLens keeps, where, why and how long.
+
+The erasure and retention commands and the key rotation walk this list, and
+``docs/security.md`` embeds the table rendered by ``inventory_markdown`` (a
+unit test keeps the two in step). Paths are resolved from Settings, never at
+import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fraudlens.settings import Settings
+
+DEFAULT_RETENTION_DAYS = 425
+"""13 months of history (a full year of seasonality) plus a month for late labels."""
+
+ENCRYPTED_FIELDS = ("customer_name", "customer_email", "ip_address", "device_id")
+"""Columns that hold AES-GCM ciphertexts wherever a store lists them as encrypted."""
+
+SUBJECT_COLUMNS = {
+    "customer_id": "customer_ids",
+    "card_token": "card_tokens",
+    "transaction_id": "transaction_ids",
+}
+"""Columns that identify a data subject's rows, and the subject attribute they match."""
+
+
+@dataclass(frozen=True)
+class DataAsset:
+    """One place personal data lives.
+
+    Attributes:
+        name: stable id, also the key in ``security.retention_days``.
+        location: where it is, for people.
+        personal_data: which personal (or pseudonymous) fields it holds.
+        purpose: why it is kept (GDPR Art. 5(1)(b)).
+        legal_basis: GDPR Art. 6 basis.
+        protection: how it is protected at rest.
+        erasure: how a person's data leaves it.
+        retention_days: default age limit (None: governed elsewhere, see erasure).
+        paths: Parquet roots this module can rewrite (None: another eraser's job).
+        time_columns: candidate event-time columns for retention, in order.
+        encrypted_columns: columns holding ciphertexts (rotated by ``keys rotate``).
+        record_id_column: record id bound into each ciphertext's context.
+    """
+
+    name: str
+    location: str
+    personal_data: str
+    purpose: str
+    legal_basis: str
+    protection: str
+    erasure: str
+    retention_days: int | None = DEFAULT_RETENTION_DAYS
+    paths: Callable[[Settings], list[Path]] | None = None
+    time_columns: tuple[str, ...] = ()
+    encrypted_columns: tuple[str, ...] = field(default=())
+    record_id_column: str = "transaction_id"
+
+
+def _offline(settings: Settings) -> list[Path]:
+    return [settings.feast.offline_path or settings.data_dir / "feast" / "offline"]
+
+
+_LEGIT = "legitimate interest in fraud prevention (Art. 6(1)(f), recital 47)"
+
+INVENTORY: tuple[DataAsset, ...] = (
+    DataAsset(
+        name="raw_history",
+        location="DATA_DIR/sim, DATA_DIR/import (transactions.parquet, labels.parquet)",
+        personal_data="customer_id, card_token, device_id, ip_address, terminal location",
+        purpose="training data and feature backfill",
+        legal_basis=_LEGIT,
+        protection="PAN tokenized at import; device/IP in clear (tokenize them: open item)",
+        erasure="rows rewritten out (customer_id / card_token / transaction_id)",
+        paths=lambda s: [s.data_dir / "sim", s.data_dir / "import"],
+        time_columns=("event_time", "label_time"),
+    ),
+    DataAsset(
+        name="offline_store",
+        location="Feast offline store (FEAST__OFFLINE_PATH, Parquet)",
+        personal_data="card_token, per-card behaviour state (amounts, times, places)",
+        purpose="point-in-time training sets, drift references",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers (card tokens); volume encryption",
+        erasure="rows rewritten out (customer_id / card_token / transaction_id)",
+        paths=_offline,
+        time_columns=("state_ts", "event_timestamp", "event_time"),
+        encrypted_columns=ENCRYPTED_FIELDS,
+    ),
+    DataAsset(
+        name="online_store",
+        location="Feast online store (SQLite file or Redis)",
+        personal_data="latest features per card_token / customer_id",
+        purpose="real-time scoring",
+        legal_basis=_LEGIT,
+        protection="Redis TLS + password; SQLite on an encrypted volume",
+        erasure="entity keys deleted (eraser wired with the feature store); feature-view TTL",
+        retention_days=None,
+    ),
+    DataAsset(
+        name="label_store",
+        location="DATA_DIR/labels (Parquet)",
+        personal_data="transaction_id, outcome, encrypted customer name/e-mail",
+        purpose="delayed-label features, monitoring, retraining",
+        legal_basis=_LEGIT,
+        protection="AES-GCM on ENCRYPTED_FIELDS; volume encryption",
+        erasure="rows rewritten out by the subject's transaction ids",
+        paths=lambda s: [s.data_dir / "labels"],
+        time_columns=("label_time",),
+        encrypted_columns=ENCRYPTED_FIELDS,
+    ),
+    DataAsset(
+        name="decision_log",
+        location="DATA_DIR/decisions/date=YYYY-MM-DD (Parquet)",
+        personal_data="transaction_id, card_token, score, decision, reasons, feature values",
+        purpose="audit of automated decisions (GDPR Art. 22), monitoring, drift",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers (card tokens); volume encryption",
+        erasure="rows rewritten out (customer_id / card_token / transaction_id)",
+        paths=lambda s: [s.data_dir / "decisions"],
+        time_columns=("event_time", "scored_at", "decision_time"),
+        encrypted_columns=ENCRYPTED_FIELDS,
+    ),
+    DataAsset(
+        name="shadow_log",
+        location="DATA_DIR/shadow/date=YYYY-MM-DD (Parquet)",
+        personal_data="transaction_id, card_token, challenger scores",
+        purpose="champion/challenger comparison before promotion",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers; volume encryption",
+        erasure="rows rewritten out (card_token / transaction_id)",
+        retention_days=90,
+        paths=lambda s: [s.data_dir / "shadow"],
+        time_columns=("event_time", "scored_at"),
+    ),
+    DataAsset(
+        name="kafka_topics",
+        location="topics transactions, labels, decisions, dead-letter",
+        personal_data="the events above in transit (card_token, never the PAN)",
+        purpose="decoupling ingest, features and scoring",
+        legal_basis=_LEGIT,
+        protection="SASL_SSL; broker disk encryption",
+        erasure="expiry: retention.ms of 7 days at most (Kafka cannot delete in place)",
+        retention_days=7,
+    ),
+    DataAsset(
+        name="mlflow_artifacts",
+        location="MLflow runs: evaluation reports, drift reference samples",
+        personal_data="feature values only: no customer_id, no device/IP (data minimisation)",
+        purpose="model lineage and drift reference",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers by construction; artifact store encryption",
+        erasure="none needed while they hold no identifiers (confirm with the PAN scan)",
+        retention_days=None,
+    ),
+    DataAsset(
+        name="audit_log",
+        location="SECURITY__AUDIT_LOG_PATH (JSON lines, hash-chained)",
+        personal_data="actor ids (API key id / token subject); keyed subject refs, no names",
+        purpose="accountability (GDPR Art. 5(2), PCI DSS 10)",
+        legal_basis="legal obligation (Art. 6(1)(c)); kept under Art. 17(3)(b)",
+        protection="append-only, HMAC chain, file lock",
+        erasure="not erased: holds keyed references only, never the customer id",
+        retention_days=None,
+    ),
+)
+
+
+def asset(name: str) -> DataAsset:
+    """Return the inventory entry called ``name``."""
+    for item in INVENTORY:
+        if item.name == name:
+            return item
+    raise KeyError(name)
+
+
+def retention_for(settings: Settings, item: DataAsset) -> int | None:
+    """Days ``item`` is kept: ``security.retention_days`` override, else the default."""
+    return settings.security.retention_days.get(item.name, item.retention_days)
+
+
+def inventory_markdown() -> str:
+    """The inventory as a Markdown table (embedded in docs/security.md)."""
+    rows = [
+        "| store | where | personal data | purpose | legal basis | kept (days) "
+        "| protection | erasure |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in INVENTORY:
+        days = str(a.retention_days) if a.retention_days is not None else "see erasure"
+        cells = (a.name, a.location, a.personal_data, a.purpose, a.legal_basis, days)
+        rows.append("| " + " | ".join((*cells, a.protection, a.erasure)) + " |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Annotated, Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, FastAPI
+
+from fraudlens.errors import AuthError, ConfigError, ForbiddenError, RateLimitError
+from fraudlens.security.api import STATE_ATTR, require
+from fraudlens.security.auth import Authenticator, Principal, generate_api_key
+from fraudlens.security.ratelimit import TokenBucketLimiter
+from fraudlens.security.roles import ENDPOINT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
+from fraudlens.settings import Settings
+
+ISS, AUD = "https://idp.bank.example", "fraudlens-api"
+HS_SECRET = "h" * 40
+KEYS = {role: generate_api_key(f"{role.value}01") for role in Role}
+Analyst = Annotated[Principal, Depends(require(Permission.SUBMIT_LABELS))]
+
+
+@pytest.fixture(scope="module")
+def rsa_pair() -> tuple[Any, str]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public_pem
+
+
+def _settings(public_pem: str, **extra: Any) -> Settings:
+    security: dict[str, Any] = {
+        "api_keys": {
+            kid: {"role": role.value, "sha256": digest} for role, (kid, _, digest) in KEYS.items()
+        },
+        "jwt_issuer": ISS,
+        "jwt_audience": AUD,
+        "jwt_algorithms": ["RS256", "HS256"],
+        "jwt_public_key": public_pem,
+        "jwt_hs_secret": HS_SECRET,
+        **extra,
+    }
+    return Settings(security=security)
+
+
+def _token(key: Any, alg: str = "RS256", **claims: Any) -> str:
+    body = {"iss": ISS, "aud": AUD, "sub": "user-1", "exp": int(time.time()) + 300, **claims}
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, key, algorithm=alg)
+
+
+class Client:
+    """Sync calls into an ASGI app through httpx (starlette's TestClient warns on httpx)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                return await http.request(method, path, headers=headers)
+
+        return asyncio.run(go())
+
+    def post(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("POST", path, headers)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("GET", path, headers)
+
+
+@pytest.fixture(scope="module")
+def client(rsa_pair: tuple[Any, str]) -> Client:
+    app = FastAPI()
+    setattr(app.state, STATE_ATTR, Authenticator.from_settings(_settings(rsa_pair[1])))
+    for (method, path), permission in ENDPOINT_PERMISSIONS.items():
+        deps = [Depends(require(permission))] if permission else []
+
+        async def handler() -> dict[str, str]:
+            return {"ok": "yes"}
+
+        app.add_api_route(path, handler, methods=[method], dependencies=deps)
+    return Client(app)
+
+
+def _credentials(kind: str, rsa_private: Any) -> dict[str, str]:
+    if kind == "none":
+        return {}
+    if kind.startswith("key:"):
+        return {"X-API-Key": KEYS[Role(kind[4:])][1]}
+    if kind.startswith("jwt:"):
+        return {"Authorization": f"Bearer {_token(rsa_private, roles=[kind[4:]])}"}
+    if kind.startswith("hs:"):
+        return {"Authorization": f"Bearer {_token(HS_SECRET, 'HS256', roles=kind[3:])}"}
+    raise AssertionError(kind)
+
+
+CALLERS = ["none"] + [f"{k}:{r.value}" for k in ("key", "jwt", "hs") for r in Role]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINT_PERMISSIONS))
+def test_authorization_matrix(
+    client: Client, rsa_pair: tuple[Any, str], endpoint: tuple[str, str], caller: str
+) -> None:
+    method, path = endpoint
+    response = client.request(method, path, headers=_credentials(caller, rsa_pair[0]))
+    permission = ENDPOINT_PERMISSIONS[endpoint]
+    if permission is None:
+        expected = 200
+    elif caller == "none":
+        expected = 401
+    else:
+        role = Role(caller.split(":")[1])
+        expected = 200 if permission in ROLE_PERMISSIONS[role] else 403
+    assert response.status_code == expected, response.text
+    if expected == 401:
+        assert "Bearer" in response.headers["WWW-Authenticate"]
+
+
+def test_role_table() -> None:
+    assert Permission.SCORE not in ROLE_PERMISSIONS[Role.ANALYST]
+    assert Permission.SUBMIT_LABELS not in ROLE_PERMISSIONS[Role.SCORER]
+    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)
+    assert Principal("a", frozenset({Role.ADMIN}), "jwt").allows(Role.SCORER)
+    assert not Principal("s", frozenset({Role.SCORER}), "jwt").allows(Role.ANALYST)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _handmade(alg: str, secret: bytes | None) -> str:
+    """A token PyJWT would refuse to make: alg none, or HS256 keyed with a PEM."""
+    body = {"iss": ISS, "aud": AUD, "sub": "x", "exp": int(time.time()) + 300, "roles": ["admin"]}
+    head = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    signing_input = f"{head}.{_b64(json.dumps(body).encode())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest() if secret else b""
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def _bad_tokens(private: Any, public_pem: str) -> dict[str, str]:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        "expired": _token(private, exp=int(time.time()) - 3600, roles=["admin"]),
+        "bad issuer": _token(private, iss="https://evil.example", roles=["admin"]),
+        "bad audience": _token(private, aud="someone-else", roles=["admin"]),
+        "no expiry": _token(private, exp=None, roles=["admin"]),
+        "no subject": _token(private, sub=None, roles=["admin"]),
+        "alg none": _handmade("none", None),
+        "alg None": _handmade("None", None),
+        "hs256 keyed with the public key": _handmade("HS256", public_pem.encode()),
+        "other signer": _token(other, roles=["admin"]),
+        "wrong hs secret": _token("w" * 40, "HS256", roles=["admin"]),
+        "garbage": "not.a.jwt",
+    }
+
+
+def test_bad_tokens_are_refused(rsa_pair: tuple[Any, str]) -> None:
+    private, public_pem = rsa_pair
+    auth = Authenticator.from_settings(_settings(public_pem))
+    for name, token in _bad_tokens(private, public_pem).items():
+        with pytest.raises(AuthError) as info:
+            auth.authenticate(bearer=token)
+        assert not isinstance(info.value, ForbiddenError), name
+
+
+def test_key_confusion_and_disallowed_algorithms(rsa_pair: tuple[Any, str]) -> None:
+    private, public_pem = rsa_pair
+    rs_only = Authenticator.from_settings(_settings(public_pem, jwt_algorithms=["RS256"]))
+    with pytest.raises(AuthError):  # HS256 not allowed here
+        rs_only.authenticate(bearer=_token(HS_SECRET, "HS256", roles=["admin"]))
+    # Classic confusion attack: HMAC-sign with the public key; PyJWT refuses to
+    # even create it, and the verifier would use the HS secret, not the PEM.
+    with pytest.raises(jwt.InvalidKeyError):
+        _token(public_pem, "HS256", roles=["admin"])
+    ok = rs_only.authenticate(bearer=_token(private, roles="analyst scorer"))
+    assert ok.roles == {Role.ANALYST, Role.SCORER} and ok.actor == "jwt:user-1"
+
+
+def test_api_keys_hashed_and_compared_safely(rsa_pair: tuple[Any, str]) -> None:
+    auth = Authenticator.from_settings(_settings(rsa_pair[1]))
+    kid, key, _ = KEYS[Role.SCORER]
+    assert auth.authenticate(api_key=key).subject == kid
+    settings_text = repr(_settings(rsa_pair[1]))
+    assert all(k not in settings_text for _, k, _ in KEYS.values())
+    for bad in (
+        key[:-1] + ("A" if key[-1] != "A" else "B"),
+        "fl_nope0000_" + "x" * 43,
+        "x",
+        key + "x",
+    ):
+        with pytest.raises(AuthError, match="invalid credentials"):
+            auth.authenticate(api_key=bad)
+    with pytest.raises(AuthError, match="required"):
+        auth.authenticate()
+
+
+def test_jwt_without_known_role_is_forbidden(rsa_pair: tuple[Any, str]) -> None:
+    auth = Authenticator.from_settings(_settings(rsa_pair[1]))
+    with pytest.raises(ForbiddenError):
+        auth.check(Permission.SCORE, bearer=_token(rsa_pair[0], roles=["superuser"]))
+
+
+def test_config_errors(rsa_pair: tuple[Any, str]) -> None:
+    with pytest.raises(ConfigError, match="32 bytes"):
+        Authenticator.from_settings(_settings(rsa_pair[1], jwt_hs_secret="short"))
+    with pytest.raises(ConfigError, match="PEM"):
+        Authenticator.from_settings(_settings("not a pem"))
+    prod = Settings(mode="production", kafka={"bootstrap_servers": "b:9093"})
+    with pytest.raises(ConfigError, match="api_keys"):
+        Authenticator.from_settings(prod)
+
+
+def test_token_bucket() -> None:
+    now = [0.0]
+    limiter = TokenBucketLimiter(rate=2.0, burst=3, clock=lambda: now[0])
+    for _ in range(3):
+        limiter.check("a")
+    with pytest.raises(RateLimitError) as info:
+        limiter.check("a")
+    assert info.value.retry_after == pytest.approx(0.5)
+    limiter.check("b")  # another caller has its own bucket
+    now[0] = 0.5
+    limiter.check("a")  # one token back after 1/rate seconds
+    with pytest.raises(RateLimitError):
+        limiter.check("a")
+    now[0] = 100.0
+    for _ in range(3):  # refills to the burst, not beyond
+        limiter.check("a")
+    with pytest.raises(RateLimitError):
+        limiter.check("a")
+
+
+def test_rate_limit_returns_429_per_key(rsa_pair: tuple[Any, str]) -> None:
+    now = [0.0]
+    settings = _settings(rsa_pair[1])
+    limiter = TokenBucketLimiter(rate=1.0, burst=2, clock=lambda: now[0])
+    app = FastAPI()
+    auth = Authenticator(settings.security.api_keys, None, limiter)
+
+    # Locals are invisible to string annotations (PEP 563), so guard via `dependencies`.
+    @app.post("/v1/score", dependencies=[Depends(require(Permission.SCORE, auth))])
+    async def score() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    scorer, admin = KEYS[Role.SCORER][1], KEYS[Role.ADMIN][1]
+    http = Client(app)
+    codes = [http.post("/v1/score", headers={"X-API-Key": scorer}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    limited = http.post("/v1/score", headers={"X-API-Key": scorer})
+    assert limited.headers["Retry-After"] == "1"
+    assert http.post("/v1/score", headers={"X-API-Key": admin}).status_code == 200
+    assert http.post("/v1/score").status_code == 401  # no credentials: 401, not 429
+
+
+def test_unconfigured_app_fails_closed() -> None:
+    app = FastAPI()
+
+    @app.get("/v1/model", dependencies=[Depends(require(Permission.READ_MODEL))])
+    async def model() -> dict[str, str]:
+        return {}
+
+    http = Client(app)
+    assert http.get("/v1/model", headers={"X-API-Key": KEYS[Role.ADMIN][1]}).status_code == 503
+
+
+def test_principal_is_injected(rsa_pair: tuple[Any, str]) -> None:
+    app = FastAPI()
+    setattr(app.state, STATE_ATTR, Authenticator.from_settings(_settings(rsa_pair[1])))
+
+    @app.post("/v1/labels")
+    async def labels(caller: Analyst) -> dict[str, str]:
+        return {"actor": caller.actor}
+
+    response = Client(app).post("/v1/labels", headers={"X-API-Key": KEYS[Role.ANALYST][1]})
+    assert response.json() == {"actor": f"api_key:{KEYS[Role.ANALYST][0]}"}
+    spec = app.openapi()["components"]["securitySchemes"]
+    assert spec["ApiKey"]["name"] == "X-API-Key" and spec["Bearer"]["scheme"] == "bearer"
