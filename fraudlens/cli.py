@@ -17,6 +17,7 @@ import pydantic
 import typer
 from rich.console import Console
 
+from fraudlens.deploy.cli import deploy_app
 from fraudlens.errors import FraudLensError
 from fraudlens.log import configure_logging
 from fraudlens.settings import Settings
@@ -26,6 +27,7 @@ features_app = typer.Typer(help="Build and serve features (Feast).")
 stream_app = typer.Typer(help="Long-running Kafka stream jobs.")
 app.add_typer(features_app, name="features")
 app.add_typer(stream_app, name="stream")
+app.add_typer(deploy_app, name="deploy")
 
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,0 +1,151 @@
+"""The CircleCI pipeline: structure, job graph, make targets (offline)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fraudlens.deploy.check import NEEDS_APPROVAL, PIPELINE
+from fraudlens.deploy.circleci import circleci_problems, make_targets_in, makefile_targets
+
+ROOT = Path(__file__).parents[2]
+CONFIG = ROOT / ".circleci" / "config.yml"
+MAKEFILE = ROOT / "Makefile"
+Config = dict[str, Any]
+
+
+def _problems(config: Config, tmp_path: Path) -> str:
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    found = circleci_problems(path, MAKEFILE, stage_order=PIPELINE, needs_approval=NEEDS_APPROVAL)
+    return "\n".join(str(p) for p in found)
+
+
+def _config() -> Config:
+    return copy.deepcopy(yaml.safe_load(CONFIG.read_text()))
+
+
+def _workflow_job(config: Config, name: str) -> dict[str, Any]:
+    for entry in config["workflows"]["pipeline"]["jobs"]:
+        if isinstance(entry, dict) and name in entry:
+            return entry[name]
+    raise KeyError(name)
+
+
+def test_repository_pipeline_is_valid() -> None:
+    problems = circleci_problems(
+        CONFIG, MAKEFILE, stage_order=PIPELINE, needs_approval=NEEDS_APPROVAL
+    )
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_pipeline_runs_the_make_targets_developers_run() -> None:
+    text = CONFIG.read_text()
+    for target in ("install", "lint", "unit", "integration"):
+        assert f"make {target}" in text
+    assert {"install", "lint", "unit", "integration", "test"} <= makefile_targets(MAKEFILE)
+
+
+def test_integration_job_has_redis_kafka_and_postgres_service_containers() -> None:
+    images = [d["image"].split(":")[0] for d in _config()["jobs"]["integration"]["docker"][1:]]
+    assert images == ["cimg/redis", "cimg/postgres", "apache/kafka"]
+
+
+def test_make_target_parsing() -> None:
+    assert make_targets_in("make install && make -C sub unit V=1; $(MAKE) lint") == [
+        "install",
+        "unit",
+        "lint",
+    ]
+    assert make_targets_in("cmake --build . && echo make") == []
+
+
+def _run(config: Config, job: str, command: str) -> None:
+    config["jobs"][job]["steps"].append({"run": {"name": "x", "command": command}})
+
+
+MUTATIONS: list[tuple[str, Callable[[Config], None], str]] = [
+    (
+        "missing make target",
+        lambda c: _run(c, "unit", "make unit-fast"),
+        "`make unit-fast`: no such target in the Makefile",
+    ),
+    (
+        "missing target in a command",
+        lambda c: c["commands"]["setup-python"]["steps"].append({"run": "make deps"}),
+        "`make deps`: no such target",
+    ),
+    (
+        "undefined job",
+        lambda c: c["workflows"]["pipeline"]["jobs"].append({"smoke": {"requires": ["lint"]}}),
+        "job 'smoke' is not defined under jobs",
+    ),
+    (
+        "requires unknown job",
+        lambda c: _workflow_job(c, "unit")["requires"].append("typecheck"),
+        "'typecheck' is not in the workflow",
+    ),
+    (
+        "cycle",
+        lambda c: c["workflows"]["pipeline"]["jobs"].__setitem__(
+            0, {"lint": {"requires": ["unit"]}}
+        ),
+        "job graph has a cycle: lint -> unit -> lint",
+    ),
+    (
+        "production without approval",
+        lambda c: _workflow_job(c, "deploy-production").__setitem__("requires", ["deploy-staging"]),
+        "'deploy-production' must wait for a manual approval",
+    ),
+    (
+        "stage skipped",
+        lambda c: _workflow_job(c, "build-image").__setitem__("requires", ["unit"]),
+        "'build-image' must run after 'train-gate'",
+    ),
+    (
+        "two executors",
+        lambda c: c["jobs"]["lint"].__setitem__("docker", [{"image": "cimg/base:current"}]),
+        "needs exactly one of docker, machine, macos, executor",
+    ),
+    (
+        "unknown executor",
+        lambda c: c["jobs"]["lint"].__setitem__("executor", "pythn"),
+        "'pythn' is not defined",
+    ),
+    (
+        "unknown step",
+        lambda c: c["jobs"]["lint"]["steps"].append("setup-pyhton"),
+        "unknown step or command 'setup-pyhton'",
+    ),
+    (
+        "no steps",
+        lambda c: c["jobs"]["lint"].__setitem__("steps", []),
+        "jobs.lint.steps: a non-empty list is required",
+    ),
+    (
+        "unknown top-level key",
+        lambda c: c.__setitem__("defaults", {}),
+        "defaults: not a CircleCI top-level key",
+    ),
+    ("wrong version", lambda c: c.__setitem__("version", 2), "version: must be 2.1"),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "expected"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_each_pipeline_mistake_is_caught(
+    tmp_path: Path, case: str, mutate: Callable[[Config], None], expected: str
+) -> None:
+    config = _config()
+    mutate(config)
+    assert expected in _problems(config, tmp_path), case
+
+
+def test_unparsable_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("jobs: [unclosed")
+    assert "cannot read" in circleci_problems(path, MAKEFILE)[0].message
