@@ -1,0 +1,100 @@
+"""Shared fixtures for integration tests: one embedded Kafka-compatible broker per session.
+
+- ``kafka_broker``: the running ``EmbeddedBroker`` (Tansu, in memory).
+- ``kafka_settings``: ``KafkaSettings`` pointing at it, with topic names and a
+  consumer group unique to the test (Tansu can wedge a reused group), and the
+  topics already created.
+- ``kafka_consumer_config``: librdkafka overrides for fast group joins in tests.
+- ``make_transactions``: a factory of valid transaction frames.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudlens.kafka import EmbeddedBroker, ensure_topics
+from fraudlens.settings import KafkaSettings
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """An embedded broker for the whole session; its log is in the session tmp dir."""
+    log_dir: Path = tmp_path_factory.mktemp("kafka-broker")
+    with EmbeddedBroker(log_dir) as broker:
+        yield broker
+
+
+@pytest.fixture
+def kafka_settings(kafka_broker: EmbeddedBroker) -> KafkaSettings:
+    """Settings for one test: fresh topics (4 partitions) and a fresh consumer group."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = KafkaSettings(
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        transactions_topic=f"transactions-{suffix}",
+        labels_topic=f"labels-{suffix}",
+        decisions_topic=f"decisions-{suffix}",
+        dead_letter_topic=f"dead-letter-{suffix}",
+        consumer_group=f"fraudlens-test-{suffix}",
+        partitions=4,
+    )
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def kafka_consumer_config() -> dict[str, Any]:
+    """librdkafka consumer overrides for tests.
+
+    Tansu answers a JoinGroup after about half the session timeout, so a short
+    session makes groups form (and crashed members get replaced) in ~3 s.
+    """
+    return {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
+
+CURRENCIES = ("EUR", "USD", "GBP")
+COUNTRIES = ("FR", "DE", "US", "GB")
+CHANNELS = ("card_present", "ecommerce", "moto", "atm")
+ENTRY_MODES = ("chip", "contactless", "ecom_3ds", "keyed")
+_HEX_TO_AP = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+
+def _transactions(n: int, seed: int = 0, start: str = "2026-06-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    offsets = np.sort(rng.integers(0, 7 * 86_400 * 10**6, n))
+    cards = rng.integers(0, max(1, n // 10), n)
+    return pd.DataFrame(
+        {
+            "transaction_id": [f"tx-{seed}-{i:08d}" for i in range(n)],
+            "event_time": pd.Timestamp(start, tz="UTC") + pd.to_timedelta(offsets, unit="us"),
+            # Tokens spell their digest with the letters a-p.
+            "card_token": ["tok_test_" + f"{c:032x}".translate(_HEX_TO_AP) for c in cards],
+            "customer_id": [f"cust{c:07d}" for c in cards],
+            "terminal_id": [f"term{t:05d}" for t in rng.integers(0, 500, n)],
+            "merchant_id": [f"mer{m:05d}" for m in rng.integers(0, 200, n)],
+            "mcc": rng.choice(["5411", "5812", "5999", "6011"], n),
+            "amount": np.round(rng.lognormal(3.5, 1.0, n), 2) + 0.01,
+            "currency": rng.choice(CURRENCIES, n),
+            "channel": rng.choice(CHANNELS, n),
+            "entry_mode": rng.choice(ENTRY_MODES, n),
+            "country": rng.choice(COUNTRIES, n),
+            "latitude": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(-60, 60, n)),
+            "longitude": rng.uniform(-120, 120, n),
+            "device_id": np.where(rng.random(n) < 0.5, None, "dev-1"),
+            # ground truth: must never be published
+            "is_fraud": rng.random(n) < 0.01,
+            "fraud_scenario": None,
+        }
+    )
+
+
+@pytest.fixture
+def make_transactions() -> Callable[..., pd.DataFrame]:
+    """``make_transactions(n, seed=0)``: n valid transactions (plus ``is_fraud``)."""
+    return _transactions
