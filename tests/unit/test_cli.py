@@ -89,3 +89,20 @@ def test_replay_without_broker_explains(tmp_path: Path, monkeypatch: pytest.Monk
     result = runner.invoke(app, ["replay"])
     assert result.exit_code == 1
     assert "fraudlens broker" in result.output
+
+
+def test_audit_verify_detects_tampering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudlens.security.audit import Action, audit_log_from_settings
+    from fraudlens.settings import Settings
+
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    log = audit_log_from_settings(Settings())
+    log.append("alice", Action.RULE_CHANGED, target="blocklist", details={"added": 1})
+    log.append("bob", Action.MODEL_PROMOTED, target="fraudlens/3")
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+
+    lines = log.path.read_text().splitlines()
+    log.path.write_text("\n".join([lines[0].replace("alice", "mallory"), *lines[1:]]) + "\n")
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert '"ok": false' in result.output

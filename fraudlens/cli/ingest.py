@@ -1,78 +1,17 @@
-"""The ``fraudlens`` command. Each subcommand is a thin wrapper over a typed function.
-
-Subcommands follow the data flow: simulate -> import -> replay -> features ->
-stream -> demo.
-"""
+"""``fraudlens simulate|import|replay|broker|demo``: the ingest end of the flow."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import pydantic
 import typer
-from rich.console import Console
 
-from fraudlens.deploy.cli import deploy_app
-from fraudlens.errors import FraudLensError
-from fraudlens.log import configure_logging
-from fraudlens.settings import Settings
+from fraudlens.cli.common import console, friendly, settings_of
 
-app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
-features_app = typer.Typer(help="Build and serve features (Feast).")
-stream_app = typer.Typer(help="Long-running Kafka stream jobs.")
-app.add_typer(features_app, name="features")
-app.add_typer(stream_app, name="stream")
-app.add_typer(deploy_app, name="deploy")
-
-console = Console()
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """Build settings on first use (so ``--help`` works even with bad settings)."""
-    state: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in state:
-        try:
-            settings = Settings()
-        except pydantic.ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
-            console.print(f"[red]error:[/red] setting {field or '(settings)'}: {err['msg']}")
-            raise typer.Exit(2) from None
-        configure_logging(state.get("log_level") or settings.log_level)
-        state["settings"] = settings
-    settings_: Settings = state["settings"]
-    return settings_
-
-
-def friendly(func: F) -> F:
-    """Turn FraudLens errors into a one-line message and exit code 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FraudLensError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@app.callback()
-def main(
-    ctx: typer.Context,
-    log_level: Annotated[
-        str | None, typer.Option(help="Log level (default: FRAUDLENS_LOG_LEVEL or INFO).")
-    ] = None,
-) -> None:
-    """Settings come from FRAUDLENS_* variables (see docs/configuration.md); logs are JSON."""
-    ctx.ensure_object(dict)["log_level"] = log_level
+app = typer.Typer()
 
 
 @app.command()
@@ -101,7 +40,7 @@ def simulate(
         "start_date": start_date,
     }
     starts = _parse_scenario_starts(scenario_start or [])
-    result = simulate_to_parquet(_settings(ctx), out, overrides, starts)
+    result = simulate_to_parquet(settings_of(ctx), out, overrides, starts)
     console.print_json(json.dumps(result, default=str))
 
 
@@ -131,7 +70,7 @@ def import_(
     from fraudlens.importer import import_transactions, load_mapping
     from fraudlens.security import tokenizer_from_settings
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     result = import_transactions(
         source,
         load_mapping(mapping),
@@ -161,7 +100,7 @@ def replay(
     """Publish simulated or imported transactions to Kafka (needs a broker)."""
     from fraudlens.pipeline import replay_to_kafka
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     only_day = date.fromisoformat(day) if day else None
     result = replay_to_kafka(settings, source or settings.data_dir / "sim", rate, only_day, labels)
     console.print_json(json.dumps(result, default=str))
@@ -173,7 +112,7 @@ def broker(ctx: typer.Context) -> None:
     """Run the embedded Kafka-compatible broker in the foreground (Ctrl-C stops it)."""
     from fraudlens.pipeline import run_embedded_broker
 
-    run_embedded_broker(_settings(ctx), console)
+    run_embedded_broker(settings_of(ctx), console)
 
 
 @app.command()
@@ -182,8 +121,4 @@ def demo(ctx: typer.Context) -> None:
     """Run the whole flow on embedded defaults and print a summary."""
     from fraudlens.demo import run_demo
 
-    run_demo(_settings(ctx), console)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
+    run_demo(settings_of(ctx), console)

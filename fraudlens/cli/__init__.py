@@ -1,0 +1,41 @@
+"""The ``fraudlens`` command. Each subcommand is a thin wrapper over a typed function.
+
+Subcommands follow the data flow: simulate -> import -> replay -> features ->
+stream -> train -> promote -> serve -> drift, plus deploy, keys, audit, privacy
+and demo.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fraudlens.cli import ingest, security
+from fraudlens.deploy.cli import deploy_app
+
+app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
+features_app = typer.Typer(help="Build and serve features (Feast).")
+stream_app = typer.Typer(help="Long-running Kafka stream jobs.")
+
+app.add_typer(ingest.app)
+app.add_typer(features_app, name="features")
+app.add_typer(stream_app, name="stream")
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(security.keys_app, name="keys")
+app.add_typer(security.audit_app, name="audit")
+app.add_typer(security.privacy_app, name="privacy")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    log_level: Annotated[
+        str | None, typer.Option(help="Log level (default: FRAUDLENS_LOG_LEVEL or INFO).")
+    ] = None,
+) -> None:
+    """Settings come from FRAUDLENS_* variables (see docs/configuration.md); logs are JSON."""
+    ctx.ensure_object(dict)["log_level"] = log_level
+
+
+__all__ = ["app"]
