@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit integration lint typecheck bench lock clean
+.PHONY: install tools demo test unit integration lint typecheck bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,22 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml','rb'))['tool']['fraudlens']['install-without-deps']))")
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install FraudLens with the whole stack
+install: $(STAMP) tools ## create .venv and install FraudLens with the whole stack
+
+# System tools the tests need: a JRE for Spark, promtool for the alert-rule tests.
+# Installed from Debian when missing and we are root; otherwise say what to install.
+tools:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing (install them, e.g. sudo apt-get install$$missing)" >&2; exit 1; \
+	  fi; \
+	fi
 
 demo: install ## simulate, stream through the embedded broker and print a summary
 	FRAUDLENS_DATA_DIR=$${FRAUDLENS_DATA_DIR:-$(CURDIR)/var} $(BIN)/fraudlens demo
