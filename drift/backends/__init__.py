@@ -1,0 +1,1 @@
+"""Detector backends: ``alibi`` (alibi-detect, BSL) and ``scipy`` (license-free)."""

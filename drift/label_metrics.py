@@ -1,0 +1,202 @@
+"""Label-based performance of the served model on labels that have matured.
+
+Fraud labels arrive days to weeks after the transaction. A transaction counts
+once it is ``training.label_delay_days`` old: by then most frauds are known,
+and the ones still unlabelled are taken as legitimate (what the bank knows at
+that time). Metrics: average precision and precision / recall at the alert
+budget (the top ``training.alert_budget`` share of scores, what analysts can
+review).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drift.metrics import DriftMetrics
+from drift.monitor import decisions_dir
+from fraudlens.errors import DataError
+from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelPerformance:
+    """Performance of one model version on one matured period."""
+
+    model_version: str
+    as_of: datetime
+    start: datetime
+    end: datetime
+    rows: int
+    frauds: int
+    average_precision: float
+    precision_at_budget: float
+    recall_at_budget: float
+    alert_budget: float
+    sufficient: bool  # enough matured frauds to judge
+
+
+def matured_period(as_of: datetime, maturity_days: int, days: int) -> tuple[datetime, datetime]:
+    """Event-time range ``[start, end)`` whose labels have matured by ``as_of``."""
+    end = as_of - timedelta(days=maturity_days)
+    return end - timedelta(days=days), end
+
+
+def label_performance(
+    decisions: pd.DataFrame,
+    labels: pd.DataFrame,
+    as_of: datetime,
+    *,
+    maturity_days: int,
+    days: int,
+    alert_budget: float,
+    min_frauds: int,
+    model_version: str | None = None,
+) -> LabelPerformance:
+    """Compute matured-label metrics from decisions and labels.
+
+    Args:
+        decisions: ``transaction_id``, ``event_time``, ``score``, ``model_version``.
+        labels: ``transaction_id``, ``is_fraud``, ``label_time``.
+        as_of: evaluation time; labels after it are unknown.
+        maturity_days: age a transaction needs before it is judged.
+        days: length of the matured period.
+        alert_budget: share of transactions analysts review.
+        min_frauds: fewer matured frauds give ``sufficient=False``.
+        model_version: version to judge (default: the most frequent one).
+
+    Raises:
+        DataError: a required column is missing.
+    """
+    _require(decisions, ("transaction_id", "event_time", "score"), "decisions")
+    _require(labels, ("transaction_id", "is_fraud", "label_time"), "labels")
+    start, end = matured_period(as_of, maturity_days, days)
+    times = pd.to_datetime(decisions["event_time"], utc=True)
+    rows = decisions.loc[(times >= start) & (times < end) & decisions["score"].notna()]
+    if "model_version" in rows.columns and len(rows):
+        version = model_version or str(rows["model_version"].astype(str).mode().iloc[0])
+        rows = rows.loc[rows["model_version"].astype(str) == version]
+    else:
+        version = model_version or ""
+    rows = rows.drop_duplicates("transaction_id", keep="last")
+    known = labels.loc[pd.to_datetime(labels["label_time"], utc=True) <= as_of]
+    fraud_ids = set(known.loc[known["is_fraud"].astype(bool), "transaction_id"])
+    y = rows["transaction_id"].isin(fraud_ids).to_numpy(dtype=np.int64)
+    scores = rows["score"].to_numpy(dtype=np.float64)
+    frauds = int(y.sum())
+    ap, precision, recall = _metrics(y, scores, alert_budget)
+    return LabelPerformance(
+        model_version=version,
+        as_of=as_of,
+        start=start,
+        end=end,
+        rows=len(rows),
+        frauds=frauds,
+        average_precision=ap,
+        precision_at_budget=precision,
+        recall_at_budget=recall,
+        alert_budget=alert_budget,
+        sufficient=frauds >= min_frauds,
+    )
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray, budget: float) -> tuple[float, float, float]:
+    if y.size == 0 or y.sum() == 0:
+        return math.nan, math.nan, math.nan
+    from sklearn.metrics import average_precision_score  # slow import, only when needed
+
+    ap = float(average_precision_score(y, scores))
+    k = max(1, math.ceil(budget * y.size))
+    top = np.argsort(-scores, kind="stable")[:k]
+    hits = float(y[top].sum())
+    return ap, hits / k, hits / float(y.sum())
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what} lack columns {missing}")
+
+
+def labels_dir(settings: Settings) -> Path:
+    """The label store (``DATA_DIR/labels``, Parquet)."""
+    return settings.data_dir / "labels"
+
+
+def read_labels(folder: Path) -> pd.DataFrame:
+    """Every label under ``folder`` (Parquet files, dot files skipped)."""
+    files = sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+    if not files:
+        return pd.DataFrame(columns=["transaction_id", "is_fraud", "label_time"])
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def evaluate_labels(
+    settings: Settings,
+    as_of: datetime | None = None,
+    *,
+    model_version: str | None = None,
+    labels: pd.DataFrame | None = None,
+    metrics: DriftMetrics | None = None,
+) -> LabelPerformance:
+    """Matured-label performance from the decision log and the label store, exported.
+
+    Args:
+        settings: FraudLens settings (``training.label_delay_days``,
+            ``training.alert_budget``, ``drift.performance_days``).
+        as_of: evaluation time (default: now).
+        model_version: version to judge (default: the most frequent one).
+        labels: labels to use instead of the label store.
+        metrics: where to export the gauges.
+    """
+    from fraudlens.scoring.decision_log import read_log
+
+    as_of = as_of or datetime.now(UTC)
+    start, end = matured_period(
+        as_of, settings.training.label_delay_days, settings.drift.performance_days
+    )
+    days = pd.date_range(start.date(), end.date(), freq="D")
+    parts = [read_log(decisions_dir(settings), f"{d:%Y-%m-%d}") for d in days]
+    decisions = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
+    if decisions.empty:
+        decisions = pd.DataFrame(columns=["transaction_id", "event_time", "score"])
+    perf = label_performance(
+        decisions,
+        labels if labels is not None else read_labels(labels_dir(settings)),
+        as_of,
+        maturity_days=settings.training.label_delay_days,
+        days=settings.drift.performance_days,
+        alert_budget=settings.training.alert_budget,
+        min_frauds=settings.drift.min_labelled_frauds,
+        model_version=model_version,
+    )
+    if metrics is not None:
+        export_performance(perf, metrics)
+    logger.info(
+        "matured-label AP of model %s: %.4f (%d frauds in %d rows)",
+        perf.model_version,
+        perf.average_precision,
+        perf.frauds,
+        perf.rows,
+    )
+    return perf
+
+
+def export_performance(perf: LabelPerformance, metrics: DriftMetrics) -> None:
+    """Set the label-based gauges (NaN metrics are not exported)."""
+    metrics.labelled_rows.set(perf.rows)
+    metrics.labelled_frauds.set(perf.frauds)
+    if not perf.sufficient:
+        return
+    version = perf.model_version
+    metrics.average_precision.labels(model_version=version).set(perf.average_precision)
+    metrics.precision_at_budget.labels(model_version=version).set(perf.precision_at_budget)
+    metrics.recall_at_budget.labels(model_version=version).set(perf.recall_at_budget)

@@ -1,0 +1,87 @@
+"""``fraudlens drift watch``: check, measure, maybe retrain, sleep; forever.
+
+Exposes every drift metric on ``drift.metrics_port`` for Prometheus. On
+Kubernetes the same loop runs as a long-lived pod, or one iteration per
+scheduled job (``iterations=1``) with the state file on a volume.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drift.label_metrics import LabelPerformance, evaluate_labels
+from drift.launchers import Launcher, make_launcher
+from drift.metrics import DriftMetrics
+from drift.monitor import DriftMonitor
+from drift.report import DriftReport
+from drift.trigger import RetrainLoop, Verdict, state_path
+from fraudlens.errors import FraudLensError
+from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """What one pass of the loop saw and did."""
+
+    report: DriftReport | None
+    performance: LabelPerformance | None
+    verdict: Verdict
+
+
+def watch(
+    settings: Settings,
+    iterations: int | None = None,
+    *,
+    launcher: Launcher | None = None,
+    metrics: DriftMetrics | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Iteration]:
+    """Run the drift/retraining loop.
+
+    Args:
+        settings: FraudLens settings (``drift`` group).
+        iterations: passes to run (None: forever).
+        launcher: retraining launcher (default: ``drift.launcher``).
+        metrics: metrics registry holder (default: fresh, served on
+            ``drift.metrics_port`` unless it is 0).
+        sleep: waits ``drift.check_interval_s`` between passes (tests pass a fake).
+
+    Returns:
+        The passes run (when ``iterations`` is set).
+    """
+    if metrics is None:
+        metrics = DriftMetrics()
+        if settings.drift.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.drift.metrics_port, registry=metrics.registry)
+    monitor = DriftMonitor(settings, metrics)
+    loop = RetrainLoop(settings, launcher or make_launcher(settings), metrics, state_path(settings))
+    done: list[Iteration] = []
+    while iterations is None or len(done) < iterations:
+        done.append(run_once(settings, monitor, loop))
+        if iterations is None or len(done) < iterations:
+            sleep(settings.drift.check_interval_s)
+    return done
+
+
+def run_once(settings: Settings, monitor: DriftMonitor, loop: RetrainLoop) -> Iteration:
+    """One pass: drift check, matured-label performance, retraining decision."""
+    report: DriftReport | None = None
+    perf: LabelPerformance | None = None
+    try:
+        report = monitor.check()
+    except FraudLensError as exc:  # no champion yet, empty log: try again next pass
+        monitor.metrics.checks.labels(result="error").inc()
+        logger.warning("drift check failed: %s", exc)
+    try:
+        version = report.model_version if report else None
+        perf = evaluate_labels(settings, model_version=version, metrics=monitor.metrics)
+    except FraudLensError as exc:
+        logger.warning("label-based evaluation failed: %s", exc)
+    return Iteration(report, perf, loop.observe(report, perf))
