@@ -1,0 +1,62 @@
+"""Behavioural checks on the trained ensemble, with features recomputed by the real
+feature functions (``training.local_features`` folds ``fraudlens.features``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.local_features import compute_features
+from training.pipeline import TrainResult
+
+pytestmark = pytest.mark.integration
+
+CASES = 40
+
+
+def _rescore(history: pd.DataFrame, changed: pd.DataFrame, trained: TrainResult) -> np.ndarray:
+    """Replace rows of the raw history, recompute every feature, score the changed rows."""
+    raw = history[[c for c in history.columns if c not in trained.model.feature_names]].copy()
+    raw.loc[changed.index, changed.columns] = changed
+    features = compute_features(raw)
+    return trained.model.predict(features.loc[changed.index])
+
+
+def _cases(history: pd.DataFrame, trained: TrainResult, night: bool = False) -> pd.DataFrame:
+    """Legit test-period transactions on distinct cards at terminals with no known fraud."""
+    test = history.loc[history["event_time"] >= trained.split.bounds.test_start]
+    pool = test[~test["is_fraud"] & (test["term_fraud_count_30d"] == 0)]
+    if night:
+        pool = pool[pool["txn_is_night"] == 1]
+    pool = pool.drop_duplicates("card_token")
+    return pool.sample(n=min(CASES, len(pool)), random_state=3)
+
+
+def test_changing_the_transaction_id_does_not_change_the_score(
+    history: pd.DataFrame, trained: TrainResult
+) -> None:
+    cases = _cases(history, trained)
+    before = trained.model.predict(cases)
+    renamed = pd.DataFrame({"transaction_id": [f"zz-{i}" for i in range(len(cases))]}, cases.index)
+    after = _rescore(history, renamed, trained)
+    assert np.array_equal(before, after)
+
+
+def test_a_tenfold_amount_at_a_new_terminal_at_night_does_not_lower_the_score(
+    history: pd.DataFrame, trained: TrainResult
+) -> None:
+    # Night transactions keep their time, so the card's history stays the same:
+    # only the amount and the terminal change.
+    cases = _cases(history, trained, night=True)
+    assert len(cases) >= 20
+    before = trained.model.predict(cases)
+    risky = pd.DataFrame(
+        {
+            "amount": cases["amount"] * 10,
+            "terminal_id": [f"T-NEW-{i}" for i in range(len(cases))],
+        },
+        index=cases.index,
+    )
+    after = _rescore(history, risky, trained)
+    assert np.all(after >= before), np.c_[before, after][after < before]

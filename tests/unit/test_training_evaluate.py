@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudlens.model import Thresholds
+from fraudlens.settings import TrainingSettings
+from training.ensemble import choose_thresholds
+from training.evaluate import card_precision_at_k, evaluate, recall_at_fpr, top_share
+from training.promote import compare, holdout_window
+
+
+def _scored(n: int = 2000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.05
+    scores = np.clip(rng.normal(0.2, 0.1, n) + 0.4 * y, 0, 1)
+    frame = pd.DataFrame(
+        {
+            "event_time": pd.Timestamp("2026-06-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 5 * 86400, n), unit="s"),
+            "card_token": [f"c{i % 300}" for i in range(n)],
+            "amount": rng.uniform(1, 200, n),
+            "is_fraud": y,
+            "fraud_scenario": np.where(y, np.where(rng.random(n) < 0.5, "a", "b"), None),
+        }
+    )
+    return frame, scores
+
+
+def test_top_share_and_recall_at_fpr() -> None:
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1])
+    s = np.array([0.9, 0.8, 0.7, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05])
+    assert top_share(y, s, 0.2) == (1.0, 2 / 3)
+    assert recall_at_fpr(y, s, 0.0) == pytest.approx(2 / 3)
+    assert recall_at_fpr(y, s, 1.0) == 1.0
+
+
+def test_card_precision_at_k_counts_cards_per_day() -> None:
+    t0 = pd.Timestamp("2026-06-01", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "event_time": [t0, t0, t0, t0 + pd.Timedelta(days=1), t0 + pd.Timedelta(days=1)],
+            "card_token": ["a", "a", "b", "a", "c"],
+            "is_fraud": [False, True, False, False, False],
+        }
+    )
+    scores = np.array([0.1, 0.9, 0.5, 0.8, 0.2])
+    # Day 1: top card "a" had a fraud (1.0); day 2: top card "a" had none (0.0).
+    assert card_precision_at_k(frame, scores, 1) == 0.5
+    assert card_precision_at_k(frame, scores, 2) == pytest.approx((0.5 + 0.0) / 2)
+
+
+def test_evaluation_has_money_and_scenarios() -> None:
+    frame, scores = _scored()
+    cfg = TrainingSettings(alert_budget=0.05, review_cost=2.0)
+    thresholds = choose_thresholds(scores, frame["is_fraud"].to_numpy(np.int8), cfg)
+    result = evaluate(frame, scores, thresholds, cfg)
+    m = result.metrics
+    assert 0.9 < m["roc_auc"] <= 1.0 and 0 < m["average_precision"] <= 1
+    assert m["alert_rate"] == pytest.approx(0.05, abs=0.005)
+    assert m["review_cost"] == m["alerts"] * 2.0
+    assert m["net_savings"] == pytest.approx(m["fraud_amount_caught"] - m["review_cost"])
+    assert list(result.scenarios["scenario"]) == ["a", "b"]
+    assert result.scenarios["frauds"].sum() == m["frauds"]
+    assert "| average_precision |" in result.markdown()
+
+
+def test_decline_threshold_meets_the_precision_target_or_never_declines() -> None:
+    frame, scores = _scored()
+    y = frame["is_fraud"].to_numpy(np.int8)
+    cfg = TrainingSettings(alert_budget=0.05, decline_precision=0.9)
+    t = choose_thresholds(scores, y, cfg)
+    assert t.review <= t.decline
+    declined = scores >= t.decline
+    if t.decline < 1.0:
+        assert y[declined].mean() >= 0.9
+    strict = choose_thresholds(np.zeros(100) + 0.5, np.zeros(100, np.int8), cfg)
+    assert strict.decline == 1.0
+
+
+def test_thresholds_must_be_ordered() -> None:
+    with pytest.raises(ValueError):
+        Thresholds(review=0.8, decline=0.5)
+
+
+def test_gate_needs_margin_on_primary_and_tolerance_on_guards() -> None:
+    cfg = TrainingSettings(gate_margin=0.01, gate_tolerance=0.02)
+    champion = {
+        "average_precision": 0.50,
+        "roc_auc": 0.95,
+        "recall_at_1pct_fpr": 0.6,
+        "card_precision_at_k": 0.3,
+    }
+    better = {**champion, "average_precision": 0.52, "roc_auc": 0.94}
+    assert compare(better, champion, cfg)[0]
+    too_little = {**champion, "average_precision": 0.505}
+    assert not compare(too_little, champion, cfg)[0]
+    regress = {**better, "card_precision_at_k": 0.25}
+    ok, reasons = compare(regress, champion, cfg)
+    assert not ok and any("card_precision_at_k regresses" in r for r in reasons)
+    assert compare(better, {**champion, "average_precision": math.nan}, cfg)[0]
+
+
+def test_holdout_is_newer_than_both_models() -> None:
+    old = {"test_start": "2026-07-01T00:00:00+00:00", "data_end": "2026-07-08T00:00:00+00:00"}
+    new = {"test_start": "2026-07-15T00:00:00+00:00", "data_end": "2026-07-22T00:00:00+00:00"}
+    assert holdout_window(new, old) == ("2026-07-15T00:00:00+00:00", "2026-07-22T00:00:00+00:00")
+    same = holdout_window(old, old)
+    assert same[0] == old["test_start"]

@@ -1,0 +1,205 @@
+"""The training set: labelled transactions joined with their feature vectors.
+
+``load_training_data`` reads the history of a time range and asks Feast for
+the historical features of the model's feature service (a point-in-time join),
+checking that every transaction comes back exactly once: Feast's file offline
+store silently drops entity rows with no feature match. ``from_frame`` wraps a
+frame built elsewhere (tests, benchmarks, ``training.local_features``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fraudlens.errors import DataError
+from fraudlens.settings import Settings
+from training.lineage import fingerprint
+from training.split import as_utc
+
+logger = logging.getLogger(__name__)
+
+LABEL_COLUMNS = (
+    "transaction_id",
+    "event_time",
+    "card_token",
+    "amount",
+    "is_fraud",
+    "label_time",
+    "fraud_scenario",
+)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A labelled feature frame and where it came from.
+
+    Attributes:
+        frame: ``LABEL_COLUMNS`` plus one column per feature, sorted by time.
+        feature_names: model input columns, in order.
+        feature_service: the Feast feature service that defines them.
+        start: first instant of the data range (UTC).
+        end: end of the data range, exclusive (UTC).
+        source: ``feast`` or ``frame``.
+    """
+
+    frame: pd.DataFrame
+    feature_names: list[str]
+    feature_service: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    source: str = "frame"
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the ids, labels and features (changes when any value does)."""
+        cols = ["transaction_id", "event_time", "is_fraud", *self.feature_names]
+        return fingerprint(self.frame, cols)
+
+
+def check_frame(frame: pd.DataFrame, feature_names: Sequence[str]) -> None:
+    """Refuse frames that would silently train a bad model.
+
+    Raises:
+        DataError: missing columns, duplicated transactions, or non-finite features.
+    """
+    missing = [c for c in (*LABEL_COLUMNS, *feature_names) if c not in frame.columns]
+    if missing:
+        raise DataError(f"training frame lacks column(s): {', '.join(missing[:10])}")
+    if frame["transaction_id"].duplicated().any():
+        raise DataError("training frame has duplicated transaction ids")
+    values = frame[list(feature_names)].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        cols = [feature_names[int(j)] for j in np.flatnonzero(bad.any(axis=0))]
+        raise DataError(f"non-finite feature values in: {', '.join(cols[:10])}")
+
+
+def from_frame(
+    frame: pd.DataFrame,
+    feature_names: Sequence[str],
+    feature_service: str,
+    start: datetime | date | str,
+    end: datetime | date | str,
+) -> TrainingData:
+    """Wrap a labelled feature frame, keeping rows with ``start <= event_time < end``.
+
+    Raises:
+        DataError: see ``check_frame``; or no rows in the range.
+    """
+    lo, hi = as_utc(start), as_utc(end)
+    check_frame(frame, feature_names)
+    t = frame["event_time"]
+    kept = frame[(t >= lo) & (t < hi)].sort_values(["event_time", "transaction_id"], kind="stable")
+    if kept.empty:
+        raise DataError(f"no transactions between {lo} and {hi}")
+    return TrainingData(kept.reset_index(drop=True), list(feature_names), feature_service, lo, hi)
+
+
+def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
+    """Transactions of ``[start, end)`` (all before ``end`` if no start) with their labels.
+
+    ``transactions.parquet`` and ``labels.parquet`` (simulator or importer
+    layout). A transaction is fraud if any fraud label names it; its
+    ``label_time`` is when the first fraud label arrived.
+
+    Raises:
+        DataError: a file is missing or the range has no transactions.
+    """
+    paths = folder / "transactions.parquet", folder / "labels.parquet"
+    for path in paths:
+        if not path.exists():
+            raise DataError(f"{path} not found: run `fraudlens simulate` or `fraudlens import`")
+    tx = pd.read_parquet(paths[0])
+    keep = tx["event_time"] < end
+    if start is not None:
+        keep &= tx["event_time"] >= start
+    tx = tx[keep]
+    if tx.empty:
+        raise DataError(f"no transactions between {start} and {end} in {folder}")
+    labels = pd.read_parquet(
+        paths[1], columns=["transaction_id", "is_fraud", "label_time", "fraud_scenario"]
+    )
+    fraud = labels[labels["is_fraud"].astype(bool)].sort_values("label_time", kind="stable")
+    fraud = fraud.drop_duplicates("transaction_id").drop(columns="is_fraud")
+    tx = tx.drop(columns=[c for c in ("is_fraud", "label_time", "fraud_scenario") if c in tx])
+    out = tx.merge(fraud, on="transaction_id", how="left", validate="one_to_one")
+    out["is_fraud"] = out["label_time"].notna()
+    return out.reset_index(drop=True)
+
+
+def service_features(settings: Settings, service: str) -> list[str]:
+    """Feature names of a feature service, read from the Feast definitions in the repo.
+
+    Raises:
+        DataError: the repo defines no such feature service.
+    """
+    from feast import FeatureService
+
+    from fraudlens.features.registry import FEATURE_NAMES
+    from fraudlens.features.repo import load_definitions
+
+    for obj in load_definitions(settings):
+        if isinstance(obj, FeatureService) and obj.name == service:
+            names = {f.name for p in obj.feature_view_projections for f in p.features}
+            return [n for n in FEATURE_NAMES if n in names]
+    raise DataError(f"feature service {service!r} is not defined in {settings.feast.repo_path}")
+
+
+def load_training_data(
+    settings: Settings,
+    start: datetime | date | str,
+    end: datetime | date | str,
+    feature_service: str | None = None,
+) -> TrainingData:
+    """Labelled history of ``[start, end)`` with the features of a feature service.
+
+    With ``training.features_source = "feast"`` (default) the features come from
+    Feast's point-in-time join, with rows counted in and out. With ``"memory"``
+    the same feature functions are folded over the history in this process
+    (exactly equal values, no offline store needed; for small data and demos).
+
+    Args:
+        settings: FraudLens settings (``training.history_dir``, ``feast``).
+        start: first instant (a date means midnight UTC).
+        end: end, exclusive.
+        feature_service: the feature service to read (default: the training setting).
+
+    Raises:
+        DataError: no history, or the join lost or duplicated rows.
+        FeatureStoreError: Feast could not answer.
+    """
+    lo, hi = as_utc(start), as_utc(end)
+    service = feature_service or settings.training.feature_service
+    folder = settings.training.history_dir or settings.data_dir / "sim"
+    if settings.training.features_source == "memory":
+        from training.local_features import compute_features
+
+        names = service_features(settings, service)
+        history = read_history(folder, None, hi)  # earlier rows feed the windows
+        features = compute_features(history, settings.feast.max_label_delay_days)
+        frame = pd.concat([history, features[names]], axis=1)
+        data = from_frame(frame, names, service, lo, hi)
+        return TrainingData(data.frame, names, service, lo, hi, source="memory")
+    from fraudlens.features.store import historical_vectors, open_store
+
+    history = read_history(folder, lo, hi)
+    vectors = historical_vectors(open_store(settings), history, service)
+    # historical_vectors checks the join; check again that rows line up one to one.
+    if len(vectors) != len(history) or not np.array_equal(
+        vectors["transaction_id"].to_numpy(), history["transaction_id"].astype(str).to_numpy()
+    ):
+        raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
+    names = [c for c in vectors.columns if c not in ("transaction_id", "event_timestamp")]
+    frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
+    logger.info(
+        "training data: %d rows in, %d out, %d features", len(history), len(frame), len(names)
+    )
+    data = from_frame(frame, names, service, lo, hi)
+    return TrainingData(data.frame, data.feature_names, service, lo, hi, source="feast")

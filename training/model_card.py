@@ -1,0 +1,90 @@
+"""A markdown model card per registered version (logged with the run and as its description)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from fraudlens.model import FraudModel
+from training.evaluate import HEADLINE, Evaluation
+
+_INTENDED = (
+    "Scores card transactions for fraud in real time (probability in [0, 1]). "
+    "Scores at or above the review threshold go to an analyst queue; at or above "
+    "the decline threshold the transaction is declined. The model supports analysts; "
+    "it is not the only control."
+)
+_LIMITS = (
+    "- Trained on the data range below only; fraud patterns that did not occur there "
+    "(or only after `train_end`) are not learned.\n"
+    "- Frauds whose labels had not arrived by the training cutoff were not taught as "
+    "fraud (see `late_labels`), so quickly reported fraud types weigh more than slowly "
+    "reported ones.\n"
+    "- Terminal and card windows reach 30 days back: rows near the start of the data "
+    "have truncated history.\n"
+    "- Thresholds were chosen for the alert budget on validation data; alert volume "
+    "moves with the fraud mix and traffic, so watch the alert rate after deployment.\n"
+    "- Scores are calibrated on validation data; recalibrate if the fraud rate changes."
+)
+
+
+def model_card(
+    *,
+    name: str,
+    model: FraudModel,
+    lineage: Mapping[str, str],
+    choices: Mapping[str, object],
+    counts: Mapping[str, int],
+    validation: Evaluation,
+    test: Evaluation,
+) -> str:
+    """Render the card.
+
+    Args:
+        name: registered model name.
+        model: the registered model (its ``version`` is set).
+        lineage: data range, split boundaries, fingerprint, code version.
+        choices: what validation chose (imbalance weights, blend weight).
+        counts: rows per period and left-out rows.
+        validation: metrics on the validation period.
+        test: metrics on the test period (never used for any choice).
+    """
+    t = model.thresholds
+    lines = [
+        f"# Model card: {name} version {model.version}",
+        "",
+        f"Generated {datetime.now(UTC).isoformat(timespec='seconds')}.",
+        "",
+        "## Intended use",
+        _INTENDED,
+        "",
+        "## Model",
+        "- Ensemble of an XGBoost booster and an MLP, averaged in log-odds, then "
+        "Platt-calibrated (weights chosen on validation).",
+        *[f"- {key}: {value}" for key, value in choices.items()],
+        f"- Thresholds: review >= {t.review:.4f}, decline >= {t.decline:.4f}",
+        "",
+        "## Data and lineage",
+        f"- Feature service: `{model.feature_service}` ({len(model.feature_names)} features)",
+        *[f"- {key}: {value}" for key, value in lineage.items()],
+        *[f"- {key}: {value}" for key, value in counts.items()],
+        "",
+        "## Headline metrics",
+        "| metric | validation | test |",
+        "|---|---|---|",
+        *[
+            f"| {key} | {validation.metrics[key]:.4f} | {test.metrics[key]:.4f} |"
+            for key in (*HEADLINE, "precision_at_budget", "recall_at_budget")
+        ],
+        "",
+        "## Test period in detail",
+        test.markdown(),
+        "",
+        "## Features",
+        ", ".join(f"`{n}`" for n in model.feature_names),
+        "",
+        "## Limitations",
+        _LIMITS,
+        "",
+    ]
+    return "\n".join(lines)

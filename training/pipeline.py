@@ -1,0 +1,214 @@
+"""``fraudlens train`` and ``fraudlens evaluate`` as typed functions.
+
+train: training data -> time split with a label-delay gap -> Ray Train
+(XGBoost, MLP) -> ensemble chosen on validation -> evaluation on test ->
+MLflow run + registered version (alias ``challenger``) + model card.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
+from fraudlens.settings import Settings
+from training import plots
+from training.dataset import TrainingData, load_training_data
+from training.ensemble import Choice, build_model, choose
+from training.evaluate import Evaluation, evaluate
+from training.lineage import code_version
+from training.model_card import model_card
+from training.ray_runtime import ensure_ray
+from training.register import Registered, attach_card, register
+from training.split import SplitFrames, split_bounds, time_split
+from training.train_torch import train_mlp
+from training.train_xgb import train_xgb
+
+logger = logging.getLogger(__name__)
+
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced."""
+
+    version: str
+    run_id: str
+    model: FraudModel
+    split: SplitFrames
+    validation: Evaluation
+    test: Evaluation
+    card: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def train(
+    settings: Settings,
+    start: datetime | date | str,
+    end: datetime | date | str,
+    *,
+    data: TrainingData | None = None,
+) -> TrainResult:
+    """Train, evaluate and register a new model version on ``[start, end)``.
+
+    Args:
+        settings: FraudLens settings (``training``, ``mlflow`` groups).
+        start: first day of history to use.
+        end: end of history (exclusive); the test period ends here.
+        data: an already built training set (tests); default: Feast.
+
+    Raises:
+        DataError: the data or the time range is unusable.
+        ModelError: training or registration failed.
+    """
+    cfg = settings.training
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data = data or load_training_data(settings, start, end, cfg.feature_service)
+    split = time_split(data.frame, split_bounds(start, end, cfg), cfg)
+    features = data.feature_names
+    clock["data"] = time.perf_counter() - t0
+
+    ensure_ray(cfg)
+    storage = settings.data_dir / "ray_results"
+    t0 = time.perf_counter()
+    xgbs = train_xgb(split.train, split.valid, features, cfg, storage)
+    clock["xgboost"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mlps = train_mlp(split.train, features, cfg, storage)
+    clock["mlp"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    choice = choose(xgbs, mlps, split.valid, features, cfg)
+    model = build_model(choice, features, data.feature_service)
+    valid_eval = evaluate(split.valid, model.predict(split.valid), model.thresholds, cfg)
+    test_scores = model.predict(split.test)
+    test_eval = evaluate(split.test, test_scores, model.thresholds, cfg)
+    model.reference = _reference(split.train, model, cfg.reference_rows, cfg.seed)
+    lineage = {
+        "feature_service": data.feature_service,
+        **split.bounds.as_dict(),
+        "data_fingerprint": data.fingerprint,
+        "data_source": data.source,
+        "code_version": code_version(),
+    }
+    choices = _choices(choice)
+    model.metadata = {"lineage": lineage, "choices": choices}
+    clock["evaluate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fraudlens-plots-") as tmp:
+        pngs = _plots(Path(tmp), split, model, test_scores)
+        registered = register(
+            settings,
+            model,
+            run_name=f"train {split.bounds.start.date()}..{split.bounds.end.date()}",
+            params={**cfg.model_dump(), **choices, "features": len(features)},
+            metrics={
+                **{f"valid_{k}": v for k, v in valid_eval.metrics.items()},
+                **{f"test_{k}": v for k, v in test_eval.metrics.items()},
+                **{f"valid_ap_{k}": v for k, v in choice.candidate_ap.items()},
+            },
+            lineage=lineage,
+            plots=pngs,
+            tables={"test_scenarios": test_eval.scenarios, "valid_scenarios": valid_eval.scenarios},
+        )
+    model.version = registered.version
+    counts = {
+        "train rows": len(split.train),
+        "gap rows (left out)": split.gap_rows,
+        "late-labelled train frauds": split.late_label_rows,
+        "validation rows": len(split.valid),
+        "test rows": len(split.test),
+    }
+    card = model_card(
+        name=settings.mlflow.model_name,
+        model=model,
+        lineage=lineage,
+        choices=choices,
+        counts=counts,
+        validation=valid_eval,
+        test=test_eval,
+    )
+    attach_card(settings, registered, card)
+    _set_challenger(settings, registered)
+    clock["mlflow"] = time.perf_counter() - t0
+    logger.info("trained version %s in %s", registered.version, clock)
+    return TrainResult(
+        registered.version, registered.run_id, model, split, valid_eval, test_eval, card, clock
+    )
+
+
+def evaluate_model(
+    settings: Settings,
+    start: datetime | date | str,
+    end: datetime | date | str,
+    alias: str = "champion",
+    *,
+    version: str | None = None,
+    data: TrainingData | None = None,
+) -> Evaluation:
+    """Score ``[start, end)`` with a registered model and compute every metric.
+
+    Args:
+        settings: FraudLens settings.
+        start: first instant of the period.
+        end: end of the period, exclusive.
+        alias: the model to judge (ignored when ``version`` is given).
+        version: a registered version instead of an alias.
+        data: labelled rows with features (tests); default: ``load_training_data``.
+
+    Raises:
+        ModelNotFoundError: no model has the alias or version.
+        DataError: no labelled data in the range.
+    """
+    model = load_model_version(settings, version) if version else load_model(settings, alias)
+    data = data or load_training_data(settings, start, end, model.feature_service)
+    scores = model.predict(data.frame)
+    return evaluate(data.frame, scores, model.thresholds, settings.training)
+
+
+def _reference(train: pd.DataFrame, model: FraudModel, rows: int, seed: int) -> Reference:
+    sample = train.sample(n=min(rows, len(train)), random_state=seed).sort_values("event_time")
+    features = sample[model.feature_names].reset_index(drop=True)
+    return Reference(features, model.predict(features))
+
+
+def _choices(choice: Choice) -> dict[str, object]:
+    return {
+        "xgb_imbalance_power": choice.xgb.power,
+        "xgb_scale_pos_weight": round(choice.xgb.pos_weight, 3),
+        "xgb_rounds": choice.xgb.booster.num_boosted_rounds(),
+        "mlp_imbalance_power": choice.mlp.power,
+        "mlp_pos_weight": round(choice.mlp.pos_weight, 3),
+        "ensemble_grid_weight": choice.grid_weight,
+        "ensemble_xgb_weight": round(choice.weight, 4),
+        "calibration": tuple(round(v, 4) for v in choice.calibration),
+    }
+
+
+def _plots(
+    folder: Path, split: SplitFrames, model: FraudModel, test_scores: np.ndarray
+) -> list[Path]:
+    y_test = split.test["is_fraud"].to_numpy(np.int8)
+    y_valid = split.valid["is_fraud"].to_numpy(np.int8)
+    periods = {"validation": (y_valid, model.predict(split.valid)), "test": (y_test, test_scores)}
+    return [
+        plots.pr_curve(periods, folder / "pr_curve.png"),
+        plots.score_distribution(y_test, test_scores, folder / "score_distribution.png"),
+        plots.calibration(y_test, test_scores, folder / "calibration.png"),
+        plots.feature_importance(model.feature_importance(), folder / "feature_importance.png"),
+    ]
+
+
+def _set_challenger(settings: Settings, registered: Registered) -> None:
+    client = mlflow_client(settings)
+    client.set_registered_model_alias(settings.mlflow.model_name, CHALLENGER, registered.version)

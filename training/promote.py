@@ -1,0 +1,182 @@
+"""Promotion gate: a challenger becomes champion only if it is better on new data.
+
+Both models score the same holdout, newer than anything either model was
+trained or tuned on: from the later of the two test-period starts to the end
+of the challenger's data. The challenger is promoted when
+
+* it beats the champion on ``gate_metric`` by at least ``gate_margin``, and
+* it loses at most ``gate_tolerance`` on each of ``gate_guard_metrics``.
+
+With no champion yet, the version is promoted. The decision, its reasons and
+both models' figures are logged as an MLflow run and as version tags; a
+refused version keeps (or gets) the ``challenger`` alias.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import mlflow
+import pandas as pd
+
+from fraudlens.errors import DataError, ModelNotFoundError
+from fraudlens.model import FraudModel, load_model, load_model_version, mlflow_client
+from fraudlens.settings import Settings, TrainingSettings
+from training.dataset import TrainingData, load_training_data
+from training.evaluate import fraud_metrics
+from training.register import TAG_PREFIX, experiment_id, version_tags
+
+logger = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's verdict on one version, with the figures behind it."""
+
+    version: str
+    champion: str | None
+    promoted: bool
+    reasons: list[str]
+    holdout: tuple[str, str] | None = None
+    rows: int = 0
+    challenger_metrics: dict[str, float] = field(default_factory=dict)
+    champion_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def compare(
+    challenger: dict[str, float], champion: dict[str, float], cfg: TrainingSettings
+) -> tuple[bool, list[str]]:
+    """Apply the margin and tolerance rules; returns (promote?, reasons)."""
+    reasons: list[str] = []
+    key = cfg.gate_metric
+    new, old = challenger[key], champion[key]
+    ok = not math.isnan(new) and (math.isnan(old) or new >= old + cfg.gate_margin)
+    verb = "beats" if ok else "does not beat"
+    reasons.append(f"{key} {new:.4f} {verb} champion {old:.4f} + margin {cfg.gate_margin}")
+    for guard in cfg.gate_guard_metrics:
+        new_g, old_g = challenger[guard], champion[guard]
+        if not math.isnan(old_g) and (math.isnan(new_g) or new_g < old_g - cfg.gate_tolerance):
+            ok = False
+            reasons.append(
+                f"{guard} regresses: {new_g:.4f} < champion {old_g:.4f} - tolerance {cfg.gate_tolerance}"
+            )
+    return ok, reasons
+
+
+def holdout_window(challenger: dict[str, str], champion: dict[str, str]) -> tuple[str, str]:
+    """The newest period neither model learned from (ISO strings, ``[from, to)``).
+
+    Raises:
+        DataError: the models' data leave no such period.
+    """
+    try:
+        start = max(pd.Timestamp(challenger["test_start"]), pd.Timestamp(champion["test_start"]))
+        end = pd.Timestamp(challenger["data_end"])
+    except KeyError as exc:
+        raise DataError(f"a model version lacks the lineage tag {exc}; pass a holdout") from exc
+    if start >= end:
+        raise DataError("no holdout newer than both models' training data")
+    return start.isoformat(), end.isoformat()
+
+
+def promote(
+    settings: Settings, version: str, *, holdout: TrainingData | None = None
+) -> GateDecision:
+    """Run the gate for ``version`` and move the aliases accordingly.
+
+    Args:
+        settings: FraudLens settings (``training`` gate settings, ``mlflow``).
+        version: the registered version to judge.
+        holdout: labelled rows to judge on (tests); default: the holdout
+            window read from Feast.
+
+    Raises:
+        ModelNotFoundError: the version does not exist.
+        DataError: no usable holdout.
+    """
+    challenger = load_model_version(settings, version)
+    try:
+        champion: FraudModel | None = load_model(settings, CHAMPION)
+    except ModelNotFoundError:
+        champion = None
+    if champion is None:
+        decision = GateDecision(version, None, True, ["no champion yet"])
+    elif champion.version == version:
+        decision = GateDecision(version, version, False, ["already the champion"])
+    else:
+        decision = _judge(settings, challenger, champion, holdout)
+    _apply(settings, decision)
+    return decision
+
+
+def _judge(
+    settings: Settings, challenger: FraudModel, champion: FraudModel, holdout: TrainingData | None
+) -> GateDecision:
+    cfg = settings.training
+    if holdout is None:
+        window = holdout_window(
+            version_tags(settings, challenger.version), version_tags(settings, champion.version)
+        )
+        frames = {
+            svc: load_training_data(settings, *window, svc).frame
+            for svc in {challenger.feature_service, champion.feature_service}
+        }
+        new_frame, old_frame = frames[challenger.feature_service], frames[champion.feature_service]
+    else:
+        window = (holdout.start.isoformat(), holdout.end.isoformat())
+        new_frame = old_frame = holdout.frame
+    if len(new_frame) != len(old_frame) or not new_frame["transaction_id"].equals(
+        old_frame["transaction_id"]
+    ):
+        raise DataError("the two feature services returned different holdout rows")
+    new = fraud_metrics(new_frame, challenger.predict(new_frame), challenger.thresholds, cfg)
+    old = fraud_metrics(old_frame, champion.predict(old_frame), champion.thresholds, cfg)
+    ok, reasons = compare(new, old, cfg)
+    return GateDecision(
+        challenger.version, champion.version, ok, reasons, window, len(new_frame), new, old
+    )
+
+
+def _apply(settings: Settings, decision: GateDecision) -> None:
+    """Log the decision and move aliases."""
+    client = mlflow_client(settings)
+    name = settings.mlflow.model_name
+    verdict = "promoted" if decision.promoted else "refused"
+    with mlflow.start_run(
+        experiment_id=experiment_id(client, settings), run_name=f"gate v{decision.version}"
+    ):
+        mlflow.set_tags(
+            {
+                TAG_PREFIX + "gate_decision": verdict,
+                TAG_PREFIX + "challenger_version": decision.version,
+                TAG_PREFIX + "champion_version": str(decision.champion),
+                TAG_PREFIX + "holdout": str(decision.holdout),
+            }
+        )
+        mlflow.log_params({"gate_metric": settings.training.gate_metric, "rows": decision.rows})
+        for prefix, figures in (
+            ("challenger", decision.challenger_metrics),
+            ("champion", decision.champion_metrics),
+        ):
+            mlflow.log_metrics(
+                {f"{prefix}_{k}": v for k, v in figures.items() if not math.isnan(v)}
+            )
+        mlflow.log_text("\n".join(decision.reasons), "gate_reasons.txt")
+    client.set_model_version_tag(name, decision.version, TAG_PREFIX + "gate_decision", verdict)
+    client.set_model_version_tag(
+        name, decision.version, TAG_PREFIX + "gate_reasons", "; ".join(decision.reasons)
+    )
+    if decision.promoted:
+        if decision.champion is not None:
+            client.set_registered_model_alias(name, PREVIOUS, decision.champion)
+        client.set_registered_model_alias(name, CHAMPION, decision.version)
+        aliases = client.get_registered_model(name).aliases
+        if str(aliases.get(CHALLENGER)) == decision.version:
+            client.delete_registered_model_alias(name, CHALLENGER)
+    elif decision.champion != decision.version:
+        client.set_registered_model_alias(name, CHALLENGER, decision.version)
+    logger.info("gate: version %s %s (%s)", decision.version, verdict, "; ".join(decision.reasons))
