@@ -1,0 +1,84 @@
+"""``fraudlens train|evaluate|promote`` and ``fraudlens drift check|watch``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from fraudlens.cli.common import console, friendly, settings_of
+
+app = typer.Typer()
+drift_app = typer.Typer(help="Drift detection against the champion's training reference.")
+
+FromDay = Annotated[str, typer.Option("--from", help="First day of history (YYYY-MM-DD).")]
+ToDay = Annotated[str, typer.Option("--to", help="End of history, exclusive (YYYY-MM-DD).")]
+
+
+@app.command()
+@friendly
+def train(ctx: typer.Context, start: FromDay, end: ToDay) -> None:
+    """Train the ensemble with Ray Train on [FROM, TO) and register it as challenger."""
+    from training import train as train_model
+
+    result = train_model(settings_of(ctx), start, end)
+    console.print(f"registered version {result.version} (run {result.run_id}) as challenger")
+    console.print(result.test.markdown())
+
+
+@app.command()
+@friendly
+def evaluate(
+    ctx: typer.Context,
+    start: FromDay,
+    end: ToDay,
+    alias: Annotated[str, typer.Option(help="Model alias to evaluate.")] = "champion",
+) -> None:
+    """Evaluate a registered model on [FROM, TO) with fraud metrics, per scenario."""
+    from training import evaluate_model
+
+    console.print(evaluate_model(settings_of(ctx), start, end, alias=alias).markdown())
+
+
+@app.command()
+@friendly
+def promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Registered model version to gate.")],
+) -> None:
+    """Run the promotion gate: the version becomes champion only if it beats the champion."""
+    from training import promote as gate
+
+    decision = gate(settings_of(ctx), version)
+    console.print_json(json.dumps(asdict(decision), default=str))
+    if not decision.promoted:
+        raise typer.Exit(3)
+
+
+@drift_app.command("check")
+@friendly
+def drift_check(ctx: typer.Context) -> None:
+    """Compare the recent decision log with the champion's reference; write an HTML report."""
+    from drift import check_drift
+
+    report = check_drift(settings_of(ctx))
+    console.print(
+        f"status={report.status} rows={report.rows} model={report.model_version} "
+        f"report={report.html_path}"
+    )
+
+
+@drift_app.command("watch")
+@friendly
+def drift_watch(
+    ctx: typer.Context,
+    iterations: Annotated[
+        int | None, typer.Option(help="Checks to run before stopping (default: forever).")
+    ] = None,
+) -> None:
+    """Run drift checks on a schedule and launch gated retraining when drift persists."""
+    from drift import watch
+
+    watch(settings_of(ctx), iterations)
