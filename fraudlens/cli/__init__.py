@@ -11,17 +11,16 @@ from typing import Annotated
 
 import typer
 
-from fraudlens.cli import ingest, models, security
+from fraudlens.cli import ingest, models, runtime, security
 from fraudlens.deploy.cli import deploy_app
 
 app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
-features_app = typer.Typer(help="Build and serve features (Feast).")
-stream_app = typer.Typer(help="Long-running Kafka stream jobs.")
 
 app.add_typer(ingest.app)
 app.add_typer(models.app)
-app.add_typer(features_app, name="features")
-app.add_typer(stream_app, name="stream")
+app.add_typer(runtime.app)
+app.add_typer(runtime.features_app, name="features")
+app.add_typer(runtime.stream_app, name="stream")
 app.add_typer(models.drift_app, name="drift")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(security.keys_app, name="keys")

@@ -1,0 +1,109 @@
+"""``fraudlens features ...``, ``fraudlens stream ...`` and ``fraudlens serve``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fraudlens.cli.common import console, friendly, settings_of
+
+app = typer.Typer()
+features_app = typer.Typer(help="Build and serve features (Feast).")
+stream_app = typer.Typer(help="Long-running Kafka stream jobs.")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _utc(value: str) -> datetime:
+    stamp = datetime.fromisoformat(value)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+@features_app.command("apply")
+@friendly
+def features_apply(ctx: typer.Context) -> None:
+    """Register the feature repo (entities, views, on-demand views, services) with Feast."""
+    from fraudlens.features.repo import apply
+
+    console.print(f"applied {len(apply(settings_of(ctx)))} Feast objects")
+
+
+@features_app.command("backfill")
+@friendly
+def features_backfill(
+    ctx: typer.Context,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="Folder with transactions/labels Parquet (default DATA_DIR/sim)."),
+    ] = None,
+) -> None:
+    """Recompute every feature state over history with Spark into the offline store."""
+    from fraudlens.features.batch import backfill
+
+    settings = settings_of(ctx)
+    folder = source or settings.data_dir / "sim"
+    result = backfill(settings, folder / "transactions.parquet", folder / "labels.parquet")
+    console.print(result)
+
+
+@features_app.command("materialize")
+@friendly
+def features_materialize(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="Start (ISO date/time, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="End (ISO date/time, UTC).")],
+) -> None:
+    """Load the latest offline feature state in [FROM, TO] into the online store."""
+    from fraudlens.features.repo import materialize
+
+    materialize(settings_of(ctx), _utc(start), _utc(end))
+    console.print("materialized")
+
+
+@stream_app.command("features")
+@friendly
+def stream_features(
+    ctx: typer.Context,
+    idle_timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
+    ] = None,
+) -> None:
+    """Consume transactions and labels, update feature state, push to Feast (SIGTERM stops)."""
+    from fraudlens.features.stream import run_stream_job
+
+    stats = run_stream_job(settings_of(ctx), _stop_on_signals(), idle_timeout=idle_timeout)
+    console.print(stats)
+
+
+@stream_app.command("score")
+@friendly
+def stream_score(
+    ctx: typer.Context,
+    idle_timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
+    ] = None,
+) -> None:
+    """Score transactions from Kafka in micro-batches and publish decisions (SIGTERM stops)."""
+    from fraudlens.scoring.stream import run_stream_scorer
+
+    stats = run_stream_scorer(settings_of(ctx), _stop_on_signals(), idle_timeout=idle_timeout)
+    console.print(stats)
+
+
+@app.command()
+@friendly
+def serve(ctx: typer.Context) -> None:
+    """Start the scoring API on a local Ray Serve (Ctrl-C stops it)."""
+    from ray_apps.run import serve_local
+
+    serve_local(settings_of(ctx), blocking=True, stop_event=_stop_on_signals())
