@@ -1,0 +1,213 @@
+"""The decision log: every decision, with its features, score and model version.
+
+Rows are buffered and written as Parquet files partitioned by the
+transaction's UTC day (``<dir>/date=YYYY-MM-DD/part-*.parquet``), for
+monitoring, drift detection and audit. Each writer (API replica, stream
+scorer) writes its own files, so writers never contend for one file; a file
+appears under its final name only once complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from fraudlens.scoring.result import ScoreResult
+
+logger = logging.getLogger(__name__)
+
+FEATURE_PREFIX = "f_"
+
+
+class ParquetLog:
+    """Buffers dict rows and writes them as day-partitioned Parquet files.
+
+    Args:
+        base_dir: root of the dataset.
+        source: who writes (``api``, ``stream``, ``shadow``), part of file names.
+        flush_rows: write once this many rows are buffered.
+        flush_s: write at least this often while rows are buffered.
+        time_column: the timestamp column whose UTC day picks the partition.
+    """
+
+    def __init__(
+        self,
+        base_dir: Path,
+        source: str,
+        *,
+        flush_rows: int = 5000,
+        flush_s: float = 5.0,
+        time_column: str = "event_time",
+    ) -> None:
+        self.base_dir = base_dir
+        self.source = source
+        self.flush_rows = flush_rows
+        self.flush_s = flush_s
+        self.time_column = time_column
+        # Rows become Arrow tables as they arrive (per scored batch): the buffer
+        # holds no Python objects for the GC to walk, and a flush is a C++
+        # concatenation and write instead of a long GIL-holding conversion.
+        self._tables: list[tuple[str, pa.Table]] = []
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.written = 0
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Buffer rows; a background thread writes them."""
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            when = row[self.time_column]
+            by_day.setdefault(when.astimezone(UTC).strftime("%Y-%m-%d"), []).append(row)
+        tables = [(day, pa.Table.from_pylist(part)) for day, part in by_day.items()]
+        with self._lock:
+            self._tables.extend(tables)
+            self._rows += len(rows)
+            full = self._rows >= self.flush_rows
+        if self._thread is None:
+            self._start()
+        if full:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name=f"fraudlens-log-{self.source}", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # keep logging decisions after a transient disk error
+                logger.exception(
+                    "writing the %s log failed; rows kept for the next try", self.source
+                )
+
+    def flush(self) -> int:
+        """Write buffered rows now; returns how many were written."""
+        with self._lock:
+            tables, self._tables = self._tables, []
+            self._rows = 0
+        if not tables:
+            return 0
+        by_day: dict[str, list[pa.Table]] = {}
+        for day, table in tables:
+            by_day.setdefault(day, []).append(table)
+        written = 0
+        for day, parts in sorted(by_day.items()):
+            try:
+                self._write(day, pa.concat_tables(parts, promote_options="permissive"))
+            except Exception:
+                with self._lock:  # keep them for the next try
+                    self._tables[:0] = [(day, t) for t in parts]
+                    self._rows += sum(t.num_rows for t in parts)
+                raise
+            written += sum(t.num_rows for t in parts)
+        self.written += written
+        return written
+
+    def _write(self, day: str, table: pa.Table) -> None:
+        folder = self.base_dir / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"part-{self.source}-{self._writer_id}-{stamp}.parquet"
+        tmp = folder / f".{name}.tmp"  # readers skip dot files
+        pq.write_table(table, tmp, coerce_timestamps="us", allow_truncated_timestamps=True)
+        tmp.rename(folder / name)
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is left."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+class DecisionLog:
+    """Records every ``ScoreResult`` in a ``ParquetLog``.
+
+    Args:
+        base_dir: root of the decision dataset (``DATA_DIR/decisions`` by default).
+        source: ``api`` or ``stream``.
+        **kwargs: passed to ``ParquetLog``.
+    """
+
+    def __init__(self, base_dir: Path, source: str, **kwargs: Any) -> None:
+        self.log = ParquetLog(base_dir, source, **kwargs)
+        self.source = source
+
+    def write(self, results: Sequence[ScoreResult]) -> None:
+        """Buffer one batch of decisions."""
+        now = datetime.now(UTC)
+        self.log.append([decision_row(r, self.source, now) for r in results])
+
+    def flush(self) -> int:
+        """Write buffered decisions now."""
+        return self.log.flush()
+
+    def close(self) -> None:
+        """Write what is left and stop."""
+        self.log.close()
+
+
+def decision_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[str, Any]:
+    """One decision as a flat row (features as ``f_<name>`` columns)."""
+    row: dict[str, Any] = {
+        "decision_id": result.decision_id,
+        "transaction_id": result.transaction_id,
+        "event_time": result.event_time,
+        "scored_at": scored_at,
+        "card_token": result.card_token,
+        "score": result.score,
+        "decision": result.decision,
+        "model_version": result.model_version,
+        "degraded": result.degraded,
+        "review_threshold": result.thresholds[0],
+        "decline_threshold": result.thresholds[1],
+        "rule_hits": json.dumps(result.rule_hits),
+        "reasons": json.dumps([r.model_dump(exclude_none=True) for r in result.reasons]),
+        "latency_ms": result.latency_ms,
+        "source": source,
+    }
+    for name, value in result.features.items():
+        row[FEATURE_PREFIX + name] = value
+    return row
+
+
+def read_log(base_dir: Path, day: str | None = None) -> pd.DataFrame:
+    """Read a decision (or shadow) log back, all days or one ``YYYY-MM-DD``.
+
+    Files written under different model versions may carry different feature
+    columns; missing ones come back as nulls.
+    """
+    root = base_dir / f"date={day}" if day else base_dir
+    if not root.exists():
+        return pd.DataFrame()
+    files = sorted(str(p) for p in root.rglob("*.parquet") if not p.name.startswith("."))
+    if not files:
+        return pd.DataFrame()
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    table = ds.dataset(files, schema=schema, format="parquet").to_table()
+    return table.to_pandas()

@@ -1,0 +1,128 @@
+"""Build a ready-to-use scoring service from Settings (API replicas, stream scorer)."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+from pathlib import Path
+
+from fraudlens.scoring.adapters import FeastFeatures, MlflowModels
+from fraudlens.scoring.config import Rules, ScoringConfig, load_rules
+from fraudlens.scoring.decision_log import DecisionLog, ParquetLog
+from fraudlens.scoring.interfaces import FeatureSource, ModelLoader
+from fraudlens.scoring.scorer import Scorer
+from fraudlens.scoring.service import ScoringService, ShadowSink
+from fraudlens.scoring.shadow import InProcessShadow, ShadowScorer
+from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def single_threaded_numerics() -> None:
+    """Tune this process for serving (API replicas, stream scorer).
+
+    XGBoost and torch run on one thread: a request scores a handful of rows,
+    thread pools cost more than they save, and on a small machine they fight
+    the other replicas for the cores (measured here: feature contributions
+    37 ms p50 with 2 threads under load, 1 ms with 1). The GIL switch interval
+    drops from 5 ms to 1 ms, so the online-read thread is not held up behind
+    the event loop for 5 ms at every I/O call.
+    """
+    import torch
+    import xgboost as xgb
+
+    torch.set_num_threads(1)
+    xgb.set_config(nthread=1)
+    sys.setswitchinterval(0.001)
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (model, feature store, registry) out of the GC's reach.
+
+    Call once a model is loaded. Python's full collections otherwise walk that
+    large, long-lived heap every so often: pauses of 100-300 ms that set the
+    p99 of the API (measured here, bare app at concurrency 16: p99 205 ms
+    without, 22 ms with). Objects created later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def decisions_dir(settings: Settings) -> Path:
+    """Where the decision log is written (``DATA_DIR/decisions``)."""
+    return settings.data_dir / "decisions"
+
+
+def shadow_dir(settings: Settings) -> Path:
+    """Where the shadow comparison log is written (``DATA_DIR/shadow``)."""
+    return settings.data_dir / "shadow"
+
+
+def file_rules(settings: Settings) -> Rules | None:
+    """Rules from ``serve.rules_file``, if one is set (ConfigError if unreadable)."""
+    path = settings.serve.rules_file
+    return load_rules(path) if path is not None else None
+
+
+def default_config(settings: Settings) -> ScoringConfig:
+    """The scoring config implied by settings alone (alias, shadow on/off)."""
+    return ScoringConfig(model_alias=settings.serve.model_alias, shadow=settings.serve.shadow)
+
+
+def shadow_scorer(
+    settings: Settings, loader: ModelLoader | None = None, features: FeatureSource | None = None
+) -> ShadowScorer:
+    """A challenger scorer logging to ``DATA_DIR/shadow`` (challenger not loaded yet)."""
+    return ShadowScorer(
+        loader or MlflowModels(settings),
+        features or FeastFeatures(settings),
+        ParquetLog(shadow_dir(settings), "shadow"),
+        alias=settings.serve.challenger_alias,
+    )
+
+
+def build_service(
+    settings: Settings,
+    source: str,
+    *,
+    loader: ModelLoader | None = None,
+    features: FeatureSource | None = None,
+    shadow: ShadowSink | None = None,
+    in_process_shadow: bool = False,
+    feature_timeout_s: float | None = None,
+) -> ScoringService:
+    """A scoring service wired to MLflow, Feast and the decision log.
+
+    No model is loaded yet: call ``apply_config`` (Serve does it in ``reconfigure``).
+
+    Args:
+        settings: FraudLens settings.
+        source: who scores (``api`` or ``stream``), recorded in the decision log.
+        loader: model loader (default: the MLflow registry).
+        features: feature source (default: the Feast online store).
+        shadow: a shadow sink (the Serve app passes one bound to its deployment).
+        in_process_shadow: without ``shadow``, score the challenger on a
+            background thread of this process (when ``serve.shadow`` is on).
+        feature_timeout_s: online read budget (default ``serve.feature_timeout_ms``).
+    """
+    loader = loader or MlflowModels(settings)
+    features = features or FeastFeatures(settings)
+    timeout = feature_timeout_s or settings.serve.feature_timeout_ms / 1000
+    if shadow is None and in_process_shadow and settings.serve.shadow:
+        challenger = shadow_scorer(settings, loader, features)
+        if challenger.load() is not None:
+            shadow = InProcessShadow(challenger)
+        else:
+            logger.info("no %s model: shadow scoring off", settings.serve.challenger_alias)
+    decisions = (
+        DecisionLog(decisions_dir(settings), source) if settings.serve.decision_log else None
+    )
+    return ScoringService(
+        loader,
+        features,
+        scorer=Scorer(features, feature_timeout_s=timeout),
+        file_rules=file_rules(settings),
+        decisions=decisions,
+        shadow=shadow,
+    )

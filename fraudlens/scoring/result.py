@@ -1,0 +1,74 @@
+"""What scoring returns: a decision with its score, reasons and provenance."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from fraudlens.scoring.config import Decision
+
+# Fixed namespace: the same transaction scored by the same model version always
+# gets the same decision id, so redelivered events produce duplicates a consumer
+# can drop (at-least-once delivery, idempotent ids).
+_DECISION_NS = uuid.UUID("6f1d7c1e-5b0a-4f4e-9a53-3c1e1f0d2b7a")
+
+SEVERITY: dict[str, int] = {"approve": 0, "review": 1, "decline": 2}
+
+
+def decision_id(transaction_id: str, model_version: str) -> str:
+    """Deterministic id of the decision on one transaction by one model version."""
+    return uuid.uuid5(_DECISION_NS, f"{transaction_id}|{model_version}").hex
+
+
+class Reason(BaseModel):
+    """One reason behind a decision, in plain language.
+
+    Attributes:
+        kind: ``rule`` (a list or limit), ``model`` (a top contributing feature)
+            or ``system`` (e.g. scored without stored history).
+        code: rule name or feature name, stable for analysts' tooling.
+        text: what an analyst reads.
+        value: the feature or request value, when there is one.
+        contribution: the feature's contribution to the model score.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["rule", "model", "system"]
+    code: str
+    text: str
+    value: float | None = None
+    contribution: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that fired: block/allow list or hard limit."""
+
+    name: str
+    action: Decision
+    text: str
+    value: float | None = None
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    """The outcome of scoring one transaction."""
+
+    transaction_id: str
+    decision_id: str
+    event_time: datetime
+    card_token: str
+    score: float | None
+    decision: Decision
+    reasons: list[Reason]
+    model_version: str
+    degraded: bool
+    thresholds: tuple[float, float]
+    rule_hits: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0

@@ -1,0 +1,219 @@
+"""The scoring core shared by the API and the stream scorer.
+
+request transactions -> feature vectors (online store, or request-only in
+degraded mode) -> model score -> decision policy -> reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fraudlens.errors import FraudLensError
+from fraudlens.schema import Transaction
+from fraudlens.scoring.active import ActiveModel
+from fraudlens.scoring.interfaces import FeatureSource
+from fraudlens.scoring.reasons import top_reasons
+from fraudlens.scoring.result import Reason, ScoreResult, decision_id
+from fraudlens.scoring.rules import decide, evaluate_rules, model_decision
+
+logger = logging.getLogger(__name__)
+
+DEGRADED_REASON = Reason(
+    kind="system",
+    code="degraded",
+    text="scored without stored history: feature store unavailable or features missing",
+)
+
+
+@dataclass(slots=True)
+class Scored:
+    """Results of one batch plus the feature frame they were computed from."""
+
+    txns: Sequence[Transaction]
+    results: list[ScoreResult]
+    frame: pd.DataFrame
+    degraded: bool  # every row degraded (e.g. the online store is down)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Scorer:
+    """Scores batches of transactions with the active model.
+
+    Args:
+        features: where feature vectors come from.
+        feature_timeout_s: budget for the online read; past it the batch is
+            scored in degraded mode.
+        breaker_s: after an online-store failure, go straight to degraded mode
+            for this long instead of waiting on a dead store for every request.
+    """
+
+    def __init__(
+        self, features: FeatureSource, *, feature_timeout_s: float = 0.1, breaker_s: float = 2.0
+    ) -> None:
+        self.features = features
+        self.feature_timeout_s = feature_timeout_s
+        self.breaker_s = breaker_s
+        self._open_until = 0.0
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fraudlens-features")
+
+    def close(self) -> None:
+        """Stop the feature-read threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def score(self, txns: Sequence[Transaction], active: ActiveModel) -> Scored:
+        """Score a batch synchronously (stream scorer, tests)."""
+        start = time.perf_counter()
+        frame = None
+        if self._store_usable():
+            future = self._pool.submit(self.features.online, txns, active.model)
+            try:
+                frame = future.result(timeout=self.feature_timeout_s)
+            except Exception as exc:  # any dependency failure means degraded, not an error
+                self._trip(exc)
+        return self._finish(txns, active, frame, start)
+
+    async def ascore(self, txns: Sequence[Transaction], active: ActiveModel) -> Scored:
+        """Score a batch from an event loop without blocking it on the online read."""
+        start = time.perf_counter()
+        frame = None
+        if self._store_usable():
+            future = asyncio.wrap_future(
+                self._pool.submit(self.features.online, txns, active.model)
+            )
+            try:
+                frame = await asyncio.wait_for(future, self.feature_timeout_s)
+            except Exception as exc:
+                self._trip(exc)
+        return self._finish(txns, active, frame, start)
+
+    def _store_usable(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def _trip(self, exc: BaseException) -> None:
+        self._open_until = time.monotonic() + self.breaker_s
+        kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        logger.warning(
+            "online features unavailable (%s: %s); degraded mode for %.1fs",
+            kind,
+            exc,
+            self.breaker_s,
+        )
+
+    def _finish(
+        self,
+        txns: Sequence[Transaction],
+        active: ActiveModel,
+        frame: pd.DataFrame | None,
+        start: float,
+    ) -> Scored:
+        model = active.model
+        names = list(model.feature_names)
+        t_features = time.perf_counter()
+        if frame is None:
+            frame = self.features.request_only(txns, model)[names]
+            values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            degraded = np.ones(len(txns), dtype=bool)
+        else:
+            # Features never use NaN (sentinels instead), so a NaN is a missing
+            # feature: fill what the request alone gives and flag the row.
+            if list(frame.columns) != names:
+                frame = frame.reindex(columns=names)
+            values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            degraded = np.isnan(values).any(axis=1)
+            if degraded.any():
+                logger.warning("%d of %d online vectors lack features", degraded.sum(), len(txns))
+                frame = frame.fillna(self.features.request_only(txns, model)[names])
+                values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        scores = self._predict(active, frame, bool(degraded.any()))
+        t_model = time.perf_counter()
+
+        results = []
+        flagged: list[int] = []
+        for i, txn in enumerate(txns):
+            row = dict(zip(names, values[i].tolist(), strict=True))
+            score = None if scores is None or math.isnan(scores[i]) else float(scores[i])
+            hits = evaluate_rules(txn, row, active.rules)
+            if score is not None:
+                by_model = model_decision(score, active.review, active.decline)
+            else:
+                over = txn.amount > active.config.degraded_review_amount
+                by_model = "review" if over else "approve"
+            decision = decide(by_model, hits)
+            reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
+            if degraded[i]:
+                reasons.append(DEGRADED_REASON)
+            if decision != "approve" and score is not None:
+                flagged.append(i)
+            results.append(
+                ScoreResult(
+                    transaction_id=txn.transaction_id,
+                    decision_id=decision_id(txn.transaction_id, model.version),
+                    event_time=txn.event_time,
+                    card_token=txn.card_token,
+                    score=score,
+                    decision=decision,
+                    reasons=reasons,
+                    model_version=model.version,
+                    degraded=bool(degraded[i]),
+                    thresholds=(active.review, active.decline),
+                    rule_hits=[h.name for h in hits],
+                    features=row,
+                )
+            )
+        if flagged and active.config.max_reasons:
+            self._explain(active, frame, values, flagged, results)
+        end = time.perf_counter()
+        latency_ms = (end - start) * 1000
+        for result in results:
+            result.latency_ms = latency_ms
+        timings = {
+            "features_ms": (t_features - start) * 1000,
+            "model_ms": (t_model - t_features) * 1000,
+            "policy_ms": (end - t_model) * 1000,
+        }
+        return Scored(txns, results, frame, bool(degraded.all()), timings)
+
+    @staticmethod
+    def _predict(active: ActiveModel, frame: pd.DataFrame, degraded: bool) -> np.ndarray | None:
+        try:
+            scores = np.asarray(active.model.predict(frame), dtype=np.float64).reshape(-1)
+        except Exception:  # a model that cannot score NaNs must not turn into a 500
+            if not degraded:
+                raise
+            logger.warning("model %s cannot score request-only vectors", active.model.version)
+            return None
+        return scores
+
+    def _explain(
+        self,
+        active: ActiveModel,
+        frame: pd.DataFrame,
+        values: np.ndarray,
+        flagged: list[int],
+        results: list[ScoreResult],
+    ) -> None:
+        try:
+            contrib = np.asarray(active.model.contributions(frame.iloc[flagged]), dtype=np.float64)
+        except FraudLensError as exc:
+            logger.warning("no contributions from model %s: %s", active.model.version, exc)
+            return
+        names = active.model.feature_names
+        for j, i in enumerate(flagged):
+            results[i].reasons.extend(
+                top_reasons(
+                    names,
+                    values[i],
+                    contrib[j, : len(names)],
+                    active.config.max_reasons,
+                    self.features.describe,
+                )
+            )

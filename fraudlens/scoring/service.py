@@ -1,0 +1,220 @@
+"""The scoring service: the active model, safe model switches, and sinks.
+
+Used the same way by the API (Serve replica or bare uvicorn) and the stream
+scorer. A new model version is loaded and probed *before* it replaces the
+active one; if loading or the probe fails, the old version keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from fraudlens.errors import FraudLensError, ModelError
+from fraudlens.schema import Transaction
+from fraudlens.scoring.active import ActiveModel
+from fraudlens.scoring.config import Rules, ScoringConfig
+from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
+from fraudlens.scoring.result import ScoreResult
+from fraudlens.scoring.scorer import Scored, Scorer
+
+logger = logging.getLogger(__name__)
+
+
+class DecisionSink(Protocol):
+    """Receives every decision (the decision log)."""
+
+    def write(self, results: Sequence[ScoreResult]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ShadowSink(Protocol):
+    """Receives the champion's batches to score the challenger on (never blocks)."""
+
+    def submit(self, scored: Scored) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NotReadyError(FraudLensError):
+    """No model is active yet."""
+
+
+def probe_model(model: ScoringModel) -> None:
+    """Refuse a model that cannot score a vector in its own feature order.
+
+    Raises:
+        ModelError: no features, or non-finite / out-of-range probabilities.
+    """
+    names = list(model.feature_names)
+    if not names:
+        raise ModelError(f"model {model.version} declares no features")
+    probe = pd.DataFrame(np.zeros((2, len(names))), columns=names)
+    try:
+        scores = np.asarray(model.predict(probe), dtype=np.float64).reshape(-1)
+    except Exception as exc:
+        raise ModelError(f"model {model.version} failed the probe: {exc}") from exc
+    if scores.shape != (2,) or not np.all(np.isfinite(scores)):
+        raise ModelError(f"model {model.version} returned {scores!r} for the probe")
+    if np.any((scores < 0) | (scores > 1)):
+        raise ModelError(f"model {model.version} returned scores outside [0, 1]")
+
+
+class ScoringService:
+    """Owns the active model and scores batches with it.
+
+    Args:
+        loader: loads model versions from the registry.
+        features: the feature source (online store + request-only fallback).
+        scorer: the scoring core (defaults to one over ``features``).
+        file_rules: rules from ``serve.rules_file`` (used when the config has none).
+        decisions: where every decision is recorded.
+        shadow: where batches go to be scored by the challenger.
+    """
+
+    def __init__(
+        self,
+        loader: ModelLoader,
+        features: FeatureSource,
+        *,
+        scorer: Scorer | None = None,
+        file_rules: Rules | None = None,
+        decisions: DecisionSink | None = None,
+        shadow: ShadowSink | None = None,
+    ) -> None:
+        self.loader = loader
+        self.features = features
+        self.scorer = scorer or Scorer(features)
+        self.file_rules = file_rules
+        self.decisions = decisions
+        self.shadow = shadow
+        self._active: ActiveModel | None = None
+        self._lock = threading.Lock()
+        self.last_refusal: dict[str, str] | None = None
+
+    @property
+    def active(self) -> ActiveModel:
+        """The active model snapshot.
+
+        Raises:
+            NotReadyError: nothing is loaded yet.
+        """
+        active = self._active
+        if active is None:
+            raise NotReadyError("no model loaded yet")
+        return active
+
+    @property
+    def ready(self) -> bool:
+        """True once a model is active."""
+        return self._active is not None
+
+    def apply_config(self, config: ScoringConfig) -> ActiveModel:
+        """Load the model the config asks for and make it active.
+
+        Raises:
+            ModelError: the model cannot be loaded or fails the probe; the
+                previously active model (if any) stays active.
+        """
+        with self._lock:
+            target = config.model_version or f"alias {config.model_alias}"
+            try:
+                model = self._load(config)
+                probe_model(model)
+                self.features.validate(model)
+            except FraudLensError as exc:
+                self.last_refusal = {
+                    "target": target,
+                    "reason": str(exc),
+                    "at": datetime.now(UTC).isoformat(),
+                }
+                kept = self._active.model.version if self._active else None
+                logger.error("refused model %s: %s (still serving %s)", target, exc, kept)
+                raise ModelError(f"refused model {target}: {exc}") from exc
+            self._active = ActiveModel.build(model, config, self.file_rules)
+            logger.info("serving model version %s (%s)", model.version, target)
+            return self._active
+
+    def refresh_alias(self) -> bool:
+        """Reload when the served alias now points to another version.
+
+        Returns:
+            True if a new version became active. Refusals are logged and
+            recorded in ``last_refusal``, never raised.
+        """
+        active = self._active
+        if active is None or active.config.model_version:
+            return False
+        try:
+            current = self.loader.alias_version(active.config.model_alias)
+        except FraudLensError as exc:
+            logger.warning("cannot check alias %s: %s", active.config.model_alias, exc)
+            return False
+        if current is None or current == active.model.version:
+            return False
+        if self.last_refusal and self.last_refusal.get("version") == current:
+            return False  # already refused this version; do not retry forever
+        try:
+            self.apply_config(active.config)
+        except ModelError:
+            if self.last_refusal is not None:
+                self.last_refusal["version"] = current
+            return False
+        return True
+
+    def score(self, txns: Sequence[Transaction]) -> list[ScoreResult]:
+        """Score a batch synchronously and record it."""
+        scored = self.scorer.score(txns, self.active)
+        self._after(scored)
+        return scored.results
+
+    async def ascore(self, txns: Sequence[Transaction]) -> list[ScoreResult]:
+        """Score a batch from an event loop and record it."""
+        scored = await self.scorer.ascore(txns, self.active)
+        self._after(scored)
+        return scored.results
+
+    def _after(self, scored: Scored) -> None:
+        if self.decisions is not None:
+            self.decisions.write(scored.results)
+        if self.shadow is not None and self.active.config.shadow and not scored.degraded:
+            self.shadow.submit(scored)
+
+    def info(self) -> dict[str, Any]:
+        """What is being served: version, thresholds, feature service, rules."""
+        active = self.active
+        rules = active.rules
+        return {
+            "model_version": active.model.version,
+            "model_alias": active.config.model_alias,
+            "pinned_version": active.config.model_version,
+            "feature_service": active.model.feature_service,
+            "features": list(active.model.feature_names),
+            "thresholds": {"review": active.review, "decline": active.decline},
+            "rules": {
+                "block_entries": len(rules.block),
+                "allow_entries": len(rules.allow),
+                "limits": [limit.name for limit in rules.limits],
+            },
+            "loaded_at": active.loaded_at.isoformat(),
+            "last_refusal": self.last_refusal,
+        }
+
+    def close(self) -> None:
+        """Flush sinks and stop threads."""
+        for sink in (self.decisions, self.shadow):
+            if sink is not None:
+                sink.close()
+        self.scorer.close()
+
+    def _load(self, config: ScoringConfig) -> ScoringModel:
+        if config.model_version:
+            return self.loader.load_version(config.model_version)
+        return self.loader.load_alias(config.model_alias)

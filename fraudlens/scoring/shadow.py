@@ -1,0 +1,199 @@
+"""Shadow scoring: the challenger scores the champion's traffic, logged, never returned.
+
+``ShadowScorer`` does the work (load the challenger, score, compare, log);
+``InProcessShadow`` runs it on a background thread with a bounded queue so the
+champion's path never waits for it. The Serve app runs ``ShadowScorer`` in its
+own deployment instead (``ray_apps.deployments``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from fraudlens.errors import FraudLensError, ModelNotFoundError
+from fraudlens.schema import Transaction
+from fraudlens.scoring.decision_log import ParquetLog
+from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
+from fraudlens.scoring.rules import model_decision
+from fraudlens.scoring.scorer import Scored
+
+logger = logging.getLogger(__name__)
+
+
+class ChampionRow(NamedTuple):
+    """What the shadow needs to know about the champion's decision."""
+
+    transaction_id: str
+    event_time: datetime
+    score: float | None
+    decision: str
+    model_version: str
+
+
+class ShadowBatch(NamedTuple):
+    """One champion batch handed to the shadow (small and picklable)."""
+
+    txns: Sequence[Transaction]
+    frame: pd.DataFrame
+    champion: list[ChampionRow]
+
+
+def shadow_batch(scored: Scored) -> ShadowBatch:
+    """Pack a champion ``Scored`` for the shadow."""
+    rows = [
+        ChampionRow(r.transaction_id, r.event_time, r.score, r.decision, r.model_version)
+        for r in scored.results
+    ]
+    return ShadowBatch(scored.txns, scored.frame, rows)
+
+
+class ShadowScorer:
+    """Scores champion batches with the challenger and logs the comparison.
+
+    Args:
+        loader: model registry access.
+        features: used when the challenger needs features the champion's vector lacks.
+        log: where comparison rows go (the shadow log).
+        alias: registry alias of the challenger.
+    """
+
+    def __init__(
+        self,
+        loader: ModelLoader,
+        features: FeatureSource,
+        log: ParquetLog | None,
+        alias: str = "challenger",
+    ) -> None:
+        self.loader = loader
+        self.features = features
+        self.log = log
+        self.alias = alias
+        self.model: ScoringModel | None = None
+        self.stats = {"rows": 0, "agree": 0, "abs_diff_sum": 0.0, "errors": 0}
+
+    def load(self) -> ScoringModel | None:
+        """(Re)load the challenger; None when the alias is not set."""
+        try:
+            self.model = self.loader.load_alias(self.alias)
+        except ModelNotFoundError:
+            self.model = None
+        except FraudLensError as exc:
+            logger.warning("challenger %s not loaded: %s", self.alias, exc)
+            self.model = None
+        return self.model
+
+    def score(self, batch: ShadowBatch) -> int:
+        """Score one batch with the challenger; returns the rows logged."""
+        model = self.model
+        if model is None or not batch.champion:
+            return 0
+        try:
+            frame = self._frame(model, batch)
+            scores = np.asarray(model.predict(frame), dtype=np.float64).reshape(-1)
+        except Exception as exc:  # a broken challenger must never hurt the champion
+            self.stats["errors"] += 1
+            logger.warning("challenger %s failed on a batch: %s", model.version, exc)
+            return 0
+        review, decline = float(model.thresholds.review), float(model.thresholds.decline)
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        for champ, score in zip(batch.champion, scores.tolist(), strict=True):
+            decision = model_decision(score, review, decline)
+            agree = decision == champ.decision
+            self.stats["rows"] += 1
+            self.stats["agree"] += int(agree)
+            if champ.score is not None:
+                self.stats["abs_diff_sum"] += abs(score - champ.score)
+            rows.append(
+                {
+                    "transaction_id": champ.transaction_id,
+                    "event_time": champ.event_time,
+                    "scored_at": now,
+                    "champion_version": champ.model_version,
+                    "champion_score": champ.score,
+                    "champion_decision": champ.decision,
+                    "challenger_version": model.version,
+                    "challenger_score": score,
+                    "challenger_decision": decision,
+                    "agree": agree,
+                }
+            )
+        if self.log is not None:
+            self.log.append(rows)
+        return len(rows)
+
+    def _frame(self, model: ScoringModel, batch: ShadowBatch) -> pd.DataFrame:
+        names = list(model.feature_names)
+        if set(names) <= set(batch.frame.columns):
+            return batch.frame[names]
+        return self.features.online(batch.txns, model)[names]
+
+    def summary(self) -> dict[str, Any]:
+        """Agreement so far: rows, decision agreement rate, mean |score difference|."""
+        rows = self.stats["rows"]
+        return {
+            "challenger_version": self.model.version if self.model else None,
+            "rows": rows,
+            "agreement": self.stats["agree"] / rows if rows else None,
+            "mean_abs_score_diff": self.stats["abs_diff_sum"] / rows if rows else None,
+            "errors": self.stats["errors"],
+        }
+
+    def close(self) -> None:
+        """Write the rest of the shadow log."""
+        if self.log is not None:
+            self.log.close()
+
+
+class InProcessShadow:
+    """Runs a ``ShadowScorer`` on a background thread (stream scorer, bare API).
+
+    Args:
+        scorer: the shadow scorer.
+        max_pending: batches queued at most; more are dropped (and counted),
+            so a slow challenger never slows the champion.
+    """
+
+    def __init__(self, scorer: ShadowScorer, max_pending: int = 64) -> None:
+        self.scorer = scorer
+        self.dropped = 0
+        self._queue: queue.Queue[ShadowBatch | None] = queue.Queue(maxsize=max_pending)
+        self._thread = threading.Thread(target=self._run, name="fraudlens-shadow", daemon=True)
+        self._thread.start()
+
+    def submit(self, scored: Scored) -> None:
+        """Queue a champion batch; drop it if the queue is full."""
+        if self.scorer.model is None:
+            return
+        try:
+            self._queue.put_nowait(shadow_batch(scored))
+        except queue.Full:
+            self.dropped += 1
+
+    def drain(self) -> None:
+        """Wait until every queued batch is scored (tests, shutdown)."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                self.scorer.score(batch)
+            finally:
+                self._queue.task_done()
+
+    def close(self) -> None:
+        """Score what is queued, then write the shadow log."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self.scorer.close()

@@ -1,0 +1,250 @@
+"""The scoring API (FastAPI), the same app under Ray Serve and under plain uvicorn.
+
+``create_api`` takes a ready ``ApiContext``; the Serve deployment builds one in
+each replica, the benchmark's bare app builds one in-process. Every bad
+request gets a 4xx naming the field; a dependency failure degrades the answer
+instead of failing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fraudlens.errors import BrokerError, ConfigError, TokenizationError, ValidationError
+from fraudlens.schema import Transaction, parse_transaction
+from fraudlens.scoring.batcher import MicroBatcher
+from fraudlens.scoring.result import ScoreResult
+from fraudlens.scoring.service import NotReadyError, ScoringService
+from fraudlens.security.api import require
+from fraudlens.security.auth import Authenticator
+from fraudlens.security.roles import Permission
+from fraudlens.security.tokenize import Tokenizer
+from fraudlens.settings import Settings, ValidationSettings
+from ray_apps.errors import (
+    body_limit,
+    error_response,
+    http_error_response,
+    validation_error_response,
+)
+from ray_apps.labels import LabelPublisher
+from ray_apps.schemas import (
+    BatchScoreRequest,
+    BatchScoreResponse,
+    ErrorResponse,
+    LabelsRequest,
+    LabelsResponse,
+    ModelInfo,
+    ScoreRequest,
+    ScoreResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "1"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 413, 422, 429, 503)
+}
+
+
+@dataclass
+class ApiContext:
+    """Everything the routes need.
+
+    Attributes:
+        service: the scoring service (model loaded by the caller).
+        tokenizer: turns PANs into card tokens at the edge.
+        validation: amount and clock-skew limits of the schema.
+        labels: publisher for ``/v1/labels`` (None: answers 503).
+        authenticator: API key / JWT checks, roles and rate limits (None: open).
+        micro_batch_rows: concurrent single-transaction requests are scored
+            together, up to this many rows (1 turns micro-batching off).
+        max_body_bytes: larger bodies get 413.
+        max_batch_size: most transactions per batch call.
+    """
+
+    service: ScoringService
+    tokenizer: Tokenizer
+    validation: ValidationSettings
+    labels: LabelPublisher | None = None
+    max_body_bytes: int = 1_000_000
+    max_batch_size: int = 1000
+    authenticator: Authenticator | None = None
+    micro_batch_rows: int = 64
+
+
+def authenticator_for(settings: Settings) -> Authenticator | None:
+    """API keys / JWT checks, or None for an embedded demo with no credentials set.
+
+    Production mode always authenticates (and refuses to start without keys).
+    """
+    sec = settings.security
+    if settings.mode == "production" or sec.api_keys or sec.jwt_issuer:
+        return Authenticator.from_settings(settings)
+    logger.warning("no API credentials configured: the scoring API is open (embedded demo)")
+    return None
+
+
+def to_transaction(req: ScoreRequest, ctx: ApiContext, field_prefix: str = "") -> Transaction:
+    """Tokenize the PAN (if any) and apply the schema's limits.
+
+    Raises:
+        ValidationError: naming the offending field (a bad PAN is ``pan``).
+    """
+    data = req.model_dump(exclude={"pan"}, exclude_none=True)
+    if req.pan is not None:
+        try:
+            data["card_token"] = ctx.tokenizer.tokenize(req.pan.get_secret_value())
+        except TokenizationError as exc:  # the message never holds the number
+            raise ValidationError(f"{field_prefix}pan", str(exc)) from None
+    try:
+        return parse_transaction(
+            data,
+            max_amount=ctx.validation.max_amount,
+            max_future_seconds=ctx.validation.max_future_seconds,
+        )
+    except ValidationError as exc:
+        raise ValidationError(field_prefix + exc.field, exc.reason) from None
+
+
+def to_response(result: ScoreResult, latency_ms: float) -> ScoreResponse:
+    """The public view of a result (no features, no card data)."""
+    return ScoreResponse(
+        transaction_id=result.transaction_id,
+        decision_id=result.decision_id,
+        score=None if result.score is None else round(result.score, 6),
+        decision=result.decision,
+        reasons=result.reasons,
+        model_version=result.model_version,
+        latency_ms=round(latency_ms, 3),
+        degraded=result.degraded,
+    )
+
+
+def _json(model: Any, status: int = 200) -> Response:
+    # Serialize once with pydantic-core; skips FastAPI's re-validation of the return value.
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def create_api(ctx: ApiContext) -> FastAPI:
+    """Build the FastAPI app over a context (see module docstring)."""
+    app = FastAPI(
+        title="FraudLens scoring API",
+        version=API_VERSION,
+        description="Real-time card-fraud scores, decisions and reasons.",
+        docs_url="/docs",
+    )
+    app.add_middleware(body_limit(ctx.max_body_bytes))
+    batcher = MicroBatcher(ctx.service, ctx.micro_batch_rows)
+
+    def guard(need: Permission) -> list[Any]:
+        return [Depends(require(need, ctx.authenticator))] if ctx.authenticator else []
+
+    app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", exc.reason, exc.field)
+
+    @app.exception_handler(NotReadyError)
+    async def _not_ready(request: Request, exc: NotReadyError) -> JSONResponse:
+        return error_response(503, "not_ready", str(exc))
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=_ERRORS,
+        tags=["scoring"],
+        dependencies=guard(Permission.SCORE),
+    )
+    async def score(body: ScoreRequest) -> Response:
+        """Score one transaction: fraud probability, decision and reasons."""
+        start = time.perf_counter()
+        txn = to_transaction(body, ctx)
+        (result,) = await batcher.score([txn])
+        return _json(to_response(result, (time.perf_counter() - start) * 1000))
+
+    @app.post(
+        "/v1/score/batch",
+        response_model=BatchScoreResponse,
+        responses=_ERRORS,
+        tags=["scoring"],
+        dependencies=guard(Permission.SCORE),
+    )
+    async def score_batch(body: BatchScoreRequest) -> Response:
+        """Score many transactions in one call (results in request order)."""
+        start = time.perf_counter()
+        if len(body.transactions) > ctx.max_batch_size:
+            return error_response(
+                413,
+                "batch_too_large",
+                f"{len(body.transactions)} transactions; at most {ctx.max_batch_size} per call",
+                "transactions",
+            )
+        txns = [
+            to_transaction(t, ctx, f"transactions.{i}.") for i, t in enumerate(body.transactions)
+        ]
+        results = await ctx.service.ascore(txns)
+        latency = (time.perf_counter() - start) * 1000
+        return _json(
+            BatchScoreResponse(
+                results=[to_response(r, latency) for r in results],
+                model_version=results[0].model_version,
+                latency_ms=round(latency, 3),
+                degraded=any(r.degraded for r in results),
+            )
+        )
+
+    @app.post(
+        "/v1/labels",
+        response_model=LabelsResponse,
+        status_code=202,
+        responses=_ERRORS,
+        tags=["feedback"],
+        dependencies=guard(Permission.SUBMIT_LABELS),
+    )
+    async def labels(body: LabelsRequest) -> Response:
+        """Publish confirmed outcomes to the labels topic (202 once acknowledged)."""
+        if ctx.labels is None:
+            return error_response(503, "labels_unavailable", "no labels topic configured")
+        try:
+            await run_in_threadpool(ctx.labels.publish, body.labels)
+        except (BrokerError, ConfigError) as exc:
+            logger.warning("label publish failed: %s", exc)
+            return error_response(503, "labels_unavailable", "the labels topic is unavailable")
+        return _json(LabelsResponse(accepted=len(body.labels), topic=ctx.labels.topic), 202)
+
+    @app.get(
+        "/v1/model",
+        response_model=ModelInfo,
+        responses=_ERRORS,
+        tags=["model"],
+        dependencies=guard(Permission.READ_MODEL),
+    )
+    async def model() -> Response:
+        """The model version, thresholds, rules and feature service in use."""
+        return _json(ModelInfo.model_validate(ctx.service.info()))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses=_ERRORS)
+    async def readyz() -> Response:
+        """Readiness: a model is loaded."""
+        if not ctx.service.ready:
+            return error_response(503, "not_ready", "no model loaded yet")
+        version = ctx.service.active.model.version
+        return JSONResponse({"status": "ready", "model_version": version})
+
+    return app
