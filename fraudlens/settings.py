@@ -101,8 +101,8 @@ class SecuritySettings(BaseModel):
     )
     jwt_issuer: str | None = Field(None, description="required `iss` of bearer tokens")
     jwt_audience: str | None = Field(None, description="required `aud` of bearer tokens")
-    jwt_algorithms: tuple[Literal["HS256", "RS256"], ...] = Field(
-        ("RS256",), description='accepted JWT algorithms, JSON: ["RS256"]'
+    jwt_algorithms: list[Literal["HS256", "RS256"]] = Field(
+        ["RS256"], description="accepted JWT algorithms, JSON list"
     )
     jwt_public_key: str | None = Field(None, description="PEM public key for RS256 tokens")
     jwt_hs_secret: SecretStr | None = Field(
@@ -210,10 +210,13 @@ class ServeSettings(BaseModel):
     shadow: bool = Field(True, description="score the challenger in shadow (logged only)")
     challenger_alias: str = Field("challenger", description="MLflow alias of the shadow model")
     rules_file: Path | None = Field(
-        None, description="YAML/JSON decision rules (lists, limits); see docs/scoring.md"
+        None, description="YAML/JSON decision rules (lists, limits): fraudlens.scoring.Rules"
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
     max_batch_size: int = Field(1000, ge=1, description="transactions per /v1/score/batch call")
+    micro_batch_rows: int = Field(
+        64, ge=1, description="concurrent /v1/score requests scored together (1: off)"
+    )
     model_poll_s: float = Field(
         30.0, ge=0, description="how often to check the model alias in MLflow (0: never)"
     )
@@ -284,10 +287,33 @@ class MlflowSettings(BaseModel):
         return self.artifact_location or (data_dir / "mlflow" / "artifacts").resolve().as_uri()
 
 
+_MONOTONE: dict[str, Literal[-1, 1]] = {
+    "txn_amount": 1,
+    "card_amount_ratio_30d": 1,
+    "card_amount_zscore_30d": 1,
+    "card_new_terminal_30d": 1,
+    "card_new_merchant_30d": 1,
+    "card_new_country_30d": 1,
+    "txn_is_night": 1,
+    "term_tx_count_1d": -1,
+    "term_tx_count_7d": -1,
+    "term_tx_count_30d": -1,
+    "term_fraud_rate_7d": 1,
+    "term_fraud_rate_30d": 1,
+}
+
+
 class TrainingSettings(BaseModel):
     """Training set, Ray Train, evaluation thresholds and the promotion gate."""
 
     feature_service: str = Field("fraud_model_v1", description="Feast feature service to train on")
+    history_dir: Path | None = Field(
+        None,
+        description="folder with transactions.parquet + labels.parquet (default: DATA_DIR/sim)",
+    )
+    features_source: Literal["feast", "memory"] = Field(
+        "feast", description="feast: point-in-time join; memory: fold the history in-process"
+    )
     label_delay_days: int = Field(
         14, ge=0, description="days for a label to mature; the gap between train and validation"
     )
@@ -312,6 +338,10 @@ class TrainingSettings(BaseModel):
     xgb_early_stopping: int = Field(30, ge=1, description="early stopping rounds on validation")
     xgb_max_depth: int = Field(6, ge=1, description="tree depth")
     xgb_learning_rate: float = Field(0.1, gt=0, description="boosting learning rate")
+    xgb_monotone: dict[str, Literal[-1, 1]] = Field(
+        default_factory=lambda: dict(_MONOTONE),
+        description="domain priors: 1 = risk never falls as the feature rises, -1 = never rises",
+    )
     mlp_hidden: list[int] = Field(default_factory=lambda: [64, 32], description="MLP layers")
     mlp_epochs: int = Field(4, ge=1, description="MLP epochs")
     mlp_batch_size: int = Field(1024, ge=1, description="MLP batch size per worker")
@@ -346,8 +376,10 @@ class DriftSettings(BaseModel):
     correction: Literal["bonferroni", "fdr"] = Field(
         "bonferroni", description="multiple-testing correction over per-feature tests"
     )
-    window_days: float = Field(1.0, gt=0, description="recent window of decisions checked")
-    window_rows: int = Field(10_000, ge=10, description="newest rows kept from the window")
+    window_days: float = Field(
+        7.0, gt=0, description="recent window of decisions checked (a week: no weekday effect)"
+    )
+    window_rows: int = Field(10_000, ge=10, description="rows sampled evenly from a larger window")
     min_window_rows: int = Field(500, ge=10, description="fewer rows: no verdict")
     max_categories: int = Field(
         24, ge=2, description="integer features with at most this many values use chi-squared"
@@ -375,7 +407,7 @@ class DriftSettings(BaseModel):
     performance_days: int = Field(7, ge=1, description="days of matured labels per evaluation")
     min_labelled_frauds: int = Field(20, ge=1, description="fewer matured frauds: no verdict")
     cooldown_hours: float = Field(24.0, ge=0, description="minimum time between retrainings")
-    retrain_days: int = Field(28, ge=1, description="days of history a retraining uses")
+    retrain_days: int = Field(56, ge=1, description="days of history a retraining uses")
     launcher: Literal["ray_task", "ray_job", "inline"] = Field(
         "ray_task", description="how retraining runs: local Ray task, Ray job, or in-process"
     )

@@ -1,0 +1,43 @@
+"""State views: compact per-entity state, as list columns (see fraudlens.features.state).
+
+``ttl`` is 0 (no expiry): the feature functions apply their own windows, so
+online reads and historical joins see the same latest state row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from data_sources import card_state_push, terminal_state_push
+from entities import card, terminal
+from feast import FeatureView, Field
+from feast.types import Array, Float64, Int64, PrimitiveFeastType, String
+
+from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS
+
+_TYPES: dict[str, PrimitiveFeastType] = {"int64": Int64, "float64": Float64, "string": String}
+
+
+def _fields(columns: tuple[tuple[str, str, str], ...]) -> list[Field]:
+    return [Field(name=col, dtype=Array(_TYPES[kind])) for col, _, kind in columns]
+
+
+card_state = FeatureView(
+    name="card_state",
+    entities=[card],
+    ttl=timedelta(0),
+    schema=_fields(CARD_COLUMNS),
+    source=card_state_push,
+    online=True,
+    description="The card's transactions of the last 31 days (times, amounts, places).",
+)
+
+terminal_state = FeatureView(
+    name="terminal_state",
+    entities=[terminal],
+    ttl=timedelta(0),
+    schema=_fields(TERMINAL_COLUMNS),
+    source=terminal_state_push,
+    online=True,
+    description="The terminal's daily counts and fraud labels with their arrival times.",
+)

@@ -1,0 +1,210 @@
+"""Fold time-ordered events into entity states and the state rows to store.
+
+Both runners use this module, so the rows they produce are the same:
+
+* events are applied in the order ``(time, kind, id)``: transactions
+  (kind 0) before labels (kind 1) at the same microsecond;
+* after the last event of an entity at a given time, one row is emitted with
+  ``state_ts`` = that time. A point-in-time join at time t then picks a row
+  that holds every event before t.
+
+``StateFolder`` keeps state across calls (stream job); the Spark job folds
+one entity's full history at a time with ``fold_card`` / ``fold_terminal``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from fraudlens.features.state import (
+    CARD_KEY,
+    STATE_TS,
+    TERMINAL_KEY,
+    CardState,
+    FraudMark,
+    TerminalState,
+    TxnEvent,
+    card_row,
+    label_applies,
+    terminal_row,
+    update_card,
+    update_terminal_fraud,
+    update_terminal_txn,
+)
+
+
+class LabelEvent(NamedTuple):
+    """The fields of a label that the feature runners use."""
+
+    transaction_id: str
+    time_us: int
+    is_fraud: bool
+
+
+Event = TxnEvent | LabelEvent
+
+
+def event_order(event: Event) -> tuple[int, int, str]:
+    """The sort key both runners apply events in."""
+    return (event.time_us, 0 if isinstance(event, TxnEvent) else 1, event.transaction_id)
+
+
+def _card_rows(key: str, states: Iterable[tuple[int, CardState]]) -> Iterator[dict[str, Any]]:
+    for ts, state in states:
+        yield {CARD_KEY: key, STATE_TS: ts, **card_row(state)}
+
+
+def _terminal_rows(
+    key: str, states: Iterable[tuple[int, TerminalState]]
+) -> Iterator[dict[str, Any]]:
+    for ts, state in states:
+        yield {TERMINAL_KEY: key, STATE_TS: ts, **terminal_row(state)}
+
+
+def fold_card(key: str, events: Iterable[TxnEvent]) -> list[dict[str, Any]]:
+    """All state rows of one card from its whole history (any order)."""
+    emitted: dict[int, CardState] = {}
+    state: CardState | None = None
+    for event in sorted(events, key=event_order):
+        state = update_card(state, event)
+        emitted[event.time_us] = state
+    return list(_card_rows(key, emitted.items()))
+
+
+def fold_terminal(
+    key: str, txn_times_us: Iterable[int], marks: Iterable[FraudMark]
+) -> list[dict[str, Any]]:
+    """All state rows of one terminal from its transactions and fraud marks.
+
+    ``marks`` must already follow ``label_applies`` and be one per transaction.
+    """
+    items: list[tuple[int, int, str, FraudMark | None]] = [(t, 0, "", None) for t in txn_times_us]
+    items += [(m.label_us, 1, m.transaction_id, m) for m in marks]
+    items.sort(key=lambda item: item[:3])
+    emitted: dict[int, TerminalState] = {}
+    state: TerminalState | None = None
+    for time_us, _, _, mark in items:
+        if mark is None:
+            state = update_terminal_txn(state, time_us)
+        else:
+            state = update_terminal_fraud(state, mark)
+        emitted[time_us] = state
+    return list(_terminal_rows(key, emitted.items()))
+
+
+@dataclass
+class FoldResult:
+    """Rows produced by one ``StateFolder.apply`` call."""
+
+    card_rows: list[dict[str, Any]] = field(default_factory=list)
+    terminal_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @staticmethod
+    def latest(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        """The last row of each entity (what the online store needs)."""
+        return list({row[key]: row for row in rows}.values())
+
+
+@dataclass
+class _IndexEntry:
+    terminal_id: str
+    txn_us: int
+    marked: bool = False
+
+
+class StateFolder:
+    """Entity states kept across micro-batches (the stream runner's memory).
+
+    A transaction id seen before is a duplicate and is skipped (Spark drops
+    duplicates the same way); the transaction index that maps labels to
+    terminals keeps ids for ``max_label_delay_us``.
+
+    Args:
+        max_label_delay_us: labels later than this after their transaction are
+            ignored; it is also how long the transaction index keeps an entry.
+    """
+
+    def __init__(self, max_label_delay_us: int) -> None:
+        self.max_label_delay_us = max_label_delay_us
+        self.cards: dict[str, CardState] = {}
+        self.terminals: dict[str, TerminalState] = {}
+        self._index: dict[str, _IndexEntry] = {}
+        self._index_order: deque[tuple[int, str]] = deque()
+        self._clock_us = 0
+        self.duplicates = 0
+        self.ignored_labels = 0
+
+    def apply(self, events: Iterable[Event]) -> FoldResult:
+        """Apply events (sorted here by ``event_order``) and return the new rows."""
+        cards: dict[tuple[str, int], CardState] = {}
+        terminals: dict[tuple[str, int], TerminalState] = {}
+        for event in sorted(events, key=event_order):
+            self._clock_us = max(self._clock_us, event.time_us)
+            if isinstance(event, TxnEvent):
+                if event.transaction_id in self._index:
+                    self.duplicates += 1
+                    continue
+                self._index[event.transaction_id] = _IndexEntry(event.terminal_id, event.time_us)
+                self._index_order.append((event.time_us, event.transaction_id))
+                card = update_card(self.cards.get(event.card_token), event)
+                self.cards[event.card_token] = card
+                cards[(event.card_token, event.time_us)] = card
+                term = update_terminal_txn(self.terminals.get(event.terminal_id), event.time_us)
+                self.terminals[event.terminal_id] = term
+                terminals[(event.terminal_id, event.time_us)] = term
+                continue
+            mark = self._mark(event)
+            if mark is None:
+                self.ignored_labels += 1
+                continue
+            term = update_terminal_fraud(self.terminals.get(mark.terminal_id), mark)
+            self.terminals[mark.terminal_id] = term
+            terminals[(mark.terminal_id, event.time_us)] = term
+        self._evict_index()
+        return FoldResult(
+            card_rows=list(_card_rows_keyed(cards)),
+            terminal_rows=list(_terminal_rows_keyed(terminals)),
+        )
+
+    def card_rows(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Current state rows of some cards (stamped with their newest event)."""
+        states = {(k, self.cards[k].ts[-1]): self.cards[k] for k in keys if k in self.cards}
+        return list(_card_rows_keyed(states))
+
+    def terminal_rows(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Current state rows of some terminals (stamped with the folder's clock)."""
+        states = {(k, self._clock_us): self.terminals[k] for k in keys if k in self.terminals}
+        return list(_terminal_rows_keyed(states))
+
+    def _mark(self, label: LabelEvent) -> FraudMark | None:
+        entry = self._index.get(label.transaction_id)
+        if entry is None or entry.marked:
+            return None
+        if not label_applies(label.is_fraud, label.time_us, entry.txn_us, self.max_label_delay_us):
+            return None
+        entry.marked = True
+        return FraudMark(label.transaction_id, entry.terminal_id, label.time_us, entry.txn_us)
+
+    def _evict_index(self) -> None:
+        # Events are applied in time order, so an entry older than the clock
+        # minus the maximum delay can never match a label again.
+        horizon = self._clock_us - self.max_label_delay_us
+        order = self._index_order
+        while order and order[0][0] < horizon:
+            _, txn_id = order.popleft()
+            self._index.pop(txn_id, None)
+
+
+def _card_rows_keyed(states: dict[tuple[str, int], CardState]) -> Iterator[dict[str, Any]]:
+    for (key, ts), state in states.items():
+        yield {CARD_KEY: key, STATE_TS: ts, **card_row(state)}
+
+
+def _terminal_rows_keyed(
+    states: dict[tuple[str, int], TerminalState],
+) -> Iterator[dict[str, Any]]:
+    for (key, ts), state in states.items():
+        yield {TERMINAL_KEY: key, STATE_TS: ts, **terminal_row(state)}

@@ -1,0 +1,104 @@
+"""Column-wise glue between Feast on-demand feature views and the definitions.
+
+Feast calls the ODFVs in ``feature_repo/on_demand.py`` (mode="python") with a
+dict of columns, both online (one row per entity row) and in a historical
+retrieval (one row per entity-dataframe row). Both paths end here, so the
+feature code that runs is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from fraudlens.features.definitions import card_features, terminal_features
+from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    TERMINAL_COLUMNS,
+    US_PER_SECOND,
+    TxnEvent,
+    card_from_row,
+    coord,
+    terminal_from_row,
+)
+
+# Request fields the ODFVs read (RequestSource schema), with their types.
+REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
+    ("req_time_us", "int64"),
+    ("req_amount", "float64"),
+    ("req_terminal_id", "string"),
+    ("req_merchant_id", "string"),
+    ("req_country", "string"),
+    ("req_lat", "float64"),
+    ("req_lon", "float64"),
+)
+
+
+def time_us(value: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact, no float)."""
+    delta = value - datetime(1970, 1, 1, tzinfo=value.tzinfo)
+    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+
+def request_fields(txn: Mapping[str, Any]) -> dict[str, Any]:
+    """The request columns for one transaction (a dict with schema field names).
+
+    ``event_time`` may be a datetime or already microseconds (int).
+    """
+    when = txn["event_time"]
+    return {
+        "req_time_us": when if isinstance(when, int) else time_us(when),
+        "req_amount": float(txn["amount"]),
+        "req_terminal_id": str(txn["terminal_id"]),
+        "req_merchant_id": str(txn["merchant_id"]),
+        "req_country": str(txn["country"]),
+        "req_lat": coord(txn.get("latitude")),
+        "req_lon": coord(txn.get("longitude")),
+    }
+
+
+def _request(inputs: Mapping[str, Sequence[Any]], i: int) -> TxnEvent:
+    return TxnEvent(
+        transaction_id="",
+        time_us=int(inputs["req_time_us"][i]),
+        card_token="",
+        terminal_id=str(inputs["req_terminal_id"][i]),
+        merchant_id=str(inputs["req_merchant_id"][i]),
+        country=str(inputs["req_country"][i]),
+        amount=float(inputs["req_amount"][i]),
+        latitude=coord(inputs["req_lat"][i]),
+        longitude=coord(inputs["req_lon"][i]),
+    )
+
+
+def _rows(inputs: Mapping[str, Sequence[Any]]) -> int:
+    return len(inputs["req_time_us"])
+
+
+def card_feature_columns(inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """Card features for every row of ``inputs`` (card state + request columns)."""
+    names = [spec.name for spec in CARD_FEATURES]
+    out: dict[str, list[Any]] = {name: [] for name in names}
+    state_cols = [col for col, _, _ in CARD_COLUMNS]
+    for i in range(_rows(inputs)):
+        row = {col: inputs[col][i] if col in inputs else None for col in state_cols}
+        values = card_features(card_from_row(row), _request(inputs, i))
+        for name in names:
+            out[name].append(values[name])
+    return out
+
+
+def terminal_feature_columns(inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """Terminal features for every row of ``inputs`` (terminal state + request time)."""
+    names = [spec.name for spec in TERMINAL_FEATURES]
+    out: dict[str, list[Any]] = {name: [] for name in names}
+    state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
+    for i in range(_rows(inputs)):
+        row = {col: inputs[col][i] if col in inputs else None for col in state_cols}
+        request = TxnEvent("", int(inputs["req_time_us"][i]), "", "", "", "", 0.0)
+        values = terminal_features(terminal_from_row(row), request)
+        for name in names:
+            out[name].append(values[name])
+    return out

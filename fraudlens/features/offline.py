@@ -1,0 +1,110 @@
+"""State rows as Parquet files: the offline store's storage.
+
+Each state view reads the folder ``OFFLINE/<view>/`` (every Parquet file in it). Writers add whole files
+(written to a temporary name, then renamed), so readers never see half a
+file and nobody rewrites existing data. Feast's own offline push for file
+sources reads and rewrites the whole dataset on every call (quadratic), which
+is why the stream job appends files here instead of ``push(to=OFFLINE)``.
+
+Rows are idempotent: a row is a pure function of (entity, state_ts), so a file
+written twice (a replay after a restart) only duplicates identical rows, which
+the point-in-time join collapses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    CARD_KEY,
+    STATE_TS,
+    TERMINAL_COLUMNS,
+    TERMINAL_KEY,
+)
+
+View = Literal["card_state", "terminal_state"]
+VIEWS: tuple[View, ...] = ("card_state", "terminal_state")
+_ARROW = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def view_key(view: View) -> str:
+    """The entity join key of a state view."""
+    return CARD_KEY if view == "card_state" else TERMINAL_KEY
+
+
+def _columns(view: View) -> tuple[tuple[str, str, str], ...]:
+    return CARD_COLUMNS if view == "card_state" else TERMINAL_COLUMNS
+
+
+def state_schema(view: View) -> pa.Schema:
+    """Arrow schema of a state view's rows (key, state_ts, list columns)."""
+    fields = [pa.field(view_key(view), pa.string()), pa.field(STATE_TS, TIMESTAMP)]
+    fields += [pa.field(col, pa.list_(_ARROW[kind])) for col, _, kind in _columns(view)]
+    return pa.schema(fields)
+
+
+def _list_array(values: list[list[Any]], type_: pa.ListType) -> pa.Array:
+    # Offsets + one flat array: ~15x faster than pa.array() on nested int lists.
+    offsets = pa.array(list(itertools.accumulate(map(len, values), initial=0)), pa.int32())
+    flat = pa.array(list(itertools.chain.from_iterable(values)), type_.value_type)
+    return pa.ListArray.from_arrays(offsets, flat, type=type_)
+
+
+def rows_to_table(view: View, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Arrow table of state rows (``state_ts`` in microseconds since the epoch)."""
+    schema = state_schema(view)
+    arrays = []
+    for field in schema:
+        values = [row[field.name] for row in rows]
+        if field.name == STATE_TS:
+            arrays.append(pa.array(values, pa.int64()).cast(TIMESTAMP))
+        elif isinstance(field.type, pa.ListType):
+            arrays.append(_list_array(values, field.type))
+        else:
+            arrays.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def ensure_offline_folders(root: Path) -> None:
+    """Create the view folders, each with an empty file that carries the schema."""
+    for view in VIEWS:
+        folder = root / view
+        folder.mkdir(parents=True, exist_ok=True)
+        empty = folder / "empty-schema.parquet"
+        if not empty.exists():
+            pq.write_table(state_schema(view).empty_table(), empty)
+
+
+def write_table(root: Path, view: View, table: pa.Table, prefix: str) -> Path | None:
+    """Add one Parquet file of rows to a view's folder; None when empty."""
+    if table.num_rows == 0:
+        return None
+    folder = root / view
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}-{uuid.uuid4().hex}.parquet"
+    tmp = folder / f".{name}.tmp"
+    pq.write_table(table, tmp)
+    final = folder / name
+    tmp.rename(final)
+    return final
+
+
+def write_rows(root: Path, view: View, rows: Sequence[dict[str, Any]], prefix: str) -> Path | None:
+    """Add state rows (dicts from ``fraudlens.features.fold``) as one Parquet file."""
+    return write_table(root, view, rows_to_table(view, rows), prefix)
+
+
+def read_view(root: Path, view: View) -> pa.Table:
+    """Every row of a view (all files), for checks and tests."""
+    files = sorted((root / view).glob("*.parquet"))
+    tables = [pq.read_table(f, schema=state_schema(view)) for f in files]
+    return pa.concat_tables(tables) if tables else state_schema(view).empty_table()

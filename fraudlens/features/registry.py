@@ -1,0 +1,140 @@
+"""The feature registry: every feature's name, type and plain-English meaning.
+
+``definitions`` computes exactly these features; the Feast repo builds its
+ODFV schemas from this list, and docs/model cards can print it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fraudlens.features.state import US_PER_DAY, US_PER_SECOND
+
+# Card windows: (suffix, width in microseconds).
+WINDOWS: tuple[tuple[str, int], ...] = (
+    ("10m", 600 * US_PER_SECOND),
+    ("1h", 3600 * US_PER_SECOND),
+    ("1d", US_PER_DAY),
+    ("7d", 7 * US_PER_DAY),
+    ("30d", 30 * US_PER_DAY),
+)
+# Terminal windows: whole UTC days before the request's day.
+TERMINAL_DAY_WINDOWS: tuple[int, ...] = (1, 7, 30)
+_WINDOW_WORDS = {
+    "10m": "10 minutes",
+    "1h": "hour",
+    "1d": "24 hours",
+    "7d": "7 days",
+    "30d": "30 days",
+}
+
+Dtype = Literal["int64", "float64"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """One feature: its name, value type, entity and meaning."""
+
+    name: str
+    dtype: Dtype
+    entity: Literal["card", "terminal"]
+    description: str
+
+
+def _card_specs() -> tuple[FeatureSpec, ...]:
+    specs: list[FeatureSpec] = []
+    for suffix, _ in WINDOWS:
+        last = f"in the last {_WINDOW_WORDS[suffix]}"
+        specs += [
+            FeatureSpec(f"card_tx_count_{suffix}", "int64", "card", f"card transactions {last}"),
+            FeatureSpec(f"card_amount_sum_{suffix}", "float64", "card", f"total amount {last}"),
+            FeatureSpec(f"card_amount_mean_{suffix}", "float64", "card", f"mean amount {last}"),
+            FeatureSpec(f"card_amount_max_{suffix}", "float64", "card", f"largest amount {last}"),
+        ]
+    for what in ("terminals", "merchants", "countries"):
+        for suffix in ("1d", "30d"):
+            specs.append(
+                FeatureSpec(
+                    f"card_distinct_{what}_{suffix}",
+                    "int64",
+                    "card",
+                    f"distinct {what} the card used in the last {_WINDOW_WORDS[suffix]}",
+                )
+            )
+    for what in ("terminal", "merchant", "country"):
+        specs.append(
+            FeatureSpec(
+                f"card_new_{what}_30d",
+                "int64",
+                "card",
+                f"1 if the card has not used this {what} in the last 30 days",
+            )
+        )
+    specs += [
+        FeatureSpec(
+            "card_amount_ratio_30d",
+            "float64",
+            "card",
+            "amount / the card's mean amount over 30 days (1.0 without history)",
+        ),
+        FeatureSpec(
+            "card_amount_zscore_30d",
+            "float64",
+            "card",
+            "(amount - 30-day mean) / 30-day std (0.0 with fewer than 2 transactions)",
+        ),
+        FeatureSpec(
+            "card_secs_since_prev",
+            "float64",
+            "card",
+            "seconds since the card's previous transaction (-1 if none in 30 days)",
+        ),
+        FeatureSpec(
+            "card_km_from_prev",
+            "float64",
+            "card",
+            "km from the card's previous located transaction (-1 if unknown)",
+        ),
+        FeatureSpec(
+            "card_speed_kmh_from_prev",
+            "float64",
+            "card",
+            "implied travel speed from the previous located transaction, km/h (-1 if unknown)",
+        ),
+        FeatureSpec("txn_local_hour", "int64", "card", "hour of day at the terminal (solar time)"),
+        FeatureSpec("txn_is_night", "int64", "card", "1 between 00:00 and 06:00 local time"),
+        FeatureSpec("txn_is_weekend", "int64", "card", "1 on Saturday or Sunday, local time"),
+        FeatureSpec("txn_amount", "float64", "card", "the transaction amount"),
+    ]
+    return tuple(specs)
+
+
+def _terminal_specs() -> tuple[FeatureSpec, ...]:
+    specs: list[FeatureSpec] = []
+    for days in TERMINAL_DAY_WINDOWS:
+        span = "the previous UTC day" if days == 1 else f"the previous {days} UTC days"
+        specs += [
+            FeatureSpec(
+                f"term_tx_count_{days}d", "int64", "terminal", f"terminal transactions in {span}"
+            ),
+            FeatureSpec(
+                f"term_fraud_count_{days}d",
+                "int64",
+                "terminal",
+                f"terminal transactions in {span} known as fraud by scoring time",
+            ),
+            FeatureSpec(
+                f"term_fraud_rate_{days}d",
+                "float64",
+                "terminal",
+                f"known fraud / transactions at the terminal in {span}",
+            ),
+        ]
+    return tuple(specs)
+
+
+CARD_FEATURES: tuple[FeatureSpec, ...] = _card_specs()
+TERMINAL_FEATURES: tuple[FeatureSpec, ...] = _terminal_specs()
+ALL_FEATURES: tuple[FeatureSpec, ...] = CARD_FEATURES + TERMINAL_FEATURES
+FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in ALL_FEATURES)

@@ -1,0 +1,166 @@
+"""The Feast repo as FraudLens uses it: configuration from Settings, apply, materialize.
+
+``feature_repo/feature_store.yaml`` (SQLite online) and
+``feature_repo/envs/redis.yaml`` (Redis online) use ``${FRAUDLENS_FEAST__*}``
+variables; ``feast_variables`` gives their values for a Settings object, so
+the yaml, the settings and the ``feast`` CLI agree on names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fraudlens.errors import ConfigError, FeatureStoreError
+from fraudlens.features.offline import ensure_offline_folders
+from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REPO_MODULES = ("entities", "data_sources", "feature_views", "on_demand", "feature_services")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def feast_dir(settings: Settings) -> Path:
+    """Where the embedded Feast files live (``DATA_DIR/feast``)."""
+    return settings.data_dir / "feast"
+
+
+def offline_path(settings: Settings) -> Path:
+    """The Parquet folder of the offline store."""
+    return (settings.feast.offline_path or feast_dir(settings) / "offline").resolve()
+
+
+def feast_variables(settings: Settings) -> dict[str, str]:
+    """The ``${VAR}`` values of the feature_store yaml files for these settings."""
+    feast = settings.feast
+    return {
+        "FRAUDLENS_FEAST__PROJECT": feast.project,
+        "FRAUDLENS_FEAST__REGISTRY_PATH": str(
+            (feast.registry_path or feast_dir(settings) / "registry.db").resolve()
+        ),
+        "FRAUDLENS_FEAST__SQLITE_PATH": str(
+            (feast.sqlite_path or feast_dir(settings) / "online.db").resolve()
+        ),
+        "FRAUDLENS_FEAST__REDIS_CONNECTION_STRING": feast.redis_connection_string,
+        "FRAUDLENS_FEAST__OFFLINE_PATH": str(offline_path(settings)),
+    }
+
+
+def yaml_path(settings: Settings) -> Path:
+    """The feature_store yaml for the configured online store."""
+    repo = settings.feast.repo_path
+    if settings.feast.online_store == "redis":
+        return repo / "envs" / "redis.yaml"
+    return repo / "feature_store.yaml"
+
+
+def repo_config(settings: Settings) -> Any:
+    """A Feast ``RepoConfig`` built from the yaml with the settings' values."""
+    from feast.repo_config import RepoConfig
+
+    path = yaml_path(settings)
+    if not path.is_file():
+        raise ConfigError(f"feast.repo_path: {path} not found")
+    values = {**os.environ, **feast_variables(settings)}
+
+    def _sub(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise ConfigError(f"{path.name}: ${{{match.group(1)}}} is not set")
+        return values[match.group(1)]
+
+    raw = yaml.safe_load(_VAR.sub(_sub, path.read_text()))
+    config = RepoConfig(**raw)
+    config.repo_path = settings.feast.repo_path
+    return config
+
+
+@contextmanager
+def _repo_import(settings: Settings) -> Iterator[dict[str, Any]]:
+    """Import the repo modules fresh, with the settings' offline path."""
+    repo = str(settings.feast.repo_path.resolve())
+    saved_env = os.environ.get("FRAUDLENS_FEAST__OFFLINE_PATH")
+    os.environ["FRAUDLENS_FEAST__OFFLINE_PATH"] = str(offline_path(settings))
+    sys.path.insert(0, repo)
+    for name in REPO_MODULES:
+        sys.modules.pop(name, None)
+    try:
+        yield {name: importlib.import_module(name) for name in REPO_MODULES}
+    finally:
+        sys.path.remove(repo)
+        for name in REPO_MODULES:
+            sys.modules.pop(name, None)
+        if saved_env is None:
+            os.environ.pop("FRAUDLENS_FEAST__OFFLINE_PATH", None)
+        else:
+            os.environ["FRAUDLENS_FEAST__OFFLINE_PATH"] = saved_env
+
+
+def load_definitions(settings: Settings) -> list[Any]:
+    """Every Feast object defined in ``feature_repo/`` (entities, views, services...)."""
+    from feast import Entity, FeatureService, FeatureView
+    from feast.data_source import DataSource
+    from feast.on_demand_feature_view import OnDemandFeatureView
+
+    kinds = (Entity, DataSource, FeatureView, OnDemandFeatureView, FeatureService)
+    objects: dict[int, Any] = {}
+    with _repo_import(settings) as modules:
+        for module in modules.values():
+            for value in vars(module).values():
+                if isinstance(value, kinds):
+                    objects[id(value)] = value
+    return list(objects.values())
+
+
+def apply(settings: Settings) -> list[str]:
+    """Register the feature repo (``feast apply``) and create the store folders.
+
+    Returns:
+        The names of the objects applied.
+
+    Raises:
+        FeatureStoreError: when Feast refuses the definitions.
+    """
+    from feast import FeatureStore
+
+    ensure_offline_folders(offline_path(settings))
+    feast_dir(settings).mkdir(parents=True, exist_ok=True)
+    objects = load_definitions(settings)
+    try:
+        store = FeatureStore(config=repo_config(settings))
+        store.apply(objects)
+    except (ConfigError, FeatureStoreError):
+        raise
+    except Exception as exc:
+        raise FeatureStoreError(f"feast apply failed: {exc}") from exc
+    names = sorted(getattr(obj, "name", "") for obj in objects)
+    logger.info("feast apply: %d objects", len(names))
+    return names
+
+
+def materialize(settings: Settings, start: datetime, end: datetime) -> None:
+    """Load the latest state rows with ``start <= state_ts <= end`` into the online store.
+
+    Raises:
+        FeatureStoreError: when materialization fails.
+    """
+    from feast import FeatureStore
+
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ConfigError("materialize: start and end must carry a timezone")
+    try:
+        store = FeatureStore(config=repo_config(settings))
+        store.materialize(start_date=start, end_date=end)
+    except Exception as exc:
+        raise FeatureStoreError(f"feast materialize failed: {exc}") from exc
+    logger.info("feast materialize %s .. %s done", start.isoformat(), end.isoformat())

@@ -1,0 +1,249 @@
+"""Compact per-entity state and the pure functions that update it.
+
+Every runner (stream job, Spark backfill) folds the same events through the
+same functions here, and every reader (ODFVs, unit tests) turns the same state
+back into features with ``fraudlens.features.definitions``.
+
+Times are integer microseconds since the Unix epoch (UTC) throughout.
+
+Card state (one per ``card_token``): the card's recent transactions as
+parallel lists sorted by time (time, amount, terminal, merchant, country,
+latitude, longitude). Events older than ``CARD_RETENTION_US`` (31 days) before
+the newest applied event are dropped, and at most ``CARD_MAX_EVENTS`` are kept.
+Features use windows of at most 30 days, so a stored state that is up to one
+day "ahead" of a request (it already holds later events) still gives exact
+features for that request.
+
+Terminal state (one per ``terminal_id``): transaction counts per UTC day, and
+fraud marks. A fraud mark is added when a fraud LABEL arrives (at its
+``label_time``), not when the transaction happened; it records the label time
+and the UTC day of the fraudulent transaction, so a feature at time t can use
+only the labels that had arrived before t. Days older than 31 days before the
+newest applied event are dropped.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+US_PER_SECOND = 1_000_000
+US_PER_DAY = 86_400 * US_PER_SECOND
+RETENTION_DAYS = 31
+CARD_RETENTION_US = RETENTION_DAYS * US_PER_DAY
+CARD_MAX_EVENTS = 512
+TERMINAL_MAX_FRAUD_MARKS = 1024
+# Stored in the coordinate lists when a transaction has no location: the lists
+# stay dense (no nulls inside Feast/Parquet list columns).
+MISSING_COORD = 999.0
+
+
+class TxnEvent(NamedTuple):
+    """The fields of a transaction that features use (also the request)."""
+
+    transaction_id: str
+    time_us: int
+    card_token: str
+    terminal_id: str
+    merchant_id: str
+    country: str
+    amount: float
+    latitude: float = MISSING_COORD
+    longitude: float = MISSING_COORD
+
+
+class FraudMark(NamedTuple):
+    """A fraud label that applies to a terminal (see ``label_applies``)."""
+
+    transaction_id: str
+    terminal_id: str
+    label_us: int
+    txn_us: int
+
+
+@dataclass(slots=True)
+class CardState:
+    """A card's transactions of the last 31 days, sorted by time."""
+
+    ts: list[int] = field(default_factory=list)
+    amount: list[float] = field(default_factory=list)
+    terminal: list[str] = field(default_factory=list)
+    merchant: list[str] = field(default_factory=list)
+    country: list[str] = field(default_factory=list)
+    lat: list[float] = field(default_factory=list)
+    lon: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TerminalState:
+    """A terminal's daily transaction counts and arrived fraud labels."""
+
+    day: list[int] = field(default_factory=list)
+    tx: list[int] = field(default_factory=list)
+    fraud_label_us: list[int] = field(default_factory=list)
+    fraud_day: list[int] = field(default_factory=list)
+
+
+# Feast/Parquet columns of the state rows: (column, CardState/TerminalState
+# attribute, element type). Every runner and the feature repo use these.
+CARD_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("c_ts", "ts", "int64"),
+    ("c_amount", "amount", "float64"),
+    ("c_terminal", "terminal", "string"),
+    ("c_merchant", "merchant", "string"),
+    ("c_country", "country", "string"),
+    ("c_lat", "lat", "float64"),
+    ("c_lon", "lon", "float64"),
+)
+TERMINAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("t_day", "day", "int64"),
+    ("t_tx", "tx", "int64"),
+    ("t_fraud_label_us", "fraud_label_us", "int64"),
+    ("t_fraud_day", "fraud_day", "int64"),
+)
+CARD_KEY = "card_token"
+TERMINAL_KEY = "terminal_id"
+STATE_TS = "state_ts"
+
+
+def utc_day(time_us: int) -> int:
+    """UTC day number (days since 1970-01-01) of a time in microseconds."""
+    return time_us // US_PER_DAY
+
+
+def coord(value: float | None) -> float:
+    """A latitude/longitude as stored in state: ``MISSING_COORD`` when unknown."""
+    if value is None or value != value or not -180.0 <= value <= 180.0:
+        return MISSING_COORD
+    return float(value)
+
+
+def update_card(state: CardState | None, event: TxnEvent) -> CardState:
+    """Return the card state after ``event`` (the input is not modified).
+
+    Events are inserted at their time position (after equal times), so a
+    late event is handled; then the 31-day retention and the size cap apply.
+    """
+    old = state or CardState()
+    i = bisect_right(old.ts, event.time_us)
+    new = CardState(
+        ts=[*old.ts[:i], event.time_us, *old.ts[i:]],
+        amount=[*old.amount[:i], float(event.amount), *old.amount[i:]],
+        terminal=[*old.terminal[:i], event.terminal_id, *old.terminal[i:]],
+        merchant=[*old.merchant[:i], event.merchant_id, *old.merchant[i:]],
+        country=[*old.country[:i], event.country, *old.country[i:]],
+        lat=[*old.lat[:i], coord(event.latitude), *old.lat[i:]],
+        lon=[*old.lon[:i], coord(event.longitude), *old.lon[i:]],
+    )
+    horizon = new.ts[-1] - CARD_RETENTION_US
+    start = max(bisect_right(new.ts, horizon - 1), len(new.ts) - CARD_MAX_EVENTS)
+    if start > 0:
+        for name in CardState.__slots__:
+            del getattr(new, name)[:start]
+    return new
+
+
+def _evict_days(state: TerminalState, newest_day: int) -> None:
+    first = newest_day - RETENTION_DAYS
+    keep = [i for i, d in enumerate(state.day) if d >= first]
+    if len(keep) != len(state.day):
+        state.day = [state.day[i] for i in keep]
+        state.tx = [state.tx[i] for i in keep]
+    marks = [i for i, d in enumerate(state.fraud_day) if d >= first]
+    marks = marks[-TERMINAL_MAX_FRAUD_MARKS:]
+    if len(marks) != len(state.fraud_day):
+        state.fraud_label_us = [state.fraud_label_us[i] for i in marks]
+        state.fraud_day = [state.fraud_day[i] for i in marks]
+
+
+def update_terminal_txn(state: TerminalState | None, time_us: int) -> TerminalState:
+    """Return the terminal state after one transaction at ``time_us``."""
+    old = state or TerminalState()
+    new = TerminalState(list(old.day), list(old.tx), list(old.fraud_label_us), list(old.fraud_day))
+    day = utc_day(time_us)
+    i = bisect_right(new.day, day)
+    if i > 0 and new.day[i - 1] == day:
+        new.tx[i - 1] += 1
+    else:
+        new.day.insert(i, day)
+        new.tx.insert(i, 1)
+    _evict_days(new, max(day, new.day[-1]))
+    return new
+
+
+def update_terminal_fraud(state: TerminalState | None, mark: FraudMark) -> TerminalState:
+    """Return the terminal state after a fraud label arrived (``mark.label_us``)."""
+    old = state or TerminalState()
+    new = TerminalState(list(old.day), list(old.tx), list(old.fraud_label_us), list(old.fraud_day))
+    i = bisect_right(new.fraud_label_us, mark.label_us)
+    new.fraud_label_us.insert(i, mark.label_us)
+    new.fraud_day.insert(i, utc_day(mark.txn_us))
+    newest = max(utc_day(mark.label_us), new.day[-1] if new.day else 0)
+    _evict_days(new, newest)
+    return new
+
+
+def label_applies(is_fraud: bool, label_us: int, txn_us: int, max_label_delay_us: int) -> bool:
+    """Whether a label becomes a terminal fraud mark (the rule both runners use).
+
+    Only fraud labels count, only the first one per transaction (runners
+    dedupe), and only when it arrives after the transaction and within
+    ``max_label_delay_us`` of it.
+    """
+    return is_fraud and txn_us < label_us <= txn_us + max_label_delay_us
+
+
+def card_row(state: CardState) -> dict[str, list[Any]]:
+    """The Feast/Parquet columns of a card state.
+
+    The lists are shared with the state, not copied: the update functions
+    never modify a state they returned, so treat both as read-only.
+    """
+    return {
+        "c_ts": state.ts,
+        "c_amount": state.amount,
+        "c_terminal": state.terminal,
+        "c_merchant": state.merchant,
+        "c_country": state.country,
+        "c_lat": state.lat,
+        "c_lon": state.lon,
+    }
+
+
+def terminal_row(state: TerminalState) -> dict[str, list[Any]]:
+    """The Feast/Parquet columns of a terminal state (lists shared, read-only)."""
+    return {
+        "t_day": state.day,
+        "t_tx": state.tx,
+        "t_fraud_label_us": state.fraud_label_us,
+        "t_fraud_day": state.fraud_day,
+    }
+
+
+def _column(row: dict[str, Any], name: str) -> list[Any]:
+    value = row.get(name)
+    return [] if value is None else list(value)
+
+
+def card_from_row(row: dict[str, Any]) -> CardState | None:
+    """Rebuild a card state from stored columns; None when there is none.
+
+    Missing values (an entity never seen, an empty list the store returned as
+    null) all mean "no state", so online and offline reads agree.
+    """
+    cols = {attr: _column(row, col) for col, attr, _ in CARD_COLUMNS}
+    n = len(cols["ts"])
+    if n == 0 or any(len(v) != n for v in cols.values()):
+        return None
+    return CardState(**cols)
+
+
+def terminal_from_row(row: dict[str, Any]) -> TerminalState | None:
+    """Rebuild a terminal state from stored columns; None when there is none."""
+    cols = {attr: _column(row, col) for col, attr, _ in TERMINAL_COLUMNS}
+    if len(cols["day"]) != len(cols["tx"]) or len(cols["fraud_label_us"]) != len(cols["fraud_day"]):
+        return None
+    if not cols["day"] and not cols["fraud_day"]:
+        return None
+    return TerminalState(**cols)

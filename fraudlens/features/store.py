@@ -1,0 +1,167 @@
+"""The one place training and serving read feature vectors from Feast.
+
+Serving calls ``online_vectors`` (online store + ODFVs), training calls
+``historical_vectors`` (point-in-time join + the same ODFVs). Both ask for a
+feature service by name (one per model version), never for a copied list.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from fraudlens.errors import DataError, FeatureStoreError
+from fraudlens.features.odfv import request_fields
+from fraudlens.features.registry import FEATURE_NAMES
+from fraudlens.features.repo import repo_config
+from fraudlens.features.state import coord
+from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SERVICE = "fraud_model_v1"
+ENTITY_COLUMNS = ("transaction_id", "event_time", "card_token", "terminal_id")
+REQUEST_SOURCE_COLUMNS = ("merchant_id", "country", "amount", "latitude", "longitude")
+
+
+def open_store(settings: Settings) -> Any:
+    """A ``feast.FeatureStore`` for these settings (no files are written)."""
+    from feast import FeatureStore
+
+    return FeatureStore(config=repo_config(settings))
+
+
+def _as_dict(request: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
+    return request.model_dump() if isinstance(request, BaseModel) else request
+
+
+def entity_row(request: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    """The Feast entity row (join keys + request fields) for one transaction."""
+    txn = _as_dict(request)
+    return {
+        "card_token": txn["card_token"],
+        "terminal_id": txn["terminal_id"],
+        **request_fields(txn),
+    }
+
+
+_SERVICES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _service(store: Any, service: str) -> Any:
+    # Feast rebuilds the service from its proto on every lookup (~1 ms with
+    # type checks); a service is immutable once applied, so keep it per store.
+    cached = _SERVICES.setdefault(store, {})
+    if service not in cached:
+        try:
+            cached[service] = store.get_feature_service(service, allow_cache=True)
+        except Exception as exc:
+            raise FeatureStoreError(f"feature service {service!r}: {exc}") from exc
+    return cached[service]
+
+
+def online_vectors(
+    store: Any,
+    requests: Sequence[BaseModel | Mapping[str, Any]],
+    service: str = DEFAULT_SERVICE,
+) -> list[dict[str, float | int]]:
+    """Feature vectors for transactions being scored now (online store + ODFVs).
+
+    Args:
+        store: a ``feast.FeatureStore`` (see ``open_store``).
+        requests: ``Transaction`` objects or dicts with the schema field names.
+        service: the feature service of the model version.
+
+    Returns:
+        One dict per request, features in registry order.
+    """
+    rows = [entity_row(r) for r in requests]
+    if not rows:
+        return []
+    try:
+        response = store.get_online_features(features=_service(store, service), entity_rows=rows)
+        columns = response.to_dict()
+    except FeatureStoreError:
+        raise
+    except Exception as exc:
+        raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+    names = [n for n in FEATURE_NAMES if n in columns]
+    return [{n: columns[n][i] for n in names} for i in range(len(rows))]
+
+
+def online_vector(
+    store: Any, request: BaseModel | Mapping[str, Any], service: str = DEFAULT_SERVICE
+) -> dict[str, float | int]:
+    """The feature vector of one transaction being scored (see ``online_vectors``)."""
+    return online_vectors(store, [request], service)[0]
+
+
+def entity_dataframe(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Feast entity dataframe (keys, ``event_timestamp``, request fields) for transactions."""
+    missing = [c for c in ENTITY_COLUMNS + REQUEST_SOURCE_COLUMNS[:3] if c not in transactions]
+    if missing:
+        raise DataError(f"transactions lack columns {missing}")
+    frame = transactions.reset_index(drop=True)
+    times = pd.to_datetime(frame["event_time"], utc=True).astype("datetime64[us, UTC]")
+    nan = pd.Series(float("nan"), index=frame.index)
+    return pd.DataFrame(
+        {
+            "transaction_id": frame["transaction_id"].astype(str),
+            "card_token": frame["card_token"].astype(str),
+            "terminal_id": frame["terminal_id"].astype(str),
+            "event_timestamp": times,
+            "req_time_us": times.astype("int64"),
+            "req_amount": frame["amount"].astype("float64"),
+            "req_terminal_id": frame["terminal_id"].astype(str),
+            "req_merchant_id": frame["merchant_id"].astype(str),
+            "req_country": frame["country"].astype(str),
+            "req_lat": frame.get("latitude", nan).astype("float64").map(coord),
+            "req_lon": frame.get("longitude", nan).astype("float64").map(coord),
+        }
+    )
+
+
+def historical_vectors(
+    store: Any, transactions: pd.DataFrame, service: str = DEFAULT_SERVICE
+) -> pd.DataFrame:
+    """Point-in-time feature vectors for past transactions (training, evaluation).
+
+    Each transaction gets the features it would have had when it was scored:
+    state rows at or before its ``event_time`` and the same ODFVs as online.
+
+    Args:
+        store: a ``feast.FeatureStore``.
+        transactions: columns of ``schema.Transaction`` (at least ids, keys,
+            ``event_time``, ``merchant_id``, ``country``, ``amount``); unique ids.
+        service: the feature service of the model version.
+
+    Returns:
+        ``transaction_id``, ``event_timestamp`` and the features, in input order.
+
+    Raises:
+        DataError: duplicate transaction ids, or the join lost or added rows
+            (the file offline store silently drops unmatched rows).
+    """
+    entity_df = entity_dataframe(transactions)
+    if entity_df["transaction_id"].duplicated().any():
+        raise DataError("historical_vectors: duplicate transaction_id in the input")
+    rows_in = len(entity_df)
+    try:
+        job = store.get_historical_features(entity_df=entity_df, features=_service(store, service))
+        result = job.to_df()
+    except FeatureStoreError:
+        raise
+    except Exception as exc:
+        raise FeatureStoreError(f"historical feature retrieval failed: {exc}") from exc
+    rows_out = len(result)
+    if rows_out != rows_in or set(result["transaction_id"]) != set(entity_df["transaction_id"]):
+        raise DataError(f"historical join returned {rows_out} rows for {rows_in} transactions")
+    logger.info("historical_vectors: %d rows in, %d rows out", rows_in, rows_out)
+    names = [n for n in FEATURE_NAMES if n in result.columns]
+    ordered = result.set_index("transaction_id").loc[entity_df["transaction_id"]].reset_index()
+    return ordered[["transaction_id", "event_timestamp", *names]]

@@ -1,0 +1,125 @@
+"""Point-in-time rules for terminal risk: labels count only once they arrived."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fraudlens.features.definitions import terminal_features
+from fraudlens.features.fold import LabelEvent, StateFolder, fold_terminal
+from fraudlens.features.odfv import card_feature_columns, request_fields, terminal_feature_columns
+from fraudlens.features.state import (
+    US_PER_DAY,
+    US_PER_SECOND,
+    FraudMark,
+    TxnEvent,
+    terminal_from_row,
+)
+
+DAY0 = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp()) * US_PER_SECOND
+HOUR = 3600 * US_PER_SECOND
+DELAY = 60 * US_PER_DAY
+
+
+def txn(i: int, t: int, terminal: str = "t1") -> TxnEvent:
+    return TxnEvent(f"x{i}", t, f"c{i}", terminal, "m1", "FR", 10.0)
+
+
+def request(t: int) -> TxnEvent:
+    return txn(999, t)
+
+
+def test_label_after_transaction_is_invisible_before_it_arrives() -> None:
+    folder = StateFolder(DELAY)
+    fraud_txn = txn(1, DAY0 + 10 * HOUR)
+    label_time = DAY0 + US_PER_DAY + 12 * HOUR  # next day, noon
+    folder.apply([fraud_txn, txn(2, DAY0 + 11 * HOUR)])
+    folder.apply([LabelEvent("x1", label_time, True)])
+    state = folder.terminals["t1"]  # state now holds the label
+
+    morning = terminal_features(state, request(DAY0 + US_PER_DAY + 9 * HOUR))
+    assert morning["term_tx_count_1d"] == 2
+    assert morning["term_fraud_count_1d"] == 0  # label not arrived yet
+    assert morning["term_fraud_rate_1d"] == 0.0
+
+    afternoon = terminal_features(state, request(label_time + 1))
+    assert afternoon["term_fraud_count_1d"] == 1
+    assert afternoon["term_fraud_rate_1d"] == 0.5
+    at_label = terminal_features(state, request(label_time))
+    assert at_label["term_fraud_count_1d"] == 0  # strictly before
+
+
+def test_current_transactions_own_label_never_reaches_its_features() -> None:
+    folder = StateFolder(DELAY)
+    own = txn(1, DAY0 + 10 * HOUR)
+    folder.apply([txn(0, DAY0 - US_PER_DAY), own])
+    folder.apply([LabelEvent("x1", own.time_us + 1, True)])  # fastest possible label
+    f = terminal_features(folder.terminals["t1"], own)
+    assert f["term_fraud_count_1d"] == 0 and f["term_fraud_count_30d"] == 0
+    assert f["term_tx_count_1d"] == 1  # only the previous day, never today
+
+
+def test_today_is_excluded_and_windows_are_whole_days() -> None:
+    rows = fold_terminal(
+        "t1",
+        [DAY0 - 30 * US_PER_DAY, DAY0 - 7 * US_PER_DAY, DAY0 - 1, DAY0 + HOUR],
+        [],
+    )
+    state = terminal_from_row(rows[-1])
+    f = terminal_features(state, request(DAY0 + 2 * HOUR))
+    assert (f["term_tx_count_1d"], f["term_tx_count_7d"], f["term_tx_count_30d"]) == (1, 2, 3)
+
+
+def test_label_rules_delay_non_fraud_and_duplicates() -> None:
+    folder = StateFolder(DELAY)
+    folder.apply([txn(i, DAY0 + i) for i in range(1, 5)])
+    folder.apply(
+        [
+            LabelEvent("x1", DAY0 + HOUR, True),
+            LabelEvent("x1", DAY0 + 2 * HOUR, True),  # duplicate: counted once
+            LabelEvent("x2", DAY0 + HOUR, False),  # not fraud
+            LabelEvent("x3", DAY0 + 3 + DELAY + 1, True),  # later than the max delay
+            LabelEvent("unknown", DAY0 + HOUR, True),
+        ]
+    )
+    assert folder.terminals["t1"].fraud_label_us == [DAY0 + HOUR]
+    assert folder.ignored_labels == 4
+
+
+def test_fold_terminal_matches_stream_folder() -> None:
+    txns = [txn(i, DAY0 + i * 5 * HOUR, terminal=f"t{i % 2}") for i in range(20)]
+    labels = [LabelEvent(f"x{i}", DAY0 + i * 5 * HOUR + 30 * HOUR, True) for i in (3, 4, 9)]
+    folder = StateFolder(DELAY)
+    folder.apply(txns[:8] + labels[:1])
+    folder.apply(txns[8:] + labels[1:])
+    for key in ("t0", "t1"):
+        marks = [
+            FraudMark(lab.transaction_id, key, lab.time_us, t.time_us)
+            for lab in labels
+            for t in txns
+            if t.transaction_id == lab.transaction_id and t.terminal_id == key
+        ]
+        rows = fold_terminal(key, [t.time_us for t in txns if t.terminal_id == key], marks)
+        assert terminal_from_row(rows[-1]) == folder.terminals[key]
+
+
+def test_odfv_columns_equal_direct_calls() -> None:
+    folder = StateFolder(DELAY)
+    result = folder.apply([txn(1, DAY0), txn(2, DAY0 + HOUR)])
+    req = request_fields(
+        {
+            "event_time": datetime(2026, 6, 2, tzinfo=UTC),
+            "amount": 12.5,
+            "terminal_id": "t1",
+            "merchant_id": "m1",
+            "country": "FR",
+            "latitude": None,
+        }
+    )
+    assert req["req_time_us"] == DAY0 + US_PER_DAY
+    row = result.terminal_rows[-1]
+    cols = terminal_feature_columns(
+        {**{k: [v] for k, v in row.items()}, **{k: [v] for k, v in req.items()}}
+    )
+    assert cols["term_tx_count_1d"] == [2]
+    empty = card_feature_columns({k: [v] for k, v in req.items()})  # entity not found
+    assert empty["card_tx_count_30d"] == [0] and empty["txn_amount"] == [12.5]
