@@ -1,24 +1,18 @@
-"""``fraudlens demo``: the whole flow on embedded defaults, told step by step.
-
-Each step is a small function that takes what the previous ones produced.
-"""
+"""Demo steps 1-2: simulate, then replay through Kafka and consume back (with dead letters)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from fraudlens.demo.state import DemoState
 from fraudlens.errors import BrokerError
 from fraudlens.kafka import ConsumedEvent, EventProducer, consume, ensure_topics
-from fraudlens.pipeline import kafka_for, replay_to_kafka, simulate_to_parquet
-from fraudlens.settings import Settings
+from fraudlens.pipeline import replay_to_kafka, simulate_to_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +24,8 @@ BAD_EVENTS = (
 )
 
 
-@dataclass
-class DemoState:
-    """What the steps hand to each other."""
-
-    settings: Settings
-    sim_dir: Path
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-def run_demo(settings: Settings, console: Console) -> DemoState:
-    """Run every demo step and print what each one did."""
-    state = DemoState(settings=settings, sim_dir=settings.data_dir / "sim")
-    console.rule("[bold]FraudLens demo")
-    console.print(f"data folder: {settings.data_dir}")
-    _simulate(state, console)
-    with kafka_for(settings) as live:
-        state.settings = live
-        _stream_through_kafka(state, console)
-    console.rule("[bold]done")
-    return state
-
-
-def _simulate(state: DemoState, console: Console) -> None:
+def simulate_step(state: DemoState, console: Console) -> None:
+    """Simulate the history and print the scenario mix."""
     console.rule("1. simulate transactions")
     result = simulate_to_parquet(state.settings, state.sim_dir)
     state.summary["simulate"] = result
@@ -67,7 +40,8 @@ def _simulate(state: DemoState, console: Console) -> None:
     console.print(table)
 
 
-def _stream_through_kafka(state: DemoState, console: Console) -> None:
+def kafka_step(state: DemoState, console: Console) -> None:
+    """Replay transactions and labels into Kafka, add malformed events, consume back."""
     console.rule("2. replay into Kafka and consume back")
     settings = state.settings
     kafka = settings.kafka

@@ -1,0 +1,36 @@
+"""``fraudlens demo``: the whole flow on embedded defaults, told step by step.
+
+1. simulate history -> 2. Kafka round trip -> 3. features (Spark backfill,
+Feast apply/materialize, stream job) -> 4. train, evaluate, promote ->
+5. serve and score the last day (API and stream scorer).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from fraudlens.demo.features import features_step
+from fraudlens.demo.ingest import kafka_step, simulate_step
+from fraudlens.demo.models import train_step
+from fraudlens.demo.serving import serving_step
+from fraudlens.demo.state import DemoState
+from fraudlens.pipeline import kafka_for
+from fraudlens.settings import Settings
+
+__all__ = ["DemoState", "run_demo"]
+
+
+def run_demo(settings: Settings, console: Console) -> DemoState:
+    """Run every demo step and print what each one did."""
+    state = DemoState(settings=settings, sim_dir=settings.data_dir / "sim")
+    console.rule("[bold]FraudLens demo")
+    console.print(f"data folder: {settings.data_dir}")
+    simulate_step(state, console)
+    with kafka_for(settings) as live:
+        state.settings = live
+        kafka_step(state, console)
+        features_step(state, console)
+        train_step(state, console)
+        serving_step(state, console)
+    console.rule("[bold]done")
+    return state
