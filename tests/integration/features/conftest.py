@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -212,3 +213,5 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield session
     finally:
         session.stop()
+        # py4j logs from __del__ at interpreter exit, after pytest closed its streams.
+        logging.getLogger("py4j").setLevel(logging.WARNING)
