@@ -205,6 +205,18 @@ class ServeSettings(BaseModel):
     max_ongoing_requests: int = Field(
         256, ge=1, description="requests in flight per replica (Serve's default 5 is too low)"
     )
+    throughput_optimized: bool = Field(
+        True,
+        description="Ray Serve's throughput-optimized mode (RAY_SERVE_THROUGHPUT_OPTIMIZED): "
+        "user code and router on the replica's event loop, gRPC from proxy to replica; "
+        "set when `fraudlens serve` starts Ray (KubeRay: container env)",
+    )
+    ingress: Literal["haproxy", "proxy", "direct"] = Field(
+        "haproxy",
+        description="what listens on `port`: haproxy (Ray's HAProxy ingress, forwarding to "
+        "each replica's own HTTP port), proxy (Ray's Python proxy, gRPC to replicas) or "
+        "direct (no proxy: clients call replicas on ports 30000+)",
+    )
     num_cpus: float = Field(0.25, gt=0, description="CPU share each scoring replica asks for")
     model_alias: str = Field("champion", description="MLflow alias of the serving model")
     shadow: bool = Field(True, description="score the challenger in shadow (logged only)")
@@ -221,6 +233,15 @@ class ServeSettings(BaseModel):
         30.0, ge=0, description="how often to check the model alias in MLflow (0: never)"
     )
     decision_log: bool = Field(True, description="record every decision (Parquet, by day)")
+    rules_store: Literal["file", "redis"] = Field(
+        "file", description="live rules set by PUT /v1/rules: file (DATA_DIR/rules) or redis"
+    )
+    rules_redis_url: SecretStr | None = Field(
+        None, description="redis:// or rediss:// URL of the rule store (with rules_store=redis)"
+    )
+    rules_poll_s: float = Field(
+        5.0, ge=0, description="how often each replica checks the rule store (0: never)"
+    )
     stream_batch_size: int = Field(500, ge=1, description="stream scorer micro-batch size")
     stream_group: str = Field("fraudlens-scorer", description="stream scorer consumer group")
 
@@ -381,6 +402,18 @@ class DriftSettings(BaseModel):
     )
     window_rows: int = Field(10_000, ge=10, description="rows sampled evenly from a larger window")
     min_window_rows: int = Field(500, ge=10, description="fewer rows: no verdict")
+    min_window_days: float = Field(
+        6.0,
+        ge=0,
+        description="decisions of the checked model spanning fewer days: no verdict "
+        "(part of a week shows weekday effects, not drift)",
+    )
+    exclude_features: list[str] = Field(
+        default_factory=lambda: ["term_fraud_*", "txn_is_weekend", "term_tx_count_1d"],
+        description="features left out of the drift tests (glob patterns): label-derived "
+        "ones grow as labels arrive; calendar ones (weekend flag, the previous day's "
+        "terminal count) follow the weekday mix",
+    )
     max_categories: int = Field(
         24, ge=2, description="integer features with at most this many values use chi-squared"
     )
@@ -425,6 +458,18 @@ class DriftSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus ``/metrics`` of the stream jobs (the API exports through Ray under Serve)."""
+
+    port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="/metrics port of `fraudlens stream features` and `stream score` (0: off)",
+    )
+    host: str = Field("0.0.0.0", description="address the stream jobs' /metrics listens on")
+
+
 class Settings(BaseSettings):
     """All FraudLens settings. Build once at the entry point and pass in."""
 
@@ -448,6 +493,7 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:
