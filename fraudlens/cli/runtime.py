@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from fraudlens.cli.common import console, friendly, settings_of
+from fraudlens.settings import Settings
 
 app = typer.Typer()
 features_app = typer.Typer(help="Build and serve features (Feast).")
@@ -22,6 +23,21 @@ def _stop_on_signals() -> threading.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     return stop
+
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        min=0, max=65535, help="Serve /metrics on this port (default: metrics.port; 0: off)."
+    ),
+]
+
+
+def _with_metrics_port(settings: Settings, port: int | None) -> Settings:
+    if port is None:
+        return settings
+    metrics = settings.metrics.model_copy(update={"port": port})
+    return settings.model_copy(update={"metrics": metrics})
 
 
 def _utc(value: str) -> datetime:
@@ -77,11 +93,13 @@ def stream_features(
     idle_timeout: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Consume transactions and labels, update feature state, push to Feast (SIGTERM stops)."""
     from fraudlens.features.stream import run_stream_job
 
-    stats = run_stream_job(settings_of(ctx), _stop_on_signals(), idle_timeout=idle_timeout)
+    settings = _with_metrics_port(settings_of(ctx), metrics_port)
+    stats = run_stream_job(settings, _stop_on_signals(), idle_timeout=idle_timeout)
     console.print(stats)
 
 
@@ -92,11 +110,13 @@ def stream_score(
     idle_timeout: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Score transactions from Kafka in micro-batches and publish decisions (SIGTERM stops)."""
     from fraudlens.scoring.stream import run_stream_scorer
 
-    stats = run_stream_scorer(settings_of(ctx), _stop_on_signals(), idle_timeout=idle_timeout)
+    settings = _with_metrics_port(settings_of(ctx), metrics_port)
+    stats = run_stream_scorer(settings, _stop_on_signals(), idle_timeout=idle_timeout)
     console.print(stats)
 
 

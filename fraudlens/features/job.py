@@ -127,12 +127,18 @@ class StreamFeatureJob:
         self, stop: threading.Event | None = None, *, idle_timeout: float | None = None
     ) -> JobStats:
         """Consume until ``stop`` is set, or nothing arrived for ``idle_timeout`` s
-        after the partitions were assigned.
+        after the partitions were assigned. Serves ``/metrics`` meanwhile when
+        ``metrics.port`` > 0.
 
         Raises:
             BrokerError: consuming, dead-lettering or committing failed.
             FeatureStoreError: a push failed (offsets stay uncommitted).
+            ConfigError: ``metrics.port`` cannot be bound.
         """
+        from fraudlens.scoring.metrics import start_metrics_server  # not at import: no cycle
+
+        metrics = self.settings.metrics
+        stop_metrics = start_metrics_server(metrics.port, self.metrics.registry, metrics.host)
         started = time.monotonic()
         # The fold allocates many short-lived lists; with the default gen-0
         # threshold (700) cyclic collections cost more than the fold itself.
@@ -142,6 +148,7 @@ class StreamFeatureJob:
             self._loop(stop, idle_timeout, started)
         finally:
             gc.set_threshold(*thresholds)
+            stop_metrics()
         self.stats.seconds = time.monotonic() - started
         self.stats.late = self._reorder.late
         return self.stats

@@ -22,6 +22,7 @@ from fraudlens.errors import FraudLensError, ModelNotFoundError
 from fraudlens.schema import Transaction
 from fraudlens.scoring.decision_log import ParquetLog
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
+from fraudlens.scoring.metrics import ServingMetrics, default_metrics
 from fraudlens.scoring.rules import model_decision
 from fraudlens.scoring.scorer import Scored
 
@@ -63,6 +64,7 @@ class ShadowScorer:
         features: used when the challenger needs features the champion's vector lacks.
         log: where comparison rows go (the shadow log).
         alias: registry alias of the challenger.
+        metrics: where comparisons are counted (default: this process's metrics).
     """
 
     def __init__(
@@ -71,11 +73,13 @@ class ShadowScorer:
         features: FeatureSource,
         log: ParquetLog | None,
         alias: str = "challenger",
+        metrics: ServingMetrics | None = None,
     ) -> None:
         self.loader = loader
         self.features = features
         self.log = log
         self.alias = alias
+        self.metrics = metrics if metrics is not None else default_metrics()
         self.model: ScoringModel | None = None
         self.stats = {"rows": 0, "agree": 0, "abs_diff_sum": 0.0, "errors": 0}
 
@@ -128,6 +132,7 @@ class ShadowScorer:
             )
         if self.log is not None:
             self.log.append(rows)
+        self.metrics.shadow(len(rows), sum(not row["agree"] for row in rows))
         return len(rows)
 
     def _frame(self, model: ScoringModel, batch: ShadowBatch) -> pd.DataFrame:

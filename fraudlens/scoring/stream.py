@@ -30,6 +30,7 @@ from fraudlens.scoring.factory import (
     freeze_heap,
     single_threaded_numerics,
 )
+from fraudlens.scoring.metrics import StreamScorerMetrics, start_metrics_server
 from fraudlens.scoring.result import Reason, ScoreResult
 from fraudlens.scoring.service import ScoringService
 from fraudlens.settings import Settings
@@ -83,6 +84,7 @@ class StreamScorer:
         producer: publishes to the decisions topic.
         topic: the decisions topic.
         model_poll_s: check the model alias at most this often (0: never).
+        metrics: throughput and lag (default: on the service's metrics backend).
     """
 
     def __init__(
@@ -91,12 +93,14 @@ class StreamScorer:
         producer: EventProducer,
         topic: str,
         model_poll_s: float = 30.0,
+        metrics: StreamScorerMetrics | None = None,
     ) -> None:
         self.service = service
         self.producer = producer
         self.topic = topic
         self.model_poll_s = model_poll_s
         self.scored = 0
+        self.metrics = metrics or service.metrics.stream
         self._next_poll = time.monotonic() + model_poll_s
 
     def __call__(self, batch: list[ConsumedEvent]) -> None:
@@ -107,6 +111,7 @@ class StreamScorer:
         txns = _unique([e.event for e in batch if isinstance(e.event, Transaction)])
         if not txns:
             return
+        start = time.perf_counter()
         results = self.service.score(txns)
         now = datetime.now(UTC)
         for result in results:
@@ -119,6 +124,8 @@ class StreamScorer:
             )
         self.producer.flush()  # BrokerError here: no commit, the batch comes again
         self.scored += len(results)
+        newest = max(t.event_time for t in txns).timestamp()
+        self.metrics.batch(len(results), time.perf_counter() - start, newest)
 
 
 def _unique(txns: Sequence[Transaction]) -> list[Transaction]:
@@ -142,7 +149,8 @@ def run_stream_scorer(
     """Score the transactions topic until stopped.
 
     Args:
-        settings: FraudLens settings (``kafka``, ``serve`` and the model registry).
+        settings: FraudLens settings (``kafka``, ``serve``, the model registry;
+            ``metrics.port`` > 0 serves the service's metrics there).
         stop_event: stops the loop between batches when set.
         config: scoring config (default: ``serve.model_alias`` and the rules file).
         service: a ready service (tests); default one built from settings.
@@ -165,8 +173,14 @@ def run_stream_scorer(
     scorer = StreamScorer(
         service, producer, settings.kafka.decisions_topic, settings.serve.model_poll_s
     )
+    registry = service.metrics.registry  # None under Ray: Ray exports the metrics
+    stop_metrics = None
     started = time.perf_counter()
     try:
+        if registry is not None:
+            stop_metrics = start_metrics_server(
+                settings.metrics.port, registry, settings.metrics.host
+            )
         with EventConsumer(
             settings.kafka,
             [settings.kafka.transactions_topic],
@@ -178,6 +192,8 @@ def run_stream_scorer(
         ) as consumer:
             stats = consumer.run(stop=stop_event, max_events=max_events, idle_timeout=idle_timeout)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         producer.close()
         if owned:
             service.close()

@@ -124,6 +124,11 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
             ("Feature age read by scoring (p50 / p95)", "timeseries", "s",
              [("fraudlens:feature_age_seconds:p50_15m", "p50"),
               (f"histogram_quantile(0.95, sum by (le) (rate(fraudlens_feature_age_seconds_bucket[{R}])))", "p95")], 12),
+            ("Stream scorer: transactions scored per second", "timeseries", "ops",
+             [(f"sum(rate(fraudlens_stream_scored_total[{R}]))", "scored")], 12),
+            ("Stream scorer: event-time lag / micro-batch p95", "timeseries", "s",
+             [("max(fraudlens_stream_lag_seconds)", "lag"),
+              (f"histogram_quantile(0.95, sum by (le) (rate(fraudlens_stream_batch_seconds_bucket[{R}])))", "batch p95")], 12),
         ],
     ),
 }
