@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fraudlens.errors import BrokerError, ConfigError, TokenizationError, ValidationError
 from fraudlens.schema import Transaction, parse_transaction
 from fraudlens.scoring.batcher import MicroBatcher
+from fraudlens.scoring.metrics import ServingMetrics
 from fraudlens.scoring.result import ScoreResult
 from fraudlens.scoring.service import NotReadyError, ScoringService
 from fraudlens.security.api import require
@@ -29,6 +30,7 @@ from fraudlens.security.auth import Authenticator
 from fraudlens.security.roles import Permission
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import Settings, ValidationSettings
+from ray_apps.admin import AdminContext, admin_router
 from ray_apps.errors import (
     body_limit,
     error_response,
@@ -36,6 +38,7 @@ from ray_apps.errors import (
     validation_error_response,
 )
 from ray_apps.labels import LabelPublisher
+from ray_apps.metrics import add_metrics
 from ray_apps.schemas import (
     BatchScoreRequest,
     BatchScoreResponse,
@@ -69,6 +72,7 @@ class ApiContext:
             together, up to this many rows (1 turns micro-batching off).
         max_body_bytes: larger bodies get 413.
         max_batch_size: most transactions per batch call.
+        metrics: request metrics (default: the service's metrics).
     """
 
     service: ScoringService
@@ -79,6 +83,8 @@ class ApiContext:
     max_batch_size: int = 1000
     authenticator: Authenticator | None = None
     micro_batch_rows: int = 64
+    metrics: ServingMetrics | None = None
+    admin: AdminContext | None = None  # decisions, promotion, rules, erasure, audit (None: 503)
 
 
 def authenticator_for(settings: Settings) -> Authenticator | None:
@@ -143,6 +149,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
         docs_url="/docs",
     )
     app.add_middleware(body_limit(ctx.max_body_bytes))
+    add_metrics(app, ctx.metrics or ctx.service.metrics)  # outermost: counts 413s too
     batcher = MicroBatcher(ctx.service, ctx.micro_batch_rows)
 
     def guard(need: Permission) -> list[Any]:
@@ -233,6 +240,8 @@ def create_api(ctx: ApiContext) -> FastAPI:
     async def model() -> Response:
         """The model version, thresholds, rules and feature service in use."""
         return _json(ModelInfo.model_validate(ctx.service.info()))
+
+    app.include_router(admin_router(ctx))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -73,6 +73,11 @@ async def http_error_response(request: Request, exc: Exception) -> JSONResponse:
     field = "$" if exc.status_code == 413 else None
     response = error_response(exc.status_code, kind, str(exc.detail), field)
     response.headers.update(exc.headers or {})  # WWW-Authenticate, Retry-After
+    if exc.status_code == 405:
+        # Starlette lists only the first matching route's methods (GET of GET+PUT).
+        ops = request.app.openapi().get("paths", {}).get(request.url.path)
+        if ops:
+            response.headers["Allow"] = ", ".join(sorted(m.upper() for m in ops))
     return response
 
 

@@ -84,7 +84,11 @@ def holdout_window(challenger: dict[str, str], champion: dict[str, str]) -> tupl
 
 
 def promote(
-    settings: Settings, version: str, *, holdout: TrainingData | None = None
+    settings: Settings,
+    version: str,
+    *,
+    holdout: TrainingData | None = None,
+    override: str | None = None,
 ) -> GateDecision:
     """Run the gate for ``version`` and move the aliases accordingly.
 
@@ -93,6 +97,7 @@ def promote(
         version: the registered version to judge.
         holdout: labelled rows to judge on (tests); default: the holdout
             window read from Feast.
+        override: promote without the gate, for this reason (the caller audits it).
 
     Raises:
         ModelNotFoundError: the version does not exist.
@@ -107,6 +112,8 @@ def promote(
         decision = GateDecision(version, None, True, ["no champion yet"])
     elif champion.version == version:
         decision = GateDecision(version, version, False, ["already the champion"])
+    elif override:
+        decision = GateDecision(version, champion.version, True, [f"gate overridden: {override}"])
     else:
         decision = _judge(settings, challenger, champion, holdout)
     _apply(settings, decision)

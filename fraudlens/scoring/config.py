@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,14 +19,24 @@ from fraudlens.errors import ConfigError
 Decision = Literal["approve", "review", "decline"]
 Action = Literal["review", "decline"]
 
+# Strict: ``max: false`` or ``"5"`` is an error, not a silent 0 or 5 (ints are fine).
+Number = Annotated[float, Field(strict=True)]
+
+
+def _any_items(schema: dict[str, Any]) -> None:
+    schema.pop("uniqueItems", None)  # a repeated entry is harmless: lists are sets
+
+
+Names = Annotated[frozenset[str], Field(json_schema_extra=_any_items)]
+
 
 class ThresholdOverride(BaseModel):
     """Score thresholds that replace the ones stored with the model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    review: float = Field(ge=0, le=1)
-    decline: float = Field(ge=0, le=1)
+    review: Number = Field(ge=0, le=1)
+    decline: Number = Field(ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdOverride:
@@ -40,10 +50,10 @@ class EntityLists(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cards: frozenset[str] = frozenset()
-    terminals: frozenset[str] = frozenset()
-    merchants: frozenset[str] = frozenset()
-    countries: frozenset[str] = frozenset()
+    cards: Names = frozenset()
+    terminals: Names = frozenset()
+    merchants: Names = frozenset()
+    countries: Names = frozenset()
 
     def __len__(self) -> int:
         return len(self.cards) + len(self.terminals) + len(self.merchants) + len(self.countries)
@@ -60,7 +70,7 @@ class Limit(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
     field: str
-    max: float
+    max: Number
     action: Action = "review"
     text: str | None = Field(None, description="reason text; default names field and limit")
 

@@ -7,6 +7,7 @@ active one; if loading or the probe fails, the old version keeps serving.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from fraudlens.errors import FraudLensError, ModelError
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
 from fraudlens.scoring.config import Rules, ScoringConfig
+from fraudlens.scoring.freshness import FeatureAgeProbe
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
+from fraudlens.scoring.metrics import ServingMetrics, default_metrics
 from fraudlens.scoring.result import ScoreResult
 from fraudlens.scoring.scorer import Scored, Scorer
 
@@ -77,6 +80,10 @@ class ScoringService:
         file_rules: rules from ``serve.rules_file`` (used when the config has none).
         decisions: where every decision is recorded.
         shadow: where batches go to be scored by the challenger.
+        metrics: decision and model metrics (default: this process's, see
+            ``fraudlens.scoring.metrics.default_metrics``).
+        freshness: samples the age of the stored features (default: one over
+            the Feast store when ``features`` reads Feast).
     """
 
     def __init__(
@@ -88,6 +95,8 @@ class ScoringService:
         file_rules: Rules | None = None,
         decisions: DecisionSink | None = None,
         shadow: ShadowSink | None = None,
+        metrics: ServingMetrics | None = None,
+        freshness: FeatureAgeProbe | None = None,
     ) -> None:
         self.loader = loader
         self.features = features
@@ -95,9 +104,12 @@ class ScoringService:
         self.file_rules = file_rules
         self.decisions = decisions
         self.shadow = shadow
+        self.metrics = metrics if metrics is not None else default_metrics()
+        self.freshness = freshness or FeatureAgeProbe.for_source(features, self.metrics)
         self._active: ActiveModel | None = None
         self._lock = threading.Lock()
         self.last_refusal: dict[str, str] | None = None
+        self.rule_override: Rules | None = None  # from the rule store; wins, kept on reload
 
     @property
     def active(self) -> ActiveModel:
@@ -138,9 +150,21 @@ class ScoringService:
                 kept = self._active.model.version if self._active else None
                 logger.error("refused model %s: %s (still serving %s)", target, exc, kept)
                 raise ModelError(f"refused model {target}: {exc}") from exc
-            self._active = ActiveModel.build(model, config, self.file_rules)
+            active = ActiveModel.build(model, config, self.file_rules)
+            if self.rule_override is not None:
+                active = dataclasses.replace(active, rules=self.rule_override)
+            self._active = active
+            alias = "pinned" if config.model_version else config.model_alias
+            self.metrics.model_changed(model.version, alias)
             logger.info("serving model version %s (%s)", model.version, target)
             return self._active
+
+    def set_rules(self, rules: Rules) -> None:
+        """Apply rules from the rule store now; they also apply to later model loads."""
+        with self._lock:
+            self.rule_override = rules
+            if self._active is not None:
+                self._active = dataclasses.replace(self._active, rules=rules)
 
     def refresh_alias(self) -> bool:
         """Reload when the served alias now points to another version.
@@ -182,6 +206,9 @@ class ScoringService:
         return scored.results
 
     def _after(self, scored: Scored) -> None:
+        self.metrics.results(scored.results)
+        if self.freshness is not None and not scored.degraded:
+            self.freshness.submit(scored.txns)
         if self.decisions is not None:
             self.decisions.write(scored.results)
         if self.shadow is not None and self.active.config.shadow and not scored.degraded:
@@ -209,7 +236,7 @@ class ScoringService:
 
     def close(self) -> None:
         """Flush sinks and stop threads."""
-        for sink in (self.decisions, self.shadow):
+        for sink in (self.decisions, self.shadow, self.freshness):
             if sink is not None:
                 sink.close()
         self.scorer.close()

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     READ_MODEL = "read_model"
     SUBMIT_LABELS = "submit_labels"
     READ_DECISIONS = "read_decisions"
+    READ_RULES = "read_rules"
     PROMOTE_MODEL = "promote_model"
     MANAGE_RULES = "manage_rules"
     ERASE_DATA = "erase_data"
@@ -34,9 +35,14 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Payment systems calling the API: score, and see which model answers.
     Role.SCORER: frozenset({Permission.SCORE, Permission.READ_MODEL}),
-    # Fraud analysts: outcomes in, decisions out; no scoring, no changes to the system.
+    # Fraud analysts: outcomes in, decisions and rules out; no scoring, no changes.
     Role.ANALYST: frozenset(
-        {Permission.SUBMIT_LABELS, Permission.READ_DECISIONS, Permission.READ_MODEL}
+        {
+            Permission.SUBMIT_LABELS,
+            Permission.READ_DECISIONS,
+            Permission.READ_RULES,
+            Permission.READ_MODEL,
+        }
     ),
     # Operators: everything, including promotion, rules, erasure and the audit trail.
     Role.ADMIN: frozenset(Permission),
@@ -49,12 +55,15 @@ ENDPOINT_PERMISSIONS: dict[tuple[str, str], Permission | None] = {
     ("GET", "/v1/model"): Permission.READ_MODEL,
     ("GET", "/v1/decisions"): Permission.READ_DECISIONS,
     ("POST", "/v1/model/promote"): Permission.PROMOTE_MODEL,
+    ("GET", "/v1/rules"): Permission.READ_RULES,
     ("PUT", "/v1/rules"): Permission.MANAGE_RULES,
     ("POST", "/v1/privacy/erase"): Permission.ERASE_DATA,
     ("GET", "/v1/audit/verify"): Permission.READ_AUDIT,
     # Probes: no credentials (Kubernetes kubelet, load balancers).
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
+    # Prometheus scrape of the bare app (no card data; under Ray Serve, Ray exports metrics).
+    ("GET", "/metrics"): None,
 }
 """(method, path) -> permission needed; None marks a public probe."""
 

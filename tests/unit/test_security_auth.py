@@ -16,11 +16,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 
 from fraudlens.errors import AuthError, ConfigError, ForbiddenError, RateLimitError
+from fraudlens.scoring import ScoringConfig, ScoringService
+from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+from fraudlens.scoring.rule_store import FileRuleStore
 from fraudlens.security.api import STATE_ATTR, require
+from fraudlens.security.audit import AuditLog
 from fraudlens.security.auth import Authenticator, Principal, generate_api_key
 from fraudlens.security.ratelimit import TokenBucketLimiter
 from fraudlens.security.roles import ENDPOINT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
-from fraudlens.settings import Settings
+from fraudlens.security.tokenize import Tokenizer
+from fraudlens.settings import Settings, ValidationSettings
+from ray_apps.admin import AdminContext
+from ray_apps.api import ApiContext, create_api
 
 ISS, AUD = "https://idp.bank.example", "fraudlens-api"
 HS_SECRET = "h" * 40
@@ -83,23 +90,76 @@ class Client:
         return self.request("GET", path, headers)
 
 
+DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+
+
 @pytest.fixture(scope="module")
-def client(rsa_pair: tuple[Any, str]) -> Client:
-    app = FastAPI()
-    setattr(app.state, STATE_ATTR, Authenticator.from_settings(_settings(rsa_pair[1])))
-    for (method, path), permission in ENDPOINT_PERMISSIONS.items():
-        deps = [Depends(require(permission))] if permission else []
+def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """The real ``create_api`` app, all routes, over fakes (model, features, stores)."""
+    tmp = tmp_path_factory.mktemp("matrix")
+    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
+    service.apply_config(ScoringConfig())
+    admin = AdminContext(
+        FileRuleStore(tmp / "rules.json"),
+        AuditLog(tmp / "audit.jsonl", fsync=False),
+        tmp / "decisions",
+        promote=lambda version, override: None,
+        erase=lambda customer_id, actor: None,  # type: ignore[arg-type,return-value]
+        rules_poll_s=0,
+    )
+    ctx = ApiContext(
+        service,
+        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
+        ValidationSettings(),
+        authenticator=Authenticator.from_settings(_settings(rsa_pair[1])),
+        admin=admin,
+    )
+    return create_api(ctx)
 
-        async def handler() -> dict[str, str]:
-            return {"ok": "yes"}
 
-        app.add_api_route(path, handler, methods=[method], dependencies=deps)
-    return Client(app)
+@pytest.fixture(scope="module")
+def client(real_app: FastAPI) -> Client:
+    return Client(real_app)
+
+
+def app_endpoints(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, included routers too, docs excluded."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:  # FastAPI keeps included routers as one route
+                walk(inner.routes, prefix + route.include_context.prefix)
+                continue
+            path = prefix + route.path
+            if path not in DOC_PATHS:
+                found.update((m, path) for m in getattr(route, "methods", ()) if m != "HEAD")
+
+    walk(app.routes, "")
+    return found
+
+
+def test_every_route_has_a_permission(real_app: FastAPI) -> None:
+    served = app_endpoints(real_app)
+    assert served == set(ENDPOINT_PERMISSIONS)
+    documented = {
+        (method.upper(), path)
+        for path, ops in real_app.openapi()["paths"].items()
+        for method in ops
+    }
+    assert documented <= served and ("PUT", "/v1/rules") in documented
 
 
 def _credentials(kind: str, rsa_private: Any) -> dict[str, str]:
     if kind == "none":
         return {}
+    if kind == "bad:key":
+        return {"X-API-Key": KEYS[Role.ADMIN][1][:-2] + "xx"}
+    if kind == "bad:jwt":
+        return {
+            "Authorization": f"Bearer {_token(rsa_private, iss='https://evil', roles=['admin'])}"
+        }
     if kind.startswith("key:"):
         return {"X-API-Key": KEYS[Role(kind[4:])][1]}
     if kind.startswith("jwt:"):
@@ -109,7 +169,9 @@ def _credentials(kind: str, rsa_private: Any) -> dict[str, str]:
     raise AssertionError(kind)
 
 
-CALLERS = ["none"] + [f"{k}:{r.value}" for k in ("key", "jwt", "hs") for r in Role]
+CALLERS = ["none", "bad:key", "bad:jwt"] + [
+    f"{k}:{r.value}" for k in ("key", "jwt", "hs") for r in Role
+]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -117,19 +179,25 @@ CALLERS = ["none"] + [f"{k}:{r.value}" for k in ("key", "jwt", "hs") for r in Ro
 def test_authorization_matrix(
     client: Client, rsa_pair: tuple[Any, str], endpoint: tuple[str, str], caller: str
 ) -> None:
+    """Every endpoint x every role (API key, RS256 and HS256 JWT) x no or bad credentials.
+
+    Requests carry no body: an allowed caller gets past auth to the handler
+    (2xx, or 422 for the missing body), never 401/403 and never a 5xx.
+    """
     method, path = endpoint
     response = client.request(method, path, headers=_credentials(caller, rsa_pair[0]))
     permission = ENDPOINT_PERMISSIONS[endpoint]
+    code = response.status_code
     if permission is None:
-        expected = 200
-    elif caller == "none":
-        expected = 401
-    else:
-        role = Role(caller.split(":")[1])
-        expected = 200 if permission in ROLE_PERMISSIONS[role] else 403
-    assert response.status_code == expected, response.text
-    if expected == 401:
+        assert code == 200, response.text
+    elif caller == "none" or caller.startswith("bad:"):
+        assert code == 401, response.text
         assert "Bearer" in response.headers["WWW-Authenticate"]
+    elif permission in ROLE_PERMISSIONS[Role(caller.split(":")[1])]:
+        assert code not in (401, 403) and code < 500, response.text
+        assert code < 300 or (method != "GET" and code == 422), response.text
+    else:
+        assert code == 403 and response.json()["error"] == "forbidden", response.text
 
 
 def test_role_table() -> None:

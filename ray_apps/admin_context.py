@@ -1,0 +1,106 @@
+"""What the admin routes need beyond the scoring context, and their shared helpers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import Response
+
+from fraudlens.errors import ModelError
+from fraudlens.scoring.rule_store import RuleStore, RuleWatcher, rule_store_from_settings
+from fraudlens.security.audit import AuditLog, audit_log_from_settings
+from fraudlens.security.auth import Principal
+from fraudlens.security.privacy import ErasureReport, erase_customer
+from fraudlens.settings import Settings
+from ray_apps.errors import error_response
+from ray_apps.schemas import ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+Promoter = Callable[[str, str | None], Any]
+"""``(version, override_reason) -> GateDecision`` (``training.promote``)."""
+Eraser = Callable[[str, str], ErasureReport]
+"""``(customer_id, actor) -> report``; audits the erasure itself."""
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422, 429, 503)
+}
+
+
+@dataclass
+class AdminContext:
+    """What the admin routes need beyond the scoring context.
+
+    Attributes:
+        rules: the live rule store.
+        audit: the audit log changes are written to.
+        decisions_dir: root of the decision log.
+        promote: promotes a model version (default: the MLflow gate).
+        erase: erases a customer (default: ``erase_customer``).
+        rules_poll_s: how often the app polls the rule store (0: only after PUT).
+    """
+
+    rules: RuleStore
+    audit: AuditLog
+    decisions_dir: Path
+    promote: Promoter
+    erase: Eraser
+    rules_poll_s: float = 5.0
+    watcher: RuleWatcher | None = field(default=None, init=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdminContext:
+        """Wire the real stores: rule store, audit log, MLflow gate, erasure."""
+        audit = audit_log_from_settings(settings)
+
+        def promote(version: str, override: str | None) -> Any:
+            return _mlflow_promote(settings, version, override)
+
+        def erase(customer_id: str, actor: str) -> ErasureReport:
+            return erase_customer(settings, customer_id, actor=actor, audit=audit)
+
+        return cls(
+            rule_store_from_settings(settings),
+            audit,
+            settings.data_dir / "decisions",
+            promote,
+            erase,
+            settings.serve.rules_poll_s,
+        )
+
+
+def _mlflow_promote(settings: Settings, version: str, override: str | None) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    from training.promote import promote
+
+    try:
+        return promote(settings, version, override=override)
+    except MlflowException as exc:
+        raise ModelError(f"model registry error: {exc}") from exc
+
+
+def json_response(model: Any, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def audit(admin: AdminContext, caller: Principal, action: str, target: str, **details: Any) -> str:
+    return admin.audit.append(caller.actor, action, target=target, details=details).hash
+
+
+def audit_failed(exc: Exception, what: str) -> Response:
+    logger.critical("audit log append failed after %s: %s", what, exc)
+    return error_response(503, "audit_unavailable", f"{what}, but the audit log cannot be written")
+
+
+def store_failed(exc: Exception) -> Response:
+    logger.error("rule store failed: %s: %s", type(exc).__name__, exc)
+    return error_response(503, "rule_store_unavailable", "the rule store cannot be read or written")
+
+
+def unavailable() -> Response:
+    return error_response(503, "admin_unavailable", "admin endpoints are not configured here")

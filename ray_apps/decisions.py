@@ -1,0 +1,172 @@
+"""``GET /v1/decisions``: recent decisions from the decision log, filtered.
+
+Reads the day-partitioned Parquet files the scorers write (only the days the
+time filter allows) and returns the public columns: card tokens, never card
+numbers (none are stored), and no feature values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from pydantic import BaseModel, Field
+
+from fraudlens.scoring.result import Reason
+from ray_apps.schemas import Decision
+
+MAX_LIMIT = 1000
+"""Most decisions one call returns."""
+
+_COLUMNS = (
+    "decision_id",
+    "transaction_id",
+    "event_time",
+    "scored_at",
+    "card_token",
+    "score",
+    "decision",
+    "model_version",
+    "degraded",
+    "rule_hits",
+    "reasons",
+    "source",
+)
+
+
+class DecisionRecord(BaseModel):
+    """One logged decision."""
+
+    decision_id: str
+    transaction_id: str
+    event_time: datetime
+    scored_at: datetime
+    card_token: str
+    score: float | None
+    decision: Decision
+    model_version: str
+    degraded: bool
+    rule_hits: list[str] = Field(description="names of the rules that fired")
+    reasons: list[Reason]
+    source: str = Field(description="who scored: api or stream")
+
+
+class DecisionsResponse(BaseModel):
+    """Decisions matching the filters, newest first."""
+
+    decisions: list[DecisionRecord]
+    count: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class DecisionQuery:
+    """Filters of ``GET /v1/decisions`` (times are UTC-aware)."""
+
+    card_token: str | None = None
+    transaction_id: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before datetime.min in UTC
+        edge = datetime.min if value.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
+
+
+def query(
+    card_token: str | None,
+    transaction_id: str | None,
+    decision: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> DecisionQuery:
+    """A query with naive times read as UTC."""
+    return DecisionQuery(card_token, transaction_id, decision, _aware(since), _aware(until), limit)
+
+
+def _day_files(base_dir: Path, q: DecisionQuery) -> list[str]:
+    if not base_dir.is_dir():
+        return []
+    first = q.since.date() if q.since else None
+    last = q.until.date() if q.until else None
+    files: list[str] = []
+    for folder in sorted(base_dir.glob("date=*")):
+        try:
+            day = datetime.strptime(folder.name[5:], "%Y-%m-%d").date()
+        except ValueError:
+            continue
+        if (first and day < first) or (last and day > last):
+            continue
+        files += sorted(str(p) for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    return files
+
+
+def _filter(q: DecisionQuery) -> Any:
+    conditions = []
+    if q.card_token:
+        conditions.append(pc.field("card_token") == q.card_token)
+    if q.transaction_id:
+        conditions.append(pc.field("transaction_id") == q.transaction_id)
+    if q.decision:
+        conditions.append(pc.field("decision") == q.decision)
+    if q.since:
+        conditions.append(pc.field("event_time") >= pa.scalar(q.since, pa.timestamp("us", "UTC")))
+    if q.until:
+        conditions.append(pc.field("event_time") < pa.scalar(q.until, pa.timestamp("us", "UTC")))
+    expr = None
+    for condition in conditions:
+        expr = condition if expr is None else expr & condition
+    return expr
+
+
+def read_decisions(base_dir: Path, q: DecisionQuery) -> list[DecisionRecord]:
+    """Decisions in ``base_dir`` matching ``q``, newest ``scored_at`` first."""
+    files = _day_files(base_dir, q)
+    if not files:
+        return []
+    schema = pa.unify_schemas(
+        [ds.dataset(f, format="parquet").schema for f in files], promote_options="permissive"
+    )
+    fields = [schema.field(c) for c in _COLUMNS if c in schema.names]
+    table = ds.dataset(files, schema=pa.schema(fields), format="parquet").to_table(
+        filter=_filter(q)
+    )
+    if table.num_rows == 0:
+        return []
+    order = pc.sort_indices(table, sort_keys=[("scored_at", "descending")])
+    records: list[DecisionRecord] = []
+    seen: set[tuple[str, str]] = set()
+    # A decision may be logged twice (at-least-once writers): keep the first.
+    for start in range(0, len(order), q.limit):
+        for row in table.take(order[start : start + q.limit]).to_pylist():
+            key = (row["decision_id"], row.get("source") or "")
+            if key not in seen:
+                seen.add(key)
+                records.append(_record(row))
+            if len(records) == q.limit:
+                return records
+    return records
+
+
+def _record(row: dict[str, Any]) -> DecisionRecord:
+    for column in ("rule_hits", "reasons"):
+        row[column] = json.loads(row.get(column) or "[]")
+    for column in ("event_time", "scored_at"):
+        if isinstance(row.get(column), datetime) and row[column].tzinfo is None:
+            row[column] = row[column].replace(tzinfo=UTC)
+    return DecisionRecord.model_validate(row)
