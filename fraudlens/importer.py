@@ -5,7 +5,11 @@ gives constants for fields your data lacks, and names a PAN or card-reference
 column, which is tokenized on the way in and never written. Every row is
 validated against the event schema; rejected rows are written, with the
 field and the reason, to ``rejects.parquet`` beside the output: none is
-silently dropped.
+silently dropped. Personal fields kept at rest (device id, IP address: see
+``security.inventory.ENCRYPTED_FIELDS``) are written AES-GCM encrypted, bound
+to the ``raw_history`` store, their column and the transaction id, so
+``fraudlens keys rotate`` and ``privacy erase`` handle them like the other
+stores; ``security.personal_fields`` has the code, and the replay decryption.
 
 Example mapping::
 
@@ -37,6 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
 from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, parse_transaction
+from fraudlens.security.encryption import KeyRing
+from fraudlens.security.personal_fields import encrypt_personal_fields
 from fraudlens.security.tokenize import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -158,13 +164,15 @@ def import_transactions(
     out_dir: Path,
     tokenizer: Tokenizer,
     *,
+    keyring: KeyRing,
     max_amount: float = 1_000_000.0,
     max_future_seconds: float = 300.0,
 ) -> ImportResult:
     """Import a CSV/Parquet history into FraudLens Parquet files.
 
     Writes ``transactions.parquet`` and ``labels.parquet`` (the same layout as
-    the simulator's) and ``rejects.parquet`` for rows that failed validation.
+    the simulator's, personal fields encrypted with ``keyring``) and
+    ``rejects.parquet`` for rows that failed validation.
 
     Raises:
         DataError: the file cannot be read or lacks a mapped column.
@@ -192,7 +200,7 @@ def import_transactions(
     transactions = _transactions_frame(accepted, mapping)
     labels = _labels_frame(transactions)
     paths = (out_dir / "transactions.parquet", out_dir / "labels.parquet")
-    transactions.to_parquet(paths[0], index=False)
+    encrypt_personal_fields(transactions, keyring).to_parquet(paths[0], index=False)
     labels.to_parquet(paths[1], index=False)
     rejects_path = None
     if rejects:

@@ -21,6 +21,7 @@ from rich.console import Console
 from fraudlens.errors import ConfigError, DataError
 from fraudlens.kafka import EmbeddedBroker, EventProducer, ensure_topics, replay, replay_labels
 from fraudlens.security import tokenizer_from_settings
+from fraudlens.security.personal_fields import decrypted_for_replay
 from fraudlens.settings import Settings
 from fraudlens.simulator import SimulatorConfig, simulate, write_simulation
 
@@ -118,6 +119,7 @@ def replay_to_kafka(
     transactions = only_day(transactions, "event_time", day)
     if transactions.empty:
         raise DataError(f"no transactions on {day} in {source}")
+    transactions = decrypted_for_replay(settings, transactions)  # events carry them in clear
     ensure_topics(settings.kafka)
     kafka = settings.kafka
     with EventProducer(kafka) as producer:

@@ -68,7 +68,7 @@ def import_(
 ) -> None:
     """Import your own transaction history, tokenizing card numbers on the way in."""
     from fraudlens.importer import import_transactions, load_mapping
-    from fraudlens.security import tokenizer_from_settings
+    from fraudlens.security import keyring_from_settings, tokenizer_from_settings
 
     settings = settings_of(ctx)
     result = import_transactions(
@@ -76,6 +76,7 @@ def import_(
         load_mapping(mapping),
         out or settings.data_dir / "import",
         tokenizer_from_settings(settings),
+        keyring=keyring_from_settings(settings),
         max_amount=settings.validation.max_amount,
         max_future_seconds=settings.validation.max_future_seconds,
     )

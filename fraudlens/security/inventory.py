@@ -76,10 +76,12 @@ INVENTORY: tuple[DataAsset, ...] = (
         personal_data="customer_id, card_token, device_id, ip_address, terminal location",
         purpose="training data and feature backfill",
         legal_basis=_LEGIT,
-        protection="PAN tokenized at import; device/IP in clear (tokenize them: open item)",
+        protection="PAN tokenized at import; device/IP AES-GCM encrypted by the importer "
+        "(simulated history is synthetic, in clear)",
         erasure="rows rewritten out (customer_id / card_token / transaction_id)",
         paths=lambda s: [s.data_dir / "sim", s.data_dir / "import"],
         time_columns=("event_time", "label_time"),
+        encrypted_columns=ENCRYPTED_FIELDS,
     ),
     DataAsset(
         name="offline_store",
@@ -100,7 +102,8 @@ INVENTORY: tuple[DataAsset, ...] = (
         purpose="real-time scoring",
         legal_basis=_LEGIT,
         protection="Redis TLS + password; SQLite on an encrypted volume",
-        erasure="entity keys deleted (eraser wired with the feature store); feature-view TTL",
+        erasure="the subject's card_token entity keys deleted (SQLite rows with secure_delete, "
+        "Redis keys)",
         retention_days=None,
     ),
     DataAsset(

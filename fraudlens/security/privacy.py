@@ -11,8 +11,9 @@
    so a run that fails half-way can be repeated and still find everything.
 
 Parquet stores are rewritten without the rows (temp file, verified, atomic
-replace). Crypto-shredding (one data key per customer, destroyed on request)
-was considered and not chosen: Parquet files are cheap to rewrite and a
+replace); the Feast online store loses the subject's entity keys
+(``online_erasure``). Crypto-shredding (one data key per customer, destroyed
+on request) was considered and not chosen: Parquet files are cheap to rewrite and a
 rewrite is provable by a scan, while per-customer keys would need a key store
 with millions of entries, its own backups (which keep the "shredded" keys
 alive) and a key lookup on every scoring call. Copies that cannot be
@@ -182,9 +183,16 @@ def _matches(table: pa.Table, subject: ErasureSubject, columns: tuple[str, ...])
     return hit
 
 
-def default_erasers(settings: Settings) -> list[Eraser]:
+def parquet_erasers(settings: Settings) -> list[Eraser]:
     """Parquet erasers for every inventoried store with folders to rewrite."""
     return [ParquetEraser(a.name, a.paths(settings)) for a in INVENTORY if a.paths is not None]
+
+
+def default_erasers(settings: Settings) -> list[Eraser]:
+    """The Parquet erasers and the Feast online store's (SQLite or Redis)."""
+    from fraudlens.security.online_erasure import OnlineStoreEraser
+
+    return [*parquet_erasers(settings), OnlineStoreEraser(settings)]
 
 
 def subject_reference(settings: Settings, customer_id: str) -> str:
@@ -275,4 +283,4 @@ def erase_customer(
 
 
 _NEEDS_ERASER = frozenset({"online_store"})
-"""Stores holding identifiers whose eraser is wired by their owner (reported as pending)."""
+"""Stores holding identifiers that no path-based eraser covers (pending when left out)."""

@@ -20,15 +20,23 @@ import pandas as pd
 import pytest
 
 from fraudlens.kafka import EmbeddedBroker, ensure_topics
+from fraudlens.security.pan_stores import scan_topics
 from fraudlens.settings import KafkaSettings
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """An embedded broker for the whole session; its log is in the session tmp dir."""
+def kafka_broker(
+    tmp_path_factory: pytest.TempPathFactory, pan_guard: Any
+) -> Iterator[EmbeddedBroker]:
+    """An embedded broker for the whole session; its log is in the session tmp dir.
+
+    Tansu keeps topics in memory: every message is scanned for PANs before it stops.
+    """
     log_dir: Path = tmp_path_factory.mktemp("kafka-broker")
     with EmbeddedBroker(log_dir) as broker:
         yield broker
+        scan = scan_topics({"bootstrap.servers": broker.bootstrap_servers}, networks_only=True)
+        pan_guard.add(scan.findings, "Kafka messages", sum(scan.counts.values()))
 
 
 @pytest.fixture

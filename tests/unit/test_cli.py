@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -62,12 +63,12 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_errors_are_one_line_not_tracebacks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pan_fixture_path: Any
 ) -> None:
     monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
     mapping = tmp_path / "m.yaml"
     mapping.write_text("columns:\n  pan: card\n  amount: amt\n")
-    source = tmp_path / "in.csv"
+    source = pan_fixture_path("in.csv")  # a PAN input on purpose (see tests/conftest.py)
     source.write_text("card,other\n4111111111111111,1\n")
     result = runner.invoke(app, ["import", str(source), "--mapping", str(mapping)])
     assert result.exit_code == 1

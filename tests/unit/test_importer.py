@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from fraudlens.errors import ConfigError, DataError
+from fraudlens.errors import ConfigError, DataError, EncryptionError
 from fraudlens.importer import import_transactions, load_mapping
-from fraudlens.security import Tokenizer
+from fraudlens.security import KeyRing, Tokenizer
+from fraudlens.security.encryption import field_context, is_ciphertext
+from fraudlens.security.personal_fields import decrypt_personal_fields, decrypted_for_replay
+from fraudlens.settings import Settings
 
 PAN = "4111111111111111"
 MAPPING = """
@@ -20,6 +24,8 @@ columns:
   merchant_id: merch
   amount: cents
   is_fraud: fraud
+  device_id: dev
+  ip_address: ip
 defaults:
   currency: EUR
   channel: card_present
@@ -37,6 +43,11 @@ def tokenizer() -> Tokenizer:
     return Tokenizer("k1", {"k1": b"k" * 32})
 
 
+@pytest.fixture()
+def keyring() -> KeyRing:
+    return KeyRing("e1", {"e1": b"e" * 32})
+
+
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -52,12 +63,19 @@ def row(i: int, **extra: str) -> dict[str, str]:
         "merch": "M1",
         "cents": "1250",
         "fraud": "0",
+        "dev": f"device{i}",
+        "ip": f"198.51.100.{i}",
     }
     base.update(extra)
     return base
 
 
-def test_import_tokenizes_validates_and_keeps_rejects(tmp_path: Path, tokenizer: Tokenizer) -> None:
+def test_import_tokenizes_validates_and_keeps_rejects(
+    tmp_path: Path,
+    tokenizer: Tokenizer,
+    keyring: KeyRing,
+    pan_fixture_path: Callable[[str], Path],
+) -> None:
     mapping_path = tmp_path / "map.yaml"
     mapping_path.write_text(MAPPING)
     rows = [
@@ -68,8 +86,10 @@ def test_import_tokenizes_validates_and_keeps_rejects(tmp_path: Path, tokenizer:
         row(5, cents="12,50"),
         row(6, when="soon"),
     ]
-    source = write_csv(tmp_path / "in.csv", rows)
-    result = import_transactions(source, load_mapping(mapping_path), tmp_path / "out", tokenizer)
+    source = write_csv(pan_fixture_path("in.csv"), rows)
+    result = import_transactions(
+        source, load_mapping(mapping_path), tmp_path / "out", tokenizer, keyring=keyring
+    )
 
     assert (result.rows_in, result.accepted, result.rejected, result.frauds) == (6, 2, 4, 1)
     txns = pd.read_parquet(result.transactions_path)
@@ -91,7 +111,47 @@ def test_import_tokenizes_validates_and_keeps_rejects(tmp_path: Path, tokenizer:
     assert "12-19 digits" in rejects["reason"].iloc[1]
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix in {".parquet"}:
-            assert PAN.encode() not in path.read_bytes()
+            data = path.read_bytes()
+            assert PAN.encode() not in data and b"198.51.100" not in data
+            assert not any(f"device{i}".encode() in data for i in range(1, 7))
+
+
+def test_personal_fields_are_encrypted_per_row(
+    tmp_path: Path, tokenizer: Tokenizer, keyring: KeyRing, pan_fixture_path: Callable[[str], Path]
+) -> None:
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text(MAPPING)
+    rows = [row(1), row(2, dev="", ip="")]
+    source = write_csv(pan_fixture_path("in.csv"), rows)
+    result = import_transactions(
+        source, load_mapping(mapping_path), tmp_path / "out", tokenizer, keyring=keyring
+    )
+    stored = pd.read_parquet(result.transactions_path)
+    assert is_ciphertext(stored["device_id"].iloc[0]) and is_ciphertext(
+        stored["ip_address"].iloc[0]
+    )
+    assert stored["device_id"].iloc[1] is None and stored["ip_address"].iloc[1] is None
+    # Bound to the raw_history store, the column and the row: what keys rotate expects.
+    context = field_context("raw_history", "ip_address", "t1")
+    assert keyring.decrypt(stored["ip_address"].iloc[0], context) == "198.51.100.1"
+    clear = decrypt_personal_fields(stored, keyring)
+    assert clear["device_id"].tolist() == ["device1", None]
+    assert clear.drop(columns=["device_id", "ip_address"]).equals(
+        stored.drop(columns=["device_id", "ip_address"])
+    )
+    # A ciphertext moved to another row does not decrypt there.
+    swapped = stored.assign(device_id=[stored["device_id"].iloc[0]] * 2)
+    with pytest.raises(EncryptionError):
+        decrypt_personal_fields(swapped.assign(ip_address=[None, None]).iloc[::-1], keyring)
+    # Replay decrypts with the configured keys; simulator output (clear) passes through.
+    settings = Settings(
+        data_dir=tmp_path,
+        security={"encryption_keys": {"e1": "ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU="}},
+    )
+    assert decrypted_for_replay(settings, stored)["ip_address"].iloc[0] == "198.51.100.1"
+    plain = clear.copy()
+    assert decrypted_for_replay(Settings(data_dir=tmp_path / "none"), plain) is plain
+    assert not (tmp_path / "none" / "secrets").exists()  # no key ring was needed
 
 
 def test_mapping_errors_are_specific(tmp_path: Path) -> None:
@@ -111,9 +171,21 @@ def test_missing_column_and_bad_file(tmp_path: Path, tokenizer: Tokenizer) -> No
     mapping_path.write_text(MAPPING)
     source = write_csv(tmp_path / "in.csv", [{"id": "t1"}])
     with pytest.raises(DataError, match="not found: card_number"):
-        import_transactions(source, load_mapping(mapping_path), tmp_path / "o", tokenizer)
+        import_transactions(
+            source,
+            load_mapping(mapping_path),
+            tmp_path / "o",
+            tokenizer,
+            keyring=KeyRing("e1", {"e1": b"e" * 32}),
+        )
     with pytest.raises(DataError, match="unsupported"):
-        import_transactions(tmp_path / "x.xlsx", load_mapping(mapping_path), tmp_path, tokenizer)
+        import_transactions(
+            tmp_path / "x.xlsx",
+            load_mapping(mapping_path),
+            tmp_path,
+            tokenizer,
+            keyring=KeyRing("e1", {"e1": b"e" * 32}),
+        )
 
 
 def test_example_mapping_is_valid() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,10 +117,12 @@ def test_scrub_json_like_values() -> None:
     assert clean["b"][1:] == [3, True] and clean["d"] == 1.5
 
 
-def test_planted_pan_in_a_log_line_is_found(tmp_path: Path) -> None:
-    log_file = tmp_path / "app.log"
+def test_planted_pan_in_a_log_line_is_found(
+    tmp_path: Path, pan_fixture_path: Callable[[str], Path]
+) -> None:
+    log_file = pan_fixture_path("app.log")
     handler = logging.FileHandler(log_file)
-    logger = logging.getLogger("test.pan_scan.leaky")
+    logger = logging.getLogger("pan_fixture.leaky")  # see tests/conftest.py
     logger.addHandler(handler)
     logger.propagate = False
     try:
@@ -137,8 +140,8 @@ def test_planted_pan_in_a_log_line_is_found(tmp_path: Path) -> None:
     assert scan_file(masked) == []
 
 
-def test_planted_pan_in_parquet_is_found(tmp_path: Path) -> None:
-    path = tmp_path / "transactions.parquet"
+def test_planted_pan_in_parquet_is_found(pan_fixture_path: Callable[[str], Path]) -> None:
+    path = pan_fixture_path("transactions.parquet")
     n = 1000
     table = pa.table(
         {
@@ -173,8 +176,10 @@ def test_parquet_without_pans_is_clean(tmp_path: Path) -> None:
     assert scan_file(path) == []
 
 
-def test_planted_pan_in_sqlite_is_found_including_deleted_rows(tmp_path: Path) -> None:
-    path = tmp_path / "online.db"
+def test_planted_pan_in_sqlite_is_found_including_deleted_rows(
+    pan_fixture_path: Callable[[str], Path],
+) -> None:
+    path = pan_fixture_path("online.db")
     con = sqlite3.connect(path)
     con.execute("PRAGMA secure_delete = OFF")  # Debian builds default to ON
     con.execute("CREATE TABLE features (entity_key BLOB, feature_name TEXT, value BLOB, n INTEGER)")
@@ -203,8 +208,8 @@ def test_planted_pan_in_sqlite_is_found_including_deleted_rows(tmp_path: Path) -
     assert not any("in no live row" in f.location for f in scan_file(path))
 
 
-def test_html_split_by_tags_and_entities(tmp_path: Path) -> None:
-    page = tmp_path / "report.html"
+def test_html_split_by_tags_and_entities(pan_fixture_path: Callable[[str], Path]) -> None:
+    page = pan_fixture_path("report.html")
     page.write_text(
         "<html><body><p>score 0.93</p>"
         "<td>4111</td><td>1111 1111 1111 1111</td>"  # separate cells: no PAN...
@@ -216,9 +221,9 @@ def test_html_split_by_tags_and_entities(tmp_path: Path) -> None:
     assert scan_file(page) == []
 
 
-def test_kafka_dump_and_messages(tmp_path: Path) -> None:
+def test_kafka_dump_and_messages(pan_fixture_path: Callable[[str], Path]) -> None:
     ts = int(with_check_digit("178000000000"))  # Luhn-valid epoch ms: metadata, not content
-    dump = tmp_path / "transactions.jsonl"
+    dump = pan_fixture_path("transactions.jsonl")
     lines = [
         {
             "topic": "transactions",
@@ -276,11 +281,89 @@ def test_kafka_dump_and_messages(tmp_path: Path) -> None:
     assert [f.location for f in found] == ["topic decisions partition 2 offset 2 value"]
 
 
-def test_bytes_and_folder_scan(tmp_path: Path) -> None:
+def test_bytes_and_folder_scan(pan_fixture_path: Callable[[str], Path]) -> None:
     blob = b"\x00\xff" * 10 + VISA.encode() + b"\x00"
     [finding] = scan_bytes(blob)
     assert finding.location == "offset 20"
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.bin").write_bytes(blob)
-    (tmp_path / "b.txt").write_text("nothing here\n")
-    assert [f.source for f in scan_paths([tmp_path])] == [str(tmp_path / "sub" / "a.bin")]
+    planted = pan_fixture_path("a.bin")
+    planted.write_bytes(blob)
+    (planted.parent / "b.txt").write_text("nothing here\n")
+    assert [f.source for f in scan_paths([planted.parent])] == [str(planted)]
+
+
+# -- the session guard of tests/conftest.py, run on tiny test files in a child pytest --------
+
+CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
+# The child's test files build their card number at run time: no PAN in their source.
+LEAKS = {
+    "logged": 'logging.getLogger("fraudlens.scoring").warning("card %s", PAN)',
+    "written": '(tmp_path / "out.json").write_text(\'{"pan": "\' + PAN + \'"}\')',
+    "printed": "print('scored', PAN)",
+    "beside_a_fixture": 'pan_fixture_path("in.csv").write_text(PAN)\n'
+    '    (pan_fixture_path("x").parent / "out.csv").write_text(PAN)',
+    # a later test overwrites a sealed input: the new content is output, scanned
+    "fixture_changed_later": 'SEALED.append(pan_fixture_path("in.csv"))\n'
+    "    SEALED[-1].write_text(PAN)\n\n\n"
+    'def test_later():\n    SEALED[0].write_text("changed " + PAN)',
+}
+CLEAN = {
+    "fixture_input": 'pan_fixture_path("in.csv").write_text("card\\n" + PAN)',
+    "fixture_logger": 'log = logging.getLogger("pan_fixture.x")\n'
+    "    log.propagate = False\n    log.addHandler(logging.NullHandler())\n"
+    '    log.warning("card %s", PAN)',
+    "tokenized": 'tmp_path.joinpath("t.txt").write_text("tok_k1_" + "a" * 32 + " 4111 0.4111111111111111")',
+}
+
+
+def _child_session(tmp_path: Path, body: str) -> tuple[int, str]:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "child"
+    project.mkdir()
+    shutil.copy(CONFTEST, project / "conftest.py")
+    (project / "test_leak.py").write_text(
+        "import logging\n\n"
+        'PAN = "4111" + "1" * 12\nSEALED = []\n\n\n'
+        f"def test_leak(tmp_path, pan_fixture_path):\n    {body}\n"
+    )
+    basetemp = tmp_path / "child-tmp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(basetemp),
+            "--rootdir",
+            str(project),
+            "-c",
+            os.devnull,
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shutil.rmtree(project)  # the child's planted PANs are not this session's output
+    shutil.rmtree(basetemp, ignore_errors=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("leak", sorted(LEAKS))
+def test_the_session_guard_fails_on_a_leak(tmp_path: Path, leak: str) -> None:
+    code, output = _child_session(tmp_path, LEAKS[leak])
+    assert "failed" not in output and " passed" in output, output  # the tests pass...
+    assert code == 1 and "PAN scan FAILED" in output, output  # ...the session does not
+    assert "************1111" in output and "4111111111111111" not in output
+
+
+@pytest.mark.parametrize("case", sorted(CLEAN))
+def test_the_session_guard_passes_clean_and_sealed_inputs(tmp_path: Path, case: str) -> None:
+    code, output = _child_session(tmp_path, CLEAN[case])
+    assert code == 0 and "PAN scan: clean" in output, output

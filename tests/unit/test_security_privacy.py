@@ -17,6 +17,7 @@ from fraudlens.security.privacy import (
     StoreErasure,
     default_erasers,
     erase_customer,
+    parquet_erasers,
 )
 from fraudlens.security.retention import apply_retention
 from fraudlens.settings import Settings
@@ -113,7 +114,10 @@ def test_erase_customer_everywhere(stores: Settings) -> None:
     assert _col(d / "decisions" / "2026-06-01.parquet", "transaction_id") == ["t3", "t4", "t5"]
     assert len(_col(d / "feast" / "offline" / "card_features.parquet", "card_token")) == 2
     assert report.rows_removed == 2 + 1 + 1 + 2 + 2
-    assert report.pending == ["online_store"]
+    assert default_erasers(stores)[-1].name == "online_store"
+    # No feature repo applied here: the online store is checked and has nothing.
+    assert report.pending == [] and report.complete
+    assert next(r for r in report.stores if r.store == "online_store").rows_removed == 0
     for path in d.rglob("*.parquet"):  # no trace of the card tokens or the customer id
         data = path.read_bytes()
         assert b"a" * 32 not in data and b"b" * 32 not in data and b"C1" not in data
@@ -127,6 +131,8 @@ def test_erase_customer_everywhere(stores: Settings) -> None:
 
     again = erase_customer(stores, "C1")
     assert again.rows_removed == 0 and again.subject_ref == report.subject_ref
+    left_out = erase_customer(stores, "C2", erasers=parquet_erasers(stores))
+    assert left_out.pending == ["online_store"] and not left_out.complete
 
 
 def test_erasers_are_pluggable(stores: Settings) -> None:
@@ -142,7 +148,7 @@ def test_erasers_are_pluggable(stores: Settings) -> None:
             seen.append(subject)
             return StoreErasure(self.name, rows_removed=len(subject.card_tokens))
 
-    report = erase_customer(stores, "C2", erasers=[*default_erasers(stores), OnlineStoreEraser()])
+    report = erase_customer(stores, "C2", erasers=[*parquet_erasers(stores), OnlineStoreEraser()])
     assert report.pending == []  # the online store now has its eraser
     online = next(r for r in report.stores if r.store == "online_store")
     assert online.rows_removed == 2  # C2's card (found in Parquet) + the one it discovered
@@ -163,7 +169,7 @@ def test_a_failing_store_is_recorded_and_a_rerun_finishes(stores: Settings) -> N
             return StoreErasure(self.name, rows_removed=len(subject.card_tokens))
 
     broken = BrokenStore()
-    report = erase_customer(stores, "C1", erasers=[*default_erasers(stores), broken])
+    report = erase_customer(stores, "C1", erasers=[*parquet_erasers(stores), broken])
     assert not report.complete and report.failed == {"online_store": "DataError: redis unreachable"}
     # The raw history linked C1 to its cards and transactions: kept for the rerun.
     assert report.deferred == ["raw_history"]
@@ -178,7 +184,7 @@ def test_a_failing_store_is_recorded_and_a_rerun_finishes(stores: Settings) -> N
     assert entry["details"]["deferred"] == ["raw_history"]
 
     broken.broken = False
-    again = erase_customer(stores, "C1", erasers=[*default_erasers(stores), broken])
+    again = erase_customer(stores, "C1", erasers=[*parquet_erasers(stores), broken])
     assert again.complete and again.card_tokens == 2  # the links were still there
     online = next(s for s in again.stores if s.store == "online_store")
     assert online.rows_removed == 2

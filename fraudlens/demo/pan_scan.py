@@ -1,0 +1,113 @@
+"""Last demo step: scan everything the demo produced for card numbers; fail on any.
+
+Files under DATA_DIR (Parquet stores, the SQLite online store, the decision
+log, MLflow's database and artifacts, reports, the broker's and the demo's
+logs), Ray's session logs (Serve access and replica logs), the Redis online
+store when it is the one configured, every topic of the broker, and the demo's
+own summary. ``networks_only`` (first digit 2-6, as every issued card number
+has) keeps MLflow's and Spark's epoch-millisecond integers out of the findings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from fraudlens.demo.state import DemoState
+from fraudlens.errors import DataError
+from fraudlens.security.pan_scan import Finding, scan_file, scan_text
+from fraudlens.security.pan_stores import scan_redis, scan_topics
+from fraudlens.settings import Settings
+
+NETWORKS_ONLY = True
+
+
+def pan_scan_step(state: DemoState, console: Console) -> None:
+    """Scan every output of the demo; raise ``DataError`` if a card number is found."""
+    console.rule("last: scan every output for card numbers (Luhn)")
+    settings = state.settings
+    rows: list[tuple[str, str, int]] = []
+    findings: list[Finding] = []
+
+    files, found = scan_folder(settings.data_dir)
+    findings += found
+    rows += [("DATA_DIR", kind, n) for kind, n in sorted(files.items())]
+    ray_logs = _ray_logs_dir()
+    if ray_logs is not None:
+        files, found = scan_folder(ray_logs)
+        findings += found
+        rows.append(("Ray session logs", "files", sum(files.values())))
+    if settings.feast.online_store == "redis":
+        redis = scan_redis(_redis_client(settings), networks_only=NETWORKS_ONLY)
+        findings += redis.findings
+        rows.append(("Redis online store", "keys", redis.counts["keys"]))
+    topics = scan_topics(settings.kafka.client_config(), networks_only=NETWORKS_ONLY)
+    findings += topics.findings
+    rows += [("Kafka", f"topic {name}", n) for name, n in sorted(topics.counts.items())]
+    summary = json.dumps(state.summary, default=str)
+    findings += scan_text(summary, "demo summary", networks_only=NETWORKS_ONLY)
+    rows.append(("demo summary", "characters", len(summary)))
+
+    table = Table("where", "what", "scanned")
+    for where, what, count in rows:
+        table.add_row(where, what, f"{count:,}")
+    console.print(table)
+    state.summary["pan_scan"] = {"scanned": rows, "findings": len(findings)}
+    if findings:
+        for finding in findings[:20]:
+            console.print(f"[red]PAN found[/red] {finding.source}: {finding.location}")
+        raise DataError(f"demo check failed: {len(findings)} card number(s) found in outputs")
+    console.print("no card number anywhere: every output passes the Luhn scan")
+
+
+def scan_folder(root: Path) -> tuple[Counter[str], list[Finding]]:
+    """Scan every file under ``root``; counts files by kind (Parquet, SQLite, logs...)."""
+    counts: Counter[str] = Counter()
+    findings: list[Finding] = []
+    if not root.is_dir():
+        return counts, findings
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        counts[_kind(path)] += 1
+        findings += scan_file(path, networks_only=NETWORKS_ONLY)
+    return counts, findings
+
+
+def _kind(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head.startswith(b"PAR1"):
+        return "Parquet files"
+    if head.startswith(b"SQLite format 3"):
+        return "SQLite databases"
+    if path.suffix in {".log", ".jsonl", ".out", ".err"}:
+        return "log files"
+    if path.suffix in {".html", ".htm", ".json", ".md", ".txt", ".csv"}:
+        return "reports and text"
+    return "other files"
+
+
+def _ray_logs_dir() -> Path | None:
+    """Ray's log folder when Ray runs in this process (the serving step leaves it up)."""
+    try:
+        import ray
+        from ray._private import worker
+
+        if ray.is_initialized() and worker._global_node is not None:
+            return Path(worker._global_node.get_logs_dir_path())
+    except (ImportError, AttributeError):
+        pass
+    return None
+
+
+def _redis_client(settings: Settings) -> Any:
+    from feast.infra.online_stores.redis import RedisOnlineStore
+
+    from fraudlens.features.repo import repo_config
+
+    # Feast's own client honours the connection string (TLS, password, cluster).
+    return RedisOnlineStore()._get_client(repo_config(settings).online_store)
