@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fraudlens.cli import ingest, models, runtime, security
+from fraudlens.cli import decisions, ingest, models, runtime, security
 from fraudlens.deploy.cli import deploy_app
 
 app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
@@ -21,6 +21,7 @@ app.add_typer(models.app)
 app.add_typer(runtime.app)
 app.add_typer(runtime.features_app, name="features")
 app.add_typer(runtime.stream_app, name="stream")
+app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(models.drift_app, name="drift")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(security.keys_app, name="keys")
