@@ -51,6 +51,8 @@ typecheck: install
 	$(BIN)/mypy
 
 bench: install ## print throughput figures (see benchmarks/)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "the serving benchmark needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
 	$(BIN)/python -m benchmarks.run
 
 lock: ## re-resolve the stack and rewrite requirements.lock

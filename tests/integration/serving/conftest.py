@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 import torch
 import xgboost as xgb
+from api_client import api_keys
 
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
@@ -42,7 +43,13 @@ from fraudlens.model.mlp import FraudMLP, fit_scaler
 from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import tokenizer_from_settings
-from fraudlens.settings import FeastSettings, KafkaSettings, ServeSettings, Settings
+from fraudlens.settings import (
+    FeastSettings,
+    KafkaSettings,
+    SecuritySettings,
+    ServeSettings,
+    Settings,
+)
 from fraudlens.simulator import Simulation, SimulatorConfig, simulate
 from fraudlens.simulator.core import label_records, transaction_records
 from training.local_features import compute_features
@@ -190,8 +197,10 @@ def serving_settings(
             redis_connection_string=online_redis.url,
             project=f"fl_serving_{os.getpid()}",
         ),
+        security=SecuritySettings(api_keys=api_keys()),  # the API authenticates
         serve=ServeSettings(
             port=free_port(),
+            rules_poll_s=0.5,
             model_poll_s=0.5,
             feature_timeout_ms=1000,
             num_cpus=0.25,
@@ -213,9 +222,9 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
     import ray
     from ray import serve
 
-    from ray_apps.run import serve_local
+    from ray_apps.run import serve_local, start_ray
 
-    ray.init(include_dashboard=False, num_cpus=2, logging_level="warning")
+    start_ray(serving_settings, num_cpus=2, logging_level="warning")  # production Serve env
     try:
         url = serve_local(serving_settings, blocking=False, shadow=True)
         deadline = time.monotonic() + 120

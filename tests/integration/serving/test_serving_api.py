@@ -7,8 +7,8 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
+from api_client import http
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from fraudlens.settings import Settings
@@ -22,7 +22,7 @@ def test_batch_scores_with_plain_language_reasons(
     serve_url: str, bodies: list[dict[str, Any]]
 ) -> None:
     batch = bodies[-300:]
-    response = httpx.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
+    response = http.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["transaction_id"] for r in results] == [b["transaction_id"] for b in batch]
@@ -32,7 +32,7 @@ def test_batch_scores_with_plain_language_reasons(
     reasons = [reason for r in flagged for reason in r["reasons"] if reason["kind"] == "model"]
     assert reasons and all(reason["text"] and "_" not in reason["text"] for reason in reasons)
     # One call or many: the same score for the same transaction.
-    one = httpx.post(f"{serve_url}/v1/score", json=batch[-1], timeout=10).json()
+    one = http.post(f"{serve_url}/v1/score", json=batch[-1], timeout=10).json()
     assert one["score"] == pytest.approx(results[-1]["score"], abs=1e-6)
     assert one["decision_id"] == results[-1]["decision_id"]
 
@@ -41,19 +41,19 @@ def test_pan_is_tokenized_at_the_edge(serve_url: str, bodies: list[dict[str, Any
     body = dict(bodies[100])
     del body["card_token"]
     body["pan"] = PAN
-    response = httpx.post(f"{serve_url}/v1/score", json=body, timeout=10)
+    response = http.post(f"{serve_url}/v1/score", json=body, timeout=10)
     assert response.status_code == 200, response.text
     assert PAN.replace(" ", "") not in response.text and response.json()["degraded"] is False
 
 
 def test_model_health_and_docs(serve_url: str, models: Any) -> None:
-    info = httpx.get(f"{serve_url}/v1/model", timeout=10).json()
+    info = http.get(f"{serve_url}/v1/model", timeout=10).json()
     assert info["feature_service"] == "fraud_model_v1" and len(info["features"]) == 47
     assert 0 < info["thresholds"]["review"] <= info["thresholds"]["decline"] <= 1
-    assert httpx.get(f"{serve_url}/healthz", timeout=10).status_code == 200
-    assert httpx.get(f"{serve_url}/readyz", timeout=10).status_code == 200
-    assert httpx.get(f"{serve_url}/docs", timeout=10).status_code == 200
-    assert "/v1/score/batch" in httpx.get(f"{serve_url}/openapi.json", timeout=10).json()["paths"]
+    assert http.get(f"{serve_url}/healthz", timeout=10).status_code == 200
+    assert http.get(f"{serve_url}/readyz", timeout=10).status_code == 200
+    assert http.get(f"{serve_url}/docs", timeout=10).status_code == 200
+    assert "/v1/score/batch" in http.get(f"{serve_url}/openapi.json", timeout=10).json()["paths"]
 
 
 @pytest.mark.parametrize(
@@ -74,18 +74,18 @@ def test_bad_requests_get_4xx_naming_the_field(
 ) -> None:
     body = dict(bodies[5])
     if change == "empty":
-        response = httpx.post(
+        response = http.post(
             f"{serve_url}/v1/score", content=b"", headers={"content-type": "application/json"}
         )
     elif change == "huge":
-        response = httpx.post(f"{serve_url}/v1/score", json=body | {"pad": "x" * 2_000_000})
+        response = http.post(f"{serve_url}/v1/score", json=body | {"pad": "x" * 2_000_000})
     else:
         for key, value in change.items():
             if value is None:
                 body.pop(key)
             else:
                 body[key] = value
-        response = httpx.post(f"{serve_url}/v1/score", json=body, timeout=10)
+        response = http.post(f"{serve_url}/v1/score", json=body, timeout=10)
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
 
@@ -97,7 +97,7 @@ def test_labels_reach_the_labels_topic(serve_url: str, serving_settings: Setting
         "label_time": "2026-06-20T10:00:00Z",
         "source": "chargeback",
     }
-    response = httpx.post(f"{serve_url}/v1/labels", json={"labels": [label]}, timeout=15)
+    response = http.post(f"{serve_url}/v1/labels", json={"labels": [label]}, timeout=15)
     assert response.status_code == 202, response.text
     kafka = serving_settings.kafka
     consumer = Consumer(

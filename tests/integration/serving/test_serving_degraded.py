@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
+from api_client import http
 
 from fraudlens.settings import Settings
 
@@ -21,24 +21,24 @@ def test_online_store_down_gives_degraded_answers(
     stop_online_store: Callable[[], None],
 ) -> None:
     body = bodies[-3]
-    healthy = httpx.post(f"{serve_url}/v1/score", json=body, timeout=10).json()
+    healthy = http.post(f"{serve_url}/v1/score", json=body, timeout=10).json()
     assert healthy["degraded"] is False
     stop_online_store()
     budget = serving_settings.serve.feature_timeout_ms / 1000
     for _ in range(5):
         started = time.monotonic()
-        response = httpx.post(f"{serve_url}/v1/score", json=body, timeout=10)
+        response = http.post(f"{serve_url}/v1/score", json=body, timeout=10)
         elapsed = time.monotonic() - started
         assert response.status_code == 200, response.text
         data = response.json()
         assert data["degraded"] is True and elapsed < budget + 1.0
         assert "degraded" in [reason["code"] for reason in data["reasons"]]
         assert data["decision_id"] == healthy["decision_id"]
-    batch = httpx.post(
+    batch = http.post(
         f"{serve_url}/v1/score/batch", json={"transactions": bodies[-20:]}, timeout=10
     )
     assert batch.status_code == 200 and batch.json()["degraded"] is True
     # The store is not needed to tell a client its request is wrong.
-    bad = httpx.post(f"{serve_url}/v1/score", json=body | {"amount": -1}, timeout=10)
+    bad = http.post(f"{serve_url}/v1/score", json=body | {"amount": -1}, timeout=10)
     assert bad.status_code == 422 and bad.json()["field"] == "amount"
-    assert httpx.get(f"{serve_url}/readyz", timeout=10).status_code == 200
+    assert http.get(f"{serve_url}/readyz", timeout=10).status_code == 200

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from api_client import http
 
 from fraudlens.model import mlflow_client
 from fraudlens.scoring import ScoringConfig, ThresholdOverride, read_log
@@ -34,7 +35,7 @@ class Load:
         self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
 
     def _run(self, offset: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=10) as client:
+        with httpx.Client(base_url=self.url, headers=http.headers, timeout=10) as client:
             i = offset
             while not self._stop.is_set():
                 body = self.bodies[i % len(self.bodies)]
@@ -62,11 +63,11 @@ class Load:
 
 
 def served_version(url: str) -> str:
-    return str(httpx.get(f"{url}/v1/model", timeout=10).json()["model_version"])
+    return str(http.get(f"{url}/v1/model", timeout=10).json()["model_version"])
 
 
 def refusal(url: str) -> dict[str, str]:
-    return httpx.get(f"{url}/v1/model", timeout=10).json()["last_refusal"] or {}
+    return http.get(f"{url}/v1/model", timeout=10).json()["last_refusal"] or {}
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -101,11 +102,11 @@ def test_alias_switch_and_refusal_without_failed_requests(
             mlflow_client(serving_settings).set_registered_model_alias(
                 serving_settings.mlflow.model_name, "champion", models.bad
             )
-            wait_for(lambda: httpx.get(f"{serve_url}/v1/model").json()["last_refusal"] is not None)
+            wait_for(lambda: http.get(f"{serve_url}/v1/model").json()["last_refusal"] is not None)
             time.sleep(1.0)
             assert served_version(serve_url) == models.challenger
         wait_for(lambda: served_version(serve_url) == models.champion)
-    refusal = httpx.get(f"{serve_url}/v1/model").json()["last_refusal"]
+    refusal = http.get(f"{serve_url}/v1/model").json()["last_refusal"]
     assert "fraud_model_v999" in refusal["reason"]
     assert load.errors == [] and set(load.statuses) == {200}, (load.statuses, load.errors[:3])
     assert load.versions[models.champion] > 0 and load.versions[models.challenger] > 0
@@ -122,7 +123,7 @@ def test_user_config_switch_in_place(
         reconfigure_scoring(serving_settings, pinned)
         wait_for(lambda: served_version(serve_url) == models.challenger)
         body = bodies[-1]
-        answer = httpx.post(f"{serve_url}/v1/score", json=body, timeout=10).json()
+        answer = http.post(f"{serve_url}/v1/score", json=body, timeout=10).json()
         assert answer["decision"] == "review"  # review threshold 0: everything is reviewed
         # A pinned bad version is refused; the pinned challenger keeps serving.
         reconfigure_scoring(serving_settings, ScoringConfig(model_version=models.bad))
@@ -139,7 +140,7 @@ def test_every_decision_is_logged_and_the_challenger_shadows(
     from ray import serve
 
     batch = bodies[-40:]
-    httpx.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
+    http.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
     ids = {b["transaction_id"] for b in batch}
     decisions = serving_settings.data_dir / "decisions"
     wait_for(lambda: ids <= set(read_log(decisions).get("transaction_id", [])), timeout=20)

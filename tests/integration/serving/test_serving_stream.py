@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
+from api_client import http
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from fraudlens.kafka import EventProducer
@@ -72,7 +72,7 @@ def test_stream_scorer_matches_the_api(
     seconds = time.perf_counter() - started
     assert stats.processed == len(txns), stats
     decisions = read_decisions(settings, {t.transaction_id for t in txns})
-    api = httpx.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
+    api = http.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
     for result in api.json()["results"]:
         streamed = decisions[result["transaction_id"]]
         assert streamed["score"] == pytest.approx(result["score"], abs=1e-6)
