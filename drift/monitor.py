@@ -7,6 +7,7 @@ online detector's calibration is the costly part.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import shutil
 import time
@@ -122,14 +123,23 @@ class DriftMonitor:
             reference_rows=len(reference.frame),
             status="insufficient_data",
         )
+        span = _span_days(frame)
+        columns = checked_columns(reference, cfg.exclude_features)
         if len(frame) < cfg.min_window_rows:
             report.notes.append(
                 f"{len(frame)} rows of model {reference.model_version} < "
                 f"min_window_rows {cfg.min_window_rows}: no verdict"
             )
+        elif span < cfg.min_window_days:
+            report.notes.append(
+                f"decisions of model {reference.model_version} span {span:.1f} days < "
+                f"min_window_days {cfg.min_window_days}: no verdict"
+            )
         else:
-            detector = self._detector(reference)
-            current = frame[reference.columns]
+            if len(columns) < len(reference.columns):
+                report.notes.append(f"not tested: {sorted(set(reference.columns) - set(columns))}")
+            detector = self._detector(reference, columns)
+            current = frame[columns]
             report.tabular = detector.tabular(current)
             if cfg.mmd:
                 report.mmd = detector.mmd(current)
@@ -151,10 +161,10 @@ class DriftMonitor:
         )
         return report
 
-    def _detector(self, reference: Reference) -> DriftDetector:
-        key = f"{reference.model_version}:{self.settings.drift.backend}"
+    def _detector(self, reference: Reference, columns: list[str]) -> DriftDetector:
+        key = f"{reference.model_version}:{self.settings.drift.backend}:{','.join(columns)}"
         if key not in self._detectors:
-            self._detectors = {key: build_detector(reference.frame, self.settings.drift)}
+            self._detectors = {key: build_detector(reference.frame[columns], self.settings.drift)}
         return self._detectors[key]
 
     def _write(self, report: DriftReport, reference: Reference, frame: pd.DataFrame) -> None:
@@ -214,6 +224,19 @@ def check_drift(
             settings.drift.pushgateway, job="fraudlens-drift", registry=metrics.registry
         )
     return report
+
+
+def checked_columns(reference: Reference, exclude: list[str]) -> list[str]:
+    """The reference columns the detectors test: all but those matching ``exclude`` globs."""
+    return [c for c in reference.columns if not any(fnmatch.fnmatch(c, p) for p in exclude)]
+
+
+def _span_days(frame: pd.DataFrame) -> float:
+    """Days between the first and the last decision (0 without times)."""
+    if frame.empty or "event_time" not in frame.columns:
+        return 0.0
+    times = pd.to_datetime(frame["event_time"], utc=True)
+    return float((times.max() - times.min()) / pd.Timedelta(days=1))
 
 
 def _time(frame: pd.DataFrame, pick: Callable[..., object]) -> datetime | None:

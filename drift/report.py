@@ -153,7 +153,7 @@ def _figure(f: FeatureDrift, reference: pd.DataFrame, window: pd.DataFrame) -> s
         ax.hist(cur, bins=bins, density=True, alpha=0.5, label="window")
     ax.set_title(f"{f.name} (p={f.p_value:.2g}, PSI={f.psi:.2f})", fontsize=8)
     ax.tick_params(labelsize=6)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper right")  # "best" is slow (and warns) on large windows
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from fraudlens.demo.drift import drift_step
 from fraudlens.demo.features import features_step
 from fraudlens.demo.ingest import kafka_step, simulate_step
 from fraudlens.demo.models import train_step
+from fraudlens.demo.pan_scan import pan_scan_step
 from fraudlens.demo.serving import serving_step
 from fraudlens.demo.state import DemoState
 from fraudlens.pipeline import kafka_for
@@ -32,5 +34,7 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
         features_step(state, console)
         train_step(state, console)
         serving_step(state, console)
+        drift_step(state, console)
+        pan_scan_step(state, console)  # keep last: it checks every other step's output
     console.rule("[bold]done")
     return state

@@ -9,6 +9,8 @@ See ``core`` for the output contract and ``config`` for run sizing.
 from __future__ import annotations
 
 from fraudlens.simulator.config import (
+    ALL_SCENARIOS,
+    DRIFT_SCENARIOS,
     SCENARIOS,
     SimulatorConfig,
     customers_for_rows,
@@ -25,6 +27,8 @@ from fraudlens.simulator.core import (
 )
 
 __all__ = [
+    "ALL_SCENARIOS",
+    "DRIFT_SCENARIOS",
     "LABELS_COLUMNS",
     "SCENARIOS",
     "TRANSACTION_COLUMNS",

@@ -29,7 +29,7 @@ from fraudlens.schema import LABEL_FIELDS, SCHEMA_VERSION, TRANSACTION_FIELDS
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.simulator import world
 from fraudlens.simulator._util import IntArray, format_ids, id_width
-from fraudlens.simulator.config import SCENARIOS, SimulatorConfig
+from fraudlens.simulator.config import ALL_SCENARIOS, DRIFT_SCENARIOS, SCENARIOS, SimulatorConfig
 from fraudlens.simulator.events import ENTRY_MODES, Events
 from fraudlens.simulator.labels import SOURCES, label_delays
 from fraudlens.simulator.legit import generate_legit
@@ -48,7 +48,8 @@ LABELS_COLUMNS: tuple[str, ...] = (
     "fraud_scenario",
 )
 # Random streams, one per component: toggling a scenario leaves the others unchanged.
-_STREAMS: tuple[str, ...] = ("population", "legit", *SCENARIOS, "labels")
+# Opt-in scenarios come last so the default streams keep their keys.
+_STREAMS: tuple[str, ...] = ("population", "legit", *SCENARIOS, "labels", *DRIFT_SCENARIOS)
 _NAT = np.iinfo(np.int64).min
 
 
@@ -166,7 +167,7 @@ def _utc(us: IntArray) -> pd.Series:
 def _transactions_frame(population: Population, events: Events, label_us: IntArray) -> pd.DataFrame:
     term, n = population.terminals, len(events)
     t = events.terminal
-    names = np.array([*SCENARIOS, None], dtype=object)  # LEGIT (-1) maps to None
+    names = np.array([*ALL_SCENARIOS, None], dtype=object)  # LEGIT (-1) maps to None
     return pd.DataFrame(
         {
             "schema_version": np.full(n, SCHEMA_VERSION, dtype=np.int64),

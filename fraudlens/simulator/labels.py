@@ -15,7 +15,7 @@ import numpy as np
 
 from fraudlens.schema import LabelSource
 from fraudlens.simulator._util import DAY_US, IntArray
-from fraudlens.simulator.config import SCENARIOS
+from fraudlens.simulator.config import ALL_SCENARIOS
 
 SOURCES: tuple[str, ...] = (
     LabelSource.CHARGEBACK.value,
@@ -46,6 +46,7 @@ SOURCE_SHARES: dict[str, tuple[float, float]] = {
     "account_takeover": (0.40, 0.10),
     "high_amount": (0.35, 0.10),
     "merchant_collusion": (0.10, 0.30),
+    "saved_card_abuse": (0.40, 0.10),
 }
 
 
@@ -54,12 +55,12 @@ def label_delays(rng: np.random.Generator, scenario: IntArray) -> tuple[IntArray
 
     Args:
         rng: random generator.
-        scenario: index in ``SCENARIOS`` of each fraud row.
+        scenario: index in ``ALL_SCENARIOS`` of each fraud row.
 
     Returns:
         ``(delay in microseconds (> 0), index in SOURCES)`` per row.
     """
-    shares = np.array([SOURCE_SHARES[name] for name in SCENARIOS])[scenario]
+    shares = np.array([SOURCE_SHARES[name] for name in ALL_SCENARIOS])[scenario]
     u = rng.random(scenario.size)
     source = np.where(u < shares[:, 0], 1, np.where(u < shares.sum(axis=1), 2, 0))
     table = np.array(DELAYS)[source]

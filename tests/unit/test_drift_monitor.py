@@ -29,6 +29,7 @@ def _settings(tmp_path: Path, **drift: object) -> Settings:
     cfg: dict[str, object] = {
         "backend": "scipy",
         "min_window_rows": 200,
+        "min_window_days": 0.0,
         "mmd_subsample": 100,
         "mmd_permutations": 30,
         "online_ert": 200,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from fraudlens.simulator._util import DAY_US, epoch_us
-from fraudlens.simulator.config import SCENARIOS, SimulatorConfig
+from fraudlens.simulator.config import ALL_SCENARIOS, SimulatorConfig
 from fraudlens.simulator.events import Events
 from fraudlens.simulator.population import Population
 from fraudlens.simulator.scenarios._base import Context
@@ -26,6 +26,7 @@ from fraudlens.simulator.scenarios.physical import (
     merchant_collusion,
     stolen_card,
 )
+from fraudlens.simulator.scenarios.saved_card import saved_card_abuse
 
 __all__ = ["GENERATORS", "WEIGHTS", "Context", "fraud_budgets", "generate_fraud"]
 
@@ -40,6 +41,7 @@ GENERATORS: dict[str, Generator] = {
     "account_takeover": account_takeover,
     "high_amount": high_amount,
     "merchant_collusion": merchant_collusion,
+    "saved_card_abuse": saved_card_abuse,
 }
 
 # Relative share of fraud rows per active day.
@@ -50,6 +52,7 @@ WEIGHTS: dict[str, float] = {
     "account_takeover": 0.15,
     "high_amount": 0.10,
     "merchant_collusion": 0.15,
+    "saved_card_abuse": 1.50,
 }
 
 
@@ -88,7 +91,7 @@ def generate_fraud(
             config=config,
             population=population,
             legit=legit,
-            code=SCENARIOS.index(name),
+            code=ALL_SCENARIOS.index(name),
             budget=budget,
             start_us=base + config.start_day(name) * DAY_US,
             end_us=base + config.days * DAY_US,
