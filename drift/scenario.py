@@ -77,8 +77,6 @@ def scenario_settings(settings: Settings) -> Settings:
             "exclude_features": [*settings.drift.exclude_features, "*_30d"],
             "launcher": "inline",
             "window_days": 7.0,
-            "p_value": 0.01,
-            "min_psi": 0.01,
             "persistence": 5,
             "cooldown_hours": 8 * 24.0,
             "retrain_days": 35,

@@ -393,7 +393,13 @@ class DriftSettings(BaseModel):
     backend: Literal["alibi", "scipy"] = Field(
         "alibi", description="alibi (alibi-detect, BSL-licensed) or scipy (license-free)"
     )
-    p_value: float = Field(0.05, gt=0, lt=1, description="test level after the correction")
+    p_value: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="test level after the correction (rows of a window are "
+        "correlated: the same cards repeat, so p-values run small)",
+    )
     correction: Literal["bonferroni", "fdr"] = Field(
         "bonferroni", description="multiple-testing correction over per-feature tests"
     )
@@ -419,7 +425,7 @@ class DriftSettings(BaseModel):
     )
     psi_bins: int = Field(10, ge=2, description="reference-quantile bins of the PSI")
     min_psi: float = Field(
-        0.0, ge=0, description="a feature moves only if its PSI is also at least this"
+        0.01, ge=0, description="a feature moves only if its PSI is also at least this"
     )
     mmd: bool = Field(True, description="run the multivariate MMD test on a subsample")
     mmd_subsample: int = Field(500, ge=20, description="rows per side of the MMD test")
