@@ -54,3 +54,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Feast logs every registry refresh (each TTL) at INFO: noise, not events.
+    logging.getLogger("feast.infra.registry.registry").setLevel(logging.WARNING)

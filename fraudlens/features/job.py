@@ -308,7 +308,7 @@ class StreamFeatureJob:
                 self.stats.applied,
                 len(self._reorder),
                 self._reorder.late,
-                self._reorder.watermark(now),
+                _as_time(self._reorder.watermark(now)),
             )
 
     def close(self) -> None:
@@ -317,3 +317,8 @@ class StreamFeatureJob:
             self._consumer.close()
         finally:
             self._dlq.close()
+
+
+def _as_time(us: int | None) -> str | None:
+    """An event-time watermark (epoch microseconds) as ISO-8601 UTC, for logs."""
+    return None if us is None else datetime.fromtimestamp(us / US_PER_SECOND, UTC).isoformat()
