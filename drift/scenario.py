@@ -236,7 +236,7 @@ def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> Scena
                     result.onset_to_champion_seconds = time.perf_counter() - onset_wall
         result.report_path = str(report.html_path)
         result.timeline.append(row)
-        logger.info("day %d: %s", day, row)
+        logger.debug("day %d: %s", day, row)
     result.ap_pre_onset = world.average_precision(
         result.first_version, cfg.first_train_days, cfg.onset_day
     )

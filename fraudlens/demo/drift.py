@@ -6,6 +6,7 @@ champion of the earlier steps is left alone.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from rich.console import Console
@@ -31,10 +32,18 @@ def drift_step(state: DemoState, console: Console) -> None:
         f"{cfg.new_pattern!r} from day {cfg.onset_day}; the first champion trains on days "
         f"{cfg.warmup_days}-{cfg.first_train_days - 1} and serves from day {cfg.first_train_days}"
     )
-    with console.status("playing the simulated days (trains up to a few models)..."):
-        result = run_scenario(settings, cfg)
-    console.print(result.table(), highlight=False)
-    console.print(result.summary(), highlight=False)
+    quiet = [logging.getLogger(n) for n in ("drift.monitor", "drift.label_metrics")]
+    levels = [q.level for q in quiet]
+    for q in quiet:  # one line per check and day: the timeline below says it better
+        q.setLevel(logging.WARNING)
+    try:
+        with console.status("playing the simulated days (trains up to a few models)..."):
+            result = run_scenario(settings, cfg)
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+    console.print(result.table(), highlight=False, soft_wrap=True)
+    console.print(result.summary(), highlight=False, soft_wrap=True)
     reports = settings.drift.report_dir or settings.data_dir / "reports" / "drift"
     console.print(f"drift reports: {reports / 'latest.html'} (one per check in {reports})")
     for path in sorted((_ROOT / "monitoring" / "grafana" / "dashboards").glob("*.json")):
