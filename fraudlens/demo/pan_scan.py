@@ -2,7 +2,7 @@
 
 Files under DATA_DIR (Parquet stores, the SQLite online store, the decision
 log, MLflow's database and artifacts, reports, the broker's and the demo's
-logs), Ray's session logs (Serve access and replica logs), the Redis online
+logs), Ray's application logs (workers' output, Serve, Train), the Redis online
 store when it is the one configured, every topic of the broker, and the demo's
 own summary. ``networks_only`` (first digit 2-6, as every issued card number
 has) keeps MLflow's and Spark's epoch-millisecond integers out of the findings.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,9 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     rows += [("DATA_DIR", kind, n) for kind, n in sorted(files.items())]
     ray_logs = _ray_logs_dir()
     if ray_logs is not None:
-        files, found = scan_folder(ray_logs)
+        files, found = scan_folder(ray_logs, _application_log)
         findings += found
-        rows.append(("Ray session logs", "files", sum(files.values())))
+        rows.append(("Ray worker, Serve and Train logs", "files", sum(files.values())))
     if settings.feast.online_store == "redis":
         redis = scan_redis(_redis_client(settings), networks_only=NETWORKS_ONLY)
         findings += redis.findings
@@ -65,16 +66,30 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     console.print("no card number anywhere: every output passes the Luhn scan")
 
 
-def scan_folder(root: Path) -> tuple[Counter[str], list[Finding]]:
-    """Scan every file under ``root``; counts files by kind (Parquet, SQLite, logs...)."""
+def scan_folder(
+    root: Path, include: Callable[[Path], bool] | None = None
+) -> tuple[Counter[str], list[Finding]]:
+    """Scan every file under ``root`` (or those ``include`` accepts); counts files by kind."""
     counts: Counter[str] = Counter()
     findings: list[Finding] = []
     if not root.is_dir():
         return counts, findings
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        if include is not None and not include(path.relative_to(root)):
+            continue
         counts[_kind(path)] += 1
         findings += scan_file(path, networks_only=NETWORKS_ONLY)
     return counts, findings
+
+
+def _application_log(relative: Path) -> bool:
+    """Ray logs that carry FraudLens output: workers' stdout/stderr, Serve and Train.
+
+    Ray's own daemons (raylet, GCS, dashboard, core-worker logs) print only
+    resource figures and ids, e.g. object-store bytes in fixed point, which can
+    pass a Luhn check by chance.
+    """
+    return relative.parts[0] in {"serve", "train"} or relative.name.startswith("worker-")
 
 
 def _kind(path: Path) -> str:
