@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from fraudlens.security.pan_scan import Finding, find_pans, scan_file
+from fraudlens.security.pan_scan import Finding, find_pans, scan_bytes, scan_file
 
 PAN_FIXTURE_LOGGER = "pan_fixture"
 FIXTURE_DIR = "pan-fixtures"
@@ -114,8 +114,11 @@ class PanGuard:
                 self.scanned["files"] += 1
                 try:
                     self.findings.extend(scan_file(path, **_SCAN))
-                except Exception as exc:  # an unreadable file is reported, not skipped
-                    self.findings.append(Finding(str(path), f"unreadable: {exc!r}"[:200], "?"))
+                except Exception:  # e.g. a partial file a killed process left: its raw bytes
+                    try:
+                        self.findings.extend(scan_bytes(path.read_bytes(), str(path), **_SCAN))
+                    except OSError as exc:  # cannot be read at all: reported, not skipped
+                        self.findings.append(Finding(str(path), f"unreadable: {exc!r}"[:200], "?"))
 
 
 def _record_text(record: logging.LogRecord) -> str:

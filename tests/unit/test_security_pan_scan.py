@@ -301,6 +301,8 @@ LEAKS = {
     "printed": "print('scored', PAN)",
     "beside_a_fixture": 'pan_fixture_path("in.csv").write_text(PAN)\n'
     '    (pan_fixture_path("x").parent / "out.csv").write_text(PAN)',
+    # a truncated Parquet file (a killed writer's .tmp): its raw bytes are scanned
+    "partial_parquet": '(tmp_path / "x.parquet.tmp").write_bytes(b"PAR1 " + PAN.encode())',
     # a later test overwrites a sealed input: the new content is output, scanned
     "fixture_changed_later": 'SEALED.append(pan_fixture_path("in.csv"))\n'
     "    SEALED[-1].write_text(PAN)\n\n\n"
@@ -311,6 +313,7 @@ CLEAN = {
     "fixture_logger": 'log = logging.getLogger("pan_fixture.x")\n'
     "    log.propagate = False\n    log.addHandler(logging.NullHandler())\n"
     '    log.warning("card %s", PAN)',
+    "partial_parquet": '(tmp_path / "x.parquet.tmp").write_bytes(b"PAR1")',
     "tokenized": 'tmp_path.joinpath("t.txt").write_text("tok_k1_" + "a" * 32 + " 4111 0.4111111111111111")',
 }
 
