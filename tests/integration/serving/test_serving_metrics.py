@@ -105,29 +105,33 @@ def test_serve_exports_the_scoring_metrics_through_ray(
     assert batch.status_code == 200
     decisions = 20 + 200
 
-    def grew(series: Series) -> bool:  # Ray flushes each metric on its own schedule
-        return (
-            _total(series, "fraudlens_requests_total", route="/v1/score", status="200")
-            >= _total(before, "fraudlens_requests_total", route="/v1/score", status="200") + 20
-            and _total(series, "fraudlens_request_latency_seconds_count", route="/v1/score")
-            >= _total(before, "fraudlens_request_latency_seconds_count", route="/v1/score") + 21
-            and _total(series, "fraudlens_requests_total", route="/v1/score/batch", status="200")
-            > _total(before, "fraudlens_requests_total", route="/v1/score/batch", status="200")
-            and _total(series, "fraudlens_requests_total", route="/v1/score", status="422")
-            >= _total(before, "fraudlens_requests_total", route="/v1/score", status="422") + 1
-            and _total(series, "fraudlens_decisions_total")
-            >= _total(before, "fraudlens_decisions_total") + decisions
-            and _total(series, "fraudlens_shadow_comparisons_total") > 0
-            and _total(series, "fraudlens_feature_age_seconds_count")
-            > _total(before, "fraudlens_feature_age_seconds_count")
-        )
+    # (series, labels, least growth over ``before``); Ray flushes each on its own schedule
+    wanted: list[tuple[str, dict[str, str], float]] = [
+        ("fraudlens_requests_total", {"route": "/v1/score", "status": "200"}, 20),
+        ("fraudlens_request_latency_seconds_count", {"route": "/v1/score"}, 21),
+        ("fraudlens_requests_total", {"route": "/v1/score/batch", "status": "200"}, 1),
+        ("fraudlens_requests_total", {"route": "/v1/score", "status": "422"}, 1),
+        ("fraudlens_decisions_total", {}, decisions),
+        ("fraudlens_score_count", {}, decisions),
+        ("fraudlens_feature_age_seconds_count", {}, 1),
+    ]
 
-    deadline = time.monotonic() + 90  # Ray reports metrics every few seconds
+    def missing(series: Series) -> list[str]:
+        late = [
+            f"{name}{labels}"
+            for name, labels, least in wanted
+            if _total(series, name, **labels) < _total(before, name, **labels) + least
+        ]
+        if _total(series, "fraudlens_shadow_comparisons_total") <= 0:
+            late.append("fraudlens_shadow_comparisons_total")
+        return late
+
+    deadline = time.monotonic() + 240  # Ray's metrics agent exports every few seconds
     raw, after = _scrape(metrics_url, rules)
-    while not grew(after) and time.monotonic() < deadline:
+    while missing(after) and time.monotonic() < deadline:
         time.sleep(2)
         raw, after = _scrape(metrics_url, rules)
-    assert grew(after), sorted(raw)
+    assert not missing(after), (missing(after), sorted(raw))
 
     # What Ray 2.60 exports: ray_ prefix, counters with _total only, histograms
     # with _bucket/_count/_sum, gauges as named.
