@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import ray
 from ray import cloudpickle
 
 from drift.launchers import JobResult, RayTaskLauncher
@@ -17,7 +19,17 @@ from training.ray_runtime import ensure_ray
 
 pytestmark = pytest.mark.integration
 
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test body ships to Ray
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray() -> Iterator[None]:
+    """A Ray of its own (left as found), and this module's job bodies shipped by value."""
+    started = not ray.is_initialized()
+    ensure_ray(Settings().training)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    if started:
+        ray.shutdown()
 
 
 def fake_retrain(settings: Settings, start: date, end: date) -> JobResult:
@@ -39,7 +51,6 @@ def _wait(launcher: RayTaskLauncher, job_id: str) -> JobResult:
 
 def test_ray_task_launcher_runs_the_job_on_a_ray_worker(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    ensure_ray(settings.training)
     launcher = RayTaskLauncher(settings, body=fake_retrain)
     job_id = launcher.launch(date(2026, 3, 1), date(2026, 4, 1))
     assert job_id.startswith("task-")
@@ -52,7 +63,6 @@ def test_ray_task_launcher_runs_the_job_on_a_ray_worker(tmp_path: Path) -> None:
 
 def test_a_crashed_or_unknown_job_is_a_failed_outcome(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    ensure_ray(settings.training)
     launcher = RayTaskLauncher(settings, body=broken_retrain)
     result = _wait(launcher, launcher.launch(date(2026, 3, 1), date(2026, 4, 1)))
     assert result.outcome == "failed" and "worker crashed" in result.reasons[0]
