@@ -9,7 +9,8 @@ Built once per session (Ray and Serve start slowly on 2 cores):
   filled from the simulation, and three registered model versions
   (``champion``, ``challenger``, and a bad one);
 - ``serve_url``: the Serve app started with ``ray_apps.run.serve_local``;
-- ``stop_online_store``: stops Redis for one test (restarted and refilled after).
+- ``online_store_switch``: stops and restarts (refilled) Redis in one test; it
+  is running again after the test whatever happens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,6 +31,7 @@ import pytest
 import torch
 import xgboost as xgb
 from api_client import api_keys
+from online_store import OnlineStoreSwitch
 
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
@@ -244,11 +246,11 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
 
 
 @pytest.fixture
-def stop_online_store(
+def online_store_switch(
     online_redis: EmbeddedRedis, serving_settings: Settings, serving_sim: Simulation
-) -> Iterator[Callable[[], None]]:
-    """Returns a function that stops the online store; it is restarted and refilled after."""
-    yield online_redis.stop
-    if online_redis.proc is None:
-        online_redis.start()
-        seed_online_store(serving_settings, serving_sim)
+) -> Iterator[OnlineStoreSwitch]:
+    switch = OnlineStoreSwitch(
+        online_redis, lambda: seed_online_store(serving_settings, serving_sim)
+    )
+    yield switch
+    switch.restart()

@@ -97,6 +97,7 @@ def test_serve_exports_the_scoring_metrics_through_ray(
     _, before = _scrape(metrics_url, rules)
     ok = [http.post(f"{serve_url}/v1/score", json=b, timeout=10) for b in bodies[-20:]]
     assert all(r.status_code == 200 for r in ok), ok[0].text
+    assert not any(r.json()["degraded"] for r in ok), "the online store is not answering"
     bad = http.post(f"{serve_url}/v1/score", json={**bodies[0], "amount": -1}, timeout=10)
     assert bad.status_code == 422
     batch = http.post(
@@ -166,7 +167,6 @@ def test_serve_exports_the_scoring_metrics_through_ray(
     by_decision = _by(after, "fraudlens_decisions_total", "decision")
     assert set(by_decision) <= {"approve", "review", "decline"} and by_decision["approve"] > 0
     assert delta("fraudlens_score_count") >= decisions
-    assert "ray_fraudlens_feature_age_seconds_count" in raw  # exported (see the note above)
     assert delta("fraudlens_feature_age_seconds_sum") > 0
     assert _total(after, "fraudlens_degraded_total") >= 0
     served = http.get(f"{serve_url}/v1/model", timeout=10).json()
