@@ -11,6 +11,7 @@ routes are in ``rules_api``; ``AdminContext`` in ``admin_context``.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,14 +23,16 @@ from fraudlens.schema import ID_PATTERN, TOKEN_PATTERN
 from fraudlens.security.api import require
 from fraudlens.security.audit import Action, verify
 from fraudlens.security.auth import Principal
+from fraudlens.security.privacy import ErasureReport
 from fraudlens.security.roles import Permission
 from ray_apps import decisions
 from ray_apps.admin_context import (
     ERRORS,
     AdminContext,
-    audit,
+    AuditRecord,
     audit_failed,
     json_response,
+    run_change,
     unavailable,
 )
 from ray_apps.errors import error_response
@@ -99,43 +102,36 @@ def admin_router(ctx: ApiContext) -> APIRouter:
     )
     async def promote(body: PromoteRequest, request: Request) -> Response:
         """Make a version champion through the promotion gate (or override it, audited)."""
-        if admin is None:
-            return unavailable()
-        who: Principal = request.state.principal
-        try:
-            gate = await run_in_threadpool(admin.promote, body.version, body.override_reason)
-        except ModelNotFoundError:
-            return error_response(404, "not_found", "no such model version", "version")
-        except DataError as exc:
-            return error_response(409, "gate_unavailable", str(exc), "override_reason")
-        except FraudLensError as exc:
-            logger.error("promotion of version %s failed: %s", body.version, exc)
-            return error_response(503, "registry_unavailable", "the model registry failed")
-        overridden = bool(body.override_reason) and any(
-            r.startswith("gate overridden") for r in gate.reasons
-        )
-        action = Action.MODEL_PROMOTED if gate.promoted else "model.promotion_refused"
-        try:
-            audit_hash = audit(
-                admin,
-                who,
-                action,
+
+        def run(admin: AdminContext, who: Principal) -> Any:
+            return admin.promote(body.version, body.override_reason)
+
+        def record(gate: Any) -> AuditRecord:
+            return AuditRecord(
+                Action.MODEL_PROMOTED if gate.promoted else "model.promotion_refused",
                 f"model version {gate.version}",
-                previous_champion=gate.champion,
-                reasons=list(gate.reasons),
-                override_reason=body.override_reason if overridden else None,
+                f"promotion of version {gate.version} ran",
+                {
+                    "previous_champion": gate.champion,
+                    "reasons": list(gate.reasons),
+                    "override_reason": body.override_reason if _overridden(body, gate) else None,
+                },
             )
-        except (AuditError, OSError) as exc:
-            return audit_failed(exc, f"promotion of version {gate.version} ran")
-        return json_response(
-            PromoteResponse(
-                version=gate.version,
-                previous_champion=gate.champion,
-                promoted=gate.promoted,
-                overridden=overridden,
-                reasons=list(gate.reasons),
-                audit_hash=audit_hash,
+
+        async def reply(admin: AdminContext, gate: Any, audit_hash: str) -> Response:
+            return json_response(
+                PromoteResponse(
+                    version=gate.version,
+                    previous_champion=gate.champion,
+                    promoted=gate.promoted,
+                    overridden=_overridden(body, gate),
+                    reasons=list(gate.reasons),
+                    audit_hash=audit_hash,
+                )
             )
+
+        return await run_change(
+            admin, request, run, partial(_promote_failed, body.version), reply, record
         )
 
     @router.post(
@@ -146,30 +142,27 @@ def admin_router(ctx: ApiContext) -> APIRouter:
     )
     async def erase(body: ErasureRequest, request: Request) -> Response:
         """Erase one customer's data from every store (GDPR Art. 17); audited."""
-        if admin is None:
-            return unavailable()
-        who: Principal = request.state.principal
-        try:
-            report = await run_in_threadpool(admin.erase, body.customer_id, who.actor)
-        except AuditError as exc:
-            return audit_failed(exc, "the erasure ran")
-        except (FraudLensError, OSError) as exc:  # e.g. an unreadable file during discovery
-            logger.error("erasure failed: %s: %s", type(exc).__name__, exc)
-            return error_response(503, "erasure_failed", "erasure stopped early; run it again")
-        return json_response(
-            ErasureResponse(
-                subject_ref=report.subject_ref,
-                card_tokens=report.card_tokens,
-                transactions=report.transactions,
-                stores=[vars(s) for s in report.stores],
-                rows_removed=report.rows_removed,
-                complete=report.complete,
-                pending=report.pending,
-                failed=report.failed,
-                deferred=report.deferred,
-                audit_hash=report.audit_hash,
+
+        def run(admin: AdminContext, who: Principal) -> ErasureReport:
+            return admin.erase(body.customer_id, who.actor)
+
+        async def reply(admin: AdminContext, report: ErasureReport, _: str) -> Response:
+            return json_response(
+                ErasureResponse(
+                    subject_ref=report.subject_ref,
+                    card_tokens=report.card_tokens,
+                    transactions=report.transactions,
+                    stores=[vars(s) for s in report.stores],
+                    rows_removed=report.rows_removed,
+                    complete=report.complete,
+                    pending=report.pending,
+                    failed=report.failed,
+                    deferred=report.deferred,
+                    audit_hash=report.audit_hash,
+                )
             )
-        )
+
+        return await run_change(admin, request, run, _erase_failed, reply)
 
     @router.get(
         "/v1/audit/verify",
@@ -192,3 +185,27 @@ def admin_router(ctx: ApiContext) -> APIRouter:
 
     router.include_router(rules_router(ctx, caller))
     return router
+
+
+def _overridden(body: PromoteRequest, gate: Any) -> bool:
+    return bool(body.override_reason) and any(r.startswith("gate overridden") for r in gate.reasons)
+
+
+def _promote_failed(version: str, exc: Exception) -> Response | None:
+    if isinstance(exc, ModelNotFoundError):
+        return error_response(404, "not_found", "no such model version", "version")
+    if isinstance(exc, DataError):
+        return error_response(409, "gate_unavailable", str(exc), "override_reason")
+    if isinstance(exc, FraudLensError):
+        logger.error("promotion of version %s failed: %s", version, exc)
+        return error_response(503, "registry_unavailable", "the model registry failed")
+    return None
+
+
+def _erase_failed(exc: Exception) -> Response | None:
+    if isinstance(exc, AuditError):
+        return audit_failed(exc, "the erasure ran")
+    if isinstance(exc, (FraudLensError, OSError)):  # e.g. an unreadable file during discovery
+        logger.error("erasure failed: %s: %s", type(exc).__name__, exc)
+        return error_response(503, "erasure_failed", "erasure stopped early; run it again")
+    return None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from fraudlens.errors import ModelError
+from fraudlens.errors import AuditError, ModelError
 from fraudlens.scoring.rule_store import RuleStore, RuleWatcher, rule_store_from_settings
 from fraudlens.security.audit import AuditLog, audit_log_from_settings
 from fraudlens.security.auth import Principal
@@ -21,6 +23,7 @@ from ray_apps.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Promoter = Callable[[str, str | None], Any]
 """``(version, override_reason) -> GateDecision`` (``training.promote``)."""
 Eraser = Callable[[str, str], ErasureReport]
@@ -104,3 +107,51 @@ def store_failed(exc: Exception) -> Response:
 
 def unavailable() -> Response:
     return error_response(503, "admin_unavailable", "admin endpoints are not configured here")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """The audit entry for a change; ``done`` says what ran if it cannot be written."""
+
+    action: str
+    target: str
+    done: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def run_change(
+    admin: AdminContext | None,
+    request: Request,
+    change: Callable[[AdminContext, Principal], T],
+    failed: Callable[[Exception], Response | None],
+    reply: Callable[[AdminContext, T, str], Awaitable[Response]],
+    record: Callable[[T], AuditRecord] | None = None,
+) -> Response:
+    """Run one mutating admin route: every change takes this path.
+
+    Answers 503 without an ``AdminContext``. Otherwise ``change(admin, caller)``
+    runs in a worker thread (the caller is the principal ``require`` put in
+    ``request.state``); ``failed`` maps what it raises to a response (None:
+    re-raised). Then ``record(result)`` is appended to the audit log (503
+    ``audit_unavailable`` if it cannot be) and ``reply(admin, result,
+    audit_hash)`` answers; ``audit_hash`` is "" without ``record`` (the change
+    audits itself).
+    """
+    if admin is None:
+        return unavailable()
+    who: Principal = request.state.principal
+    try:
+        result = await run_in_threadpool(change, admin, who)
+    except Exception as exc:
+        response = failed(exc)
+        if response is None:
+            raise
+        return response
+    audit_hash = ""
+    if record is not None:
+        entry = record(result)
+        try:
+            audit_hash = audit(admin, who, entry.action, entry.target, **entry.details)
+        except (AuditError, OSError) as exc:
+            return audit_failed(exc, entry.done)
+    return await reply(admin, result, audit_hash)

@@ -16,17 +16,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from fraudlens.errors import AuditError
 from fraudlens.scoring.config import Rules
-from fraudlens.scoring.rule_store import RuleWatcher
+from fraudlens.scoring.rule_store import RuleWatcher, StoredRules
 from fraudlens.security.audit import Action
 from fraudlens.security.auth import Principal
 from fraudlens.security.roles import Permission
 from ray_apps.admin_context import (
     ERRORS,
-    audit,
-    audit_failed,
+    AdminContext,
+    AuditRecord,
     json_response,
+    run_change,
     store_failed,
     unavailable,
 )
@@ -88,38 +88,39 @@ def rules_router(ctx: ApiContext, caller: Callable[[Permission], Any]) -> APIRou
     )
     async def put_rules(body: Rules, request: Request) -> Response:
         """Replace the live rules; every replica applies them on its next poll."""
-        if admin is None:
-            return unavailable()
-        who: Principal = request.state.principal
-        try:
-            stored = await run_in_threadpool(admin.rules.put, body, who.actor)
-        except Exception as exc:
-            return store_failed(exc)
-        doc = body.model_dump_json().encode()
-        try:
-            audit_hash = audit(
-                admin,
-                who,
+
+        def put(admin: AdminContext, who: Principal) -> StoredRules:
+            return admin.rules.put(body, who.actor)
+
+        def record(stored: StoredRules) -> AuditRecord:
+            doc = body.model_dump_json().encode()
+            return AuditRecord(
                 Action.RULE_CHANGED,
                 f"rules version {stored.version}",
-                sha256=hashlib.sha256(doc).hexdigest(),
-                block_entries=len(body.block),
-                allow_entries=len(body.allow),
-                limits=[limit.name for limit in body.limits],
+                f"rules stored as version {stored.version}",
+                {
+                    "sha256": hashlib.sha256(doc).hexdigest(),
+                    "block_entries": len(body.block),
+                    "allow_entries": len(body.allow),
+                    "limits": [limit.name for limit in body.limits],
+                },
             )
-        except (AuditError, OSError) as exc:
-            return audit_failed(exc, f"rules stored as version {stored.version}")
-        if admin.watcher is not None:
-            await run_in_threadpool(admin.watcher.poll)  # this replica at once
-        return json_response(
-            RulesResponse(
-                version=stored.version,
-                applied_version=admin.watcher.version if admin.watcher else 0,
-                updated_at=stored.updated_at,
-                updated_by=stored.updated_by,
-                rules=stored.rules,
-                audit_hash=audit_hash,
+
+        async def reply(admin: AdminContext, stored: StoredRules, audit_hash: str) -> Response:
+            if admin.watcher is not None:
+                await run_in_threadpool(admin.watcher.poll)  # this replica at once
+            return json_response(
+                RulesResponse(
+                    version=stored.version,
+                    applied_version=admin.watcher.version if admin.watcher else 0,
+                    updated_at=stored.updated_at,
+                    updated_by=stored.updated_by,
+                    rules=stored.rules,
+                    audit_hash=audit_hash,
+                )
             )
-        )
+
+        # Any backend's error (damaged file, Redis down) is a store failure.
+        return await run_change(admin, request, put, store_failed, reply, record)
 
     return router
