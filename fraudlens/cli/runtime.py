@@ -31,6 +31,9 @@ MetricsPort = Annotated[
         min=0, max=65535, help="Serve /metrics on this port (default: metrics.port; 0: off)."
     ),
 ]
+IdleTimeout = Annotated[
+    float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
+]
 
 
 def _with_metrics_port(settings: Settings, port: int | None) -> Settings:
@@ -90,9 +93,7 @@ def features_materialize(
 @friendly
 def stream_features(
     ctx: typer.Context,
-    idle_timeout: Annotated[
-        float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
-    ] = None,
+    idle_timeout: IdleTimeout = None,
     metrics_port: MetricsPort = None,
 ) -> None:
     """Consume transactions and labels, update feature state, push to Feast (SIGTERM stops)."""
@@ -107,9 +108,7 @@ def stream_features(
 @friendly
 def stream_score(
     ctx: typer.Context,
-    idle_timeout: Annotated[
-        float | None, typer.Option(help="Stop after this many idle seconds (default: never).")
-    ] = None,
+    idle_timeout: IdleTimeout = None,
     metrics_port: MetricsPort = None,
 ) -> None:
     """Score transactions from Kafka in micro-batches and publish decisions (SIGTERM stops)."""
