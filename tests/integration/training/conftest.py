@@ -7,24 +7,27 @@
   small, fast training configuration.
 - ``trained``: the model trained end to end through Ray Train and MLflow
   (``training_run`` also gives the registry aliases right after training).
+- ``register_variant``: registers another model (no training run) with the
+  trained model's lineage; returns the new version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pandas as pd
 import pytest
 
 from fraudlens.features import FEATURE_NAMES
-from fraudlens.model import mlflow_client
+from fraudlens.model import FraudModel, mlflow_client
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import Settings, TrainingSettings
 from fraudlens.simulator import SimulatorConfig, simulate
 from training.dataset import TrainingData, from_frame
 from training.local_features import compute_features
 from training.pipeline import TrainResult, train
+from training.register import register
 
 START, END = "2026-06-01", "2026-07-20"
 SERVICE = "fraud_model_v1"
@@ -88,3 +91,26 @@ def training_run(
 @pytest.fixture(scope="session")
 def trained(training_run: tuple[TrainResult, dict[str, str]]) -> TrainResult:
     return training_run[0]
+
+
+@pytest.fixture(scope="session")
+def register_variant(
+    trained: TrainResult, training_settings: Settings
+) -> Callable[[FraudModel, str, dict[str, str]], str]:
+    """``(model, run_name, params) -> version``: a variant of the trained model, registered as is."""
+
+    def register_model(model: FraudModel, run_name: str, params: dict[str, str]) -> str:
+        lineage = {"feature_service": model.feature_service, **trained.split.bounds.as_dict()}
+        registered = register(
+            training_settings,
+            model,
+            run_name=run_name,
+            params=params,
+            metrics={},
+            lineage=lineage,
+            plots=[],
+            tables={},
+        )
+        return registered.version
+
+    return register_model

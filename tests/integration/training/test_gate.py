@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,14 +16,17 @@ from training.dataset import TrainingData, from_frame
 from training.ensemble import choose_thresholds, fit_calibration
 from training.pipeline import TrainResult
 from training.promote import promote
-from training.register import register
 from training.train_xgb import train_xgb_local
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def weak_version(trained: TrainResult, training_settings: Settings) -> str:
+def weak_version(
+    trained: TrainResult,
+    training_settings: Settings,
+    register_variant: Callable[[FraudModel, str, dict[str, str]], str],
+) -> str:
     """A model trained on shuffled labels (no signal), registered without Ray."""
     split, names, cfg = trained.split, trained.model.feature_names, training_settings.training
     shuffled = split.train.assign(
@@ -43,18 +48,7 @@ def weak_version(trained: TrainResult, training_settings: Settings) -> str:
     margin, _ = model.member_margins(split.valid[names].to_numpy(np.float32))
     model.calibration = fit_calibration(margin, y)
     model.thresholds = choose_thresholds(model.predict(split.valid), y, cfg)
-    lineage = {"feature_service": model.feature_service, **split.bounds.as_dict()}
-    registered = register(
-        training_settings,
-        model,
-        run_name="weak",
-        params={"labels": "shuffled"},
-        metrics={},
-        lineage=lineage,
-        plots=[],
-        tables={},
-    )
-    return registered.version
+    return register_variant(model, "weak", {"labels": "shuffled"})
 
 
 @pytest.fixture(scope="module")

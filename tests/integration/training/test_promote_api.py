@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from fraudlens.features import FEATURE_NAMES
-from fraudlens.model import mlflow_client
+from fraudlens.model import FraudModel, mlflow_client
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.security.audit import verify_audit_log
@@ -32,7 +32,6 @@ from fraudlens.settings import Settings, ValidationSettings
 from ray_apps.admin import AdminContext
 from ray_apps.api import ApiContext, create_api
 from training.pipeline import TrainResult
-from training.register import register
 
 pytestmark = pytest.mark.integration
 
@@ -58,22 +57,13 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def worse_version(trained: TrainResult, training_settings: Settings) -> str:
+def worse_version(
+    trained: TrainResult, register_variant: Callable[[FraudModel, str, dict[str, str]], str]
+) -> str:
     """The trained ensemble with its calibration slope negated: same inputs, reversed ranking."""
     a, b = trained.model.calibration
     model = dataclasses.replace(trained.model, calibration=(-a, b), version="")
-    lineage = {"feature_service": model.feature_service, **trained.split.bounds.as_dict()}
-    registered = register(
-        training_settings,
-        model,
-        run_name="inverted",
-        params={"calibration": "slope negated"},
-        metrics={},
-        lineage=lineage,
-        plots=[],
-        tables={},
-    )
-    return registered.version
+    return register_variant(model, "inverted", {"calibration": "slope negated"})
 
 
 @pytest.fixture(scope="module")
