@@ -9,7 +9,10 @@ Spark and Feast files are not mistaken for cards):
   logger is raised to INFO for the session if it was quieter;
 - every test's captured output and failure report;
 - at session end, every file under pytest's basetemp and under any
-  ``FRAUDLENS_DATA_DIR`` a test pointed at outside it;
+  ``FRAUDLENS_DATA_DIR`` a test pointed at outside it, and the application
+  logs (``ray_application_logs``) of the Ray sessions started during the
+  session (Ray's temp folder: ``RAY_TMPDIR``, else the system's; a log that
+  vanishes or cannot be read is skipped: a live Ray moves and rotates them);
 - what fixtures hand in with ``pan_guard.add`` (the integration conftest
   scans the embedded broker's topics before stopping it: Tansu keeps them in
   memory).
@@ -30,6 +33,8 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from typing import Any
 import pytest
 
 from fraudlens.security.pan_scan import Finding, find_pans, scan_bytes, scan_file
+from fraudlens.security.pan_stores import ray_application_logs
 
 PAN_FIXTURE_LOGGER = "pan_fixture"
 FIXTURE_DIR = "pan-fixtures"
@@ -50,7 +56,8 @@ class PanGuard:
         self.findings: list[Finding] = []
         self.sealed: dict[Path, str] = {}
         self.data_dirs: set[Path] = set()
-        self.scanned: dict[str, int] = {"log records": 0, "test reports": 0, "files": 0}
+        self.scanned = {"log records": 0, "test reports": 0, "files": 0, "Ray log files": 0}
+        self.started = time.time()
         self._factory: Callable[..., logging.LogRecord] | None = None
         self._root_level: int | None = None
 
@@ -100,7 +107,9 @@ class PanGuard:
         if path.is_file():
             self.sealed[path.resolve()] = _digest(path)
 
-    def scan_files(self, roots: Iterable[Path]) -> None:
+    def scan_files(
+        self, roots: Iterable[Path], kind: str = "files", skip_unreadable: bool = False
+    ) -> None:
         """Scan every file under ``roots`` except sealed inputs left unchanged."""
         seen: set[Path] = set()
         for root in roots:
@@ -111,13 +120,16 @@ class PanGuard:
                 seen.add(real)
                 if real in self.sealed and self.sealed[real] == _digest(real):
                     continue
-                self.scanned["files"] += 1
+                self.scanned[kind] += 1
                 try:
                     self.findings.extend(scan_file(path, **_SCAN))
                 except Exception:  # e.g. a partial file a killed process left: its raw bytes
                     try:
                         self.findings.extend(scan_bytes(path.read_bytes(), str(path), **_SCAN))
-                    except OSError as exc:  # cannot be read at all: reported, not skipped
+                    except OSError as exc:  # cannot be read: reported, unless told to skip
+                        if skip_unreadable:  # (a live Ray moves and rotates its logs)
+                            self.scanned[kind] -= 1
+                            continue
                         self.findings.append(Finding(str(path), f"unreadable: {exc!r}"[:200], "?"))
 
 
@@ -191,6 +203,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     basetemp = config._tmp_path_factory.getbasetemp().resolve()
     outside = {d.resolve() for d in guard.data_dirs if not d.resolve().is_relative_to(basetemp)}
     guard.scan_files([basetemp, *sorted(outside)])
+    guard.scan_files(_ray_logs(guard.started), "Ray log files", skip_unreadable=True)
     counts = ", ".join(f"{n:,} {kind}" for kind, n in guard.scanned.items())
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
@@ -204,6 +217,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for finding in findings[:50]:
         write(f"  {_short(finding.source)}: {finding.location}: {finding.masked}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _ray_logs(since: float) -> list[Path]:
+    """Application logs of the Ray sessions (on this machine) started after ``since``."""
+    root = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray"  # as Ray does
+    logs: list[Path] = []
+    for session in sorted(root.glob("session_*")):
+        try:
+            fresh = not session.is_symlink() and session.stat().st_mtime >= since  # not _latest
+        except OSError:  # removed meanwhile
+            continue
+        if fresh:
+            logs += ray_application_logs(session)
+    return logs
 
 
 def _short(source: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from rich.table import Table
 from fraudlens.demo.state import DemoState
 from fraudlens.errors import DataError
 from fraudlens.security.pan_scan import Finding, scan_file, scan_text
-from fraudlens.security.pan_stores import scan_redis, scan_topics
+from fraudlens.security.pan_stores import ray_application_logs, scan_redis, scan_topics
 from fraudlens.settings import Settings
 
 NETWORKS_ONLY = True
@@ -38,11 +37,11 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     files, found = scan_folder(settings.data_dir)
     findings += found
     rows += [("DATA_DIR", kind, n) for kind, n in sorted(files.items())]
-    ray_logs = _ray_logs_dir()
-    if ray_logs is not None:
-        files, found = scan_folder(ray_logs, _application_log)
-        findings += found
-        rows.append(("Ray worker, Serve and Train logs", "files", sum(files.values())))
+    ray_session = _ray_session_dir()
+    if ray_session is not None:
+        ray_logs = ray_application_logs(ray_session)
+        findings += [f for p in ray_logs for f in scan_file(p, networks_only=NETWORKS_ONLY)]
+        rows.append(("Ray worker, Serve and Train logs", "files", len(ray_logs)))
     if settings.feast.online_store == "redis":
         redis = scan_redis(_redis_client(settings), networks_only=NETWORKS_ONLY)
         findings += redis.findings
@@ -66,30 +65,16 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     console.print("no card number anywhere: every output passes the Luhn scan")
 
 
-def scan_folder(
-    root: Path, include: Callable[[Path], bool] | None = None
-) -> tuple[Counter[str], list[Finding]]:
-    """Scan every file under ``root`` (or those ``include`` accepts); counts files by kind."""
+def scan_folder(root: Path) -> tuple[Counter[str], list[Finding]]:
+    """Scan every file under ``root``; counts files by kind."""
     counts: Counter[str] = Counter()
     findings: list[Finding] = []
     if not root.is_dir():
         return counts, findings
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        if include is not None and not include(path.relative_to(root)):
-            continue
         counts[_kind(path)] += 1
         findings += scan_file(path, networks_only=NETWORKS_ONLY)
     return counts, findings
-
-
-def _application_log(relative: Path) -> bool:
-    """Ray logs that carry FraudLens output: workers' stdout/stderr, Serve and Train.
-
-    Ray's own daemons (raylet, GCS, dashboard, core-worker logs) print only
-    resource figures and ids, e.g. object-store bytes in fixed point, which can
-    pass a Luhn check by chance.
-    """
-    return relative.parts[0] in {"serve", "train"} or relative.name.startswith("worker-")
 
 
 def _kind(path: Path) -> str:
@@ -106,14 +91,14 @@ def _kind(path: Path) -> str:
     return "other files"
 
 
-def _ray_logs_dir() -> Path | None:
-    """Ray's log folder when Ray runs in this process (the serving step leaves it up)."""
+def _ray_session_dir() -> Path | None:
+    """Ray's session folder when Ray runs in this process (the serving step leaves it up)."""
     try:
         import ray
         from ray._private import worker
 
         if ray.is_initialized() and worker._global_node is not None:
-            return Path(worker._global_node.get_logs_dir_path())
+            return Path(worker._global_node.get_session_dir_path())
     except (ImportError, AttributeError):
         pass
     return None

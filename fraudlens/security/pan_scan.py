@@ -4,8 +4,9 @@ A candidate is a run of 13-19 digits, written together or in groups split by
 single spaces or dashes (``4111 1111 1111 1111``), that passes the Luhn check
 and does not start with 0 (ISO/IEC 7812: no payment card does). To keep the
 noise low enough for a test that scans every output, digits glued to hex
-letters (hashes, tokens, UUIDs) and the fraction part of a decimal number
-(``0.4111111111111111``) are not candidates. ``networks_only=True`` narrows
+letters (hashes, tokens), digits inside a UUID (whose leading groups are all
+digits about once in 2,000 random UUIDs) and the fraction part of a decimal
+number (``0.4111111111111111``) are not candidates. ``networks_only=True`` narrows
 further to the payment networks' first digits (2-6), for sources full of
 epoch-millisecond integers.
 
@@ -15,6 +16,7 @@ Findings carry a location and a masked value (last four digits only). Only
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ REDACTED = "[PAN REDACTED]"
 # hex letters or other digits, and not the fraction part of a decimal number.
 _RUN = re.compile(r"(?<![0-9A-Fa-f])(?<!\d\.)\d+(?:[ -]\d+)*(?![0-9A-Fa-f])")
 _GROUP = re.compile(r"\d+")
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,11 @@ def _plausible(digits: str, networks_only: bool) -> bool:
 def find_pans(text: str, *, networks_only: bool = False) -> list[Hit]:
     """Return every PAN in ``text`` (see the module docstring for the rules)."""
     hits: list[Hit] = []
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
     for run in _RUN.finditer(text):
+        k = bisect.bisect_right(uuids, (run.start(), len(text))) - 1
+        if k >= 0 and run.start() < uuids[k][1]:  # inside a UUID
+            continue
         groups = list(_GROUP.finditer(run.group()))
         sizes = [len(g.group()) for g in groups]
         # The card may be only part of a grouped run (an expiry or a CVV beside

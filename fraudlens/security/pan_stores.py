@@ -2,16 +2,19 @@
 
 Both read everything once, from the start, without changing anything: topics
 through a consumer assigned to every partition (no group, no commits), Redis
-with ``SCAN`` and a read of each key by type.
+with ``SCAN`` and a read of each key by type. ``ray_application_logs`` picks
+the files of a Ray session worth scanning.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fraudlens.errors import BrokerError
@@ -138,3 +141,31 @@ def scan_redis(client: Any, *, networks_only: bool = False) -> StoreScan:
 
     result.findings = [f for f, _ in _scan_values(rows(), "redis", networks_only=networks_only)]
     return result
+
+
+def ray_application_logs(session_dir: Path) -> list[Path]:
+    """The log files of one Ray session that carry FraudLens output, sorted.
+
+    Workers' stdout and stderr (``worker-*.out``/``.err``, moved to ``old/``
+    when a worker exits) and the ``serve/`` and ``train/`` folders. Ray's own
+    daemons (raylet, GCS, dashboard, core-worker logs) print only resource
+    figures and ids, e.g. object-store bytes in fixed point, which can pass a
+    Luhn check by chance: scanning them would fail on noise.
+
+    Args:
+        session_dir: a Ray session folder (``<temp dir>/ray/session_*``).
+
+    Returns:
+        Regular files only; none if the folder is gone (a live session may
+        delete or move files at any time: callers must expect that too).
+    """
+    logs = session_dir / "logs"
+    found: list[Path] = []
+    for folder, _, names in os.walk(logs):  # a vanished folder is skipped, not raised
+        top = Path(folder).relative_to(logs).parts[:1]
+        for name in names:
+            path = Path(folder) / name
+            wanted = top in {("serve",), ("train",)} or name.startswith("worker-")
+            if wanted and path.is_file() and not path.is_symlink():
+                found.append(path)
+    return sorted(found)

@@ -27,6 +27,7 @@ from fraudlens.security.pan_scan import (
     scan_text,
     scrub,
 )
+from fraudlens.security.pan_stores import ray_application_logs
 
 VISA = "4111111111111111"
 AMEX = "378282246310005"
@@ -291,6 +292,32 @@ def test_bytes_and_folder_scan(pan_fixture_path: Callable[[str], Path]) -> None:
     assert [f.source for f in scan_paths([planted.parent])] == [str(planted)]
 
 
+def test_ray_application_logs_are_workers_serve_and_train(tmp_path: Path) -> None:
+    session = tmp_path / "session_2026-06-01_12-00-00_000000_1"
+    ours = [
+        "logs/worker-0a1b-01000000-101.out",
+        "logs/worker-0a1b-01000000-101.err",
+        "logs/old/worker-2c3d-01000000-102.err",  # an exited worker's log
+        "logs/serve/replica_scoring_Scorer_abc.log",
+        "logs/serve/controller_103.log",
+        "logs/train/ray-train-app.log",
+    ]
+    rays = [
+        "logs/raylet.out",
+        "logs/gcs_server.out",
+        "logs/dashboard.log",
+        "logs/python-core-worker-0a1b_101.log",
+        "logs/events/event_RAYLET.log",
+        "session.json",
+    ]
+    for name in ours + rays:
+        (session / name).parent.mkdir(parents=True, exist_ok=True)
+        (session / name).write_text("x\n")
+    (session / "logs/worker-link.out").symlink_to(session / "logs/raylet.out")
+    assert ray_application_logs(session) == sorted(session / name for name in ours)
+    assert ray_application_logs(tmp_path / "gone") == []
+
+
 # -- the session guard of tests/conftest.py, run on tiny test files in a child pytest --------
 
 CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
@@ -307,6 +334,8 @@ LEAKS = {
     "fixture_changed_later": 'SEALED.append(pan_fixture_path("in.csv"))\n'
     "    SEALED[-1].write_text(PAN)\n\n\n"
     'def test_later():\n    SEALED[0].write_text("changed " + PAN)',
+    # a Ray worker's stdout, outside basetemp (RAY_TMPDIR is the child's ray folder)
+    "ray_worker_log": 'ray_log("session_1", "worker-1-01000000-7.out").write_text("scored " + PAN)',
 }
 CLEAN = {
     "fixture_input": 'pan_fixture_path("in.csv").write_text("card\\n" + PAN)',
@@ -328,11 +357,16 @@ def _child_session(tmp_path: Path, body: str) -> tuple[int, str]:
     project.mkdir()
     shutil.copy(CONFTEST, project / "conftest.py")
     (project / "test_leak.py").write_text(
-        "import logging\n\n"
+        "import logging\nimport os\nimport pathlib\n\n"
         'PAN = "4111" + "1" * 12\nSEALED = []\n\n\n'
+        "def ray_log(session, name):\n"
+        '    logs = pathlib.Path(os.environ["RAY_TMPDIR"], "ray", session, "logs")\n'
+        "    logs.mkdir(parents=True, exist_ok=True)\n"
+        "    return logs / name\n\n\n"
         f"def test_leak(tmp_path, pan_fixture_path):\n    {body}\n"
     )
     basetemp = tmp_path / "child-tmp"
+    ray_tmp = tmp_path / "child-ray"
     proc = subprocess.run(
         [
             sys.executable,
@@ -352,9 +386,11 @@ def _child_session(tmp_path: Path, body: str) -> tuple[int, str]:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
     )
     shutil.rmtree(project)  # the child's planted PANs are not this session's output
     shutil.rmtree(basetemp, ignore_errors=True)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -370,3 +406,23 @@ def test_the_session_guard_fails_on_a_leak(tmp_path: Path, leak: str) -> None:
 def test_the_session_guard_passes_clean_and_sealed_inputs(tmp_path: Path, case: str) -> None:
     code, output = _child_session(tmp_path, CLEAN[case])
     assert code == 0 and "PAN scan: clean" in output, output
+
+
+def test_the_session_guard_reads_only_application_logs_of_new_ray_sessions(
+    tmp_path: Path,
+) -> None:
+    body = (
+        'ray_log("session_1", "worker-1-01000000-7.err").write_text("ok")\n'
+        '    ray_log("session_1", "raylet.out").write_text(PAN)  # Ray\'s own: not read\n'
+        '    ray_log("session_0", "worker-2-01000000-8.out").write_text(PAN)\n'
+        '    os.utime(ray_log("session_0", "x").parents[1], (0, 0))  # before the session'
+    )
+    code, output = _child_session(tmp_path, body)
+    assert code == 0 and "PAN scan: clean" in output and " 1 Ray log files" in output, output
+
+
+def test_digits_inside_a_uuid_are_not_a_card() -> None:
+    lucky = "41111111-1111-1111-abcd-0123456789ab"  # leading 16 digits pass Luhn
+    assert luhn_valid("4111111111111111")
+    assert find_pans(f"decision {lucky} scored") == []
+    assert find_pans(f"{lucky} 4111-1111-1111-1111")[0].masked.endswith("1111")
