@@ -5,7 +5,8 @@ once it is ``training.label_delay_days`` old: by then most frauds are known,
 and the ones still unlabelled are taken as legitimate (what the bank knows at
 that time). Metrics: average precision and precision / recall at the alert
 budget (the top ``training.alert_budget`` share of scores, what analysts can
-review).
+review). A one-sided bootstrap bound on AP tells a real drop from the noise of
+a few dozen matured frauds.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class LabelPerformance:
     recall_at_budget: float
     alert_budget: float
     sufficient: bool  # enough matured frauds to judge
+    ap_upper: float | None = None  # upper confidence bound of AP (None: not computed)
+
+    @property
+    def ap_bound(self) -> float:
+        """AP as high as the data allows: the bound when computed, else AP itself."""
+        return self.average_precision if self.ap_upper is None else self.ap_upper
 
 
 def matured_period(as_of: datetime, maturity_days: int, days: int) -> tuple[datetime, datetime]:
@@ -60,6 +67,7 @@ def label_performance(
     alert_budget: float,
     min_frauds: int,
     model_version: str | None = None,
+    confidence: float = 0.0,
 ) -> LabelPerformance:
     """Compute matured-label metrics from decisions and labels.
 
@@ -72,6 +80,7 @@ def label_performance(
         alert_budget: share of transactions analysts review.
         min_frauds: fewer matured frauds give ``sufficient=False``.
         model_version: version to judge (default: the most frequent one).
+        confidence: level of the AP upper bound (0: none is computed).
 
     Raises:
         DataError: a required column is missing.
@@ -93,6 +102,7 @@ def label_performance(
     scores = rows["score"].to_numpy(dtype=np.float64)
     frauds = int(y.sum())
     ap, precision, recall = _metrics(y, scores, alert_budget)
+    upper = ap_upper_bound(y, scores, confidence) if confidence > 0 and frauds else None
     return LabelPerformance(
         model_version=version,
         as_of=as_of,
@@ -105,6 +115,7 @@ def label_performance(
         recall_at_budget=recall,
         alert_budget=alert_budget,
         sufficient=frauds >= min_frauds,
+        ap_upper=upper,
     )
 
 
@@ -118,6 +129,40 @@ def _metrics(y: np.ndarray, scores: np.ndarray, budget: float) -> tuple[float, f
     top = np.argsort(-scores, kind="stable")[:k]
     hits = float(y[top].sum())
     return ap, hits / k, hits / float(y.sum())
+
+
+def ap_upper_bound(
+    y: np.ndarray, scores: np.ndarray, confidence: float, resamples: int = 200, seed: int = 0
+) -> float:
+    """One-sided upper confidence bound of average precision.
+
+    A stratified bootstrap over transactions (frauds and legitimate ones are
+    resampled apart, so each resample keeps the fraud count). Each resample is
+    a weight per row on one fixed ranking, and AP is sklearn's definition
+    (tied scores share one threshold), so with unit weights it equals
+    ``average_precision_score``. Deterministic for a given ``seed``.
+    """
+    order = np.argsort(-scores, kind="stable")
+    y, ranked = y[order].astype(bool), scores[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # last row of each score
+    last = ends[np.searchsorted(ends, np.arange(y.size))]
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    rng = np.random.default_rng(seed)
+    aps = np.empty(resamples)
+    for b in range(resamples):
+        w = np.bincount(rng.choice(pos, pos.size), minlength=y.size) + np.bincount(
+            rng.choice(neg, neg.size), minlength=y.size
+        )
+        aps[b] = weighted_ap(y, w, last)
+    return float(np.quantile(aps, confidence))
+
+
+def weighted_ap(y: np.ndarray, w: np.ndarray, last: np.ndarray) -> float:
+    """AP of rows ranked best first, with row weights; ``last[i]``: end of row i's tie."""
+    hits = w * y
+    tp, seen = np.cumsum(hits)[last], np.cumsum(w)[last]
+    keep = hits > 0
+    return float(np.sum(hits[keep] * tp[keep] / seen[keep]) / hits.sum())
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -177,6 +222,7 @@ def evaluate_labels(
         alert_budget=settings.training.alert_budget,
         min_frauds=settings.drift.min_labelled_frauds,
         model_version=model_version,
+        confidence=settings.drift.ap_confidence,
     )
     if metrics is not None:
         export_performance(perf, metrics)
@@ -198,5 +244,6 @@ def export_performance(perf: LabelPerformance, metrics: DriftMetrics) -> None:
         return
     version = perf.model_version
     metrics.average_precision.labels(model_version=version).set(perf.average_precision)
+    metrics.average_precision_upper.labels(model_version=version).set(perf.ap_bound)
     metrics.precision_at_budget.labels(model_version=version).set(perf.precision_at_budget)
     metrics.recall_at_budget.labels(model_version=version).set(perf.recall_at_budget)

@@ -81,6 +81,12 @@ class DriftMetrics:
             ["model_version"],
             registry=r,
         )
+        self.average_precision_upper = Gauge(
+            "fraudlens_label_average_precision_upper",
+            "Upper confidence bound of matured-label AP (drift.ap_confidence)",
+            ["model_version"],
+            registry=r,
+        )
         self.precision_at_budget = Gauge(
             "fraudlens_label_precision_at_budget",
             "Precision of the top alert-budget share on matured labels",

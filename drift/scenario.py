@@ -98,6 +98,7 @@ class DayRow:
     min_p_value: float
     moved: list[str]
     ap: float
+    ap_upper: float  # its upper confidence bound: what the trigger compares
     champion: str
     event: str = ""
 
@@ -133,12 +134,14 @@ class ScenarioResult:
 
     def table(self) -> str:
         """The timeline as aligned text."""
-        lines = ["day  drift      min p     moved                        AP(matured)  model  event"]
+        lines = [
+            "day  drift      min p     moved                        AP(matured) (upper)  model  event"
+        ]
         for r in self.timeline:
             moved = ",".join(r.moved[:2]) + ("..." if len(r.moved) > 2 else "")
             lines.append(
                 f"{r.day:>3}  {r.status:<9} {r.min_p_value:9.1e}  {moved[:28]:<28} "
-                f"{r.ap:11.4f}  {r.champion:>5}  {r.event}"
+                f"{r.ap:11.4f} ({r.ap_upper:.4f})  {r.champion:>5}  {r.event}"
             )
         return "\n".join(lines)
 
@@ -211,6 +214,7 @@ def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> Scena
             min(p_values.values(), default=math.nan),
             report.moved,
             math.nan if perf is None else perf.average_precision,
+            math.nan if perf is None else perf.ap_bound,
             champion,
         )
         if report.drifted:

@@ -3,8 +3,9 @@
 Rules, applied on every observation:
 - drift counts only when it persists: ``drift.persistence`` consecutive checks
   with a drift verdict (a check without a verdict leaves the count as it is);
-- performance drops when matured-label AP falls below ``(1 - drift.ap_drop)``
-  times the version's baseline (its first sufficient measurement);
+- performance drops when matured-label AP, even at its upper confidence bound
+  (``drift.ap_confidence``), is below ``(1 - drift.ap_drop)`` times the
+  version's baseline (its first sufficient measurement);
 - one job at a time, and none within ``drift.cooldown_hours`` of the last
   launch (no retrain storms);
 - the job goes through the promotion gate: the champion changes only if the
@@ -104,8 +105,9 @@ class RetrainLoop:
         if performance is not None and self._dropped(performance):
             base = self.state.baselines[performance.model_version]
             reasons.append(
-                f"matured-label AP {performance.average_precision:.4f} < "
-                f"{1 - cfg.ap_drop:.2f} x baseline {base:.4f} (model {performance.model_version})"
+                f"matured-label AP {performance.average_precision:.4f} "
+                f"(upper bound {performance.ap_bound:.4f}) < {1 - cfg.ap_drop:.2f} x "
+                f"baseline {base:.4f} (model {performance.model_version})"
             )
         verdict = Verdict(reasons, finished=finished)
         if reasons:
@@ -126,7 +128,7 @@ class RetrainLoop:
                 "baseline", perf.as_of, version=perf.model_version, ap=perf.average_precision
             )
             return False
-        return perf.average_precision < (1.0 - self.settings.drift.ap_drop) * base
+        return perf.ap_bound < (1.0 - self.settings.drift.ap_drop) * base
 
     def _maybe_launch(
         self, reasons: list[str], now: datetime, finished: JobResult | None

@@ -443,6 +443,13 @@ class DriftSettings(BaseModel):
     ap_drop: float = Field(
         0.2, gt=0, lt=1, description="relative drop of matured-label AP that triggers retraining"
     )
+    ap_confidence: float = Field(
+        0.95,
+        ge=0,
+        lt=1,
+        description="confidence that matured-label AP really fell below the drop threshold "
+        "(bootstrap over the matured transactions; 0: compare the point estimate)",
+    )
     performance_days: int = Field(7, ge=1, description="days of matured labels per evaluation")
     min_labelled_frauds: int = Field(20, ge=1, description="fewer matured frauds: no verdict")
     cooldown_hours: float = Field(24.0, ge=0, description="minimum time between retrainings")

@@ -50,6 +50,7 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
         [
             ("Matured-label average precision vs baseline", "timeseries", "none",
              [("fraudlens_label_average_precision", "AP v{{model_version}}"),
+              ("fraudlens_label_average_precision_upper", "upper bound v{{model_version}}"),
               ("fraudlens_label_baseline_average_precision", "baseline v{{model_version}}")], 12),
             ("Precision / recall at the alert budget", "timeseries", "percentunit",
              [("fraudlens_label_precision_at_budget", "precision v{{model_version}}"),

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 
-from drift.label_metrics import label_performance, matured_period
+from drift.label_metrics import (
+    LabelPerformance,
+    ap_upper_bound,
+    label_performance,
+    matured_period,
+    weighted_ap,
+)
 
 AS_OF = datetime(2026, 7, 20, tzinfo=UTC)
 
@@ -79,3 +87,54 @@ def test_no_frauds_gives_nan() -> None:
 def test_matured_period() -> None:
     start, end = matured_period(AS_OF, 7, 3)
     assert end == AS_OF - timedelta(days=7) and start == end - timedelta(days=3)
+
+
+def _ranking(frauds: int, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.zeros(rows, dtype=bool)
+    y[:frauds] = True
+    scores = np.round(rng.random(rows) + 0.8 * y, 2)  # rounded: many tied scores
+    return y, scores
+
+
+def test_weighted_ap_with_unit_weights_is_sklearns_ap() -> None:
+    y, scores = _ranking(30, 2000, seed=1)
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    last = ends[np.searchsorted(ends, np.arange(y.size))]
+    ours = weighted_ap(y[order], np.ones(y.size), last)
+    assert ours == pytest.approx(average_precision_score(y, scores), abs=1e-12)
+
+
+def test_ap_upper_bound_is_above_ap_and_tightens_with_more_frauds() -> None:
+    few_y, few_s = _ranking(20, 4000, seed=2)
+    many_y, many_s = _ranking(400, 80000, seed=2)
+    few_ap, many_ap = average_precision_score(few_y, few_s), average_precision_score(many_y, many_s)
+    few_up = ap_upper_bound(few_y, few_s, 0.95)
+    many_up = ap_upper_bound(many_y, many_s, 0.95)
+    assert few_up > few_ap and many_up > many_ap
+    assert few_up - few_ap > 2 * (many_up - many_ap)
+    assert ap_upper_bound(few_y, few_s, 0.95) == few_up  # deterministic
+    assert ap_upper_bound(few_y, few_s, 0.5) < few_up
+
+
+def test_label_performance_carries_the_bound_only_when_asked() -> None:
+    labels = _labels(["t0", "t5", "t40"], AS_OF - timedelta(days=1))
+
+    def judge(confidence: float) -> LabelPerformance:
+        return label_performance(
+            _decisions(),
+            labels,
+            AS_OF,
+            maturity_days=7,
+            days=7,
+            alert_budget=0.02,
+            min_frauds=2,
+            confidence=confidence,
+        )
+
+    plain, bounded = judge(0.0), judge(0.9)
+    assert plain.ap_upper is None and plain.ap_bound == plain.average_precision
+    assert bounded.ap_upper is not None and bounded.ap_bound == bounded.ap_upper
+    assert bounded.ap_upper >= bounded.average_precision == plain.average_precision

@@ -48,8 +48,12 @@ def _report(status: Status) -> DriftReport:
     return DriftReport(T0, "scipy", "6", None, None, 1000, 2000, status)
 
 
-def _perf(ap: float, version: str = "6", frauds: int = 50) -> LabelPerformance:
-    return LabelPerformance(version, T0, T0, T0, 1000, frauds, ap, 0.5, 0.5, 0.01, frauds >= 20)
+def _perf(
+    ap: float, version: str = "6", frauds: int = 50, upper: float | None = None
+) -> LabelPerformance:
+    return LabelPerformance(
+        version, T0, T0, T0, 1000, frauds, ap, 0.5, 0.5, 0.01, frauds >= 20, upper
+    )
 
 
 def _value(metrics: DriftMetrics, name: str, **labels: str) -> float:
@@ -98,8 +102,11 @@ def test_performance_drop_against_the_first_measurement(tmp_path: Path) -> None:
     assert loop.observe(performance=_perf(0.50), now=T0).launched is None  # -17 %: fine
     assert loop.observe(performance=_perf(0.30, frauds=5), now=T0).launched is None  # too few
     assert loop.observe(performance=_perf(math.nan), now=T0).launched is None
-    verdict = loop.observe(performance=_perf(0.40), now=T0)
+    # below the threshold, but the noise of the matured frauds allows 0.50: no verdict
+    assert loop.observe(performance=_perf(0.40, upper=0.50), now=T0).launched is None
+    verdict = loop.observe(performance=_perf(0.40, upper=0.45), now=T0)
     assert verdict.launched == "job1" and "baseline 0.6000" in verdict.reasons[0]
+    assert "upper bound 0.4500" in verdict.reasons[0]
     assert _value(metrics, "fraudlens_retrain_triggers_total", reason="performance") == 1
     # a new champion gets its own baseline
     assert loop.observe(performance=_perf(0.30, version="7"), now=T0).reasons == []
