@@ -34,7 +34,7 @@ demo: install ## simulate, stream through the embedded broker and print a summar
 	FRAUDLENS_DATA_DIR=$${FRAUDLENS_DATA_DIR:-$(CURDIR)/var} $(BIN)/fraudlens demo
 
 test: install lint ## the whole test suite (unit + integration)
-	$(BIN)/pytest tests
+	$(BIN)/pytest --durations=15 tests
 
 unit: install
 	$(BIN)/pytest tests/unit
