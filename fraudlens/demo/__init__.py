@@ -2,7 +2,9 @@
 
 1. simulate history -> 2. Kafka round trip -> 3. features (Spark backfill,
 Feast apply/materialize, stream job) -> 4. train, evaluate, promote ->
-5. serve and score the last day (API and stream scorer).
+5. serve and score the last day (API and stream scorer) -> 6. the drift story
+(new fraud pattern, drift, retraining, new champion) -> 7. card-number scan of
+every output.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["DemoState", "run_demo"]
 
 def run_demo(settings: Settings, console: Console) -> DemoState:
     """Run every demo step and print what each one did."""
+    from ray_apps.run import start_ray
+
     state = DemoState(settings=settings, sim_dir=settings.data_dir / "sim")
     console.rule("[bold]FraudLens demo")
     console.print(f"data folder: {settings.data_dir}")
@@ -32,6 +36,7 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
         state.settings = live
         kafka_step(state, console)
         features_step(state, console)
+        start_ray(live)  # one Ray for every step, started with Serve's production switches
         train_step(state, console)
         serving_step(state, console)
         drift_step(state, console)
