@@ -208,7 +208,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write("\n")
-    write = reporter.write_line if reporter else print
+
+    def write(line: str, **markup: bool) -> None:
+        if reporter:
+            reporter.write_line(line, **markup)
+        else:  # -p no:terminal
+            print(line)
+
     if not guard.findings:
         write(f"PAN scan: clean ({counts}; {len(guard.sealed)} sealed test inputs skipped)")
         return
