@@ -13,7 +13,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fastapi import FastAPI
+from asgi_client import AsgiClient
 
 from fraudlens.errors import ConfigError, DataError, ModelNotFoundError
 from fraudlens.scoring import ScoringConfig, ScoringService
@@ -40,20 +40,10 @@ def headers(role: Role) -> dict[str, str]:
     return {"X-API-Key": KEYS[role][1]}
 
 
-class Client:
-    """Sync calls into the ASGI app (httpx transport, no network)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a")
-
-    def close(self) -> None:
-        self._loop.run_until_complete(self._http.aclose())
-        self._loop.close()
-
+class Client(AsgiClient):
     def call(self, method: str, url: str, role: Role | None = None, **kw: Any) -> httpx.Response:
         kw.setdefault("headers", headers(role) if role else {})
-        return self._loop.run_until_complete(self._http.request(method, url, **kw))
+        return self.request(method, url, **kw)
 
 
 class FakePromoter:

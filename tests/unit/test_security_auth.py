@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-import httpx
 import jwt
 import pytest
+from asgi_client import AsgiClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
@@ -67,29 +67,6 @@ def _token(key: Any, alg: str = "RS256", **claims: Any) -> str:
     return jwt.encode(body, key, algorithm=alg)
 
 
-class Client:
-    """Sync calls into an ASGI app through httpx (starlette's TestClient warns on httpx)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None
-    ) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-                return await http.request(method, path, headers=headers)
-
-        return asyncio.run(go())
-
-    def post(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.request("POST", path, headers)
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.request("GET", path, headers)
-
-
 DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
 
 
@@ -118,8 +95,9 @@ def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def client(real_app: FastAPI) -> Client:
-    return Client(real_app)
+def client(real_app: FastAPI) -> Iterator[AsgiClient]:
+    with AsgiClient(real_app) as http:
+        yield http
 
 
 def app_endpoints(app: FastAPI) -> set[tuple[str, str]]:
@@ -177,7 +155,7 @@ CALLERS = ["none", "bad:key", "bad:jwt"] + [
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINT_PERMISSIONS))
 def test_authorization_matrix(
-    client: Client, rsa_pair: tuple[Any, str], endpoint: tuple[str, str], caller: str
+    client: AsgiClient, rsa_pair: tuple[Any, str], endpoint: tuple[str, str], caller: str
 ) -> None:
     """Every endpoint x every role (API key, RS256 and HS256 JWT) x no or bad credentials.
 
@@ -327,13 +305,15 @@ def test_rate_limit_returns_429_per_key(rsa_pair: tuple[Any, str]) -> None:
         return {"ok": "yes"}
 
     scorer, admin = KEYS[Role.SCORER][1], KEYS[Role.ADMIN][1]
-    http = Client(app)
-    codes = [http.post("/v1/score", headers={"X-API-Key": scorer}).status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
-    limited = http.post("/v1/score", headers={"X-API-Key": scorer})
-    assert limited.headers["Retry-After"] == "1"
-    assert http.post("/v1/score", headers={"X-API-Key": admin}).status_code == 200
-    assert http.post("/v1/score").status_code == 401  # no credentials: 401, not 429
+    with AsgiClient(app) as http:
+        codes = [
+            http.post("/v1/score", headers={"X-API-Key": scorer}).status_code for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        limited = http.post("/v1/score", headers={"X-API-Key": scorer})
+        assert limited.headers["Retry-After"] == "1"
+        assert http.post("/v1/score", headers={"X-API-Key": admin}).status_code == 200
+        assert http.post("/v1/score").status_code == 401  # no credentials: 401, not 429
 
 
 def test_unconfigured_app_fails_closed() -> None:
@@ -343,8 +323,9 @@ def test_unconfigured_app_fails_closed() -> None:
     async def model() -> dict[str, str]:
         return {}
 
-    http = Client(app)
-    assert http.get("/v1/model", headers={"X-API-Key": KEYS[Role.ADMIN][1]}).status_code == 503
+    with AsgiClient(app) as http:
+        answer = http.get("/v1/model", headers={"X-API-Key": KEYS[Role.ADMIN][1]})
+    assert answer.status_code == 503
 
 
 def test_principal_is_injected(rsa_pair: tuple[Any, str]) -> None:
@@ -355,7 +336,8 @@ def test_principal_is_injected(rsa_pair: tuple[Any, str]) -> None:
     async def labels(caller: Analyst) -> dict[str, str]:
         return {"actor": caller.actor}
 
-    response = Client(app).post("/v1/labels", headers={"X-API-Key": KEYS[Role.ANALYST][1]})
+    with AsgiClient(app) as http:
+        response = http.post("/v1/labels", headers={"X-API-Key": KEYS[Role.ANALYST][1]})
     assert response.json() == {"actor": f"api_key:{KEYS[Role.ANALYST][0]}"}
     spec = app.openapi()["components"]["securitySchemes"]
     assert spec["ApiKey"]["name"] == "X-API-Key" and spec["Bearer"]["scheme"] == "bearer"

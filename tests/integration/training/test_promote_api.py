@@ -9,7 +9,6 @@ service behind the app is a fake: these routes do not score.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from fastapi import FastAPI
+from asgi_client import AsgiClient
 
 from fraudlens.features import FEATURE_NAMES
 from fraudlens.model import FraudModel, mlflow_client
@@ -39,21 +38,9 @@ KEYS = {role: generate_api_key(f"{role.value}07") for role in (Role.ADMIN, Role.
 REASON = "fraud ops sign-off #4711: new pattern, holdout too short"
 
 
-class Client:
-    """Sync calls into the ASGI app (httpx transport, no network)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a")
-
-    def close(self) -> None:
-        self._loop.run_until_complete(self._http.aclose())
-        self._loop.close()
-
+class Client(AsgiClient):
     def promote(self, role: Role, **body: Any) -> httpx.Response:
-        headers = {"X-API-Key": KEYS[role][1]}
-        request = self._http.post("/v1/model/promote", json=body, headers=headers)
-        return self._loop.run_until_complete(request)
+        return self.post("/v1/model/promote", json=body, headers={"X-API-Key": KEYS[role][1]})
 
 
 @pytest.fixture(scope="module")
