@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fraudlens.errors import DataError
+from fraudlens.security._parquet import fsync_dir, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -85,21 +86,6 @@ def dedupe(table: pa.Table, keys: tuple[str, ...] = DEDUPE_KEYS) -> pa.Table:
     return table.take(pc.take(rows, pc.sort_indices(rows)))  # first rows, in file order
 
 
-def _read_part(path: Path) -> pa.Table:
-    try:
-        return pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{path}: cannot read Parquet ({exc})") from exc
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _remove(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
@@ -120,7 +106,7 @@ def compact_day(folder: Path, keys: tuple[str, ...] = DEDUPE_KEYS) -> Compaction
     files = live_files(folder)
     if len(files) < 2:
         return Compaction(day, 0, 0, 0, None)
-    tables = [_read_part(p) for p in files]
+    tables = [read_table(p) for p in files]
     merged = pa.concat_tables(tables, promote_options="permissive")
     table = dedupe(merged, keys)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -136,10 +122,10 @@ def compact_day(folder: Path, keys: tuple[str, ...] = DEDUPE_KEYS) -> Compaction
         os.replace(tmp, folder / name)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     # Now every row is in the new file: removing the old ones loses nothing.
     _remove(files)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     logger.info(
         "compacted %s: %d files, %d rows -> %d (%d repeats dropped)",
         day,

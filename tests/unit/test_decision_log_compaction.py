@@ -74,7 +74,7 @@ def test_new_part_written_during_compaction_is_kept(
 ) -> None:
     write_parts(tmp_path, [rows(0, 20), rows(20, 20), rows(40, 20)])
     folder = tmp_path / "date=2026-06-03"
-    read = compaction._read_part
+    read = compaction.read_table
     late_writer = ParquetLog(tmp_path, "stream", flush_s=60)
 
     def read_then_write(path: Path) -> Any:
@@ -84,14 +84,14 @@ def test_new_part_written_during_compaction_is_kept(
             late_writer.flush()
         return read(path)
 
-    monkeypatch.setattr(compaction, "_read_part", read_then_write)
+    monkeypatch.setattr(compaction, "read_table", read_then_write)
     done = compact_day(folder)
 
     assert done.rows_out == 60
     files = live_files(folder)
     assert len(files) == 2 and done.output in files  # the late part is still there
     assert len(ids(tmp_path)) == 67
-    monkeypatch.setattr(compaction, "_read_part", read)
+    monkeypatch.setattr(compaction, "read_table", read)
     again = compact_day(folder)
     assert (again.files_in, again.rows_out) == (2, 67)
     assert len(ids(tmp_path)) == 67
