@@ -80,7 +80,8 @@ def label_performance(
         alert_budget: share of transactions analysts review.
         min_frauds: fewer matured frauds give ``sufficient=False``.
         model_version: version to judge (default: the most frequent one).
-        confidence: level of the AP upper bound (0: none is computed).
+        confidence: level of the AP upper bound (0: none; none either
+            without enough matured frauds to judge).
 
     Raises:
         DataError: a required column is missing.
@@ -102,7 +103,10 @@ def label_performance(
     scores = rows["score"].to_numpy(dtype=np.float64)
     frauds = int(y.sum())
     ap, precision, recall = _metrics(y, scores, alert_budget)
-    upper = ap_upper_bound(y, scores, confidence) if confidence > 0 and frauds else None
+    sufficient = frauds >= min_frauds
+    upper = (
+        ap_upper_bound(y, scores, confidence) if confidence > 0 and sufficient and frauds else None
+    )
     return LabelPerformance(
         model_version=version,
         as_of=as_of,
@@ -114,7 +118,7 @@ def label_performance(
         precision_at_budget=precision,
         recall_at_budget=recall,
         alert_budget=alert_budget,
-        sufficient=frauds >= min_frauds,
+        sufficient=sufficient,
         ap_upper=upper,
     )
 
