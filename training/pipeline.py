@@ -27,6 +27,7 @@ from training.lineage import code_version
 from training.model_card import model_card
 from training.ray_runtime import ensure_ray
 from training.register import Registered, attach_card, register
+from training.scores import check_scores_path, score_table, write_scores
 from training.split import SplitFrames, split_bounds, time_split
 from training.train_torch import train_mlp
 from training.train_xgb import train_xgb
@@ -155,6 +156,7 @@ def evaluate_model(
     *,
     version: str | None = None,
     data: TrainingData | None = None,
+    scores_path: Path | None = None,
 ) -> Evaluation:
     """Score ``[start, end)`` with a registered model and compute every metric.
 
@@ -165,14 +167,20 @@ def evaluate_model(
         alias: the model to judge (ignored when ``version`` is given).
         version: a registered version instead of an alias.
         data: labelled rows with features (tests); default: ``load_training_data``.
+        scores_path: also write one row per transaction (``training.scores``)
+            to this ``.parquet`` or ``.csv`` file.
 
     Raises:
         ModelNotFoundError: no model has the alias or version.
-        DataError: no labelled data in the range.
+        DataError: no labelled data in the range, or a bad ``scores_path``.
     """
+    if scores_path is not None:
+        check_scores_path(scores_path)
     model = load_model_version(settings, version) if version else load_model(settings, alias)
     data = data or load_training_data(settings, start, end, model.feature_service)
     scores = model.predict(data.frame)
+    if scores_path is not None:
+        write_scores(score_table(data.frame, scores, model.decide(scores)), scores_path)
     return evaluate(data.frame, scores, model.thresholds, settings.training)
 
 
