@@ -50,6 +50,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
+from fraudlens.history import write_import_info
 from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
 from fraudlens.security.encryption import KeyRing
 from fraudlens.security.personal_fields import encrypt_personal_fields
@@ -230,8 +231,9 @@ def import_transactions(
     """Import a CSV/Parquet history into FraudLens Parquet files.
 
     Writes ``transactions.parquet`` and ``labels.parquet`` (the same layout as
-    the simulator's, personal fields encrypted with ``keyring``) and
-    ``rejects.parquet`` for rows that failed validation.
+    the simulator's, personal fields encrypted with ``keyring``),
+    ``rejects.parquet`` for rows that failed validation and ``import.json``
+    (counts and the mapping's label delay, read by training).
 
     Raises:
         DataError: the file cannot be read, lacks a mapped column, or no row
@@ -269,6 +271,18 @@ def import_transactions(
     paths = (out_dir / "transactions.parquet", out_dir / "labels.parquet")
     encrypt_personal_fields(transactions, keyring).to_parquet(paths[0], index=False)
     labels.to_parquet(paths[1], index=False)
+    # Training reads the label delay from here (fraudlens.history).
+    write_import_info(
+        out_dir,
+        {
+            "source": input_path.name,
+            "rows_in": len(frame),
+            "accepted": len(transactions),
+            "rejected": len(rejects),
+            "label_delay_days": mapping.label_delay_days,
+            "label_time_column": "label_time" in mapping.columns,
+        },
+    )
     return ImportResult(
         rows_in=len(frame),
         accepted=len(transactions),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import DataError
+from fraudlens.history import find_history
 from fraudlens.settings import Settings
 from training.lineage import fingerprint
 from training.split import as_utc
@@ -157,6 +158,8 @@ def load_training_data(
     start: datetime | date | str,
     end: datetime | date | str,
     feature_service: str | None = None,
+    *,
+    folder: Path | None = None,
 ) -> TrainingData:
     """Labelled history of ``[start, end)`` with the features of a feature service.
 
@@ -170,6 +173,7 @@ def load_training_data(
         start: first instant (a date means midnight UTC).
         end: end, exclusive.
         feature_service: the feature service to read (default: the training setting).
+        folder: the history folder (default: ``fraudlens.history.find_history``).
 
     Raises:
         DataError: no history, or the join lost or duplicated rows.
@@ -177,7 +181,8 @@ def load_training_data(
     """
     lo, hi = as_utc(start), as_utc(end)
     service = feature_service or settings.training.feature_service
-    folder = settings.training.history_dir or settings.data_dir / "sim"
+    if folder is None:
+        folder = find_history(settings.data_dir, settings.training.history_dir).folder
     if settings.training.features_source == "memory":
         from training.local_features import compute_features
 

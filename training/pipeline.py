@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
 from fraudlens.settings import Settings
 from training import plots
@@ -28,7 +29,7 @@ from training.model_card import model_card
 from training.ray_runtime import ensure_ray
 from training.register import Registered, attach_card, register
 from training.scores import check_scores_path, score_table, write_scores
-from training.split import SplitFrames, split_bounds, time_split
+from training.split import SplitFrames, split_bounds, time_split, with_data_label_delay
 from training.train_torch import train_mlp
 from training.train_xgb import train_xgb
 
@@ -73,7 +74,10 @@ def train(
     cfg = settings.training
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = data or load_training_data(settings, start, end, cfg.feature_service)
+    if data is None:
+        history = find_history(settings.data_dir, cfg.history_dir)
+        cfg = with_data_label_delay(cfg, history.label_delay_days)
+        data = load_training_data(settings, start, end, cfg.feature_service, folder=history.folder)
     split = time_split(data.frame, split_bounds(start, end, cfg), cfg)
     features = data.feature_names
     clock["data"] = time.perf_counter() - t0
