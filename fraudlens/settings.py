@@ -386,6 +386,9 @@ class TrainingSettings(BaseModel):
         description="metrics that must not regress beyond gate_tolerance",
     )
     seed: int = Field(7, description="random seed of both members")
+    feature_chunk_days: int = Field(
+        7, ge=1, description="Feast training path: fetch historical features this many days at once"
+    )
 
 
 class DriftSettings(BaseModel):

@@ -75,21 +75,30 @@ def train(
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
+        logger.info("train 1/5: loading history and features (%s)", cfg.features_source)
         history = find_history(settings.data_dir, cfg.history_dir)
         cfg = with_data_label_delay(cfg, history.label_delay_days)
         data = load_training_data(settings, start, end, cfg.feature_service, folder=history.folder)
     split = time_split(data.frame, split_bounds(start, end, cfg), cfg)
     features = data.feature_names
     clock["data"] = time.perf_counter() - t0
+    logger.info(
+        "train 2/5: %d rows, %d features in %.0f s; XGBoost with Ray Train",
+        len(data.frame),
+        len(features),
+        clock["data"],
+    )
 
     ensure_ray(cfg)
     storage = settings.data_dir / "ray_results"
     t0 = time.perf_counter()
     xgbs = train_xgb(split.train, split.valid, features, cfg, storage)
     clock["xgboost"] = time.perf_counter() - t0
+    logger.info("train 3/5: XGBoost done in %.0f s; MLP with Ray Train", clock["xgboost"])
     t0 = time.perf_counter()
     mlps = train_mlp(split.train, features, cfg, storage)
     clock["mlp"] = time.perf_counter() - t0
+    logger.info("train 4/5: MLP done in %.0f s; ensemble and evaluation", clock["mlp"])
 
     t0 = time.perf_counter()
     choice = choose(xgbs, mlps, split.valid, features, cfg)
@@ -108,6 +117,7 @@ def train(
     choices = _choices(choice)
     model.metadata = {"lineage": lineage, "choices": choices}
     clock["evaluate"] = time.perf_counter() - t0
+    logger.info("train 5/5: evaluated in %.0f s; registering in MLflow", clock["evaluate"])
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fraudlens-plots-") as tmp:
