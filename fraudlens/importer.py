@@ -178,7 +178,8 @@ def _id_text(field: str, value: Any) -> Any:
     elif float(value).is_integer():
         text = str(int(float(value)))
     else:
-        raise ValidationError(field, f"{value!r} is not an id: a number with a fraction")
+        # The value is not quoted: in a card column it could be card digits.
+        raise ValidationError(field, "a number with a fraction is not an id")
     return text.zfill(4) if field == "mcc" else text
 
 
