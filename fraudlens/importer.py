@@ -11,18 +11,25 @@ to the ``raw_history`` store, their column and the transaction id, so
 ``fraudlens keys rotate`` and ``privacy erase`` handle them like the other
 stores; ``security.personal_fields`` has the code, and the replay decryption.
 
-Example mapping::
+Example mapping (every field in ``REQUIRED_FIELDS`` needs a column or a
+default; docs/import.md lists them all)::
 
     columns:               # FraudLens field: your column
       transaction_id: txn_id
       event_time: ts
       pan: card_number     # or card_reference: card_id
+      customer_id: cust
+      terminal_id: terminal
+      merchant_id: merchant
       amount: amount
       is_fraud: fraud_flag
       label_time: chargeback_date
     defaults:              # constants for fields your data lacks
+      mcc: "5411"
       currency: EUR
       channel: card_present
+      entry_mode: chip
+      country: FR
     timezone: UTC          # for naive timestamps
     amount_scale: 1.0      # 0.01 when amounts are in cents
     label_delay_days: 30   # label time when is_fraud is set but no label_time column
@@ -31,16 +38,20 @@ Example mapping::
 from __future__ import annotations
 
 import logging
+import numbers
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
-from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, parse_transaction
+from fraudlens.history import write_import_info
+from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
 from fraudlens.security.encryption import KeyRing
 from fraudlens.security.personal_fields import encrypt_personal_fields
 from fraudlens.security.tokenize import Tokenizer
@@ -50,6 +61,22 @@ logger = logging.getLogger(__name__)
 _CARD_SOURCES = ("pan", "card_reference", "card_token")
 _LABEL_FIELDS = ("is_fraud", "label_time", "fraud_scenario")
 _KNOWN = set(TRANSACTION_FIELDS) | set(_CARD_SOURCES) | set(_LABEL_FIELDS)
+# Fields every row needs (a column or a default); the card comes from _CARD_SOURCES.
+REQUIRED_FIELDS = tuple(
+    name
+    for name, info in Transaction.model_fields.items()
+    if info.is_required() and name != "card_token"
+)
+# Identifiers: a number in the file (Parquet int or float columns) becomes text.
+_ID_FIELDS = (
+    "transaction_id",
+    "customer_id",
+    "terminal_id",
+    "merchant_id",
+    "device_id",
+    "mcc",
+    *_CARD_SOURCES,
+)
 
 
 class ColumnMapping(BaseModel):
@@ -73,6 +100,12 @@ class ColumnMapping(BaseModel):
             raise ValueError(
                 f"map exactly one of {', '.join(_CARD_SOURCES)} (found {cards or 'none'})"
             )
+        missing = [f for f in REQUIRED_FIELDS if f not in self.columns and f not in self.defaults]
+        if missing:
+            raise ValueError(
+                f"required field(s) {', '.join(missing)} not mapped: map a column or set a "
+                "default for each (columns: or defaults:, see docs/import.md)"
+            )
         return self
 
 
@@ -87,8 +120,13 @@ def load_mapping(path: Path) -> ColumnMapping:
         return ColumnMapping.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read mapping: {exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{path}: invalid mapping: {exc}") from exc
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"{path}: invalid mapping: {where + ': ' if where else ''}{message}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -125,13 +163,36 @@ def _card_token(value: Any, source: str, tokenizer: Tokenizer) -> str:
     return str(value)
 
 
+def _missing(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _id_text(field: str, value: Any) -> Any:
+    """An id read as a number (Parquet int/float column) as text; other values unchanged."""
+    if isinstance(value, bool | str) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        text = str(int(value))
+    elif float(value).is_integer():
+        text = str(int(float(value)))
+    else:
+        # The value is not quoted: in a card column it could be card digits.
+        raise ValidationError(field, "a number with a fraction is not an id")
+    return text.zfill(4) if field == "mcc" else text
+
+
 def _event(row: dict[str, Any], mapping: ColumnMapping, tokenizer: Tokenizer) -> dict[str, Any]:
     event: dict[str, Any] = dict(mapping.defaults)
     for field, column in mapping.columns.items():
         value = row[column]
-        if value is None or value == "" or (isinstance(value, float) and pd.isna(value)):
+        if _missing(value):
             continue
         event[field] = value
+    for field in _ID_FIELDS:
+        if field in event:
+            event[field] = _id_text(field, event[field])
     source = next(name for name in _CARD_SOURCES if name in mapping.columns)
     if source not in event:
         raise ValidationError(source, "field is required")
@@ -171,11 +232,13 @@ def import_transactions(
     """Import a CSV/Parquet history into FraudLens Parquet files.
 
     Writes ``transactions.parquet`` and ``labels.parquet`` (the same layout as
-    the simulator's, personal fields encrypted with ``keyring``) and
-    ``rejects.parquet`` for rows that failed validation.
+    the simulator's, personal fields encrypted with ``keyring``),
+    ``rejects.parquet`` for rows that failed validation and ``import.json``
+    (counts and the mapping's label delay, read by training).
 
     Raises:
-        DataError: the file cannot be read or lacks a mapped column.
+        DataError: the file cannot be read, lacks a mapped column, or no row
+            passed validation (the message names the most common reason).
     """
     frame = read_table(input_path)
     missing = sorted(set(mapping.columns.values()) - set(frame.columns))
@@ -197,16 +260,30 @@ def import_transactions(
         accepted.append({**txn.model_dump(mode="python"), **labels})
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    transactions = _transactions_frame(accepted, mapping)
-    labels = _labels_frame(transactions)
-    paths = (out_dir / "transactions.parquet", out_dir / "labels.parquet")
-    encrypt_personal_fields(transactions, keyring).to_parquet(paths[0], index=False)
-    labels.to_parquet(paths[1], index=False)
     rejects_path = None
     if rejects:
         rejects_path = out_dir / "rejects.parquet"
         pd.DataFrame(rejects).to_parquet(rejects_path, index=False)
         logger.warning("%d of %d rows rejected; see %s", len(rejects), len(frame), rejects_path)
+    if not accepted:
+        raise DataError(_nothing_accepted(input_path, len(frame), rejects, rejects_path))
+    transactions = _transactions_frame(accepted, mapping)
+    labels = _labels_frame(transactions)
+    paths = (out_dir / "transactions.parquet", out_dir / "labels.parquet")
+    encrypt_personal_fields(transactions, keyring).to_parquet(paths[0], index=False)
+    labels.to_parquet(paths[1], index=False)
+    # Training reads the label delay from here (fraudlens.history).
+    write_import_info(
+        out_dir,
+        {
+            "source": input_path.name,
+            "rows_in": len(frame),
+            "accepted": len(transactions),
+            "rejected": len(rejects),
+            "label_delay_days": mapping.label_delay_days,
+            "label_time_column": "label_time" in mapping.columns,
+        },
+    )
     return ImportResult(
         rows_in=len(frame),
         accepted=len(transactions),
@@ -215,6 +292,19 @@ def import_transactions(
         transactions_path=paths[0],
         labels_path=paths[1],
         rejects_path=rejects_path,
+    )
+
+
+def _nothing_accepted(
+    source: Path, rows: int, rejects: list[dict[str, Any]], rejects_path: Path | None
+) -> str:
+    if not rejects:
+        return f"{source}: no rows to import"
+    field, count = Counter(r["field"] for r in rejects).most_common(1)[0]
+    reasons = Counter(r["reason"] for r in rejects if r["field"] == field)
+    return (
+        f"{source}: no row accepted, all {rows} rejected; most common: field {field} "
+        f"({count} rows), e.g. {reasons.most_common(1)[0][0]} (all rejects: {rejects_path})"
     )
 
 

@@ -2,6 +2,8 @@
 
 Every record passes a filter that masks anything shaped like a card number
 (12-19 digits passing Luhn): a second line of defence behind tokenization.
+The fraction part of a decimal number (``3.4111111111111111`` seconds) is not a
+card number, as in ``fraudlens.security.pan_scan``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from fraudlens.security.tokenize import luhn_valid
 
-_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){11,18}\d(?!\d)")
+# Not after "<digit>.": the digits of a fraction (a timing, a score) are no card.
+_DIGIT_RUN = re.compile(r"(?<!\d)(?<!\d\.)(?:\d[ -]?){11,18}\d(?!\d)")
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -94,7 +95,7 @@ class Transaction(BaseModel):
     terminal_id: str = Field(pattern=ID_PATTERN)
     merchant_id: str = Field(pattern=ID_PATTERN)
     mcc: str = Field(pattern=r"^[0-9]{4}$", description="merchant category code")
-    amount: float = Field(gt=0, description="in major units of currency")
+    amount: float = Field(description="in major units of currency; 0 for a card check")
     currency: str
     channel: Channel
     entry_mode: EntryMode
@@ -105,6 +106,17 @@ class Transaction(BaseModel):
     ip_address: str | None = None
 
     _v_time = field_validator("event_time")(_utc)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, value: float) -> float:
+        # Zero is an authorisation check (scored like any transaction); a refund is
+        # not a transaction to score (docs/import.md says how to map them).
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if value < 0:
+            raise ValueError("must not be negative (0 or more; refunds are not scored)")
+        return value
 
     @field_validator("currency")
     @classmethod

@@ -330,7 +330,8 @@ class TrainingSettings(BaseModel):
     feature_service: str = Field("fraud_model_v1", description="Feast feature service to train on")
     history_dir: Path | None = Field(
         None,
-        description="folder with transactions.parquet + labels.parquet (default: DATA_DIR/sim)",
+        description="folder with transactions.parquet + labels.parquet (default: DATA_DIR/sim "
+        "or DATA_DIR/import, whichever exists, the newer if both)",
     )
     features_source: Literal["feast", "memory"] = Field(
         "feast", description="feast: point-in-time join; memory: fold the history in-process"
@@ -385,6 +386,9 @@ class TrainingSettings(BaseModel):
         description="metrics that must not regress beyond gate_tolerance",
     )
     seed: int = Field(7, description="random seed of both members")
+    feature_chunk_days: int = Field(
+        7, ge=1, description="Feast training path: fetch historical features this many days at once"
+    )
 
 
 class DriftSettings(BaseModel):

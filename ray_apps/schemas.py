@@ -59,7 +59,7 @@ class ScoreRequest(Transaction):
     card_token: str | None = Field(  # type: ignore[assignment]
         None, pattern=TOKEN_PATTERN, description="card token (tok_<kid>_<32 letters a-p>)"
     )
-    amount: Number = Field(gt=0, description="in major units of currency")
+    amount: Number = Field(description="in major units of currency; 0 for a card check")
     latitude: Number | None = Field(None, ge=-90, le=90)
     longitude: Number | None = Field(None, ge=-180, le=180)
     pan: SecretStr | None = Field(

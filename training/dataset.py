@@ -10,7 +10,8 @@ frame built elsewhere (tests, benchmarks, ``training.local_features``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import DataError
+from fraudlens.history import find_history
 from fraudlens.settings import Settings
 from training.lineage import fingerprint
 from training.split import as_utc
@@ -116,7 +118,11 @@ def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) ->
     for path in paths:
         if not path.exists():
             raise DataError(f"{path} not found: run `fraudlens simulate` or `fraudlens import`")
-    tx = pd.read_parquet(paths[0])
+    # Filters at read time: only the range's row groups are held in memory.
+    bounds = [("event_time", "<", end)]
+    if start is not None:
+        bounds.append(("event_time", ">=", start))
+    tx = pd.read_parquet(paths[0], filters=bounds)
     keep = tx["event_time"] < end
     if start is not None:
         keep &= tx["event_time"] >= start
@@ -132,6 +138,53 @@ def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) ->
     out = tx.merge(fraud, on="transaction_id", how="left", validate="one_to_one")
     out["is_fraud"] = out["label_time"].notna()
     return out.reset_index(drop=True)
+
+
+def in_time_chunks(
+    history: pd.DataFrame, days: int, fetch: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """Fetch feature rows for ``history`` ``days`` of event time at a time.
+
+    Feast's point-in-time join is row by row, so the chunks give the same rows
+    as one giant join, with memory bounded by a chunk. Rows are counted in and
+    out of every chunk and logged, as progress.
+
+    Args:
+        history: rows with ``event_time`` (any order; a default RangeIndex).
+        days: chunk width in days.
+        fetch: one chunk of ``history`` -> one output row per input row, in order.
+
+    Returns:
+        The fetched rows in the order of ``history``.
+
+    Raises:
+        DataError: a chunk came back with another number of rows.
+    """
+    times = history["event_time"]
+    if history.empty:
+        return fetch(history)
+    width = pd.Timedelta(days=days)
+    chunk = ((times - times.min()) // width).to_numpy()
+    ids = np.unique(chunk)
+    parts: list[pd.DataFrame] = []
+    started = time.perf_counter()
+    for n, key in enumerate(ids, start=1):
+        rows = history[chunk == key]
+        out = fetch(rows)
+        if len(out) != len(rows):
+            raise DataError(f"feature chunk {n}: {len(rows)} rows in, {len(out)} rows out")
+        parts.append(out.set_axis(rows.index))
+        logger.info(
+            "features: chunk %d/%d (%s..%s): %d rows in, %d out, %.0f s so far",
+            n,
+            len(ids),
+            rows["event_time"].min().date(),
+            rows["event_time"].max().date(),
+            len(rows),
+            len(out),
+            time.perf_counter() - started,
+        )
+    return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
 def service_features(settings: Settings, service: str) -> list[str]:
@@ -157,6 +210,8 @@ def load_training_data(
     start: datetime | date | str,
     end: datetime | date | str,
     feature_service: str | None = None,
+    *,
+    folder: Path | None = None,
 ) -> TrainingData:
     """Labelled history of ``[start, end)`` with the features of a feature service.
 
@@ -170,6 +225,7 @@ def load_training_data(
         start: first instant (a date means midnight UTC).
         end: end, exclusive.
         feature_service: the feature service to read (default: the training setting).
+        folder: the history folder (default: ``fraudlens.history.find_history``).
 
     Raises:
         DataError: no history, or the join lost or duplicated rows.
@@ -177,7 +233,8 @@ def load_training_data(
     """
     lo, hi = as_utc(start), as_utc(end)
     service = feature_service or settings.training.feature_service
-    folder = settings.training.history_dir or settings.data_dir / "sim"
+    if folder is None:
+        folder = find_history(settings.data_dir, settings.training.history_dir).folder
     if settings.training.features_source == "memory":
         from training.local_features import compute_features
 
@@ -190,7 +247,12 @@ def load_training_data(
     from fraudlens.features.store import historical_vectors, open_store
 
     history = read_history(folder, lo, hi)
-    vectors = historical_vectors(open_store(settings), history, service)
+    store = open_store(settings)
+    vectors = in_time_chunks(
+        history,
+        settings.training.feature_chunk_days,
+        lambda part: historical_vectors(store, part, service),
+    )
     # historical_vectors checks the join; check again that rows line up one to one.
     if len(vectors) != len(history) or not np.array_equal(
         vectors["transaction_id"].to_numpy(), history["transaction_id"].astype(str).to_numpy()

@@ -105,19 +105,36 @@ def fraud_metrics(
     }
 
 
+ALL_FRAUD = "all fraud"
+NO_SCENARIO = "(no scenario)"
+
+
 def scenario_table(
     frame: pd.DataFrame, scores: np.ndarray, thresholds: Thresholds, cfg: TrainingSettings
 ) -> pd.DataFrame:
-    """Metrics per fraud scenario: that scenario's frauds against all legit rows."""
+    """Metrics per fraud scenario: that scenario's frauds against all legit rows.
+
+    Frauds without a scenario (imported data often has none) form one row:
+    ``all fraud`` when no fraud has a scenario, else ``(no scenario)``. Every
+    fraud is in exactly one row; the table is empty only without fraud.
+    """
     fraud = frame["is_fraud"].to_numpy(dtype=bool)
-    scenario = frame["fraud_scenario"].fillna("").to_numpy(dtype=object)
+    if "fraud_scenario" in frame:
+        scenario = frame["fraud_scenario"].fillna("").astype(str).to_numpy(dtype=object)
+    else:
+        scenario = np.full(len(frame), "", dtype=object)
+    names = sorted(set(scenario[fraud]) - {""})
+    unnamed = bool((fraud & (scenario == "")).any())
+    groups = [(name, name) for name in names]
+    if unnamed:
+        groups.append((NO_SCENARIO if names else ALL_FRAUD, ""))
     rows = []
-    for name in sorted(set(scenario[fraud]) - {""}):
+    for label, name in groups:
         keep = ~fraud | (scenario == name)
         m = fraud_metrics(frame[keep], scores[keep], thresholds, cfg)
         rows.append(
             {
-                "scenario": name,
+                "scenario": label,
                 "frauds": int(m["frauds"]),
                 "average_precision": m["average_precision"],
                 "roc_auc": m["roc_auc"],

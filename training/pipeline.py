@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
 from fraudlens.settings import Settings
 from training import plots
@@ -27,7 +28,8 @@ from training.lineage import code_version
 from training.model_card import model_card
 from training.ray_runtime import ensure_ray
 from training.register import Registered, attach_card, register
-from training.split import SplitFrames, split_bounds, time_split
+from training.scores import check_scores_path, score_table, write_scores
+from training.split import SplitFrames, split_bounds, time_split, with_data_label_delay
 from training.train_torch import train_mlp
 from training.train_xgb import train_xgb
 
@@ -72,19 +74,31 @@ def train(
     cfg = settings.training
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
-    data = data or load_training_data(settings, start, end, cfg.feature_service)
+    if data is None:
+        logger.info("train 1/5: loading history and features (%s)", cfg.features_source)
+        history = find_history(settings.data_dir, cfg.history_dir)
+        cfg = with_data_label_delay(cfg, history.label_delay_days)
+        data = load_training_data(settings, start, end, cfg.feature_service, folder=history.folder)
     split = time_split(data.frame, split_bounds(start, end, cfg), cfg)
     features = data.feature_names
     clock["data"] = time.perf_counter() - t0
+    logger.info(
+        "train 2/5: %d rows, %d features in %.0f s; XGBoost with Ray Train",
+        len(data.frame),
+        len(features),
+        clock["data"],
+    )
 
     ensure_ray(cfg)
     storage = settings.data_dir / "ray_results"
     t0 = time.perf_counter()
     xgbs = train_xgb(split.train, split.valid, features, cfg, storage)
     clock["xgboost"] = time.perf_counter() - t0
+    logger.info("train 3/5: XGBoost done in %.0f s; MLP with Ray Train", clock["xgboost"])
     t0 = time.perf_counter()
     mlps = train_mlp(split.train, features, cfg, storage)
     clock["mlp"] = time.perf_counter() - t0
+    logger.info("train 4/5: MLP done in %.0f s; ensemble and evaluation", clock["mlp"])
 
     t0 = time.perf_counter()
     choice = choose(xgbs, mlps, split.valid, features, cfg)
@@ -103,6 +117,7 @@ def train(
     choices = _choices(choice)
     model.metadata = {"lineage": lineage, "choices": choices}
     clock["evaluate"] = time.perf_counter() - t0
+    logger.info("train 5/5: evaluated in %.0f s; registering in MLflow", clock["evaluate"])
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fraudlens-plots-") as tmp:
@@ -155,6 +170,7 @@ def evaluate_model(
     *,
     version: str | None = None,
     data: TrainingData | None = None,
+    scores_path: Path | None = None,
 ) -> Evaluation:
     """Score ``[start, end)`` with a registered model and compute every metric.
 
@@ -165,14 +181,20 @@ def evaluate_model(
         alias: the model to judge (ignored when ``version`` is given).
         version: a registered version instead of an alias.
         data: labelled rows with features (tests); default: ``load_training_data``.
+        scores_path: also write one row per transaction (``training.scores``)
+            to this ``.parquet`` or ``.csv`` file.
 
     Raises:
         ModelNotFoundError: no model has the alias or version.
-        DataError: no labelled data in the range.
+        DataError: no labelled data in the range, or a bad ``scores_path``.
     """
+    if scores_path is not None:
+        check_scores_path(scores_path)
     model = load_model_version(settings, version) if version else load_model(settings, alias)
     data = data or load_training_data(settings, start, end, model.feature_service)
     scores = model.predict(data.frame)
+    if scores_path is not None:
+        write_scores(score_table(data.frame, scores, model.decide(scores)), scores_path)
     return evaluate(data.frame, scores, model.thresholds, settings.training)
 
 

@@ -24,6 +24,7 @@ least one label delay in the past so their labels have matured.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -39,6 +40,36 @@ def as_utc(value: datetime | date | str | pd.Timestamp) -> pd.Timestamp:
     """A UTC timestamp from a date (midnight), a datetime or an ISO string."""
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def with_data_label_delay(cfg: TrainingSettings, data_delay_days: float | None) -> TrainingSettings:
+    """Reconcile the split's label delay with the one the imported data declares.
+
+    An import's mapping says how long its labels take (``label_delay_days``,
+    the label time of frauds without one). When the user did not set
+    ``training.label_delay_days``, the gap takes that value (rounded up to
+    whole days); when they did and the two differ, a warning names both.
+    """
+    if data_delay_days is None:
+        return cfg
+    days = math.ceil(data_delay_days)
+    if "label_delay_days" not in cfg.model_fields_set:
+        logger.info(
+            "label delay: %d days, the imported data's label_delay_days (setting "
+            "FRAUDLENS_TRAINING__LABEL_DELAY_DAYS overrides it)",
+            days,
+        )
+        return cfg.model_copy(update={"label_delay_days": days})
+    if days != cfg.label_delay_days:
+        logger.warning(
+            "training.label_delay_days is %d (your setting) but the imported data's mapping "
+            "says labels take %s days (label_delay_days): training frauds labelled after "
+            "the validation start are %s; set one to match the other",
+            cfg.label_delay_days,
+            data_delay_days,
+            "dropped" if cfg.late_labels == "unknown" else "taught as legit",
+        )
+    return cfg
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,12 +35,33 @@ def evaluate(
     ctx: typer.Context,
     start: FromDay,
     end: ToDay,
-    alias: Annotated[str, typer.Option(help="Model alias to evaluate.")] = "champion",
+    alias: Annotated[
+        str | None, typer.Option(help="Model alias to evaluate (default: champion).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Registered model version to evaluate, instead of an alias.")
+    ] = None,
+    scores: Annotated[
+        Path | None,
+        typer.Option(help="Write one score and decision per transaction here (.parquet or .csv)."),
+    ] = None,
 ) -> None:
     """Evaluate a registered model on [FROM, TO) with fraud metrics, per scenario."""
     from training import evaluate_model
 
-    console.print(evaluate_model(settings_of(ctx), start, end, alias=alias).markdown())
+    if alias is not None and version is not None:
+        raise typer.BadParameter("give --alias or --version, not both", param_hint="--version")
+    report = evaluate_model(
+        settings_of(ctx),
+        start,
+        end,
+        alias=alias or "champion",
+        version=version,
+        scores_path=scores,
+    )
+    console.print(report.markdown())
+    if scores is not None:
+        console.print(f"per-row scores: {scores}")
 
 
 @app.command()

@@ -63,14 +63,18 @@ def features_backfill(
     ctx: typer.Context,
     source: Annotated[
         Path | None,
-        typer.Option(help="Folder with transactions/labels Parquet (default DATA_DIR/sim)."),
+        typer.Option(
+            help="Folder with transactions/labels Parquet (default: the history training "
+            "reads: DATA_DIR/sim or DATA_DIR/import, see docs/import.md)."
+        ),
     ] = None,
 ) -> None:
     """Recompute every feature state over history with Spark into the offline store."""
     from fraudlens.features.batch import backfill
+    from fraudlens.history import find_history
 
     settings = settings_of(ctx)
-    folder = source or settings.data_dir / "sim"
+    folder = source or find_history(settings.data_dir, settings.training.history_dir).folder
     result = backfill(settings, folder / "transactions.parquet", folder / "labels.parquet")
     console.print(result)
 

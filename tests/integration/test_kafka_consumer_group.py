@@ -275,7 +275,7 @@ def test_malformed_events_go_to_the_dead_letter_topic(
     malformed = {
         "bad-json": (b'{"transaction_id": "tx-1", "amount": ', "$", "not valid JSON"),
         "missing-field": (variant(amount=None), "amount", "field is required"),
-        "negative-amount": (variant(amount=-5.0), "amount", "greater than 0"),
+        "negative-amount": (variant(amount=-5.0), "amount", "must not be negative"),
         "unknown-currency": (variant(currency="XYZ"), "currency", "unknown currency"),
         "future-time": (variant(event_time=future), "event_time", "in the future"),
     }

@@ -72,6 +72,18 @@ def test_errors_are_one_line_not_tracebacks(
     source.write_text("card,other\n4111111111111111,1\n")
     result = runner.invoke(app, ["import", str(source), "--mapping", str(mapping)])
     assert result.exit_code == 1
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "customer_id" in said and "map a column or set a default" in said
+    assert "Traceback" not in result.output and "pydantic" not in result.output
+
+    defaults = "".join(f"  {f}: x\n" for f in ("transaction_id", "event_time", "customer_id"))
+    mapping.write_text(
+        "columns:\n  pan: card\n  amount: amt\n" + "defaults:\n" + defaults + "  mcc: 5411\n"
+        "  terminal_id: T\n  merchant_id: M\n  currency: EUR\n  channel: atm\n"
+        "  entry_mode: chip\n  country: FR\n"
+    )
+    result = runner.invoke(app, ["import", str(source), "--mapping", str(mapping)])
+    assert result.exit_code == 1
     assert "mapped column(s) not found: amt" in result.output
     assert "Traceback" not in result.output
 
@@ -107,3 +119,33 @@ def test_audit_verify_detects_tampering(tmp_path: Path, monkeypatch: pytest.Monk
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1
     assert '"ok": false' in result.output
+
+
+def test_import_accepting_nothing_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    fields = ("transaction_id", "event_time", "card_reference", "customer_id", "amount")
+    (tmp_path / "map.yaml").write_text(
+        "columns:\n"
+        + "".join(f"  {f}: {f}\n" for f in fields)
+        + "defaults: {terminal_id: T, merchant_id: M, mcc: 5411, currency: EUR,"
+        " channel: atm, entry_mode: chip, country: FR}\n"
+    )
+    frame = pd.DataFrame(
+        {
+            "transaction_id": [1, 2],  # integer ids: accepted as text
+            "event_time": pd.to_datetime(["2026-05-01", "2026-05-02"], utc=True),
+            "card_reference": [10, 11],
+            "customer_id": [5, 6],
+            "amount": [-1.0, -2.0],  # but every amount is negative
+        }
+    )
+    frame.to_parquet(tmp_path / "in.parquet")
+    result = runner.invoke(
+        app, ["import", str(tmp_path / "in.parquet"), "--mapping", str(tmp_path / "map.yaml")]
+    )
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "no row accepted" in said and "field amount (2 rows)" in said
+    assert (tmp_path / "import" / "rejects.parquet").exists()

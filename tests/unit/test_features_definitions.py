@@ -210,3 +210,28 @@ def test_duplicate_transaction_is_counted_once() -> None:
     assert folder.duplicates == 1
     assert folder.cards["c1"].ts == [T0]
     assert result.card_rows == []
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [],  # a first transaction
+        [0.0],  # one earlier card check
+        [0.0, 0.0, 0.0],  # only card checks: mean and std are 0
+        [10.0, 0.0, 30.0],  # a mixed history
+    ],
+)
+@pytest.mark.parametrize("amount", [0.0, 25.0])
+def test_zero_amounts_give_finite_features(history: list[float], amount: float) -> None:
+    events = [txn(i, T0 + i * HOUR, a) for i, a in enumerate(history)]
+    state = build(events) if events else None
+    request = txn(99, T0 + 10 * HOUR, amount)
+    values = {**card_features(state, request), **terminal_features(None, request)}
+    bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+    assert not bad
+    if amount == 0.0 and history and sum(history) > 0:
+        assert values["card_amount_ratio_30d"] == 0.0
+        assert values["card_amount_zscore_30d"] < 0.0
+    if not any(history):
+        assert values["card_amount_ratio_30d"] == 1.0
+        assert values["card_amount_zscore_30d"] == 0.0

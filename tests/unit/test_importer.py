@@ -192,3 +192,95 @@ def test_example_mapping_is_valid() -> None:
     example = Path(__file__).parents[2] / "examples" / "mapping.yaml"
     mapping = load_mapping(example)
     assert mapping.columns["pan"] == "card_number"
+
+
+REF_MAPPING = """
+columns:
+  transaction_id: id
+  event_time: when
+  card_reference: card
+  customer_id: cust
+  terminal_id: term
+  merchant_id: merch
+  mcc: mcc
+  amount: amount
+defaults:
+  currency: EUR
+  channel: ecommerce
+  entry_mode: ecom_3ds
+  country: FR
+"""
+
+
+def numeric_ids(n: int, **columns: list[object]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "id": range(1, n + 1),  # int64, as in the benchmark's Parquet file
+            "when": pd.date_range("2026-05-01", periods=n, freq="h", tz="UTC"),
+            "card": [1000 + i for i in range(n)],
+            "cust": [float(7 + i) for i in range(n)],  # float without a fraction
+            "term": pd.array([3] * n, dtype="Int64"),  # nullable integers
+            "merch": ["M1"] * n,
+            "mcc": [742] * n,  # an MCC read as a number loses its leading zero
+            "amount": [12.5] * n,
+        }
+    )
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
+def test_parquet_numeric_ids_are_accepted_as_text(
+    tmp_path: Path, tokenizer: Tokenizer, keyring: KeyRing
+) -> None:
+    (tmp_path / "map.yaml").write_text(REF_MAPPING)
+    source = tmp_path / "in.parquet"
+    numeric_ids(4, cust=[7.0, 8.0, 9.5, 10.0], amount=[12.5, 0.0, 1.0, -3.0]).to_parquet(source)
+    result = import_transactions(
+        source, load_mapping(tmp_path / "map.yaml"), tmp_path / "out", tokenizer, keyring=keyring
+    )
+    assert (result.accepted, result.rejected) == (2, 2)
+    txns = pd.read_parquet(result.transactions_path)
+    assert txns["transaction_id"].tolist() == ["1", "2"]
+    assert txns["customer_id"].tolist() == ["7", "8"]
+    assert txns["terminal_id"].tolist() == ["3", "3"]
+    assert txns["mcc"].tolist() == ["0742", "0742"]
+    assert txns["amount"].tolist() == [12.5, 0.0]  # a zero-amount card check is kept
+    assert txns["card_token"].iloc[0] == tokenizer.tokenize_reference("1000")
+    assert result.rejects_path is not None
+    rejects = pd.read_parquet(result.rejects_path)
+    assert rejects["field"].tolist() == ["customer_id", "amount"]
+    assert "fraction" in rejects["reason"].iloc[0]
+    assert "must not be negative" in rejects["reason"].iloc[1]
+
+
+def test_import_that_accepts_nothing_fails_naming_the_reason(
+    tmp_path: Path, tokenizer: Tokenizer, keyring: KeyRing
+) -> None:
+    (tmp_path / "map.yaml").write_text(REF_MAPPING)
+    source = tmp_path / "in.parquet"
+    numeric_ids(3, amount=[-1.0, -2.0, 5.0], merch=["M1", "M2", "bad id"]).to_parquet(source)
+    with pytest.raises(DataError) as info:
+        import_transactions(
+            source,
+            load_mapping(tmp_path / "map.yaml"),
+            tmp_path / "out",
+            tokenizer,
+            keyring=keyring,
+        )
+    message = str(info.value)
+    assert "no row accepted, all 3 rejected" in message
+    assert "field amount (2 rows)" in message and "must not be negative" in message
+    assert len(pd.read_parquet(tmp_path / "out" / "rejects.parquet")) == 3
+    assert not (tmp_path / "out" / "transactions.parquet").exists()
+
+
+def test_missing_required_mapping_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "map.yaml"
+    path.write_text(REF_MAPPING.replace("  merchant_id: merch\n", "").replace("  mcc: mcc\n", ""))
+    with pytest.raises(ConfigError) as info:
+        load_mapping(path)
+    assert "merchant_id, mcc not mapped: map a column or set a default" in str(info.value)
+    assert "\n" not in str(info.value)
+    path.write_text(REF_MAPPING.replace("  mcc: mcc\n", "") + "  mcc: 5411\n")
+    assert load_mapping(path).defaults["mcc"] == 5411

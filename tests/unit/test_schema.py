@@ -45,8 +45,10 @@ def test_valid_event_round_trips() -> None:
     [
         ({"transaction_id": None}, "transaction_id", "required"),
         ({"amount": None}, "amount", "required"),
-        ({"amount": -5}, "amount", "greater than 0"),
-        ({"amount": 0}, "amount", "greater than 0"),
+        ({"amount": -5}, "amount", "must not be negative"),
+        ({"amount": -0.01}, "amount", "refunds are not scored"),
+        ({"amount": float("inf")}, "amount", "finite"),
+        ({"amount": float("nan")}, "amount", "finite"),
         ({"amount": 5_000_000}, "amount", "exceeds the maximum"),
         ({"amount": "lots"}, "amount", "number"),
         ({"currency": "XXX"}, "currency", "unknown currency"),
@@ -82,6 +84,11 @@ def test_unparseable_payloads(raw: bytes | str) -> None:
     with pytest.raises(ValidationError) as info:
         parse_transaction(raw, now=NOW)
     assert info.value.field == "$"
+
+
+@pytest.mark.parametrize("amount", [0, 0.0, "0"])
+def test_zero_amount_is_a_card_check_and_accepted(amount: Any) -> None:
+    assert parse_transaction(valid_event(amount=amount), now=NOW).amount == 0.0
 
 
 def test_future_limit_is_configurable() -> None:

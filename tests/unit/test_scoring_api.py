@@ -178,6 +178,18 @@ def test_bad_requests_name_the_field(
     assert "4111111111111111" not in response.text and "4111111111111112" not in response.text
 
 
+def test_zero_amount_is_scored(client: ApiClient) -> None:
+    response = client.post("/v1/score", json=body(amount=0))
+    assert response.status_code == 200, response.text
+    assert response.json()["decision"] in {"approve", "review", "decline"}
+
+
+def test_negative_amount_says_why(client: ApiClient) -> None:
+    response = client.post("/v1/score", json=body(amount=-5))
+    assert response.status_code == 422
+    assert "must not be negative" in response.text
+
+
 def test_huge_payload_gets_413(client: ApiClient) -> None:
     response = client.post("/v1/score", json=body(merchant_id="M" * 10_000))
     assert response.status_code == 413

@@ -61,3 +61,31 @@ def test_log_formatter_masks_pans() -> None:
     assert "1234567890123" in mask_pans("order 1234567890123")  # fails Luhn: kept
     record = logging.makeLogRecord({"msg": "pan=%s", "args": (PAN,), "levelname": "INFO"})
     assert PAN not in JsonFormatter().format(record)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"took 3.{PAN} s",  # a timing: the digits after the point are a fraction
+        f"score 0.{PAN}",
+        f"elapsed=12.{PAN}",
+    ],
+)
+def test_log_masker_keeps_decimal_fractions(text: str) -> None:
+    assert mask_pans(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"card {PAN} declined",
+        f"pan={PAN}",
+        f'{{"pan": "{PAN}", "amount": 3.5}}',
+        f"took 3.5 s for {PAN}",
+        "card 4111 1111 1111 1111 at 12.25",
+        f"PAN{PAN}.",
+    ],
+)
+def test_log_masker_still_masks_real_pans(text: str) -> None:
+    masked = mask_pans(text)
+    assert "[PAN REDACTED]" in masked and PAN not in masked.replace(" ", "")

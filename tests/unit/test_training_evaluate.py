@@ -110,3 +110,29 @@ def test_holdout_is_newer_than_both_models() -> None:
     assert holdout_window(new, old) == ("2026-07-15T00:00:00+00:00", "2026-07-22T00:00:00+00:00")
     same = holdout_window(old, old)
     assert same[0] == old["test_start"]
+
+
+def test_frauds_without_scenario_are_one_all_fraud_row() -> None:
+    frame, scores = _scored()
+    cfg = TrainingSettings()
+    thresholds = Thresholds(review=0.5, decline=0.9)
+    frauds = int(frame["is_fraud"].sum())
+    for data in (frame.assign(fraud_scenario=None), frame.drop(columns="fraud_scenario")):
+        result = evaluate(data, scores, thresholds, cfg)
+        table = result.scenarios
+        assert table["scenario"].tolist() == ["all fraud"]
+        assert table["frauds"].tolist() == [frauds]
+        assert table["average_precision"].iloc[0] == result.metrics["average_precision"]
+        assert "no fraud in this period" not in result.markdown()
+        assert f"| all fraud | {frauds} |" in result.markdown()
+    # Some frauds named, some not: the unnamed ones get their own row.
+    mixed = frame.copy()
+    first_fraud = mixed.index[mixed["is_fraud"]][0]
+    mixed.loc[first_fraud, "fraud_scenario"] = None
+    table = evaluate(mixed, scores, thresholds, cfg).scenarios
+    assert table["scenario"].tolist() == ["a", "b", "(no scenario)"]
+    assert table["frauds"].sum() == frauds
+    # No fraud at all: the sentence is true.
+    legit = frame[~frame["is_fraud"]]
+    result = evaluate(legit, scores[~frame["is_fraud"].to_numpy()], thresholds, cfg)
+    assert "(no fraud in this period)" in result.markdown()

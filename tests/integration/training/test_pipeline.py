@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
@@ -85,7 +86,7 @@ def test_a_model_expecting_other_features_is_refused(
 
 
 def test_evaluating_a_registered_version_reproduces_its_test_figures(
-    trained: TrainResult, training_settings: Settings, training_data: TrainingData
+    trained: TrainResult, training_settings: Settings, training_data: TrainingData, tmp_path: Path
 ) -> None:
     bounds = trained.split.bounds
     test = from_frame(
@@ -95,7 +96,18 @@ def test_evaluating_a_registered_version_reproduces_its_test_figures(
         bounds.test_start,
         bounds.end,
     )
+    scores_path = tmp_path / "scores.parquet"
     report = evaluate_model(
-        training_settings, bounds.test_start, bounds.end, version=trained.version, data=test
+        training_settings,
+        bounds.test_start,
+        bounds.end,
+        version=trained.version,
+        data=test,
+        scores_path=scores_path,
     )
     assert pd.Series(report.metrics).equals(pd.Series(trained.test.metrics))  # NaN-safe
+    rows = pd.read_parquet(scores_path)
+    assert rows["transaction_id"].tolist() == test.frame["transaction_id"].tolist()
+    assert int(rows["is_fraud"].sum()) == report.metrics["frauds"]
+    assert int((rows["score"] >= trained.model.thresholds.review).sum()) == report.metrics["alerts"]
+    assert set(rows["decision"]) <= {"approve", "review", "decline"}
