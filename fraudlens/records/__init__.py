@@ -1,0 +1,53 @@
+"""PostgreSQL, the system of record: tables, migrations, engine and repositories.
+
+Kafka stays the transport and files under DATA_DIR are caches; what must
+survive a pod restart and be shared by replicas (decisions, labels, the audit
+chain, rules, drift checks, jobs, promotions, cases) lives here.
+"""
+
+from __future__ import annotations
+
+from fraudlens.records.audit import PgAuditLog, verify_chain
+from fraudlens.records.decisions import (
+    count_decisions,
+    decision_ids,
+    decision_row,
+    decisions_for_card,
+    upsert_decisions,
+)
+from fraudlens.records.engine import (
+    database_url,
+    engine_from_settings,
+    make_engine,
+    sqlalchemy_url,
+)
+from fraudlens.records.labels import LabelRecord, add_labels, latest_labels
+from fraudlens.records.migrate import (
+    RecordsStatus,
+    current_revision,
+    head_revision,
+    status,
+    upgrade,
+)
+
+__all__ = [
+    "LabelRecord",
+    "PgAuditLog",
+    "RecordsStatus",
+    "add_labels",
+    "count_decisions",
+    "current_revision",
+    "database_url",
+    "decision_ids",
+    "decision_row",
+    "decisions_for_card",
+    "engine_from_settings",
+    "head_revision",
+    "latest_labels",
+    "make_engine",
+    "sqlalchemy_url",
+    "status",
+    "upgrade",
+    "upsert_decisions",
+    "verify_chain",
+]

@@ -1,0 +1,86 @@
+"""Connections to the system of record: the URL from settings, and an engine."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from fraudlens.errors import ConfigError, RecordsError
+
+if TYPE_CHECKING:
+    from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with the psycopg 3 driver (``postgresql://`` -> ``postgresql+psycopg://``).
+
+    Raises:
+        ConfigError: not a PostgreSQL URL.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # ArgumentError, ValueError: both mean "not a URL"
+        raise ConfigError("records.database_url is not a valid database URL") from exc
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"records.database_url must be a postgresql:// URL, not {parsed.get_backend_name()}://"
+        )
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def database_url(settings: Settings) -> str:
+    """The records database URL: the configured one, or the embedded server's.
+
+    Raises:
+        ConfigError: production mode without ``records.database_url``.
+        RecordsError: the embedded server did not start.
+    """
+    configured = settings.records.database_url
+    if configured is not None:
+        return sqlalchemy_url(configured.get_secret_value())
+    if settings.mode == "production":
+        raise ConfigError(
+            "records.database_url is required in production mode "
+            "(set FRAUDLENS_RECORDS__DATABASE_URL)"
+        )
+    from fraudlens.records.embedded import start_embedded
+
+    return start_embedded(settings.records.resolved_embedded_dir(settings.data_dir))
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    """An engine for ``url`` that checks connections before use.
+
+    Raises:
+        ConfigError: the URL is not a PostgreSQL URL.
+    """
+    return create_engine(
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine of ``settings.records`` (starting the embedded server if needed).
+
+    Raises:
+        ConfigError: production mode without a URL, or a non-PostgreSQL URL.
+        RecordsError: the database cannot be reached.
+    """
+    engine = make_engine(database_url(settings), settings.records.pool_size)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise RecordsError(f"cannot reach the records database: {_safe(exc)}") from exc
+    return engine
+
+
+def _safe(exc: SQLAlchemyError) -> str:
+    # The driver's message, without SQLAlchemy's echo of the statement and parameters.
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
