@@ -111,6 +111,10 @@ class PgAuditLog:
             raise AuditError(f"cannot append to the audit table: {exc}") from exc
         return AuditEntry(**body, hash=digest)
 
+    def verify(self, expected_head: str | None = None) -> AuditVerification:
+        """Check the whole chain (see :func:`verify_chain`)."""
+        return verify_chain(self.engine, self._key, expected_head)
+
 
 def verify_chain(
     engine: Engine, key: bytes | None = None, expected_head: str | None = None

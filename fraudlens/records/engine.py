@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from fraudlens.errors import ConfigError, RecordsError
 
@@ -56,22 +57,34 @@ def database_url(settings: Settings) -> str:
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """An engine for ``url`` that checks connections before use.
 
+    Args:
+        url: a PostgreSQL URL.
+        pool_size: connections kept open; 0 opens one per use and closes it
+            (for rare writers that never dispose their engine, e.g. the audit trail).
+
     Raises:
         ConfigError: the URL is not a PostgreSQL URL.
     """
+    if pool_size == 0:
+        return create_engine(sqlalchemy_url(url), poolclass=NullPool)
     return create_engine(
         sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
 
 
-def engine_from_settings(settings: Settings) -> Engine:
+def engine_from_settings(settings: Settings, pool_size: int | None = None) -> Engine:
     """The engine of ``settings.records`` (starting the embedded server if needed).
+
+    Args:
+        settings: FraudLens settings.
+        pool_size: overrides ``records.pool_size`` (0: no pool, see ``make_engine``).
 
     Raises:
         ConfigError: production mode without a URL, or a non-PostgreSQL URL.
         RecordsError: the database cannot be reached.
     """
-    engine = make_engine(database_url(settings), settings.records.pool_size)
+    size = settings.records.pool_size if pool_size is None else pool_size
+    engine = make_engine(database_url(settings), size)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -15,3 +15,10 @@ def append_audit_entries(url: str, key: bytes, count: int, actor: str, barrier: 
     for i in range(count):
         log.append(actor, "rule.changed", target=f"rule-{i}", details={"i": i, "by": actor})
     engine.dispose()
+
+
+def run_sink(settings: Any, batch_size: int, consumer_config: dict[str, Any]) -> None:
+    """Run the decision sink until killed."""
+    from fraudlens.records.sink import run_decision_sink
+
+    run_decision_sink(settings, batch_size=batch_size, consumer_config=consumer_config)
