@@ -2,12 +2,15 @@
 
 Kafka stays the transport and files under DATA_DIR are caches; what must
 survive a pod restart and be shared by replicas (decisions, labels, the audit
-chain, rules, drift checks, jobs, promotions, cases) lives here.
+chain, rules, drift checks, jobs, promotions, cases) lives here. The
+Kafka -> PostgreSQL decision sink is ``fraudlens.records.sink`` (not imported
+here: it pulls in the scoring package).
 """
 
 from __future__ import annotations
 
 from fraudlens.records.audit import PgAuditLog, verify_chain
+from fraudlens.records.cases import add_case_event, open_case, set_case_status
 from fraudlens.records.decisions import (
     count_decisions,
     decision_ids,
@@ -29,12 +32,20 @@ from fraudlens.records.migrate import (
     status,
     upgrade,
 )
+from fraudlens.records.operations import (
+    add_rule_version,
+    record_drift_check,
+    record_promotion,
+    upsert_retrain_job,
+)
 
 __all__ = [
     "LabelRecord",
     "PgAuditLog",
     "RecordsStatus",
+    "add_case_event",
     "add_labels",
+    "add_rule_version",
     "count_decisions",
     "current_revision",
     "database_url",
@@ -45,9 +56,14 @@ __all__ = [
     "head_revision",
     "latest_labels",
     "make_engine",
+    "open_case",
+    "record_drift_check",
+    "record_promotion",
+    "set_case_status",
     "sqlalchemy_url",
     "status",
     "upgrade",
     "upsert_decisions",
+    "upsert_retrain_job",
     "verify_chain",
 ]

@@ -9,10 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 
-from fraudlens.errors import ConfigError
-from fraudlens.records import database_url, head_revision, make_engine, status, upgrade
+from fraudlens.records import head_revision, make_engine, status, upgrade
 from fraudlens.records.tables import metadata
-from fraudlens.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -47,11 +45,3 @@ def test_status_of_an_empty_schema_says_not_migrated(postgres_url: str) -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
-
-
-def test_production_needs_a_database_url() -> None:
-    settings = Settings(mode="production", kafka={"bootstrap_servers": "b:9092"})
-    with pytest.raises(ConfigError, match="FRAUDLENS_RECORDS__DATABASE_URL"):
-        database_url(settings)
-    with pytest.raises(ConfigError, match="postgresql"):
-        database_url(Settings(records={"database_url": "sqlite:///x.db"}))
