@@ -497,6 +497,13 @@ class RecordsSettings(BaseModel):
         None, description="data folder of the bundled PostgreSQL (default: DATA_DIR/postgres)"
     )
     pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    decision_sink: Literal["parquet", "kafka", "both"] = Field(
+        "parquet",
+        description=(
+            "where the scoring API records decisions: the Parquet decision log (read by the "
+            "drift monitor), the decisions topic (stored by `fraudlens records sink`), or both"
+        ),
+    )
 
     def resolved_embedded_dir(self, data_dir: Path) -> Path:
         """The bundled server's data folder."""
