@@ -46,13 +46,13 @@ def upsert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     if not rows:
         return 0
     unique = list({row["decision_id"]: row for row in rows}.values())
+    # One cached statement run as "insertmanyvalues" batches (no compile per batch size).
     stmt = (
         insert(decisions)
-        .values(unique)
         .on_conflict_do_nothing(index_elements=["decision_id"])
         .returning(decisions.c.decision_id)
     )
-    return len(conn.execute(stmt).all())
+    return len(conn.execute(stmt, unique).all())
 
 
 def count_decisions(conn: Connection) -> int:
