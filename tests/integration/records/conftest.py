@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from fraudlens.records import make_engine, sqlalchemy_url, upgrade
 from fraudlens.records.embedded import start_embedded, stop_embedded
-from fraudlens.records.tables import metadata
+from fraudlens.records.pan import scan_records
 
 
 @pytest.fixture(scope="session")
@@ -78,11 +78,6 @@ def records_engine(records_url: str) -> Iterator[Engine]:
 
 def _scan_rows(url: str, pan_guard: Any) -> None:
     engine = make_engine(url, pool_size=1)
-    rows = 0
-    with engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            for (line,) in conn.execute(text(f'SELECT row_to_json(t)::text FROM "{table.name}" t')):
-                pan_guard.scan_text(line, f"PostgreSQL table {table.name}")
-                rows += 1
+    scan = scan_records(engine, networks_only=True)
     engine.dispose()
-    pan_guard.add([], "PostgreSQL rows", rows)
+    pan_guard.add(scan.findings, "PostgreSQL rows", sum(scan.counts.values()))

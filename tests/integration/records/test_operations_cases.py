@@ -18,7 +18,8 @@ from fraudlens.records import (
     set_case_status,
     upsert_retrain_job,
 )
-from fraudlens.records.tables import case_events, cases, drift_checks, retrain_jobs
+from fraudlens.records.pan import scan_records
+from fraudlens.records.tables import case_events, cases, drift_checks, retrain_jobs, rules
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -68,3 +69,19 @@ def test_case_lifecycle(records_engine: Engine) -> None:
         ("ana", "comment"),
         ("ana", "status:closed"),
     ]
+
+
+def test_row_scan_finds_a_card_number(records_engine: Engine) -> None:
+    pan = "4111" + "1111" * 3  # the classic test card
+    with records_engine.begin() as conn:
+        version = add_rule_version(conn, {"note": f"card {pan}"}, "careless")
+    try:
+        scan = scan_records(records_engine, networks_only=True)
+    finally:
+        with records_engine.begin() as conn:
+            conn.execute(rules.delete().where(rules.c.version == version))
+    assert [(f.source, f.location.split(",")[0]) for f in scan.findings] == [
+        ("postgresql", "table rules")
+    ]
+    assert pan not in scan.findings[0].masked and scan.findings[0].masked.endswith("1111")
+    assert scan.counts["rules"] >= 1 and "audit" in scan.counts

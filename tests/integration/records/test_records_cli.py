@@ -74,3 +74,14 @@ def test_embedded_mode_starts_postgres_from_the_wheel(tmp_path: Path) -> None:
     finally:
         stop_embedded(root / "pg")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_unreachable_database_is_a_one_line_error_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRAUDLENS_RECORDS__DATABASE_URL", "postgresql://u:pw-Xk42@127.0.0.1:1/x")
+    result = runner.invoke(app, ["records", "status"])
+    assert result.exit_code == 1
+    assert "cannot reach the records database" in result.output
+    assert "pw-Xk42" not in result.output
