@@ -24,6 +24,7 @@ from sqlalchemy import Engine, RowMapping, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import AuditError
+from fraudlens.records.engine import db_error
 from fraudlens.records.tables import audit
 from fraudlens.security.audit import GENESIS, AuditEntry, AuditVerification
 from fraudlens.security.pan_scan import scrub
@@ -108,7 +109,7 @@ class PgAuditLog:
                 digest = _digest(canonical, self._key)
                 conn.execute(audit.insert().values(**body, hash=digest, body=canonical))
         except SQLAlchemyError as exc:
-            raise AuditError(f"cannot append to the audit table: {exc}") from exc
+            raise AuditError(f"cannot append to the audit table: {db_error(exc)}") from exc
         return AuditEntry(**body, hash=digest)
 
     def verify(self, expected_head: str | None = None) -> AuditVerification:
@@ -146,7 +147,7 @@ def verify_chain(
                 hashes.add(prev)
                 result.entries += 1
     except SQLAlchemyError as exc:
-        raise AuditError(f"cannot read the audit table: {exc}") from exc
+        raise AuditError(f"cannot read the audit table: {db_error(exc)}") from exc
     result.head = prev
     if expected_head is not None and expected_head not in hashes:
         result.problems.append("expected head hash not found: the chain was truncated or rewritten")

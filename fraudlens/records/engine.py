@@ -72,28 +72,48 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     )
 
 
-def engine_from_settings(settings: Settings, pool_size: int | None = None) -> Engine:
+def engine_from_settings(
+    settings: Settings, pool_size: int | None = None, *, check_schema: bool = True
+) -> Engine:
     """The engine of ``settings.records`` (starting the embedded server if needed).
 
     Args:
         settings: FraudLens settings.
         pool_size: overrides ``records.pool_size`` (0: no pool, see ``make_engine``).
+        check_schema: make sure the tables are at this package's revision: the
+            embedded server is migrated on the spot; a configured database must
+            have been migrated with ``fraudlens records upgrade`` (schema changes
+            on a shared database are an operator's step, not a side effect).
 
     Raises:
         ConfigError: production mode without a URL, or a non-PostgreSQL URL.
-        RecordsError: the database cannot be reached.
+        RecordsError: the database cannot be reached, or is behind.
     """
+    from fraudlens.records.migrate import current_revision, head_revision, upgrade
+
     size = settings.records.pool_size if pool_size is None else pool_size
     engine = make_engine(database_url(settings), size)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        if check_schema:
+            current, head = current_revision(engine), head_revision()
+            if current != head and settings.records.database_url is None:
+                upgrade(engine)
+            elif current != head:
+                raise RecordsError(
+                    f"the records database is at revision {current or '(none)'}, this "
+                    f"package needs {head}: run `fraudlens records upgrade`"
+                )
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise RecordsError(f"cannot reach the records database: {_safe(exc)}") from exc
+        raise RecordsError(f"cannot reach the records database: {db_error(exc)}") from exc
+    except RecordsError:
+        engine.dispose()
+        raise
     return engine
 
 
-def _safe(exc: SQLAlchemyError) -> str:
-    # The driver's message, without SQLAlchemy's echo of the statement and parameters.
+def db_error(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's echo of the statement and parameters."""
     return str(getattr(exc, "orig", None) or exc).splitlines()[0]

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import RecordsError
+from fraudlens.records.engine import db_error
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise RecordsError(f"cannot read the schema revision: {exc}") from exc
+        raise RecordsError(f"cannot read the schema revision: {db_error(exc)}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
@@ -78,7 +79,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise RecordsError(f"migrating the records database failed: {exc}") from exc
+        raise RecordsError(f"migrating the records database failed: {db_error(exc)}") from exc
     now = current_revision(engine)
     logger.info("records database at revision %s", now)
     return now or ""

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import RecordsError
+from fraudlens.records.engine import db_error
 from fraudlens.records.tables import metadata
 from fraudlens.security.pan_scan import Finding, find_pans
 from fraudlens.security.pan_stores import StoreScan
@@ -43,5 +44,5 @@ def scan_records(engine: Engine, *, networks_only: bool = False) -> StoreScan:
                         result.findings.append(Finding("postgresql", where, hit.masked))
                 result.counts[table.name] = count
     except SQLAlchemyError as exc:
-        raise RecordsError(f"cannot scan the records tables: {exc}") from exc
+        raise RecordsError(f"cannot scan the records tables: {db_error(exc)}") from exc
     return result

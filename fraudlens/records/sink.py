@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fraudlens.errors import RecordsError, ValidationError
 from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer
 from fraudlens.records.decisions import decision_row, upsert_decisions
-from fraudlens.records.engine import engine_from_settings
+from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.tables import decisions
 from fraudlens.scoring.stream import DecisionEvent
 
@@ -95,7 +95,7 @@ class DecisionWriter:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
         except SQLAlchemyError as exc:
-            raise RecordsError(f"storing {len(rows)} decisions failed: {exc}") from exc
+            raise RecordsError(f"storing {len(rows)} decisions failed: {db_error(exc)}") from exc
         self.stats.inserted += inserted
         self.stats.already_stored += len(rows) - inserted
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from typer.testing import CliRunner
 
 from fraudlens.cli import app
-from fraudlens.records import PgAuditLog, head_revision, make_engine
+from fraudlens.errors import RecordsError
+from fraudlens.records import (
+    PgAuditLog,
+    engine_from_settings,
+    head_revision,
+    make_engine,
+    status,
+    upgrade,
+)
 from fraudlens.records.embedded import stop_embedded
-from fraudlens.records.engine import database_url
 from fraudlens.security.audit import Action, audit_log_from_settings
 from fraudlens.settings import Settings
 
@@ -67,13 +75,38 @@ def test_embedded_mode_starts_postgres_from_the_wheel(tmp_path: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="fraudlens-pg-embedded-"))
     settings = Settings(data_dir=tmp_path, records={"embedded_dir": root / "pg"})
     try:
-        engine = make_engine(database_url(settings))
+        engine = engine_from_settings(settings)  # the embedded server is migrated on the spot
         with engine.connect() as conn:
             assert conn.execute(text("SHOW server_version")).scalar_one().startswith("18")
+        assert status(engine).up_to_date
         engine.dispose()
     finally:
         stop_embedded(root / "pg")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_configured_database_behind_the_package_is_refused(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    name = f"fraudlens_behind_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(postgres_url, pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={name}"})
+    settings = Settings(
+        data_dir=tmp_path, records={"database_url": url.render_as_string(hide_password=False)}
+    )
+    try:
+        with pytest.raises(RecordsError, match="run `fraudlens records upgrade`"):
+            engine_from_settings(settings)
+        engine = engine_from_settings(settings, check_schema=False)
+        upgrade(engine)
+        engine.dispose()
+        engine_from_settings(settings).dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
 
 
 def test_unreachable_database_is_a_one_line_error_without_the_password(
