@@ -54,15 +54,18 @@ def records_sink(
     idle_timeout: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without messages.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Decisions per transaction.")] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, help="Messages per transaction.")] = 500,
+    labels: Annotated[
+        bool, typer.Option(help="Also store the labels topic in the labels table.")
+    ] = True,
 ) -> None:
-    """Copy the decisions topic into PostgreSQL, exactly one row per decision (SIGTERM stops)."""
+    """Copy the decisions (and labels) topics into PostgreSQL, exactly once each (SIGTERM stops)."""
     from fraudlens.records.sink import run_decision_sink
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stats = run_decision_sink(
-        settings_of(ctx), stop, idle_timeout=idle_timeout, batch_size=batch_size
+        settings_of(ctx), stop, idle_timeout=idle_timeout, batch_size=batch_size, labels=labels
     )
     console.print_json(json.dumps(asdict(stats)))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 
 from fraudlens.errors import ValidationError
 from fraudlens.records.tables import labels
@@ -41,10 +41,13 @@ def _check(label: LabelRecord) -> None:
 
 
 def add_labels(conn: Connection, records: Sequence[LabelRecord]) -> int:
-    """Store labels (all of them: history is kept). Runs in the caller's transaction.
+    """Store labels (history is kept). Runs in the caller's transaction.
+
+    A label identical to a stored one (same transaction, time, source and
+    verdict: a redelivery) is not stored again.
 
     Returns:
-        How many were stored.
+        How many were new.
 
     Raises:
         ValidationError: a label has no transaction id, an unknown source or a
@@ -54,8 +57,15 @@ def add_labels(conn: Connection, records: Sequence[LabelRecord]) -> int:
         _check(label)
     if not records:
         return 0
-    conn.execute(
-        labels.insert(),
+    stmt = (
+        insert(labels)
+        .on_conflict_do_nothing(
+            index_elements=["transaction_id", "label_time", "source", "is_fraud"]
+        )
+        .returning(labels.c.label_id)
+    )
+    done = conn.execute(
+        stmt,
         [
             {
                 "transaction_id": r.transaction_id,
@@ -67,7 +77,7 @@ def add_labels(conn: Connection, records: Sequence[LabelRecord]) -> int:
             for r in records
         ],
     )
-    return len(records)
+    return len(done.all())
 
 
 def latest_labels(

@@ -1,11 +1,12 @@
-"""The decisions sink: a consumer group that copies the decisions topic into PostgreSQL.
+"""The records sink: a consumer group that copies the decisions (and labels) topics into PostgreSQL.
 
 Each batch is upserted in one database transaction (``ON CONFLICT
-(decision_id) DO NOTHING``); the Kafka offsets are committed only after that
-transaction committed (``EventConsumer`` commits after the handler returns).
-A crash between the two redelivers the batch, and the upsert makes the
-second write a no-op: at-least-once delivery plus an idempotent write gives
-exactly one row per decision. Messages that cannot be stored (bad JSON, a
+(decision_id) DO NOTHING``; a label identical to a stored one is skipped the
+same way); the Kafka offsets are committed only after that transaction
+committed (``EventConsumer`` commits after the handler returns). A crash
+between the two redelivers the batch, and the upsert makes the second write a
+no-op: at-least-once delivery plus an idempotent write gives exactly one row
+per decision. Messages that cannot be stored (bad JSON, a
 field too long for its column, NUL characters) go to the dead-letter topic
 with the reason, so one bad message cannot block the partition.
 """
@@ -23,10 +24,12 @@ from sqlalchemy import Engine, String
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import RecordsError, ValidationError
-from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer
+from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
+from fraudlens.records.labels import LabelRecord, add_labels
 from fraudlens.records.tables import decisions
+from fraudlens.schema import Label
 from fraudlens.scoring.stream import DecisionEvent
 
 if TYPE_CHECKING:
@@ -50,6 +53,8 @@ class SinkStats:
     dead_lettered: int = 0
     inserted: int = 0
     already_stored: int = 0
+    labels_inserted: int = 0
+    labels_already_stored: int = 0
 
 
 def parse_decision(raw: bytes | None) -> DecisionEvent:
@@ -81,8 +86,13 @@ def _decoder(raw: bytes | None, now: datetime) -> DecisionEvent:
     return parse_decision(raw)
 
 
+def label_record(label: Label) -> LabelRecord:
+    """The ``labels`` row of a label from the labels topic."""
+    return LabelRecord(label.transaction_id, label.is_fraud, label.label_time, label.source.value)
+
+
 class DecisionWriter:
-    """The consumer handler: upsert one batch in one transaction."""
+    """The consumer handler: upsert one batch (decisions and labels) in one transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -90,14 +100,22 @@ class DecisionWriter:
 
     def __call__(self, batch: list[ConsumedEvent]) -> None:
         """Store the batch; raising stops the loop before the offsets are committed."""
-        rows = [decision_row(cast(DecisionEvent, item.event)) for item in batch]
+        found = [item.event for item in batch if isinstance(item.event, Label)]
+        rows = [
+            decision_row(cast(DecisionEvent, item.event))
+            for item in batch
+            if not isinstance(item.event, Label)
+        ]
         try:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
+                new_labels = add_labels(conn, [label_record(label) for label in found])
         except SQLAlchemyError as exc:
-            raise RecordsError(f"storing {len(rows)} decisions failed: {db_error(exc)}") from exc
+            raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
         self.stats.inserted += inserted
         self.stats.already_stored += len(rows) - inserted
+        self.stats.labels_inserted += new_labels
+        self.stats.labels_already_stored += len(found) - new_labels
 
 
 def run_decision_sink(
@@ -109,6 +127,7 @@ def run_decision_sink(
     group_id: str | None = None,
     batch_size: int = 500,
     consumer_config: dict[str, Any] | None = None,
+    labels: bool = False,
 ) -> SinkStats:
     """Copy the decisions topic into the ``decisions`` table until stopped.
 
@@ -120,6 +139,8 @@ def run_decision_sink(
         group_id: consumer group (default ``<kafka.consumer_group>-records-sink``).
         batch_size: most decisions per database transaction.
         consumer_config: librdkafka overrides for the consumer.
+        labels: also copy the labels topic into the ``labels`` table (validated
+            like every label consumer: invalid ones are dead-lettered).
 
     Returns:
         Counters of this run.
@@ -130,14 +151,18 @@ def run_decision_sink(
     """
     engine = engine_from_settings(settings)
     writer = DecisionWriter(engine)
-    topic = settings.kafka.decisions_topic
+    kafka = settings.kafka
     # EventConsumer's decoders are typed for transactions and labels; this one
     # yields DecisionEvent, which only our handler reads back.
-    decoders = {topic: cast(Decoder, _decoder)}
+    decoders = {kafka.decisions_topic: cast(Decoder, _decoder)}
+    if labels:
+        decoders[kafka.labels_topic] = default_decoders(kafka, settings.validation)[
+            kafka.labels_topic
+        ]
     try:
         with EventConsumer(
             settings.kafka,
-            [topic],
+            list(decoders),
             writer,
             group_id=group_id or f"{settings.kafka.consumer_group}-records-sink",
             batch_size=batch_size,
@@ -152,13 +177,15 @@ def run_decision_sink(
     writer.stats.consumed = counters.consumed
     writer.stats.dead_lettered = counters.dead_lettered
     logger.info(
-        "decision sink stopped: %d consumed, %d inserted, %d already stored, %d dead-lettered",
+        "records sink stopped: %d consumed, %d decisions and %d labels inserted, "
+        "%d already stored, %d dead-lettered",
         counters.consumed,
         writer.stats.inserted,
-        writer.stats.already_stored,
+        writer.stats.labels_inserted,
+        writer.stats.already_stored + writer.stats.labels_already_stored,
         counters.dead_lettered,
     )
     return writer.stats
 
 
-__all__ = ["DecisionWriter", "SinkStats", "parse_decision", "run_decision_sink"]
+__all__ = ["DecisionWriter", "SinkStats", "label_record", "parse_decision", "run_decision_sink"]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -76,6 +77,8 @@ labels = Table(
     CheckConstraint(
         "source IN ('chargeback', 'customer_report', 'analyst', 'api', 'import')", name="source"
     ),
+    # The same label delivered twice (at-least-once transport) is stored once.
+    UniqueConstraint("transaction_id", "label_time", "source", "is_fraud"),
     # "Latest label wins" reads the newest label of each transaction through this index.
     Index(None, "transaction_id", "label_time", "label_id"),
     Index(None, "label_time"),

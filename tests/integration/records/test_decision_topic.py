@@ -1,4 +1,4 @@
-"""The API's decisions through the topic into PostgreSQL (records.decision_sink)."""
+"""The API's decisions and the labels topic into PostgreSQL (records.decision_sink, the sink)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from fraudlens.kafka import EventProducer
+from fraudlens.records import latest_labels
 from fraudlens.records.sink import run_decision_sink
 from fraudlens.records.tables import decisions
+from fraudlens.schema import Label, LabelSource
 from fraudlens.scoring.decision_log import DecisionLog
 from fraudlens.scoring.decision_topic import FanOutSink, KafkaDecisionSink
 from fraudlens.scoring.factory import decision_sink
@@ -57,8 +60,42 @@ def test_api_decisions_reach_postgres_and_the_parquet_log(
     sink.close()
     assert list((tmp_path / "decisions").rglob("*.parquet"))  # the drift monitor's input
 
-    stats = run_decision_sink(settings, idle_timeout=2.0, consumer_config=kafka_consumer_config)
-    assert (stats.inserted, stats.dead_lettered) == (60, 0)
+    labels = [
+        Label(
+            transaction_id="tx-api-0001",
+            is_fraud=True,
+            label_time=T0 + timedelta(days=9),
+            source=LabelSource.CHARGEBACK,
+        ),
+        Label(
+            transaction_id="tx-api-0001",
+            is_fraud=False,
+            label_time=T0 + timedelta(days=11),
+            source=LabelSource.ANALYST,
+        ),
+        Label(
+            transaction_id="tx-api-0002",
+            is_fraud=True,
+            label_time=T0 + timedelta(days=5),
+            source=LabelSource.CUSTOMER_REPORT,
+        ),
+    ]
+    with EventProducer(kafka_settings) as producer:
+        for label in [*labels, labels[0]]:  # the chargeback arrives twice
+            producer.send_event(kafka_settings.labels_topic, label)
+        producer.send(kafka_settings.labels_topic, "x", b'{"transaction_id": "tx-1"}')
+
+    stats = run_decision_sink(
+        settings, idle_timeout=2.0, consumer_config=kafka_consumer_config, labels=True
+    )
+    assert (stats.inserted, stats.dead_lettered) == (60, 1)
+    assert (stats.labels_inserted, stats.labels_already_stored) == (3, 1)
+    with records_engine.connect() as conn:
+        latest = latest_labels(conn, ["tx-api-0001", "tx-api-0002"])
+    assert {k: (v.is_fraud, v.source) for k, v in latest.items()} == {
+        "tx-api-0001": (False, "analyst"),
+        "tx-api-0002": (True, "customer_report"),
+    }
     with records_engine.connect() as conn:
         rows = {r.decision_id: r for r in conn.execute(select(decisions))}
     assert len(rows) == 60

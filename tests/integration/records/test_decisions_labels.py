@@ -75,6 +75,7 @@ def test_latest_label_wins(records_engine: Engine) -> None:
     ]
     with records_engine.begin() as conn:
         assert add_labels(conn, labels) == 6
+        assert add_labels(conn, labels[:2]) == 0  # redelivered: stored once
         latest = latest_labels(conn, ["tx-l1", "tx-l2", "tx-l3", "tx-none"])
         everything = latest_labels(conn)
     assert {k: v.is_fraud for k, v in latest.items()} == {

@@ -106,6 +106,13 @@ def upgrade() -> None:
             name=op.f("ck_labels_source"),
         ),
         sa.PrimaryKeyConstraint("label_id", name=op.f("pk_labels")),
+        sa.UniqueConstraint(
+            "transaction_id",
+            "label_time",
+            "source",
+            "is_fraud",
+            name=op.f("uq_labels_transaction_id_label_time_source_is_fraud"),
+        ),
     )
     op.create_index(op.f("ix_labels_label_time"), "labels", ["label_time"], unique=False)
     op.create_index(
