@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,9 +16,10 @@ from fraudlens.records.tables import decisions
 def decision_row(event: Any) -> dict[str, Any]:
     """A ``decisions`` row from a ``DecisionEvent`` (or anything with its fields).
 
-    Rule hits are the codes of the ``rule`` reasons.
+    Rule hits are the codes of the ``rule`` reasons. Non-finite numbers in the
+    reasons become null, as on the topic (JSONB has no NaN).
     """
-    reasons = [r.model_dump(mode="json") for r in event.reasons]
+    reasons = [json.loads(r.model_dump_json()) for r in event.reasons]
     return {
         "decision_id": event.decision_id,
         "transaction_id": event.transaction_id,

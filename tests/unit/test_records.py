@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from fraudlens.errors import ConfigError, ValidationError
-from fraudlens.records import database_url, sqlalchemy_url
+from fraudlens.records import database_url, decision_row, sqlalchemy_url
 from fraudlens.records.sink import parse_decision
+from fraudlens.scoring.result import Reason
 from fraudlens.scoring.stream import DecisionEvent
 from fraudlens.settings import Settings
 
@@ -67,3 +69,19 @@ def test_urls_get_the_psycopg_driver_and_production_needs_one() -> None:
     configured = Settings(records={"database_url": "postgresql://u:pw-Zq81@db/fl"})
     assert database_url(configured) == "postgresql+psycopg://u:pw-Zq81@db/fl"
     assert "pw-Zq81" not in repr(configured)
+
+
+def test_decision_rows_hold_no_nan_and_list_the_rule_hits() -> None:
+    event = parse_decision(_raw())
+    event = event.model_copy(
+        update={
+            "reasons": [
+                Reason(kind="rule", code="blocked_card", text="card on block list"),
+                Reason(kind="model", code="amount", text="amount", value=float("nan")),
+            ]
+        }
+    )
+    row = decision_row(event)
+    assert row["rule_hits"] == ["blocked_card"]
+    assert row["reasons"][1]["value"] is None
+    assert json.dumps(row["reasons"], allow_nan=False)
