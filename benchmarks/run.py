@@ -10,7 +10,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("simulator", "kafka", "features", "training", "serving", "drift")
+BENCHMARKS = ("simulator", "kafka", "features", "training", "serving", "drift", "records")
 
 
 def main(argv: list[str] | None = None) -> None:

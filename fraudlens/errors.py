@@ -17,7 +17,8 @@ errors are wrapped at the boundary with ``raise ... from exc``.
     │   └── ForbiddenError     authenticated, but the role may not do this
     ├── RateLimitError         a caller exceeded its request rate (carries retry_after)
     ├── EncryptionError        a ciphertext cannot be decrypted (wrong key, tampered, bad context)
-    └── AuditError             the audit log cannot be appended to (corrupt tail, bad entry)
+    ├── AuditError             the audit log cannot be appended to (corrupt tail, bad entry)
+    └── RecordsError           the system of record (PostgreSQL) is unreachable or a query failed
 """
 
 from __future__ import annotations
@@ -104,3 +105,7 @@ class EncryptionError(FraudLensError):
 
 class AuditError(FraudLensError):
     """The audit log cannot be appended to (corrupt tail, bad entry)."""
+
+
+class RecordsError(FraudLensError):
+    """The system of record (PostgreSQL) is unreachable, not migrated, or a query failed."""

@@ -487,6 +487,33 @@ class MetricsSettings(BaseModel):
     host: str = Field("0.0.0.0", description="address the stream jobs' /metrics listens on")
 
 
+class RecordsSettings(BaseModel):
+    """PostgreSQL, the system of record (decisions, labels, audit chain, cases, jobs)."""
+
+    database_url: SecretStr | None = Field(
+        None,
+        description=(
+            "SQLAlchemy/libpq URL, e.g. postgresql://user:pw@host:5432/fraudlens (a secret); "
+            "required in production; unset in embedded mode starts a bundled PostgreSQL"
+        ),
+    )
+    embedded_dir: Path | None = Field(
+        None, description="data folder of the bundled PostgreSQL (default: DATA_DIR/postgres)"
+    )
+    pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
+    decision_sink: Literal["parquet", "kafka", "both"] = Field(
+        "parquet",
+        description=(
+            "where the scoring API records decisions: the Parquet decision log (read by the "
+            "drift monitor), the decisions topic (stored by `fraudlens records sink`), or both"
+        ),
+    )
+
+    def resolved_embedded_dir(self, data_dir: Path) -> Path:
+        """The bundled server's data folder."""
+        return self.embedded_dir or data_dir / "postgres"
+
+
 class Settings(BaseSettings):
     """All FraudLens settings. Build once at the entry point and pass in."""
 
@@ -511,6 +538,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:

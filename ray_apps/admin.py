@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from fraudlens.errors import AuditError, DataError, FraudLensError, ModelNotFoundError
 from fraudlens.schema import ID_PATTERN, TOKEN_PATTERN
 from fraudlens.security.api import require
-from fraudlens.security.audit import Action, verify
+from fraudlens.security.audit import Action
 from fraudlens.security.auth import Principal
 from fraudlens.security.privacy import ErasureReport
 from fraudlens.security.roles import Permission
@@ -176,7 +176,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         """Check the audit log's hash chain (optionally against a head kept elsewhere)."""
         if admin is None:
             return unavailable()
-        result = await run_in_threadpool(verify, admin.audit.path, admin.audit.key, expected_head)
+        result = await run_in_threadpool(admin.audit.verify, expected_head)
         return json_response(
             AuditVerifyResponse(
                 ok=result.ok, entries=result.entries, head=result.head, problems=result.problems

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from fraudlens.errors import AuditError, ModelError
 from fraudlens.scoring.rule_store import RuleStore, RuleWatcher, rule_store_from_settings
-from fraudlens.security.audit import AuditLog, audit_log_from_settings
+from fraudlens.security.audit import AuditTrail, audit_log_from_settings
 from fraudlens.security.auth import Principal
 from fraudlens.security.privacy import ErasureReport, erase_customer
 from fraudlens.settings import Settings
@@ -48,7 +48,7 @@ class AdminContext:
     """
 
     rules: RuleStore
-    audit: AuditLog
+    audit: AuditTrail
     decisions_dir: Path
     promote: Promoter
     erase: Eraser

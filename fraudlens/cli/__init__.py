@@ -2,7 +2,7 @@
 
 Subcommands follow the data flow: simulate -> import -> replay -> features ->
 stream -> train -> promote -> serve -> drift, plus deploy, keys, audit, privacy
-and demo.
+and demo; records (PostgreSQL, the system of record).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fraudlens.cli import decisions, ingest, models, runtime, security
+from fraudlens.cli import decisions, ingest, models, records, runtime, security
 from fraudlens.deploy.cli import deploy_app
 
 app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
@@ -27,6 +27,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(security.keys_app, name="keys")
 app.add_typer(security.audit_app, name="audit")
 app.add_typer(security.privacy_app, name="privacy")
+app.add_typer(records.records_app, name="records")
 
 
 @app.callback()

@@ -12,7 +12,7 @@ from fraudlens.scoring.config import Rules, ScoringConfig, load_rules
 from fraudlens.scoring.decision_log import DecisionLog, ParquetLog
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader
 from fraudlens.scoring.scorer import Scorer
-from fraudlens.scoring.service import ScoringService, ShadowSink
+from fraudlens.scoring.service import DecisionSink, ScoringService, ShadowSink
 from fraudlens.scoring.shadow import InProcessShadow, ShadowScorer
 from fraudlens.settings import Settings
 
@@ -82,6 +82,27 @@ def shadow_scorer(
     )
 
 
+def decision_sink(settings: Settings, source: str) -> DecisionSink | None:
+    """Where decisions are recorded (None: ``serve.decision_log`` is off).
+
+    The API follows ``records.decision_sink`` (Parquet log, decisions topic or
+    both); the stream scorer publishes to the topic itself, so it keeps the
+    Parquet log only.
+    """
+    if not settings.serve.decision_log:
+        return None
+    choice = settings.records.decision_sink if source == "api" else "parquet"
+    log = DecisionLog(decisions_dir(settings), source) if choice != "kafka" else None
+    if choice == "parquet" and log is not None:
+        return log
+    # Imported here: the topic sink uses the stream module, which imports this one.
+    from fraudlens.kafka.producer import EventProducer
+    from fraudlens.scoring.decision_topic import FanOutSink, KafkaDecisionSink
+
+    topic = KafkaDecisionSink(EventProducer(settings.kafka), settings.kafka.decisions_topic, source)
+    return topic if log is None else FanOutSink([log, topic])
+
+
 def build_service(
     settings: Settings,
     source: str,
@@ -115,9 +136,7 @@ def build_service(
             shadow = InProcessShadow(challenger)
         else:
             logger.info("no %s model: shadow scoring off", settings.serve.challenger_alias)
-    decisions = (
-        DecisionLog(decisions_dir(settings), source) if settings.serve.decision_log else None
-    )
+    decisions = decision_sink(settings, source)
     return ScoringService(
         loader,
         features,

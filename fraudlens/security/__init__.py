@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fraudlens.security.audit import (
         Action,
         AuditLog,
+        AuditTrail,
         AuditVerification,
         audit_log_from_settings,
         verify,
@@ -51,6 +52,7 @@ _LAZY = {
     "require": "api",
     "Action": "audit",
     "AuditLog": "audit",
+    "AuditTrail": "audit",
     "AuditVerification": "audit",
     "audit_log_from_settings": "audit",
     "verify": "audit",
@@ -90,6 +92,7 @@ __all__ = [
     "require",
     "Action",
     "AuditLog",
+    "AuditTrail",
     "AuditVerification",
     "audit_log_from_settings",
     "verify",

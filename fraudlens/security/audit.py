@@ -9,6 +9,10 @@ valid shorter chain, so each append also records the head in ``<log>.head``
 and ``verify`` accepts an ``expected_head`` kept elsewhere (e.g. in the SIEM).
 Appends take an exclusive ``flock`` on the file, so processes and threads on
 one host can share a log; on shared network storage use one log per pod.
+
+When ``records.database_url`` is set, the chain lives in PostgreSQL instead
+(``fraudlens.records.audit.PgAuditLog``: one chain for every pod); both
+implement ``AuditTrail``, which ``audit_log_from_settings`` returns.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from fraudlens.errors import AuditError, ConfigError
 from fraudlens.security.pan_scan import scrub
@@ -72,6 +76,30 @@ class AuditVerification:
     def ok(self) -> bool:
         """True when the whole chain checks out."""
         return not self.problems
+
+
+class AuditTrail(Protocol):
+    """What writers and verifiers of the audit chain need (file or PostgreSQL)."""
+
+    @property
+    def key(self) -> bytes | None:
+        """The HMAC key of the chain (None: plain SHA-256)."""
+        ...
+
+    def append(
+        self,
+        actor: str,
+        action: str,
+        *,
+        target: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append one entry and return it."""
+        ...
+
+    def verify(self, expected_head: str | None = None) -> AuditVerification:
+        """Check the whole chain."""
+        ...
 
 
 def _canonical(entry: Mapping[str, Any]) -> bytes:
@@ -158,6 +186,10 @@ class AuditLog:
                 os.fsync(handle.fileno())
             self._write_head(seq, body["hash"])
         return AuditEntry(**body)
+
+    def verify(self, expected_head: str | None = None) -> AuditVerification:
+        """Check this log's whole chain (see :func:`verify`)."""
+        return verify(self.path, self._key, expected_head)
 
     def _tail(self, handle: BinaryIO) -> tuple[int, str]:
         line = _last_line(handle)
@@ -268,11 +300,18 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) else default
 
 
-def audit_log_from_settings(settings: Settings) -> AuditLog:
-    """The audit log at ``security.audit_log_path`` (default ``DATA_DIR/audit/audit.jsonl``).
+def audit_log_from_settings(settings: Settings) -> AuditTrail:
+    """The configured audit chain.
 
+    The ``audit`` table in PostgreSQL when ``records.database_url`` is set
+    (shared by every process and pod); otherwise the file at
+    ``security.audit_log_path`` (default ``DATA_DIR/audit/audit.jsonl``).
     Production requires ``security.audit_hmac_key``: without it anyone who
-    can write the file could recompute a plain SHA-256 chain.
+    can write the chain could recompute a plain SHA-256 chain.
+
+    Raises:
+        ConfigError: no or a short HMAC key in production.
+        RecordsError: the records database cannot be reached.
     """
     sec = settings.security
     key = sec.audit_hmac_key.get_secret_value().encode() if sec.audit_hmac_key else None
@@ -280,10 +319,15 @@ def audit_log_from_settings(settings: Settings) -> AuditLog:
         raise ConfigError("security.audit_hmac_key is required in production mode")
     if key is not None and len(key) < 32:
         raise ConfigError("security.audit_hmac_key must be at least 32 bytes")
+    if settings.records.database_url is not None:
+        from fraudlens.records.audit import PgAuditLog
+        from fraudlens.records.engine import engine_from_settings
+
+        # No pool: appends are rare, and callers never dispose the trail.
+        return PgAuditLog(engine_from_settings(settings, pool_size=0), key)
     return AuditLog(sec.audit_log_path or settings.data_dir / "audit" / "audit.jsonl", key)
 
 
 def verify_audit_log(settings: Settings, expected_head: str | None = None) -> AuditVerification:
     """What ``fraudlens audit verify`` runs: check the configured audit log."""
-    log = audit_log_from_settings(settings)
-    return verify(log.path, log.key, expected_head)
+    return audit_log_from_settings(settings).verify(expected_head)

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from fraudlens.errors import DataError, FraudLensError, ValidationError
 from fraudlens.schema import ID_PATTERN
 from fraudlens.security._parquet import column_names, parquet_files, read_table, replace_verified
-from fraudlens.security.audit import Action, AuditLog, audit_log_from_settings
+from fraudlens.security.audit import Action, AuditTrail, audit_log_from_settings
 from fraudlens.security.inventory import INVENTORY, SUBJECT_COLUMNS
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def erase_customer(
     *,
     actor: str = "cli",
     erasers: Sequence[Eraser] | None = None,
-    audit: AuditLog | None = None,
+    audit: AuditTrail | None = None,
 ) -> ErasureReport:
     """Erase one customer's data from every store and record it in the audit log.
 

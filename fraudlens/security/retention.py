@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from fraudlens.errors import DataError
 from fraudlens.security._parquet import parquet_files, read_table, replace_verified
-from fraudlens.security.audit import Action, AuditLog, audit_log_from_settings
+from fraudlens.security.audit import Action, AuditTrail, audit_log_from_settings
 from fraudlens.security.inventory import INVENTORY, retention_for
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def apply_retention(
     *,
     now: datetime | None = None,
     actor: str = "cli",
-    audit: AuditLog | None = None,
+    audit: AuditTrail | None = None,
 ) -> RetentionReport:
     """Delete rows older than each store's retention (``fraudlens privacy retention``).
 

@@ -1,0 +1,191 @@
+"""The records sink: a consumer group that copies the decisions (and labels) topics into PostgreSQL.
+
+Each batch is upserted in one database transaction (``ON CONFLICT
+(decision_id) DO NOTHING``; a label identical to a stored one is skipped the
+same way); the Kafka offsets are committed only after that transaction
+committed (``EventConsumer`` commits after the handler returns). A crash
+between the two redelivers the batch, and the upsert makes the second write a
+no-op: at-least-once delivery plus an idempotent write gives exactly one row
+per decision. Messages that cannot be stored (bad JSON, a
+field too long for its column, NUL characters) go to the dead-letter topic
+with the reason, so one bad message cannot block the partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import pydantic
+from sqlalchemy import Engine, String
+from sqlalchemy.exc import SQLAlchemyError
+
+from fraudlens.errors import RecordsError, ValidationError
+from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
+from fraudlens.records.decisions import decision_row, upsert_decisions
+from fraudlens.records.engine import db_error, engine_from_settings
+from fraudlens.records.labels import LabelRecord, add_labels
+from fraudlens.records.tables import decisions
+from fraudlens.schema import Label
+from fraudlens.scoring.stream import DecisionEvent
+
+if TYPE_CHECKING:
+    from fraudlens.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SOURCES = frozenset({"api", "stream"})
+_MAX_LENGTH = {
+    c.name: c.type.length
+    for c in decisions.columns
+    if isinstance(c.type, String) and c.type.length is not None
+}
+
+
+@dataclass
+class SinkStats:
+    """What one run of the sink did."""
+
+    consumed: int = 0
+    dead_lettered: int = 0
+    inserted: int = 0
+    already_stored: int = 0
+    labels_inserted: int = 0
+    labels_already_stored: int = 0
+
+
+def parse_decision(raw: bytes | None) -> DecisionEvent:
+    """Validate one message of the decisions topic for storage.
+
+    Raises:
+        ValidationError: naming the field that cannot be stored.
+    """
+    if raw is None:
+        raise ValidationError("$", "empty message")
+    if b"\x00" in raw or b"\\u0000" in raw:
+        raise ValidationError("$", "contains a NUL character (PostgreSQL cannot store it)")
+    try:
+        event = DecisionEvent.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "$"
+        raise ValidationError(field, err["msg"]) from None
+    if event.source not in SOURCES:
+        raise ValidationError("source", f"{event.source!r} is not one of {sorted(SOURCES)}")
+    for name, limit in _MAX_LENGTH.items():
+        value = getattr(event, name, None)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValidationError(name, f"longer than {limit} characters")
+    return event
+
+
+def _decoder(raw: bytes | None, now: datetime) -> DecisionEvent:
+    return parse_decision(raw)
+
+
+def label_record(label: Label) -> LabelRecord:
+    """The ``labels`` row of a label from the labels topic."""
+    return LabelRecord(label.transaction_id, label.is_fraud, label.label_time, label.source.value)
+
+
+class DecisionWriter:
+    """The consumer handler: upsert one batch (decisions and labels) in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.stats = SinkStats()
+
+    def __call__(self, batch: list[ConsumedEvent]) -> None:
+        """Store the batch; raising stops the loop before the offsets are committed."""
+        found = [item.event for item in batch if isinstance(item.event, Label)]
+        rows = [
+            decision_row(cast(DecisionEvent, item.event))
+            for item in batch
+            if not isinstance(item.event, Label)
+        ]
+        try:
+            with self.engine.begin() as conn:
+                inserted = upsert_decisions(conn, rows)
+                new_labels = add_labels(conn, [label_record(label) for label in found])
+        except SQLAlchemyError as exc:
+            raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
+        self.stats.inserted += inserted
+        self.stats.already_stored += len(rows) - inserted
+        self.stats.labels_inserted += new_labels
+        self.stats.labels_already_stored += len(found) - new_labels
+
+
+def run_decision_sink(
+    settings: Settings,
+    stop_event: threading.Event | None = None,
+    *,
+    idle_timeout: float | None = None,
+    max_events: int | None = None,
+    group_id: str | None = None,
+    batch_size: int = 500,
+    consumer_config: dict[str, Any] | None = None,
+    labels: bool = False,
+) -> SinkStats:
+    """Copy the decisions topic into the ``decisions`` table until stopped.
+
+    Args:
+        settings: FraudLens settings (``kafka``, ``records``).
+        stop_event: stops the loop between batches when set.
+        idle_timeout: stop after this many seconds without messages.
+        max_events: stop after this many messages.
+        group_id: consumer group (default ``<kafka.consumer_group>-records-sink``).
+        batch_size: most decisions per database transaction.
+        consumer_config: librdkafka overrides for the consumer.
+        labels: also copy the labels topic into the ``labels`` table (validated
+            like every label consumer: invalid ones are dead-lettered).
+
+    Returns:
+        Counters of this run.
+
+    Raises:
+        RecordsError: the database refused a batch (its offsets are not committed).
+        BrokerError: consuming or committing failed.
+    """
+    engine = engine_from_settings(settings)
+    writer = DecisionWriter(engine)
+    kafka = settings.kafka
+    # EventConsumer's decoders are typed for transactions and labels; this one
+    # yields DecisionEvent, which only our handler reads back.
+    decoders = {kafka.decisions_topic: cast(Decoder, _decoder)}
+    if labels:
+        decoders[kafka.labels_topic] = default_decoders(kafka, settings.validation)[
+            kafka.labels_topic
+        ]
+    try:
+        with EventConsumer(
+            settings.kafka,
+            list(decoders),
+            writer,
+            group_id=group_id or f"{settings.kafka.consumer_group}-records-sink",
+            batch_size=batch_size,
+            config=consumer_config,
+            decoders=decoders,
+        ) as consumer:
+            counters = consumer.run(
+                stop=stop_event, max_events=max_events, idle_timeout=idle_timeout
+            )
+    finally:
+        engine.dispose()
+    writer.stats.consumed = counters.consumed
+    writer.stats.dead_lettered = counters.dead_lettered
+    logger.info(
+        "records sink stopped: %d consumed, %d decisions and %d labels inserted, "
+        "%d already stored, %d dead-lettered",
+        counters.consumed,
+        writer.stats.inserted,
+        writer.stats.labels_inserted,
+        writer.stats.already_stored + writer.stats.labels_already_stored,
+        counters.dead_lettered,
+    )
+    return writer.stats
+
+
+__all__ = ["DecisionWriter", "SinkStats", "label_record", "parse_decision", "run_decision_sink"]
