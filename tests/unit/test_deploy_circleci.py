@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,3 +151,54 @@ def test_unparsable_config(tmp_path: Path) -> None:
     path = tmp_path / "config.yml"
     path.write_text("jobs: [unclosed")
     assert "cannot read" in circleci_problems(path, MAKEFILE)[0].message
+
+
+def _run_commands(steps: list[Any], commands: Config) -> list[str]:
+    """The ``run`` commands of ``steps`` in order, declared commands expanded."""
+    found: list[str] = []
+    for step in steps:
+        name, body = (step, None) if isinstance(step, str) else next(iter(step.items()))
+        if name == "run":
+            found.append(str(body.get("command") if isinstance(body, dict) else body))
+        elif name in commands:
+            found += _run_commands(commands[name]["steps"], commands)
+    return found
+
+
+def test_system_packages_are_installed_before_make_install() -> None:
+    config = _config()
+    for name, job in config["jobs"].items():
+        runs = _run_commands(job["steps"], config["commands"])
+        installs = [i for i, c in enumerate(runs) if "install" in make_targets_in(c)]
+        if not installs:
+            continue
+        tools = [i for i, c in enumerate(runs) if "tools" in make_targets_in(c)]
+        assert tools and tools[0] < installs[0], f"{name}: `make tools` must come first"
+        late = [c for c in runs[installs[0] :] if "apt-get" in c]
+        assert late == [], f"{name}: system packages installed after `make install`: {late}"
+
+
+def test_make_tools_uses_passwordless_sudo_when_not_root(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    scripts = {
+        "id": "echo 1000",
+        "sudo": 'echo "sudo $*" >> "$LOG"; [ "$1" = -n ] && shift; "$@"',
+        "apt-get": 'echo "apt-get $*" >> "$LOG"',
+    }
+    for name, body in scripts.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    for name in ("env", "true"):
+        (tmp_path / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    make = shutil.which("make")
+    assert make is not None
+    env = {"PATH": str(tmp_path), "LOG": str(log)}  # no java, no promtool on this PATH
+    done = subprocess.run(
+        [make, "-s", "-f", str(MAKEFILE), "tools"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert "sudo -n apt-get update -qq" in lines
+    assert lines[-1].startswith("apt-get install -y") and lines[-1].endswith(
+        "default-jre-headless prometheus"
+    )
