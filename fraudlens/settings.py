@@ -147,6 +147,11 @@ class SecuritySettings(BaseModel):
         default_factory=dict,
         description='days kept per data store, JSON: {"decision_log": 180} (default: inventory)',
     )
+    rate_limit_storage: SecretStr = Field(
+        SecretStr("memory://"),
+        description="memory:// (per replica) or redis://[:password@]host:port/db to share "
+        "rate limits across replicas; a secret",
+    )
 
     def resolved_token_keys(self, mode: Mode, data_dir: Path) -> tuple[str, dict[str, bytes]]:
         """Return ``(active key id, {key id: key bytes})``.
