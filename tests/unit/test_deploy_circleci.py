@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -13,7 +14,12 @@ import pytest
 import yaml
 
 from fraudlens.deploy.check import NEEDS_APPROVAL, PIPELINE
-from fraudlens.deploy.circleci import circleci_problems, make_targets_in, makefile_targets
+from fraudlens.deploy.circleci import (
+    circleci_problems,
+    circleci_schema,
+    make_targets_in,
+    makefile_targets,
+)
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / ".circleci" / "config.yml"
@@ -110,11 +116,6 @@ MUTATIONS: list[tuple[str, Callable[[Config], None], str]] = [
         "'build-image' must run after 'train-gate'",
     ),
     (
-        "two executors",
-        lambda c: c["jobs"]["lint"].__setitem__("docker", [{"image": "cimg/base:current"}]),
-        "needs exactly one of docker, machine, macos, executor",
-    ),
-    (
         "unknown executor",
         lambda c: c["jobs"]["lint"].__setitem__("executor", "pythn"),
         "'pythn' is not defined",
@@ -127,14 +128,23 @@ MUTATIONS: list[tuple[str, Callable[[Config], None], str]] = [
     (
         "no steps",
         lambda c: c["jobs"]["lint"].__setitem__("steps", []),
-        "jobs.lint.steps: a non-empty list is required",
+        "jobs.lint.steps: [] should be non-empty (CircleCI schema)",
     ),
     (
-        "unknown top-level key",
-        lambda c: c.__setitem__("defaults", {}),
-        "defaults: not a CircleCI top-level key",
+        "misspelt run key",
+        lambda c: c["jobs"]["lint"]["steps"].append({"run": {"nam": "x", "command": "true"}}),
+        "jobs.lint.steps.2.run: ",
     ),
-    ("wrong version", lambda c: c.__setitem__("version", 2), "version: must be 2.1"),
+    (
+        "empty workflow",
+        lambda c: c["workflows"]["pipeline"].__setitem__("jobs", []),
+        "workflows.pipeline.jobs: [] should be non-empty (CircleCI schema)",
+    ),
+    (
+        "wrong version",
+        lambda c: c.__setitem__("version", 2),
+        "version: 2 is not one of ['2.1', 2.1] (CircleCI schema)",
+    ),
 ]
 
 
@@ -145,6 +155,26 @@ def test_each_pipeline_mistake_is_caught(
     config = _config()
     mutate(config)
     assert expected in _problems(config, tmp_path), case
+
+
+def test_the_schema_is_check_jsonschema_s_and_needs_no_network() -> None:
+    import check_jsonschema
+
+    schema = circleci_schema()
+    assert "circleci" in json.dumps(schema).lower()
+    package = Path(check_jsonschema.__file__).parent
+    assert (package / "builtin_schemas" / "vendor" / "circle-ci.json").is_file()
+    remote = [ref for ref in _refs(schema) if not ref.startswith("#")]
+    assert remote == []  # nothing to fetch: validation works offline
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [str(node["$ref"])] if "$ref" in node else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in _refs(item)]
+    return []
 
 
 def test_unparsable_config(tmp_path: Path) -> None:
