@@ -16,15 +16,19 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP) tools ## create .venv and install FraudLens with the whole stack
 
 # System tools the tests need: a JRE for Spark, promtool for the alert-rule tests.
-# Installed from Debian when missing and we are root; otherwise say what to install.
+# Installed from Debian when missing, as root or through password-less sudo (CI
+# images run as a user with it); otherwise say what to install.
 tools:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else sudo=none; fi; \
+	  if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
 	    echo "missing system packages:$$missing (install them, e.g. sudo apt-get install$$missing)" >&2; exit 1; \
 	  fi; \

@@ -18,6 +18,9 @@ from fraudlens.errors import ConfigError
 
 Mode = Literal["embedded", "production"]
 
+TOPIC_RETENTION_DAYS = 7
+"""Default ``retention.ms`` of every FraudLens topic, in days (the data inventory's limit)."""
+
 
 class KafkaSettings(BaseModel):
     """Kafka connection and topic names."""
@@ -42,6 +45,27 @@ class KafkaSettings(BaseModel):
     )
     partitions: int = Field(4, ge=1, description="partitions for topics FraudLens creates")
     consumer_group: str = Field("fraudlens", description="consumer group id prefix")
+    transactions_retention_days: int = Field(
+        TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the transactions topic, in days"
+    )
+    labels_retention_days: int = Field(
+        TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the labels topic, in days"
+    )
+    decisions_retention_days: int = Field(
+        TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the decisions topic, in days"
+    )
+    dead_letter_retention_days: int = Field(
+        TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the dead-letter topic, in days"
+    )
+
+    def topic_retention_days(self) -> dict[str, int]:
+        """Retention in days of each FraudLens topic, by topic name."""
+        return {
+            self.transactions_topic: self.transactions_retention_days,
+            self.labels_topic: self.labels_retention_days,
+            self.decisions_topic: self.decisions_retention_days,
+            self.dead_letter_topic: self.dead_letter_retention_days,
+        }
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings shared by producers, consumers and admin clients."""
@@ -122,6 +146,11 @@ class SecuritySettings(BaseModel):
     retention_days: dict[str, int] = Field(
         default_factory=dict,
         description='days kept per data store, JSON: {"decision_log": 180} (default: inventory)',
+    )
+    rate_limit_storage: SecretStr = Field(
+        SecretStr("memory://"),
+        description="memory:// (per replica) or redis://[:password@]host:port/db to share "
+        "rate limits across replicas; a secret",
     )
 
     def resolved_token_keys(self, mode: Mode, data_dir: Path) -> tuple[str, dict[str, bytes]]:

@@ -1,16 +1,20 @@
-"""Check the CircleCI config offline: structure, job graph, and the make targets it runs.
+"""Check the CircleCI config offline: its schema, then our own rules.
 
-CircleCI itself only finds most of these mistakes after a push. Checked here:
-the YAML parses as a version 2.1 config; every job has an executor and steps,
-and every step is a built-in step or a declared command; every ``make TARGET``
-in a ``run`` step is a target of the Makefile (CI runs what developers run);
-every workflow job exists (or is an approval), every ``requires`` names a job
-of the same workflow, and the job graph has no cycle. Optionally, an expected
-order of stages and jobs that must wait for a manual approval.
+The structure is checked against CircleCI's JSON schema as vendored by
+check-jsonschema (``vendor.circle-ci``: read from the installed package, no
+network). The schema cannot see across the file or into the repository, so
+these rules are ours: every step is a built-in step, a declared command or an
+orb's; every named executor is declared; every ``make TARGET`` in a ``run``
+step is a target of the Makefile (CI runs what developers run); every workflow
+job exists (or is an approval), every ``requires`` names a job of the same
+workflow, and the job graph has no cycle. Optionally, an expected order of
+stages and jobs that must wait for a manual approval.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Any
 import yaml
 
 from fraudlens.deploy.problems import Problem
+from fraudlens.errors import ConfigError
 
 BUILTIN_STEPS = {
     "checkout",
@@ -34,17 +39,9 @@ BUILTIN_STEPS = {
     "when",
     "unless",
 }
-_EXECUTOR_KEYS = ("docker", "machine", "macos", "executor")
-TOP_LEVEL_KEYS = {
-    "version",
-    "setup",
-    "orbs",
-    "parameters",
-    "commands",
-    "executors",
-    "jobs",
-    "workflows",
-}
+SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
+SCHEMA_FILE = "circle-ci.json"
+_MAX_MESSAGE = 200
 _MAKE = re.compile(r"(?:^|[;&|(`\s])(?:\$\(MAKE\)|make)((?:[ \t]+[^\s;&|)`]+)+)")
 _TARGET = re.compile(r"^([A-Za-z0-9_.\-/]+(?:[ \t]+[A-Za-z0-9_.\-/]+)*)[ \t]*:(?!=)")
 
@@ -105,32 +102,18 @@ def circleci_problems(
         return [Problem(where, f"cannot read: {exc}")]
     if not isinstance(config, dict):
         return [Problem(where, "not a mapping")]
-    problems = [
-        Problem(where, f"{key}: not a CircleCI top-level key")
-        for key in config
-        if key not in TOP_LEVEL_KEYS
-    ]
-    if str(config.get("version")) != "2.1":
-        problems.append(Problem(where, "version: must be 2.1"))
+    problems = schema_problems(config, where)
+    if problems:
+        return problems  # the rules below assume a schema-valid config
     jobs = config.get("jobs") or {}
     commands = config.get("commands") or {}
     executors = config.get("executors") or {}
     orbs = set(config.get("orbs") or {})
-    if not jobs:
-        problems.append(Problem(where, "jobs: none defined"))
     targets = makefile_targets(makefile)
     for name, command in commands.items():
         problems += _steps(where, f"commands.{name}", command.get("steps"), commands, orbs, targets)
     for name, job in jobs.items():
         path = f"jobs.{name}"
-        if not isinstance(job, dict):
-            problems.append(Problem(where, f"{path}: not a mapping"))
-            continue
-        executor_keys = [key for key in _EXECUTOR_KEYS if key in job]
-        if len(executor_keys) != 1:
-            problems.append(
-                Problem(where, f"{path}: needs exactly one of docker, machine, macos, executor")
-            )
         executor = job.get("executor")
         executor_name = executor.get("name") if isinstance(executor, dict) else executor
         if (
@@ -149,6 +132,42 @@ def circleci_problems(
     return problems
 
 
+def schema_problems(config: Any, where: str) -> list[Problem]:
+    """Where ``config`` breaks CircleCI's schema (check-jsonschema's ``vendor.circle-ci``)."""
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import best_match
+
+    validator = Draft7Validator(circleci_schema(), format_checker=Draft7Validator.FORMAT_CHECKER)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        detail = best_match([error])  # the deepest reason inside an anyOf/oneOf
+        path = ".".join(map(str, detail.absolute_path)) or "$"
+        message = detail.message
+        if len(message) > _MAX_MESSAGE:
+            message = message[:_MAX_MESSAGE] + "..."
+        problems.append(Problem(where, f"{path}: {message} (CircleCI schema)"))
+    return problems
+
+
+@functools.cache
+def circleci_schema() -> dict[str, Any]:
+    """CircleCI's config schema as check-jsonschema ships it (offline).
+
+    Raises:
+        ConfigError: check-jsonschema is not installed (a dev dependency).
+    """
+    from importlib import resources
+
+    try:
+        text = (resources.files(SCHEMA_PACKAGE) / SCHEMA_FILE).read_text()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise ConfigError(
+            "the CircleCI schema comes with check-jsonschema: pip install -e '.[dev]'"
+        ) from exc
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 def _steps(
     where: str,
     path: str,
@@ -157,8 +176,8 @@ def _steps(
     orbs: set[str],
     targets: set[str],
 ) -> list[Problem]:
-    if not isinstance(steps, list) or not steps:
-        return [Problem(where, f"{path}.steps: a non-empty list is required")]
+    if not isinstance(steps, list):
+        return []  # reported by the schema
     problems = []
     for i, step in enumerate(steps):
         step_path = f"{path}.steps[{i}]"
@@ -167,8 +186,7 @@ def _steps(
         elif isinstance(step, dict) and len(step) == 1:
             name, body = next(iter(step.items()))
         else:
-            problems.append(Problem(where, f"{step_path}: a step is a name or a one-key mapping"))
-            continue
+            continue  # reported by the schema
         if name in {"when", "unless"} and isinstance(body, dict):
             problems += _steps(where, step_path, body.get("steps"), commands, orbs, targets)
         elif name not in BUILTIN_STEPS and name not in commands and name.split("/")[0] not in orbs:

@@ -72,7 +72,10 @@ class StreamFeatureJob:
         self.stats = JobStats()
         self.folder = StateFolder(settings.feast.max_label_delay_days * US_PER_DAY)
         self.sink = FeastSink(
-            store, offline_path(settings) if offline else None, f"stream-{uuid.uuid4().hex[:8]}"
+            store,
+            offline_path(settings) if offline else None,
+            f"stream-{uuid.uuid4().hex[:8]}",
+            metrics=self.metrics,
         )
         self._reorder: Reorderer[tuple[Event, bool]] = Reorderer(idle_seconds)
         self._decoders = default_decoders(kafka, settings.validation)

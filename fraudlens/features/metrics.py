@@ -68,6 +68,11 @@ class StreamMetrics:
         self.throughput = Gauge(
             f"{PREFIX}_events_per_second", "Events applied per second (last interval)", registry=r
         )
+        self.online_write_retries = Counter(
+            f"{PREFIX}_online_write_retries",
+            "Online-store pushes retried after a transient error (Redis blip)",
+            registry=r,
+        )
 
 
 def observe_consumer_lag(consumer: Any, metrics: StreamMetrics) -> None:

@@ -4,7 +4,9 @@ Push mode is ONLINE: the online store gets the newest row per entity of each
 micro-batch through ``FeatureStore.push``. Every row also goes to the offline
 store as an appended Parquet file (see ``fraudlens.features.offline`` for why
 not ``push(to=OFFLINE)``). Both writes are idempotent, so a batch written
-again after a restart changes nothing.
+again after a restart changes nothing, and a push that fails on a transient
+error (a Redis restart) is retried with backoff (``fraudlens.features.retry``)
+before the job gives up.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 
 from fraudlens.errors import FeatureStoreError
 from fraudlens.features.fold import FoldResult
+from fraudlens.features.metrics import StreamMetrics
 from fraudlens.features.offline import View, rows_to_table, view_key, write_table
+from fraudlens.features.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +37,24 @@ class FeastSink:
         store: a ``feast.FeatureStore``.
         offline_root: the offline Parquet folder; None skips offline writes.
         prefix: file name prefix of this writer's Parquet files.
+        retry: retries of a failed online push (defaults: ``RetryPolicy()``).
+        metrics: counts the retries in ``online_write_retries``, if given.
     """
 
-    def __init__(self, store: Any, offline_root: Path | None, prefix: str) -> None:
+    def __init__(
+        self,
+        store: Any,
+        offline_root: Path | None,
+        prefix: str,
+        *,
+        retry: RetryPolicy | None = None,
+        metrics: StreamMetrics | None = None,
+    ) -> None:
         self.store = store
         self.offline_root = offline_root
         self.prefix = prefix
+        self.retry = retry or RetryPolicy()
+        self.metrics = metrics
         self.last_offline_seconds = 0.0
         self.last_push_seconds = 0.0
 
@@ -71,13 +87,27 @@ class FeastSink:
         return counts
 
     def push(self, view: View, rows: list[dict[str, Any]]) -> None:
-        """Push rows (one per entity) to the online store."""
+        """Push rows (one per entity) to the online store, retrying transient errors.
+
+        Raises:
+            FeatureStoreError: the push failed on a non-transient error, or on
+                every attempt of ``self.retry``.
+        """
         from feast.data_source import PushMode
 
         if not rows:
             return
         frame = rows_to_table(view, rows).to_pandas()
+        source = PUSH_SOURCES[view]
         try:
-            self.store.push(PUSH_SOURCES[view], frame, to=PushMode.ONLINE)
+            self.retry.call(
+                f"push to {source}",
+                lambda: self.store.push(source, frame, to=PushMode.ONLINE),
+                on_retry=self._count_retry,
+            )
         except Exception as exc:
-            raise FeatureStoreError(f"push to {PUSH_SOURCES[view]} failed: {exc}") from exc
+            raise FeatureStoreError(f"push to {source} failed: {exc}") from exc
+
+    def _count_retry(self) -> None:
+        if self.metrics is not None:
+            self.metrics.online_write_retries.inc()

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from fraudlens.security.inventory import INVENTORY, DataAsset
     from fraudlens.security.pan_scan import Finding, redact, scan_file, scan_paths, scan_text
     from fraudlens.security.privacy import ErasureReport, erase_customer
-    from fraudlens.security.ratelimit import TokenBucketLimiter
+    from fraudlens.security.ratelimit import SharedRateLimiter, TokenBucketLimiter
     from fraudlens.security.retention import RetentionReport, apply_retention
     from fraudlens.security.roles import ENDPOINT_PERMISSIONS, Permission, Role
     from fraudlens.security.rotation import RotationReport, rotate_keys
@@ -76,6 +76,7 @@ _LAZY = {
     "RetentionReport": "retention",
     "apply_retention": "retention",
     "erase_customer": "privacy",
+    "SharedRateLimiter": "ratelimit",
     "TokenBucketLimiter": "ratelimit",
     "ENDPOINT_PERMISSIONS": "roles",
     "Permission": "roles",
@@ -116,6 +117,7 @@ __all__ = [
     "RetentionReport",
     "apply_retention",
     "erase_customer",
+    "SharedRateLimiter",
     "TokenBucketLimiter",
     "ENDPOINT_PERMISSIONS",
     "Permission",

@@ -28,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from fraudlens.errors import AuthError, ConfigError, ForbiddenError
-from fraudlens.security.ratelimit import RateLimiter, TokenBucketLimiter
+from fraudlens.security.ratelimit import RateLimiter, limiter_from_settings
 from fraudlens.security.roles import Permission, Role, parse_roles, permissions_of
 
 if TYPE_CHECKING:
@@ -143,7 +143,11 @@ class Authenticator:
             )
         elif settings.mode == "production" and not sec.api_keys:
             raise ConfigError("production needs security.api_keys or jwt_issuer + jwt_audience")
-        limiter = TokenBucketLimiter(sec.rate_limit_per_second, sec.rate_limit_burst)
+        limiter = limiter_from_settings(
+            sec.rate_limit_storage.get_secret_value(),
+            sec.rate_limit_per_second,
+            sec.rate_limit_burst,
+        )
         return cls(sec.api_keys, config, limiter)
 
     def authenticate(self, *, api_key: str | None = None, bearer: str | None = None) -> Principal:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fraudlens.settings import TOPIC_RETENTION_DAYS
+
 if TYPE_CHECKING:
     from fraudlens.settings import Settings
 
@@ -47,6 +49,8 @@ class DataAsset:
         time_columns: candidate event-time columns for retention, in order.
         encrypted_columns: columns holding ciphertexts (rotated by ``keys rotate``).
         record_id_column: record id bound into each ciphertext's context.
+        configured: reads the limit from other settings than
+            ``security.retention_days`` (Kafka topics: ``kafka.*_retention_days``).
     """
 
     name: str
@@ -61,6 +65,11 @@ class DataAsset:
     time_columns: tuple[str, ...] = ()
     encrypted_columns: tuple[str, ...] = field(default=())
     record_id_column: str = "transaction_id"
+    configured: Callable[[Settings], int | None] | None = None
+
+
+def _topic_retention(settings: Settings) -> int:
+    return max(settings.kafka.topic_retention_days().values())
 
 
 def _offline(settings: Settings) -> list[Path]:
@@ -149,8 +158,10 @@ INVENTORY: tuple[DataAsset, ...] = (
         purpose="decoupling ingest, features and scoring",
         legal_basis=_LEGIT,
         protection="SASL_SSL; broker disk encryption",
-        erasure="expiry: retention.ms of 7 days at most (Kafka cannot delete in place)",
-        retention_days=7,
+        erasure=f"expiry: retention.ms of {TOPIC_RETENTION_DAYS} days at most, set on each "
+        "topic by `ensure_topics` from KAFKA__*_RETENTION_DAYS (Kafka cannot delete in place)",
+        retention_days=TOPIC_RETENTION_DAYS,
+        configured=_topic_retention,
     ),
     DataAsset(
         name="mlflow_artifacts",
@@ -184,7 +195,13 @@ def asset(name: str) -> DataAsset:
 
 
 def retention_for(settings: Settings, item: DataAsset) -> int | None:
-    """Days ``item`` is kept: ``security.retention_days`` override, else the default."""
+    """Days ``item`` is kept.
+
+    Its own settings if it has some (Kafka topics), else the
+    ``security.retention_days`` override, else the inventory default.
+    """
+    if item.configured is not None:
+        return item.configured(settings)
     return settings.security.retention_days.get(item.name, item.retention_days)
 
 

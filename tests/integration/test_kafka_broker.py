@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -13,9 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 
 from fraudlens.errors import BrokerError, BrokerStartError
-from fraudlens.kafka import EmbeddedBroker, EventProducer, ensure_topics, replay
+from fraudlens.kafka import EmbeddedBroker, EventProducer, all_topics, ensure_topics, replay
 from fraudlens.schema import parse_transaction
 from fraudlens.settings import KafkaSettings
 
@@ -111,6 +114,36 @@ def test_ensure_topics_is_idempotent(kafka_settings: KafkaSettings) -> None:
     topics = admin.list_topics(timeout=5).topics
     assert len(topics[names[0]].partitions) == 3
     assert len(topics[kafka_settings.transactions_topic].partitions) == 4
+
+
+def _retention_ms(admin: AdminClient, names: list[str]) -> dict[str, str | None]:
+    described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
+    found = {res.name: future.result(timeout=10) for res, future in described.items()}
+    return {
+        name: (c["retention.ms"].value if "retention.ms" in c else None)
+        for name, c in found.items()
+    }
+
+
+def test_topics_get_their_retention_and_existing_ones_are_aligned(
+    kafka_settings: KafkaSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Tansu keeps topic configs and reports them with DescribeConfigs.
+    admin = AdminClient(kafka_settings.client_config())
+    names = all_topics(kafka_settings)
+    week = str(7 * 86_400_000)
+    assert _retention_ms(admin, names) == dict.fromkeys(names, week)
+    shorter = kafka_settings.model_copy(update={"labels_retention_days": 3})
+    with caplog.at_level(logging.WARNING, logger="fraudlens.kafka.topics"):
+        assert ensure_topics(shorter) == []
+    three_days = str(3 * 86_400_000)
+    assert _retention_ms(admin, names) == {**dict.fromkeys(names, week), names[1]: three_days}
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        f"topic {names[1]} had retention.ms={week}; set to {three_days} (kafka settings)"
+    ]
+    caplog.clear()
+    assert ensure_topics(shorter) == [] and caplog.records == []  # aligned: nothing to do
 
 
 def test_ensure_topics_fails_cleanly_without_a_broker() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,12 @@ import pytest
 import yaml
 
 from fraudlens.deploy.check import NEEDS_APPROVAL, PIPELINE
-from fraudlens.deploy.circleci import circleci_problems, make_targets_in, makefile_targets
+from fraudlens.deploy.circleci import (
+    circleci_problems,
+    circleci_schema,
+    make_targets_in,
+    makefile_targets,
+)
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / ".circleci" / "config.yml"
@@ -108,11 +116,6 @@ MUTATIONS: list[tuple[str, Callable[[Config], None], str]] = [
         "'build-image' must run after 'train-gate'",
     ),
     (
-        "two executors",
-        lambda c: c["jobs"]["lint"].__setitem__("docker", [{"image": "cimg/base:current"}]),
-        "needs exactly one of docker, machine, macos, executor",
-    ),
-    (
         "unknown executor",
         lambda c: c["jobs"]["lint"].__setitem__("executor", "pythn"),
         "'pythn' is not defined",
@@ -125,14 +128,23 @@ MUTATIONS: list[tuple[str, Callable[[Config], None], str]] = [
     (
         "no steps",
         lambda c: c["jobs"]["lint"].__setitem__("steps", []),
-        "jobs.lint.steps: a non-empty list is required",
+        "jobs.lint.steps: [] should be non-empty (CircleCI schema)",
     ),
     (
-        "unknown top-level key",
-        lambda c: c.__setitem__("defaults", {}),
-        "defaults: not a CircleCI top-level key",
+        "misspelt run key",
+        lambda c: c["jobs"]["lint"]["steps"].append({"run": {"nam": "x", "command": "true"}}),
+        "jobs.lint.steps.2.run: ",
     ),
-    ("wrong version", lambda c: c.__setitem__("version", 2), "version: must be 2.1"),
+    (
+        "empty workflow",
+        lambda c: c["workflows"]["pipeline"].__setitem__("jobs", []),
+        "workflows.pipeline.jobs: [] should be non-empty (CircleCI schema)",
+    ),
+    (
+        "wrong version",
+        lambda c: c.__setitem__("version", 2),
+        "version: 2 is not one of ['2.1', 2.1] (CircleCI schema)",
+    ),
 ]
 
 
@@ -145,7 +157,78 @@ def test_each_pipeline_mistake_is_caught(
     assert expected in _problems(config, tmp_path), case
 
 
+def test_the_schema_is_check_jsonschema_s_and_needs_no_network() -> None:
+    import check_jsonschema
+
+    schema = circleci_schema()
+    assert "circleci" in json.dumps(schema).lower()
+    package = Path(check_jsonschema.__file__).parent
+    assert (package / "builtin_schemas" / "vendor" / "circle-ci.json").is_file()
+    remote = [ref for ref in _refs(schema) if not ref.startswith("#")]
+    assert remote == []  # nothing to fetch: validation works offline
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [str(node["$ref"])] if "$ref" in node else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in _refs(item)]
+    return []
+
+
 def test_unparsable_config(tmp_path: Path) -> None:
     path = tmp_path / "config.yml"
     path.write_text("jobs: [unclosed")
     assert "cannot read" in circleci_problems(path, MAKEFILE)[0].message
+
+
+def _run_commands(steps: list[Any], commands: Config) -> list[str]:
+    """The ``run`` commands of ``steps`` in order, declared commands expanded."""
+    found: list[str] = []
+    for step in steps:
+        name, body = (step, None) if isinstance(step, str) else next(iter(step.items()))
+        if name == "run":
+            found.append(str(body.get("command") if isinstance(body, dict) else body))
+        elif name in commands:
+            found += _run_commands(commands[name]["steps"], commands)
+    return found
+
+
+def test_system_packages_are_installed_before_make_install() -> None:
+    config = _config()
+    for name, job in config["jobs"].items():
+        runs = _run_commands(job["steps"], config["commands"])
+        installs = [i for i, c in enumerate(runs) if "install" in make_targets_in(c)]
+        if not installs:
+            continue
+        tools = [i for i, c in enumerate(runs) if "tools" in make_targets_in(c)]
+        assert tools and tools[0] < installs[0], f"{name}: `make tools` must come first"
+        late = [c for c in runs[installs[0] :] if "apt-get" in c]
+        assert late == [], f"{name}: system packages installed after `make install`: {late}"
+
+
+def test_make_tools_uses_passwordless_sudo_when_not_root(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    scripts = {
+        "id": "echo 1000",
+        "sudo": 'echo "sudo $*" >> "$LOG"; [ "$1" = -n ] && shift; "$@"',
+        "apt-get": 'echo "apt-get $*" >> "$LOG"',
+    }
+    for name, body in scripts.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    for name in ("env", "true"):
+        (tmp_path / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    make = shutil.which("make")
+    assert make is not None
+    env = {"PATH": str(tmp_path), "LOG": str(log)}  # no java, no promtool on this PATH
+    done = subprocess.run(
+        [make, "-s", "-f", str(MAKEFILE), "tools"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert "sudo -n apt-get update -qq" in lines
+    assert lines[-1].startswith("apt-get install -y") and lines[-1].endswith(
+        "default-jre-headless prometheus"
+    )

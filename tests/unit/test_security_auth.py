@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from asgi_client import AsgiClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
+from prometheus_client import REGISTRY
 
 from fraudlens.errors import AuthError, ConfigError, ForbiddenError, RateLimitError
 from fraudlens.scoring import ScoringConfig, ScoringService
@@ -22,7 +24,7 @@ from fraudlens.scoring.rule_store import FileRuleStore
 from fraudlens.security.api import STATE_ATTR, require
 from fraudlens.security.audit import AuditLog
 from fraudlens.security.auth import Authenticator, Principal, generate_api_key
-from fraudlens.security.ratelimit import TokenBucketLimiter
+from fraudlens.security.ratelimit import STORAGE_ERRORS, SharedRateLimiter, TokenBucketLimiter
 from fraudlens.security.roles import ENDPOINT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import Settings, ValidationSettings
@@ -290,6 +292,30 @@ def test_token_bucket() -> None:
         limiter.check("a")
     with pytest.raises(RateLimitError):
         limiter.check("a")
+
+
+def test_rate_limit_storage_setting_picks_the_limiter(rsa_pair: tuple[Any, str]) -> None:
+    auth = Authenticator.from_settings(_settings(rsa_pair[1]))
+    assert isinstance(auth._limiter, TokenBucketLimiter)  # memory:// (default): per replica
+    shared = _settings(rsa_pair[1], rate_limit_storage="redis://:pw@127.0.0.1:1/0")
+    assert isinstance(Authenticator.from_settings(shared)._limiter, SharedRateLimiter)
+    assert "pw" not in repr(shared.security)  # the URI may hold a password: a secret
+    with pytest.raises(ConfigError, match="rate_limit_storage: unusable storage 'mongo'"):
+        SharedRateLimiter("mongo://x", rate=1.0, burst=1)
+
+
+def test_shared_limiter_fails_open_and_counts_when_redis_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = SharedRateLimiter("redis://127.0.0.1:1/0", rate=1.0, burst=1)  # nothing listens
+    before = REGISTRY.get_sample_value(f"{STORAGE_ERRORS}_total") or 0.0
+    with caplog.at_level(logging.WARNING, logger="fraudlens.security.ratelimit"):
+        for _ in range(3):
+            limiter.check("api_key:a")  # would be limited after one; passes (fail open)
+    assert REGISTRY.get_sample_value(f"{STORAGE_ERRORS}_total") == before + 3
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "rate-limit storage unreachable, requests pass unlimited (fail open)"
+    ]
 
 
 def test_rate_limit_returns_429_per_key(rsa_pair: tuple[Any, str]) -> None:

@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from fraudlens.errors import DataError, ValidationError
+from fraudlens.kafka.topics import topic_configs
 from fraudlens.security.audit import verify
 from fraudlens.security.encryption import field_context, keyring_from_settings
-from fraudlens.security.inventory import INVENTORY, inventory_markdown
+from fraudlens.security.inventory import INVENTORY, asset, inventory_markdown, retention_for
 from fraudlens.security.privacy import (
     ErasureSubject,
     StoreErasure,
@@ -20,7 +21,7 @@ from fraudlens.security.privacy import (
     parquet_erasers,
 )
 from fraudlens.security.retention import apply_retention
-from fraudlens.settings import Settings
+from fraudlens.settings import KafkaSettings, Settings
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
@@ -239,3 +240,18 @@ def test_inventory_is_complete_and_in_the_docs() -> None:
     assert inventory_markdown() in DOCS.read_text(), (
         "run: python -c 'from fraudlens.security.inventory import inventory_markdown as m; print(m())'"
     )
+
+
+def test_topic_retention_is_one_setting_read_by_topics_and_inventory() -> None:
+    kafka = KafkaSettings(labels_retention_days=3, dead_letter_topic="dlq")
+    assert topic_configs(kafka) == {
+        "transactions": {"retention.ms": str(7 * 86_400_000)},
+        "labels": {"retention.ms": str(3 * 86_400_000)},
+        "decisions": {"retention.ms": str(7 * 86_400_000)},
+        "dlq": {"retention.ms": str(7 * 86_400_000)},
+    }
+    topics = asset("kafka_topics")
+    assert topics.retention_days == KafkaSettings().transactions_retention_days == 7
+    assert retention_for(Settings(), topics) == 7
+    longer = Settings(kafka=KafkaSettings(decisions_retention_days=9))
+    assert retention_for(longer, topics) == 9  # the inventory reports the longest topic
