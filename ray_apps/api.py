@@ -132,6 +132,7 @@ def to_response(result: ScoreResult, latency_ms: float) -> ScoreResponse:
         model_version=result.model_version,
         latency_ms=round(latency_ms, 3),
         degraded=result.degraded,
+        degraded_cause=result.degraded_cause,
     )
 
 

@@ -114,6 +114,7 @@ def test_score_approve(client: ApiClient) -> None:
     data = response.json()
     assert data["decision"] == "approve" and data["model_version"] == "1"
     assert 0 <= data["score"] < 0.5 and data["degraded"] is False and data["latency_ms"] > 0
+    assert data["degraded_cause"] is None
     assert set(data) == {
         "transaction_id",
         "decision_id",
@@ -123,6 +124,7 @@ def test_score_approve(client: ApiClient) -> None:
         "model_version",
         "latency_ms",
         "degraded",
+        "degraded_cause",
     }
 
 
