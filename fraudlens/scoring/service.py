@@ -221,6 +221,13 @@ class ScoringService:
         )
         return self.features_status
 
+    def readiness(self) -> str:
+        """``ok``, or ``degraded: <why>`` (store down at warm-up, or its breaker open now)."""
+        state = self.scorer.breaker.state
+        if state != "closed":
+            return f"degraded: feature store breaker {state} after a failed read"
+        return self.features_status if not self.scorer.breaker.warm else "ok"
+
     def set_rules(self, rules: Rules) -> None:
         """Apply rules from the rule store now; they also apply to later model loads."""
         with self._lock:

@@ -77,6 +77,7 @@ def service(features: FakeFeatures) -> ScoringService:
     loader = FakeLoader([FakeModel("1"), FakeModel("2", bias=-3.5)], {"champion": "1"})
     svc = ScoringService(loader, features)
     svc.apply_config(ScoringConfig())
+    svc.warm_up()
     return svc
 
 
@@ -241,11 +242,27 @@ def test_model_health_and_docs(client: ApiClient) -> None:
     assert info["model_version"] == "1" and info["feature_service"] == "fraud_v1"
     assert info["thresholds"] == {"review": 0.5, "decline": 0.9}
     assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").json()["model_version"] == "1"
+    ready = client.get("/readyz").json()
+    assert ready == {"status": "ready", "model_version": "1", "features": "ok"}
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/score", "/v1/score/batch", "/v1/labels", "/v1/model"} <= set(paths)
     assert client.get("/v2/score").status_code == 404
+
+
+def test_ready_only_once_warmed_up_and_says_when_the_store_is_down(
+    features: FakeFeatures,
+) -> None:
+    svc = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), features)
+    svc.apply_config(ScoringConfig())
+    with ApiClient(create_api(ApiContext(svc, TOKENIZER, ValidationSettings()))) as client:
+        cold = client.get("/readyz")
+        assert cold.status_code == 503 and "warming up" in cold.text
+        features.down = True
+        svc.warm_up()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["features"].startswith("degraded: ")
 
 
 def test_not_ready_is_503(features: FakeFeatures) -> None:
