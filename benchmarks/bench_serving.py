@@ -235,21 +235,52 @@ def serve_variant(settings: Settings, script: Path, duration: float, name: str) 
 
     start_ray(settings, log_to_driver=False)
     try:
+        started = time.perf_counter()
         url = deploy(settings, shadow=False)
         direct = os.environ.get("RAY_SERVE_ENABLE_DIRECT_INGRESS") == "1"
         if direct and os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") != "1":
             url = _direct_ingress_url()
+        body = script.with_name("bodies.jsonl").read_text().splitlines()[0]
+        start_s, start_degraded = first_full_answer(url, body, started)
+        print(
+            f"{name:>12}  replica start to first non-degraded answer {start_s:.1f} s "
+            f"(degraded answers before it: {start_degraded})",
+            flush=True,
+        )
         roles = serve_roles(os.getpid())
         sampled = {
             role: roles[role][0] for role in ("serve replica", "serve proxy") if roles.get(role)
         }
         result = load_test(name, url, script, duration, roles, sampled)
+        result |= {"start_to_full_answer_s": round(start_s, 2), "start_degraded": start_degraded}
     finally:
         serve.shutdown()  # type: ignore[no-untyped-call]
         import ray
 
         ray.shutdown()
     return result
+
+
+def first_full_answer(url: str, body: str, started: float) -> tuple[float, int]:
+    """Score ``body`` from the moment the app runs until an answer is not degraded.
+
+    Returns:
+        Seconds from ``started`` (before the deploy) to that answer, and how
+        many degraded answers came first.
+    """
+    import httpx
+
+    degraded = 0
+    headers = {"content-type": "application/json"}
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        while True:
+            response = client.post("/v1/score", content=body, headers=headers)
+            response.raise_for_status()
+            if not response.json()["degraded"]:
+                return time.perf_counter() - started, degraded
+            degraded += 1
+            if degraded >= 1000:
+                raise RuntimeError("1000 degraded answers in a row: is the online store up?")
 
 
 def _direct_ingress_url() -> str:

@@ -132,6 +132,7 @@ def to_response(result: ScoreResult, latency_ms: float) -> ScoreResponse:
         model_version=result.model_version,
         latency_ms=round(latency_ms, 3),
         degraded=result.degraded,
+        degraded_cause=result.degraded_cause,
     )
 
 
@@ -250,10 +251,18 @@ def create_api(ctx: ApiContext) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], responses=_ERRORS)
     async def readyz() -> Response:
-        """Readiness: a model is loaded."""
+        """Readiness: a model is loaded and warmed up; ``features`` says if the store answers.
+
+        A replica whose store was down at warm-up is still ready (its degraded
+        answers are right during an outage): ``features`` then says why.
+        """
         if not ctx.service.ready:
             return error_response(503, "not_ready", "no model loaded yet")
+        if not ctx.service.warmed:
+            return error_response(503, "not_ready", "warming up")
         version = ctx.service.active.model.version
-        return JSONResponse({"status": "ready", "model_version": version})
+        return JSONResponse(
+            {"status": "ready", "model_version": version, "features": ctx.service.readiness()}
+        )
 
     return app

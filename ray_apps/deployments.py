@@ -197,15 +197,19 @@ class ScoringIngress:
             logger.error("user_config refused, still serving the previous model: %s", exc)
             return
         if first:
+            # Ready means ready: the first request must not pay for a cold store.
+            self.service.warm_up()
             freeze_heap()  # model and feature store are loaded: keep them out of GC passes
         if self.poller is None:
             poll_s = self.settings.serve.model_poll_s
             self.poller = Every(poll_s, self.service.refresh_alias, "fraudlens-model-poll")
 
     def check_health(self) -> None:
-        """Unhealthy until a model is loaded."""
+        """Unhealthy until a model is loaded and warmed up (see ``ScoringService.warm_up``)."""
         if not self.service.ready:
             raise RuntimeError("no model loaded")
+        if not self.service.warmed:
+            raise RuntimeError("not warmed up yet")
 
     def __del__(self) -> None:
         if getattr(self, "poller", None) is not None:

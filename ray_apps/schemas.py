@@ -97,6 +97,11 @@ class ScoreResponse(BaseModel):
     model_version: str
     latency_ms: float = Field(description="time spent in the service")
     degraded: bool = Field(description="scored without (part of) the stored features")
+    degraded_cause: str | None = Field(
+        None,
+        description="why degraded: store_timeout, store_error, store_skipped (the store "
+        "failed moments ago) or missing_features; null when not degraded",
+    )
 
 
 class BatchScoreResponse(BaseModel):

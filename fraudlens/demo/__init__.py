@@ -14,6 +14,7 @@ from rich.console import Console
 from fraudlens.demo.drift import drift_step
 from fraudlens.demo.features import features_step
 from fraudlens.demo.ingest import kafka_step, simulate_step
+from fraudlens.demo.logs import demo_log_path, logs_to_file
 from fraudlens.demo.models import train_step
 from fraudlens.demo.pan_scan import pan_scan_step
 from fraudlens.demo.serving import serving_step
@@ -29,17 +30,25 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
     from ray_apps.run import start_ray
 
     state = DemoState(settings=settings, sim_dir=settings.data_dir / "sim")
+    log_path = demo_log_path(settings.data_dir)
     console.rule("[bold]FraudLens demo")
     console.print(f"data folder: {settings.data_dir}")
-    simulate_step(state, console)
-    with kafka_for(settings) as live:
-        state.settings = live
-        kafka_step(state, console)
-        features_step(state, console)
-        start_ray(live)  # one Ray for every step, started with Serve's production switches
-        train_step(state, console)
-        serving_step(state, console)
-        drift_step(state, console)
-        pan_scan_step(state, console)  # keep last: it checks every other step's output
+    console.print(f"log file (everything but the steps' results): {log_path}")
+    try:
+        with logs_to_file(log_path, settings.log_level):
+            simulate_step(state, console)
+            with kafka_for(settings) as live:
+                state.settings = live
+                kafka_step(state, console)
+                features_step(state, console)
+                # One Ray for every step, with Serve's production switches; its
+                # workers print to their own log files, not this terminal.
+                start_ray(live, log_to_driver=False)
+                train_step(state, console)
+                serving_step(state, console)
+                drift_step(state, console)
+                pan_scan_step(state, console)  # keep last: it checks every other step's output
+    finally:
+        console.print(f"log file: {log_path}")
     console.rule("[bold]done")
     return state

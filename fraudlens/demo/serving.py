@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import numpy as np
@@ -25,7 +26,7 @@ def serving_step(state: DemoState, console: Console) -> None:
     from fraudlens.scoring.decision_log import read_log
     from fraudlens.scoring.factory import decisions_dir
     from fraudlens.scoring.stream import run_stream_scorer
-    from fraudlens.scoring.summary import summarize_decisions
+    from fraudlens.scoring.summary import require_not_degraded, summarize_decisions
     from ray_apps.run import serve_local
 
     console.rule("5. serve the champion; score the last day (HTTP API and stream scorer)")
@@ -36,7 +37,7 @@ def serving_step(state: DemoState, console: Console) -> None:
 
     url = serve_local(settings, blocking=False)
     try:
-        latencies = _score_over_http(url, day.head(API_SAMPLE), console)
+        latencies, degraded = _score_over_http(url, day.head(API_SAMPLE), console)
         kafka = settings.kafka.model_copy(update={"transactions_topic": "demo-last-day"})
         day_settings = settings.model_copy(update={"kafka": kafka})
         ensure_topics(kafka, [kafka.transactions_topic, kafka.decisions_topic])
@@ -53,13 +54,26 @@ def serving_step(state: DemoState, console: Console) -> None:
         serve.shutdown()  # type: ignore[no-untyped-call]
 
     summary = summarize_decisions(read_log(decisions_dir(settings)), transactions)
-    state.summary["serving"] = summary | {"http_latency_ms": latencies}
+    state.summary["serving"] = summary | {"http_latency_ms": latencies, "http_degraded": degraded}
     console.print_json(json.dumps(summary, default=str))
+    # Every service is up: a degraded answer here is a defect, not a figure to report.
+    require_not_degraded(degraded, "demo HTTP API")
+    logged = int(summary.get("degraded", 0))
+    require_not_degraded({"in the decision log": logged} if logged else {}, "demo scoring")
 
 
-def _score_over_http(url: str, sample: pd.DataFrame, console: Console) -> dict[str, float]:
-    """POST each transaction to /v1/score; print flagged ones with their reasons."""
+def _score_over_http(
+    url: str, sample: pd.DataFrame, console: Console
+) -> tuple[dict[str, float], dict[str, int]]:
+    """POST each transaction to /v1/score; print flagged ones with their reasons.
+
+    Returns:
+        Client latency figures, and the degraded answers by cause.
+    """
+    from fraudlens.scoring.summary import degraded_by_cause
+
     latencies: list[float] = []
+    answers: list[dict[str, Any]] = []
     table = Table("transaction", "amount", "score", "decision", "reasons")
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for record in sample[list(TRANSACTION_FIELDS)].to_dict("records"):
@@ -70,6 +84,7 @@ def _score_over_http(url: str, sample: pd.DataFrame, console: Console) -> dict[s
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
             answer = response.json()
+            answers.append(answer)
             if answer["decision"] != "approve" and len(table.rows) < 8:
                 reasons = "; ".join(r["text"] for r in answer["reasons"][:3])
                 table.add_row(
@@ -88,5 +103,13 @@ def _score_over_http(url: str, sample: pd.DataFrame, console: Console) -> dict[s
         f"HTTP API: {len(latencies)} requests one by one, client latency "
         f"p50 {figures['p50']} ms, p99 {figures['p99']} ms"
     )
+    degraded = degraded_by_cause(answers)
+    if degraded:
+        why = ", ".join(f"{n} {cause.replace('_', ' ')}" for cause, n in degraded.items())
+        console.print(
+            f"[red]degraded answers: {sum(degraded.values())} of {len(answers)}[/red] ({why})"
+        )
+    else:
+        console.print(f"degraded answers: 0 of {len(answers)}")
     console.print(table)
-    return figures
+    return figures, degraded

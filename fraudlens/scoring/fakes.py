@@ -105,12 +105,14 @@ class FakeFeatures:
         stored: card token -> {feature: value} for features needing state.
         down: when True, ``online`` raises like an unreachable store.
         delay_s: sleep this long in ``online`` (to test timeouts).
+        cold_delay_s: sleep this long in the first ``online`` call only (a cold store).
     """
 
     def __init__(self, stored: dict[str, dict[str, float]] | None = None) -> None:
         self.stored = stored or {}
         self.down = False
         self.delay_s = 0.0
+        self.cold_delay_s = 0.0
         self.calls = 0
         self.descriptions = {spec.name: spec.description for spec in ALL_FEATURES}
         self._lock = threading.Lock()
@@ -119,8 +121,10 @@ class FakeFeatures:
         """Request features plus stored ones (0 for a card never seen)."""
         with self._lock:
             self.calls += 1
-        if self.delay_s:
-            threading.Event().wait(self.delay_s)
+            first = self.calls == 1
+        delay = self.delay_s + (self.cold_delay_s if first else 0.0)
+        if delay:
+            threading.Event().wait(delay)
         if self.down:
             raise FeatureStoreError("fake online store is down")
         frame = request_only_frame(txns, model.feature_names)

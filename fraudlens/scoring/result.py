@@ -72,3 +72,4 @@ class ScoreResult:
     rule_hits: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
+    degraded_cause: str | None = None  # see fraudlens.scoring.scorer.DEGRADED_CAUSES

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +20,7 @@ import pandas as pd
 from fraudlens.errors import FraudLensError
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
+from fraudlens.scoring.breaker import Breaker, Ticket
 from fraudlens.scoring.interfaces import FeatureSource
 from fraudlens.scoring.reasons import top_reasons
 from fraudlens.scoring.result import Reason, ScoreResult, decision_id
@@ -27,11 +28,21 @@ from fraudlens.scoring.rules import decide, evaluate_rules, model_decision
 
 logger = logging.getLogger(__name__)
 
-DEGRADED_REASON = Reason(
-    kind="system",
-    code="degraded",
-    text="scored without stored history: feature store unavailable or features missing",
-)
+# Why an answer is degraded (``ScoreResult.degraded_cause``), with what an analyst reads.
+STORE_TIMEOUT = "store_timeout"
+STORE_ERROR = "store_error"
+STORE_SKIPPED = "store_skipped"
+MISSING_FEATURES = "missing_features"
+DEGRADED_CAUSES: dict[str, str] = {
+    STORE_TIMEOUT: "scored without stored history: the feature store did not answer in time",
+    STORE_ERROR: "scored without stored history: the feature store read failed",
+    STORE_SKIPPED: "scored without stored history: the feature store failed moments ago",
+    MISSING_FEATURES: "scored without part of the stored history: features missing",
+}
+DEGRADED_REASONS = {
+    cause: Reason(kind="system", code="degraded", text=text)
+    for cause, text in DEGRADED_CAUSES.items()
+}
 
 
 @dataclass(slots=True)
@@ -52,8 +63,9 @@ class Scorer:
         features: where feature vectors come from.
         feature_timeout_s: budget for the online read; past it the batch is
             scored in degraded mode.
-        breaker_s: after an online-store failure, go straight to degraded mode
-            for this long instead of waiting on a dead store for every request.
+        breaker_s: after an online-store failure, score degraded without
+            reading for this long, then let one request probe the store (see
+            ``fraudlens.scoring.breaker``).
     """
 
     def __init__(
@@ -61,8 +73,7 @@ class Scorer:
     ) -> None:
         self.features = features
         self.feature_timeout_s = feature_timeout_s
-        self.breaker_s = breaker_s
-        self._open_until = 0.0
+        self.breaker = Breaker(breaker_s)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fraudlens-features")
 
     def close(self) -> None:
@@ -72,52 +83,92 @@ class Scorer:
     def score(self, txns: Sequence[Transaction], active: ActiveModel) -> Scored:
         """Score a batch synchronously (stream scorer, tests)."""
         start = time.perf_counter()
-        frame = None
-        if self._store_usable():
+        frame, cause = None, STORE_SKIPPED
+        ticket = self.breaker.acquire()
+        if ticket is not Ticket.SKIP:
             future = self._pool.submit(self.features.online, txns, active.model)
             try:
                 frame = future.result(timeout=self.feature_timeout_s)
             except Exception as exc:  # any dependency failure means degraded, not an error
-                self._trip(exc)
-        return self._finish(txns, active, frame, start)
+                cause = self._failed(ticket, exc, future)
+            else:
+                self.breaker.success(ticket)
+        return self._finish(txns, active, frame, cause, start)
 
     async def ascore(self, txns: Sequence[Transaction], active: ActiveModel) -> Scored:
         """Score a batch from an event loop without blocking it on the online read."""
         start = time.perf_counter()
-        frame = None
-        if self._store_usable():
-            future = asyncio.wrap_future(
-                self._pool.submit(self.features.online, txns, active.model)
-            )
+        frame, cause = None, STORE_SKIPPED
+        ticket = self.breaker.acquire()
+        if ticket is not Ticket.SKIP:
+            future = self._pool.submit(self.features.online, txns, active.model)
             try:
-                frame = await asyncio.wait_for(future, self.feature_timeout_s)
+                frame = await asyncio.wait_for(asyncio.wrap_future(future), self.feature_timeout_s)
             except Exception as exc:
-                self._trip(exc)
-        return self._finish(txns, active, frame, start)
+                cause = self._failed(ticket, exc, future)
+            else:
+                self.breaker.success(ticket)
+        return self._finish(txns, active, frame, cause, start)
 
-    def _store_usable(self) -> bool:
-        return time.monotonic() >= self._open_until
+    def warm_up(
+        self, txns: Sequence[Transaction], active: ActiveModel, timeout_s: float
+    ) -> tuple[pd.DataFrame | None, str | None]:
+        """One online read with a cold store's budget, before taking traffic.
 
-    def _trip(self, exc: BaseException) -> None:
-        self._open_until = time.monotonic() + self.breaker_s
-        kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-        logger.warning(
-            "online features unavailable (%s: %s); degraded mode for %.1fs",
-            kind,
-            exc,
-            self.breaker_s,
-        )
+        The first read of a process pays for opening the store (registry,
+        connections, on-demand views): far more than the request budget.
+
+        Returns:
+            The vectors (None if the read failed) and why it failed (None: it
+            worked). A failure opens the breaker like any failed read.
+        """
+        future = self._pool.submit(self.features.online, txns, active.model)
+        try:
+            frame = future.result(timeout=timeout_s)
+        except Exception as exc:
+            self.breaker.failure(Ticket.READ, timeout=False)
+            kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return None, f"{kind}: {exc}" if str(exc) else kind
+        self.breaker.success(Ticket.READ)
+        return frame, None
+
+    def _failed(self, ticket: Ticket, exc: BaseException, future: Future[pd.DataFrame]) -> str:
+        timeout = isinstance(exc, TimeoutError)
+        if timeout:
+            # A read past its budget may still finish: then the store is warm.
+            future.add_done_callback(self._late)
+        opened = self.breaker.failure(ticket, timeout=timeout)
+        cause = STORE_TIMEOUT if timeout else STORE_ERROR
+        if opened:
+            logger.warning(
+                "online features unavailable (%s%s: %s); degraded for %.1fs, then one probe",
+                "probe " if ticket is Ticket.PROBE else "",
+                cause,
+                exc,
+                self.breaker.open_s,
+            )
+        else:
+            logger.info(
+                "first online read still running after %.0f ms", self.feature_timeout_s * 1e3
+            )
+        return cause
+
+    def _late(self, future: Future[pd.DataFrame]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.breaker.late_success()
 
     def _finish(
         self,
         txns: Sequence[Transaction],
         active: ActiveModel,
         frame: pd.DataFrame | None,
+        cause: str,
         start: float,
     ) -> Scored:
         model = active.model
         names = list(model.feature_names)
         t_features = time.perf_counter()
+        frame_failed = frame is None
         if frame is None:
             frame = self.features.request_only(txns, model)[names]
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -149,8 +200,9 @@ class Scorer:
                 by_model = "review" if over else "approve"
             decision = decide(by_model, hits)
             reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
-            if degraded[i]:
-                reasons.append(DEGRADED_REASON)
+            row_cause = (cause if frame_failed else MISSING_FEATURES) if degraded[i] else None
+            if row_cause is not None:
+                reasons.append(DEGRADED_REASONS[row_cause])
             if decision != "approve" and score is not None:
                 flagged.append(i)
             results.append(
@@ -164,6 +216,7 @@ class Scorer:
                     reasons=reasons,
                     model_version=model.version,
                     degraded=bool(degraded[i]),
+                    degraded_cause=row_cause,
                     thresholds=(active.review, active.decline),
                     rule_hits=[h.name for h in hits],
                     features=row,

@@ -168,6 +168,7 @@ def run_stream_scorer(
     if not service.ready:
         service.apply_config(config or default_config(settings))
         if owned:
+            service.warm_up()  # before consuming: the first batch must not meet a cold store
             freeze_heap()
     producer = EventProducer(settings.kafka)
     scorer = StreamScorer(

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from fraudlens.errors import FeatureStoreError
 
 FLAGGED = ("review", "decline")
 
@@ -63,3 +66,35 @@ def summarize_decisions(
             "legit_flagged": int(legit["decision"].isin(FLAGGED).sum()),
         }
     return out
+
+
+def degraded_by_cause(answers: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Count degraded answers by cause, from the answers themselves.
+
+    Args:
+        answers: ``/v1/score`` responses (or any mapping with ``degraded`` and,
+            optionally, ``degraded_cause``).
+
+    Returns:
+        cause -> count (``unknown`` when an answer gives no cause); empty when
+        no answer was degraded.
+    """
+    counts: Counter[str] = Counter()
+    for answer in answers:
+        if answer.get("degraded"):
+            counts[str(answer.get("degraded_cause") or "unknown")] += 1
+    return dict(counts.most_common())
+
+
+def require_not_degraded(counts: Mapping[str, int], where: str) -> None:
+    """Fail when a healthy system answered anything degraded.
+
+    Raises:
+        FeatureStoreError: names how many answers were degraded and why.
+    """
+    if counts:
+        detail = ", ".join(f"{n} {cause.replace('_', ' ')}" for cause, n in counts.items())
+        raise FeatureStoreError(
+            f"{where}: {sum(counts.values())} answers were degraded with every service up "
+            f"({detail}); they should all have been scored with stored features"
+        )

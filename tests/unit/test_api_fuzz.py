@@ -62,6 +62,7 @@ def build_app() -> tuple[Any, AdminContext]:
     """The real app over fakes; the stores are pointed at pytest's tmp by ``stores``."""
     service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
     service.apply_config(ScoringConfig())
+    service.warm_up()
     unset = Path("unset-by-fixture")
 
     def erase(customer_id: str, actor: str) -> ErasureReport:

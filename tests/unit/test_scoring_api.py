@@ -77,6 +77,7 @@ def service(features: FakeFeatures) -> ScoringService:
     loader = FakeLoader([FakeModel("1"), FakeModel("2", bias=-3.5)], {"champion": "1"})
     svc = ScoringService(loader, features)
     svc.apply_config(ScoringConfig())
+    svc.warm_up()
     return svc
 
 
@@ -114,6 +115,7 @@ def test_score_approve(client: ApiClient) -> None:
     data = response.json()
     assert data["decision"] == "approve" and data["model_version"] == "1"
     assert 0 <= data["score"] < 0.5 and data["degraded"] is False and data["latency_ms"] > 0
+    assert data["degraded_cause"] is None
     assert set(data) == {
         "transaction_id",
         "decision_id",
@@ -123,6 +125,7 @@ def test_score_approve(client: ApiClient) -> None:
         "model_version",
         "latency_ms",
         "degraded",
+        "degraded_cause",
     }
 
 
@@ -251,11 +254,27 @@ def test_model_health_and_docs(client: ApiClient) -> None:
     assert info["model_version"] == "1" and info["feature_service"] == "fraud_v1"
     assert info["thresholds"] == {"review": 0.5, "decline": 0.9}
     assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").json()["model_version"] == "1"
+    ready = client.get("/readyz").json()
+    assert ready == {"status": "ready", "model_version": "1", "features": "ok"}
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/score", "/v1/score/batch", "/v1/labels", "/v1/model"} <= set(paths)
     assert client.get("/v2/score").status_code == 404
+
+
+def test_ready_only_once_warmed_up_and_says_when_the_store_is_down(
+    features: FakeFeatures,
+) -> None:
+    svc = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), features)
+    svc.apply_config(ScoringConfig())
+    with ApiClient(create_api(ApiContext(svc, TOKENIZER, ValidationSettings()))) as client:
+        cold = client.get("/readyz")
+        assert cold.status_code == 503 and "warming up" in cold.text
+        features.down = True
+        svc.warm_up()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["features"].startswith("degraded: ")
 
 
 def test_not_ready_is_503(features: FakeFeatures) -> None:

@@ -294,3 +294,33 @@ def test_summary_counts_fraud_caught(service: ScoringService, tmp_path: Path) ->
     assert summary["fraud"]["caught"] == 1 and summary["fraud"]["recall"] == 0.5
     assert summary["top_reasons"]["card_tx_count_10m"] == 1
     assert summarize_decisions(pd.DataFrame()) == {"decisions": 0}
+
+
+def test_degraded_answers_are_counted_by_cause_and_fail_a_healthy_run() -> None:
+    from fraudlens.errors import FeatureStoreError
+    from fraudlens.scoring.summary import degraded_by_cause, require_not_degraded
+
+    healthy = [{"degraded": False, "degraded_cause": None}] * 3
+    assert degraded_by_cause(healthy) == {}
+    require_not_degraded(degraded_by_cause(healthy), "api")  # nothing to report
+    answers = healthy + [
+        {"degraded": True, "degraded_cause": "store_timeout"},
+        {"degraded": True, "degraded_cause": "store_skipped"},
+        {"degraded": True, "degraded_cause": "store_skipped"},
+        {"degraded": True},
+    ]
+    counts = degraded_by_cause(answers)
+    assert counts == {"store_skipped": 2, "store_timeout": 1, "unknown": 1}
+    with pytest.raises(FeatureStoreError, match="api: 4 answers were degraded.*2 store skipped"):
+        require_not_degraded(counts, "api")
+
+
+def test_counting_works_on_the_service_answers(
+    service: ScoringService, features: FakeFeatures
+) -> None:
+    from fraudlens.scoring.summary import degraded_by_cause
+
+    features.down = True
+    results = service.score([txn(0), txn(1)])
+    answers = [{"degraded": r.degraded, "degraded_cause": r.degraded_cause} for r in results]
+    assert degraded_by_cause(answers) == {"store_error": 2}

@@ -78,6 +78,7 @@ def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp("matrix")
     service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
     service.apply_config(ScoringConfig())
+    service.warm_up()
     admin = AdminContext(
         FileRuleStore(tmp / "rules.json"),
         AuditLog(tmp / "audit.jsonl", fsync=False),

@@ -51,7 +51,8 @@ def test_model_health_and_docs(serve_url: str, models: Any) -> None:
     assert info["feature_service"] == "fraud_model_v1" and len(info["features"]) == 47
     assert 0 < info["thresholds"]["review"] <= info["thresholds"]["decline"] <= 1
     assert http.get(f"{serve_url}/healthz", timeout=10).status_code == 200
-    assert http.get(f"{serve_url}/readyz", timeout=10).status_code == 200
+    ready = http.get(f"{serve_url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["features"] == "ok"  # warmed up
     assert http.get(f"{serve_url}/docs", timeout=10).status_code == 200
     assert "/v1/score/batch" in http.get(f"{serve_url}/openapi.json", timeout=10).json()["paths"]
 
