@@ -385,6 +385,17 @@ class TrainingSettings(BaseModel):
         description="metrics that must not regress beyond gate_tolerance",
     )
     seed: int = Field(7, description="random seed of both members")
+    xgb_tree_method: Literal["hist", "approx"] = Field(
+        "hist",
+        description="hist: split candidates fixed once from feature quantiles; approx: "
+        "re-drawn every round, weighted toward rows the model is still unsure of",
+    )
+    xgb_max_bin: int = Field(
+        1024,
+        ge=2,
+        description="split candidates per feature; few bins lump a feature's rare tail "
+        "(large amounts) together, so a threshold inside it cannot be learned",
+    )
 
 
 class DriftSettings(BaseModel):
