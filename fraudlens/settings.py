@@ -391,7 +391,7 @@ class TrainingSettings(BaseModel):
         "re-drawn every round, weighted toward rows the model is still unsure of",
     )
     xgb_max_bin: int = Field(
-        1024,
+        256,
         ge=2,
         description="split candidates per feature; few bins lump a feature's rare tail "
         "(large amounts) together, so a threshold inside it cannot be learned",
