@@ -418,6 +418,17 @@ class TrainingSettings(BaseModel):
     feature_chunk_days: int = Field(
         7, ge=1, description="Feast training path: fetch historical features this many days at once"
     )
+    xgb_tree_method: Literal["hist", "approx"] = Field(
+        "hist",
+        description="hist: split candidates fixed once from feature quantiles; approx: "
+        "re-drawn every round, weighted toward rows the model is still unsure of",
+    )
+    xgb_max_bin: int = Field(
+        256,
+        ge=2,
+        description="split candidates per feature; few bins lump a feature's rare tail "
+        "(large amounts) together, so a threshold inside it cannot be learned",
+    )
 
 
 class DriftSettings(BaseModel):

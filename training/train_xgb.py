@@ -62,7 +62,8 @@ def xgb_params(
     return {
         "objective": "binary:logistic",
         "eval_metric": "aucpr",
-        "tree_method": "hist",
+        "tree_method": cfg.xgb_tree_method,
+        "max_bin": cfg.xgb_max_bin,
         "max_depth": cfg.xgb_max_depth,
         "eta": cfg.xgb_learning_rate,
         "subsample": 0.8,
