@@ -298,9 +298,10 @@ def test_token_bucket() -> None:
 def test_rate_limit_storage_setting_picks_the_limiter(rsa_pair: tuple[Any, str]) -> None:
     auth = Authenticator.from_settings(_settings(rsa_pair[1]))
     assert isinstance(auth._limiter, TokenBucketLimiter)  # memory:// (default): per replica
-    shared = _settings(rsa_pair[1], rate_limit_storage="redis://:pw@127.0.0.1:1/0")
+    shared = _settings(rsa_pair[1], rate_limit_storage="redis://:pass-word@127.0.0.1:1/0")
     assert isinstance(Authenticator.from_settings(shared)._limiter, SharedRateLimiter)
-    assert "pw" not in repr(shared.security)  # the URI may hold a password: a secret
+    # A password with "-": never part of the random PEM key beside it in the repr.
+    assert "pass-word" not in repr(shared.security)  # the URI may hold a password: a secret
     with pytest.raises(ConfigError, match="rate_limit_storage: unusable storage 'mongo'"):
         SharedRateLimiter("mongo://x", rate=1.0, burst=1)
 
