@@ -2,7 +2,8 @@
 
 1. simulate history -> 2. Kafka round trip -> 3. features (Spark backfill,
 Feast apply/materialize, stream job) -> 4. train, evaluate, promote ->
-5. serve and score the last day (API and stream scorer) -> 6. the drift story
+5. serve and score the last day (API and stream scorer) -> 5b. decisions and
+labels into PostgreSQL -> 6. the drift story
 (new fraud pattern, drift, retraining, new champion) -> 7. card-number scan of
 every output.
 """
@@ -17,6 +18,7 @@ from fraudlens.demo.ingest import kafka_step, simulate_step
 from fraudlens.demo.logs import demo_log_path, logs_to_file
 from fraudlens.demo.models import train_step
 from fraudlens.demo.pan_scan import pan_scan_step
+from fraudlens.demo.records import records_step
 from fraudlens.demo.serving import serving_step
 from fraudlens.demo.state import DemoState
 from fraudlens.pipeline import kafka_for
@@ -46,6 +48,7 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
                 start_ray(live, log_to_driver=False)
                 train_step(state, console)
                 serving_step(state, console)
+                records_step(state, console)
                 drift_step(state, console)
                 pan_scan_step(state, console)  # keep last: it checks every other step's output
     finally:

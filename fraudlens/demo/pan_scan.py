@@ -3,8 +3,9 @@
 Files under DATA_DIR (Parquet stores, the SQLite online store, the decision
 log, MLflow's database and artifacts, reports, the broker's and the demo's
 logs), Ray's application logs (workers' output, Serve, Train), the Redis online
-store when it is the one configured, every topic of the broker, and the demo's
-own summary. ``networks_only`` (first digit 2-6, as every issued card number
+store when it is the one configured, every row of the PostgreSQL records
+(its data folder's binary pages are skipped as files), every topic of the
+broker, and the demo's own summary. ``networks_only`` (first digit 2-6, as every issued card number
 has) keeps MLflow's and Spark's epoch-millisecond integers out of the findings.
 """
 
@@ -21,7 +22,12 @@ from rich.table import Table
 from fraudlens.demo.state import DemoState
 from fraudlens.errors import DataError
 from fraudlens.security.pan_scan import Finding, scan_file, scan_text
-from fraudlens.security.pan_stores import ray_application_logs, scan_redis, scan_topics
+from fraudlens.security.pan_stores import (
+    StoreScan,
+    ray_application_logs,
+    scan_redis,
+    scan_topics,
+)
 from fraudlens.settings import Settings
 
 NETWORKS_ONLY = True
@@ -34,9 +40,15 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     rows: list[tuple[str, str, int]] = []
     findings: list[Finding] = []
 
-    files, found = scan_folder(settings.data_dir)
+    # PostgreSQL's binary pages are no text (false Luhn hits): its rows are scanned instead.
+    postgres = settings.records.resolved_embedded_dir(settings.data_dir)
+    files, found = scan_folder(settings.data_dir, skip=postgres)
     findings += found
     rows += [("DATA_DIR", kind, n) for kind, n in sorted(files.items())]
+    if settings.records.database_url or postgres.is_dir():
+        records = _scan_records(settings)
+        findings += records.findings
+        rows += [("PostgreSQL", f"table {name}", n) for name, n in sorted(records.counts.items())]
     ray_session = _ray_session_dir()
     if ray_session is not None:
         ray_logs = ray_application_logs(ray_session)
@@ -65,13 +77,14 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     console.print("no card number anywhere: every output passes the Luhn scan")
 
 
-def scan_folder(root: Path) -> tuple[Counter[str], list[Finding]]:
-    """Scan every file under ``root``; counts files by kind."""
+def scan_folder(root: Path, skip: Path | None = None) -> tuple[Counter[str], list[Finding]]:
+    """Scan every file under ``root`` (except under ``skip``); counts files by kind."""
     counts: Counter[str] = Counter()
     findings: list[Finding] = []
     if not root.is_dir():
         return counts, findings
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    files = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    for path in sorted(p for p in files if skip is None or not p.is_relative_to(skip)):
         counts[_kind(path)] += 1
         findings += scan_file(path, networks_only=NETWORKS_ONLY)
     return counts, findings
@@ -102,6 +115,17 @@ def _ray_session_dir() -> Path | None:
     except (ImportError, AttributeError):
         pass
     return None
+
+
+def _scan_records(settings: Settings) -> StoreScan:
+    from fraudlens.records import engine_from_settings
+    from fraudlens.records.pan import scan_records
+
+    engine = engine_from_settings(settings)
+    try:
+        return scan_records(engine, networks_only=NETWORKS_ONLY)
+    finally:
+        engine.dispose()
 
 
 def _redis_client(settings: Settings) -> Any:

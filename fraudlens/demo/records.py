@@ -1,0 +1,51 @@
+"""Demo step 5b: the decisions topic and the labels topic into PostgreSQL (the system of record)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+from fraudlens.demo.state import DemoState
+from fraudlens.errors import DataError
+
+
+def records_step(state: DemoState, console: Console) -> None:
+    """Run the records sink over the topics; every published decision must be stored once."""
+    from fraudlens.records import count_decisions, engine_from_settings
+    from fraudlens.records.sink import run_decision_sink
+
+    console.rule("5b. system of record: decisions and labels from Kafka into PostgreSQL")
+    settings = state.settings
+    published = int(state.summary["serving"]["stream_published"])
+    started = time.perf_counter()
+    stats = run_decision_sink(settings, idle_timeout=10.0, labels=True)
+    seconds = time.perf_counter() - started
+    engine = engine_from_settings(settings)
+    try:
+        with engine.connect() as conn:
+            stored = count_decisions(conn)
+    finally:
+        engine.dispose()
+    records = settings.records
+    where = (
+        "the configured database"
+        if records.database_url
+        else str(records.resolved_embedded_dir(settings.data_dir))
+    )
+    console.print(
+        f"records sink: {stats.inserted:,} decisions and {stats.labels_inserted:,} labels stored "
+        f"in PostgreSQL ({where}) "
+        f"in {seconds:.1f} s; {stats.dead_lettered} dead-lettered"
+    )
+    state.summary["records"] = {
+        "decisions_stored": stored,
+        "labels_stored": stats.labels_inserted,
+        "dead_lettered": stats.dead_lettered,
+    }
+    if stored != published:
+        raise DataError(
+            f"demo check failed: the stream scorer published {published:,} decisions, "
+            f"PostgreSQL holds {stored:,}"
+        )
+    console.print(f"every published decision is stored exactly once ({stored:,} rows)")
