@@ -12,7 +12,6 @@ is detected with an ``expected_head`` kept elsewhere, as for the file log.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -26,24 +25,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from fraudlens.errors import AuditError
 from fraudlens.records.engine import db_error
 from fraudlens.records.tables import audit
-from fraudlens.security.audit import GENESIS, AuditEntry, AuditVerification
-from fraudlens.security.pan_scan import scrub
+from fraudlens.security.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditVerification,
+    canonical,
+    chain_digest,
+    entry_body,
+)
 
 logger = logging.getLogger(__name__)
 
 _CHAIN_LOCK = 0x46524C41  # "FRLA": one advisory lock key for the audit chain
 FIELDS = ("seq", "time", "actor", "action", "target", "details", "prev")
-
-
-def _canonical(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _digest(data: str, key: bytes | None) -> str:
-    raw = data.encode()
-    if key is None:
-        return hashlib.sha256(raw).hexdigest()
-    return hmac.new(key, raw, hashlib.sha256).hexdigest()
 
 
 class PgAuditLog:
@@ -85,19 +79,7 @@ class PgAuditLog:
             AuditError: no actor or action, ``details`` is not JSON-serializable,
                 or the database refused the write.
         """
-        if not actor or not action:
-            raise AuditError("an audit entry needs an actor and an action")
-        body: dict[str, Any] = {
-            "time": self._clock().isoformat(),
-            "actor": scrub(actor),
-            "action": str(action),
-            "target": scrub(target),
-            "details": scrub(dict(details or {})),
-        }
-        try:
-            json.dumps(body["details"])
-        except (TypeError, ValueError) as exc:
-            raise AuditError(f"audit details are not JSON-serializable: {exc}") from exc
+        body = entry_body(actor, action, target, details, self._clock())
         try:
             with self.engine.begin() as conn:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
@@ -105,9 +87,9 @@ class PgAuditLog:
                     select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
                 ).first()
                 body["seq"], body["prev"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
-                canonical = _canonical(body)
-                digest = _digest(canonical, self._key)
-                conn.execute(audit.insert().values(**body, hash=digest, body=canonical))
+                data = canonical(body)
+                digest = chain_digest(data, self._key)
+                conn.execute(audit.insert().values(**body, hash=digest, body=data.decode()))
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot append to the audit table: {db_error(exc)}") from exc
         return AuditEntry(**body, hash=digest)
@@ -159,7 +141,7 @@ def _check_row(row: RowMapping, seq: int, prev: str, key: bytes | None) -> list[
     problems: list[str] = []
     if row["seq"] != seq:
         problems.append(f"{where}: sequence {row['seq']} where {seq} was expected (rows deleted)")
-    if not hmac.compare_digest(str(row["hash"]), _digest(str(row["body"]), key)):
+    if not hmac.compare_digest(str(row["hash"]), chain_digest(str(row["body"]).encode(), key)):
         problems.append(f"{where}: field body or hash: hash mismatch (edited, or wrong key)")
         return problems
     try:

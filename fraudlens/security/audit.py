@@ -102,15 +102,48 @@ class AuditTrail(Protocol):
         ...
 
 
-def _canonical(entry: Mapping[str, Any]) -> bytes:
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """The bytes an entry is hashed as (sorted keys, compact, UTF-8)."""
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _digest(body: Mapping[str, Any], key: bytes | None) -> str:
-    data = _canonical(body)
+def chain_digest(data: bytes, key: bytes | None) -> str:
+    """HMAC-SHA256 of canonical bytes (plain SHA-256 without a key)."""
     if key is None:
         return hashlib.sha256(data).hexdigest()
     return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def _digest(body: Mapping[str, Any], key: bytes | None) -> str:
+    return chain_digest(canonical(body), key)
+
+
+def entry_body(
+    actor: str,
+    action: str,
+    target: str,
+    details: Mapping[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The fields every audit entry carries (card numbers masked), checked.
+
+    Raises:
+        AuditError: no actor or action, or ``details`` is not JSON-serializable.
+    """
+    if not actor or not action:
+        raise AuditError("an audit entry needs an actor and an action")
+    body: dict[str, Any] = {
+        "time": now.isoformat(),
+        "actor": scrub(actor),
+        "action": str(action),
+        "target": scrub(target),
+        "details": scrub(dict(details or {})),
+    }
+    try:
+        json.dumps(body["details"])
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"audit details are not JSON-serializable: {exc}") from exc
+    return body
 
 
 class AuditLog:
@@ -160,27 +193,15 @@ class AuditLog:
             AuditError: the file's last line is incomplete or unreadable, or
                 ``details`` is not JSON-serializable.
         """
-        if not actor or not action:
-            raise AuditError("an audit entry needs an actor and an action")
+        fields = entry_body(actor, action, target, details, self._clock())
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             seq, prev = self._tail(handle)
-            body: dict[str, Any] = {
-                "seq": seq,
-                "time": self._clock().isoformat(),
-                "actor": scrub(actor),
-                "action": str(action),
-                "target": scrub(target),
-                "details": scrub(dict(details or {})),
-                "prev": prev,
-            }
-            try:
-                body["hash"] = _digest(body, self._key)
-            except (TypeError, ValueError) as exc:
-                raise AuditError(f"audit details are not JSON-serializable: {exc}") from exc
-            handle.write(_canonical(body) + b"\n")
+            body: dict[str, Any] = {"seq": seq, **fields, "prev": prev}
+            body["hash"] = _digest(body, self._key)
+            handle.write(canonical(body) + b"\n")
             handle.flush()
             if self._fsync:
                 os.fsync(handle.fileno())
