@@ -22,26 +22,20 @@ def records_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision (default: the newest).")] = "head",
 ) -> None:
     """Create or migrate the records tables (Alembic, shipped in the package); print the revision."""
-    from fraudlens.records import engine_from_settings, upgrade
+    from fraudlens.records import records_engine, upgrade
 
-    engine = engine_from_settings(settings_of(ctx), check_schema=False)
-    try:
+    with records_engine(settings_of(ctx), check_schema=False) as engine:
         console.print(f"records database at revision {upgrade(engine, revision)}")
-    finally:
-        engine.dispose()
 
 
 @records_app.command("status")
 @friendly
 def records_status(ctx: typer.Context) -> None:
     """Print the schema revision (current vs. this package's) and row counts; exit 1 if behind."""
-    from fraudlens.records import engine_from_settings, status
+    from fraudlens.records import records_engine, status
 
-    engine = engine_from_settings(settings_of(ctx), check_schema=False)
-    try:
+    with records_engine(settings_of(ctx), check_schema=False) as engine:
         report = status(engine)
-    finally:
-        engine.dispose()
     console.print_json(json.dumps(asdict(report) | {"up_to_date": report.up_to_date}))
     if not report.up_to_date:
         raise typer.Exit(1)

@@ -118,14 +118,11 @@ def _ray_session_dir() -> Path | None:
 
 
 def _scan_records(settings: Settings) -> StoreScan:
-    from fraudlens.records import engine_from_settings
+    from fraudlens.records import records_engine
     from fraudlens.records.pan import scan_records
 
-    engine = engine_from_settings(settings)
-    try:
+    with records_engine(settings) as engine:
         return scan_records(engine, networks_only=NETWORKS_ONLY)
-    finally:
-        engine.dispose()
 
 
 def _redis_client(settings: Settings) -> Any:

@@ -12,7 +12,7 @@ from fraudlens.errors import DataError
 
 def records_step(state: DemoState, console: Console) -> None:
     """Run the records sink over the topics; every published decision must be stored once."""
-    from fraudlens.records import count_decisions, engine_from_settings
+    from fraudlens.records import count_decisions, records_engine
     from fraudlens.records.sink import run_decision_sink
 
     console.rule("5b. system of record: decisions and labels from Kafka into PostgreSQL")
@@ -21,12 +21,8 @@ def records_step(state: DemoState, console: Console) -> None:
     started = time.perf_counter()
     stats = run_decision_sink(settings, idle_timeout=10.0, labels=True)
     seconds = time.perf_counter() - started
-    engine = engine_from_settings(settings)
-    try:
-        with engine.connect() as conn:
-            stored = count_decisions(conn)
-    finally:
-        engine.dispose()
+    with records_engine(settings) as engine, engine.connect() as conn:
+        stored = count_decisions(conn)
     records = settings.records
     where = (
         "the configured database"

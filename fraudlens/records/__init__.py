@@ -22,6 +22,7 @@ from fraudlens.records.engine import (
     database_url,
     engine_from_settings,
     make_engine,
+    records_engine,
     sqlalchemy_url,
 )
 from fraudlens.records.labels import LabelRecord, add_labels, latest_labels
@@ -57,6 +58,7 @@ __all__ = [
     "latest_labels",
     "make_engine",
     "open_case",
+    "records_engine",
     "record_drift_check",
     "record_promotion",
     "set_case_status",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -112,6 +114,18 @@ def engine_from_settings(
         engine.dispose()
         raise
     return engine
+
+
+@contextmanager
+def records_engine(
+    settings: Settings, pool_size: int | None = None, *, check_schema: bool = True
+) -> Iterator[Engine]:
+    """``engine_from_settings`` for one block, disposed of at its end."""
+    engine = engine_from_settings(settings, pool_size, check_schema=check_schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def db_error(exc: BaseException) -> str:
