@@ -19,7 +19,7 @@ def train_step(state: DemoState, console: Console) -> None:
     last = times["event_time"].max().date()
     # The embedded offline store (Feast's file/dask store) takes minutes for a point-in-time
     # join over list-typed state at demo scale, so the demo folds the same feature functions
-    # in-process; tests/integration/training/test_dataset_feast.py proves both give the same
+    # in-process; tests/integration/model_training/test_dataset_feast.py proves both give the same
     # rows. Production reads Feast's Spark offline store (training.features_source=feast).
     training_settings = state.settings.training.model_copy(update={"features_source": "memory"})
     settings = state.settings.model_copy(update={"training": training_settings})
