@@ -126,6 +126,10 @@ def test_serve_exports_the_scoring_metrics_through_ray(
         ]
         if _total(series, "fraudlens_shadow_comparisons_total") <= 0:
             late.append("fraudlens_shadow_comparisons_total")
+        # Set once when the replica loads its model: exported on Ray's schedule, like the rest
+        # (a full-suite run scraped every other series before it).
+        if _total(series, "fraudlens_model_info") < 1:
+            late.append("fraudlens_model_info")
         return late
 
     deadline = time.monotonic() + 240  # Ray's metrics agent exports every few seconds
