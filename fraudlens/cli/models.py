@@ -100,8 +100,8 @@ def drift_cycle(ctx: typer.Context) -> None:
     The same pass as ``drift watch`` (the scheduled Kubernetes job runs this);
     exits 1 when a retraining it waited for failed.
     """
-    from drift import watch
     from drift.metrics import DriftMetrics
+    from drift.watch import watch
 
     (done,) = watch(settings_of(ctx), 1, metrics=DriftMetrics())
     report, verdict = done.report, done.verdict
