@@ -189,7 +189,7 @@ class RayTaskLauncher:
 
     def _poll_stored(self, job_id: str) -> JobResult | None:
         if self.records is None:
-            return JobResult("failed", None, ["unknown job (monitor restarted, no records)"])
+            return JobResult("failed", None, ["unknown job (monitor restarted?)"])
         result, started = stored_result(self.records, job_id)
         if result is not None:
             return result

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import ray
+from ray import cloudpickle
 from ray.job_submission import JobStatus
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from drift import job
-from drift.launchers import InlineLauncher, JobResult, RayJobLauncher, store_result
+from drift.launchers import (
+    InlineLauncher,
+    JobResult,
+    RayJobLauncher,
+    RayTaskLauncher,
+    store_result,
+)
 from drift.monitor import decisions_dir
 from drift.reference import Reference
 from drift.report import DriftReport
 from drift.synthetic import decision_rows, synthetic_rows
 from drift.trigger import RetrainLoop
 from fraudlens.cli import app
-from fraudlens.records.operations import read_retrain_job
+from fraudlens.records.operations import read_retrain_job, start_retrain_job
 from fraudlens.records.tables import drift_checks, retrain_jobs
 from fraudlens.scoring.decision_log import FEATURE_PREFIX, ParquetLog
 from fraudlens.settings import DriftSettings, Settings
+from training.ray_runtime import ensure_ray
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -201,3 +213,45 @@ def test_cycle_command_checks_retrains_and_records_both(
     again = CliRunner().invoke(app, ["drift", "cycle"])
     assert again.exit_code == 0, again.output
     assert "retraining suppressed (cooldown)" in again.output and len(trained) == 1
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A Ray of its own (left as found), this module's job bodies shipped by value."""
+    started = not ray.is_initialized()
+    ensure_ray(Settings().training)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    if started:
+        ray.shutdown()
+
+
+def slow_retrain(settings: Settings, start: date, end: date) -> JobResult:
+    """Stands in for ``retrain_and_promote`` on a Ray worker."""
+    time.sleep(1.0)
+    return JobResult("refused", "8", [f"{start}..{end}"])
+
+
+def test_ray_task_outcome_reaches_a_restarted_monitor(
+    local_ray: None, tmp_path: Path, records_engine: Engine
+) -> None:
+    settings = _settings(tmp_path, "ray-task")
+    first = RayTaskLauncher(settings, slow_retrain, records=records_engine)
+    job_id = first.launch(date(2026, 6, 1), date(2026, 7, 1))
+    restarted = RayTaskLauncher(settings, slow_retrain, records=records_engine)
+    deadline = time.monotonic() + 120
+    while (result := restarted.poll(job_id)) is None:  # running until the task stores it
+        assert time.monotonic() < deadline, "the Ray task did not store its outcome"
+        time.sleep(0.2)
+    assert result == JobResult("refused", "8", ["2026-06-01..2026-07-01"])
+
+    # a job whose task died with its driver: failed once the timeout has passed
+    with records_engine.begin() as conn:
+        start_retrain_job(conn, "task-lost", datetime.now(UTC) - timedelta(hours=1))
+    assert restarted.poll("task-lost") is None
+    impatient = RayTaskLauncher(
+        settings, slow_retrain, records=records_engine, lost_after=timedelta(minutes=30)
+    )
+    lost = impatient.poll("task-lost")
+    assert lost is not None and lost.outcome == "failed" and "task lost" in lost.reasons[0]
