@@ -103,7 +103,14 @@ def drift_cycle(ctx: typer.Context) -> None:
     from drift.metrics import DriftMetrics
     from drift.watch import watch
 
-    (done,) = watch(settings_of(ctx), 1, metrics=DriftMetrics())
+    settings, metrics = settings_of(ctx), DriftMetrics()
+    (done,) = watch(settings, 1, metrics=metrics)
+    if settings.drift.pushgateway:  # a one-shot run has no /metrics to scrape
+        from prometheus_client import push_to_gateway
+
+        push_to_gateway(
+            settings.drift.pushgateway, job="fraudlens-drift", registry=metrics.registry
+        )
     report, verdict = done.report, done.verdict
     console.print(
         f"drift={report.status if report else 'error'} "
