@@ -2,25 +2,29 @@
 
 Every launcher runs the same job body, ``retrain_and_promote``: train on the
 latest window, then the promotion gate. The champion changes only if the gate
-passes. A KubeRay ``RayJob`` launcher (Kubernetes) will implement the same
-``Launcher`` protocol.
+passes. Jobs that run elsewhere (a Ray task, a Ray job) write their outcome
+into the records database (``retrain_jobs``), where any launcher instance,
+e.g. the one of a restarted monitor, reads it: never a shared file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fraudlens.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 logger = logging.getLogger(__name__)
+
+LOST_AFTER = timedelta(hours=6)  # a job with no outcome and no live task after this: failed
 
 Outcome = Literal["promoted", "refused", "failed"]
 
@@ -81,21 +85,90 @@ class InlineLauncher:
         return self._results.get(job_id, JobResult("failed", None, ["unknown job"]))
 
 
-class RayTaskLauncher:
-    """Runs the job as a task on the local (or configured) Ray cluster."""
+def stored_result(engine: Engine, job_id: str) -> tuple[JobResult | None, datetime | None]:
+    """A job's outcome from ``retrain_jobs`` (None while it has none) and its start time.
 
-    def __init__(self, settings: Settings, body: JobBody = retrain_and_promote) -> None:
+    The start time is None when the job was never stored.
+    """
+    from fraudlens.records.operations import read_retrain_job
+
+    with engine.connect() as conn:
+        row = read_retrain_job(conn, job_id)
+    if row is None:
+        return None, None
+    if row["outcome"] is None:
+        return None, row["started_at"]
+    result = JobResult(row["outcome"], row["model_version"], list(row["reasons"]))
+    return result, row["started_at"]
+
+
+def store_result(engine: Engine, job_id: str, result: JobResult) -> None:
+    """Write a job's outcome into ``retrain_jobs``."""
+    from fraudlens.records.operations import finish_retrain_job
+
+    with engine.begin() as conn:
+        finish_retrain_job(
+            conn, job_id, result.outcome, result.version, result.reasons, datetime.now(UTC)
+        )
+
+
+def _run_and_store(
+    body: JobBody, settings: Settings, start: date, end: date, job_id: str, records_url: str | None
+) -> JobResult:
+    """A Ray task's body: the job, then its outcome into the records database."""
+    try:
+        result = body(settings, start, end)
+    except Exception as exc:  # the body crashed: still an outcome to store
+        result = JobResult("failed", None, [f"{type(exc).__name__}: {exc}"])
+    if records_url is not None:
+        from fraudlens.records.engine import make_engine
+
+        engine = make_engine(records_url, pool_size=0)
+        try:
+            store_result(engine, job_id, result)
+        finally:
+            engine.dispose()
+    return result
+
+
+class RayTaskLauncher:
+    """Runs the job as a task on the local (or configured) Ray cluster.
+
+    With ``records``, the task writes its outcome into ``retrain_jobs``: a new
+    launcher (a restarted monitor) polling a job it did not launch reads the
+    row, running until the outcome is there, failed after ``lost_after``
+    without one (the task is gone with its driver).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        body: JobBody = retrain_and_promote,
+        *,
+        records: Engine | None = None,
+        lost_after: timedelta = LOST_AFTER,
+    ) -> None:
         import ray
 
         if not ray.is_initialized():
             ray.init(address=settings.training.ray_address, ignore_reinit_error=True)
-        self._remote = ray.remote(num_cpus=0.5)(body)
+        self._remote = ray.remote(num_cpus=0.5)(_run_and_store)
+        self.body = body
         self.settings = settings
+        self.records = records
+        self.lost_after = lost_after
         self._refs: dict[str, Any] = {}
 
     def launch(self, start: date, end: date) -> str:
-        ref = self._remote.remote(self.settings, start, end)
-        job_id = f"task-{ref.hex()[:16]}"
+        job_id = f"task-{uuid.uuid4().hex[:16]}"
+        url = None
+        if self.records is not None:
+            from fraudlens.records.operations import start_retrain_job
+
+            with self.records.begin() as conn:
+                start_retrain_job(conn, job_id, datetime.now(UTC))
+            url = self.records.url.render_as_string(hide_password=False)
+        ref = self._remote.remote(self.body, self.settings, start, end, job_id, url)
         self._refs[job_id] = ref
         return job_id
 
@@ -104,7 +177,7 @@ class RayTaskLauncher:
 
         ref = self._refs.get(job_id)
         if ref is None:
-            return JobResult("failed", None, ["unknown job (monitor restarted?)"])
+            return self._poll_stored(job_id)
         ready, _ = ray.wait([ref], timeout=0)
         if not ready:
             return None
@@ -114,22 +187,77 @@ class RayTaskLauncher:
             return JobResult("failed", None, [f"{type(exc).__name__}: {exc}"])
         return result
 
+    def _poll_stored(self, job_id: str) -> JobResult | None:
+        if self.records is None:
+            return JobResult("failed", None, ["unknown job (monitor restarted?)"])
+        result, started = stored_result(self.records, job_id)
+        if result is not None:
+            return result
+        if started is None:
+            return JobResult("failed", None, [f"job {job_id} is not in retrain_jobs"])
+        if datetime.now(UTC) - started > self.lost_after:
+            return JobResult(
+                "failed",
+                None,
+                [f"no outcome from task {job_id} {self.lost_after} after its launch (task lost)"],
+            )
+        return None
+
+
+class JobStatusClient(Protocol):
+    """The part of ``ray.job_submission.JobSubmissionClient`` the launcher uses."""
+
+    def submit_job(
+        self,
+        *,
+        entrypoint: str,
+        submission_id: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+    ) -> str:
+        """Submit a job; return its submission id."""
+        ...
+
+    def get_job_status(self, job_id: str) -> Any:
+        """The job's ``JobStatus``."""
+        ...
+
 
 class RayJobLauncher:
     """Submits ``python -m drift.job`` as a Ray job (the dashboard's job API).
 
     The job inherits this process's ``FRAUDLENS_*`` variables and writes its
-    result to ``DATA_DIR/drift/jobs/<id>.json``.
+    result into ``retrain_jobs``; ``poll`` reads the Ray job status and the row.
+
+    Args:
+        settings: FraudLens settings (``drift.ray_job_address``).
+        records: the records database (default: ``engine_from_settings``).
+        client: the job API client (default: a ``JobSubmissionClient``).
     """
 
-    def __init__(self, settings: Settings) -> None:
-        from ray.job_submission import JobSubmissionClient
+    def __init__(
+        self,
+        settings: Settings,
+        records: Engine | None = None,
+        client: JobStatusClient | None = None,
+    ) -> None:
+        if client is None:
+            from ray.job_submission import JobSubmissionClient
 
+            client = JobSubmissionClient(settings.drift.ray_job_address)
+        if records is None:
+            from fraudlens.records.engine import engine_from_settings
+
+            records = engine_from_settings(settings, pool_size=1)
         self.settings = settings
-        self.client = JobSubmissionClient(settings.drift.ray_job_address)
+        self.client = client
+        self.records = records
 
     def launch(self, start: date, end: date) -> str:
+        from fraudlens.records.operations import start_retrain_job
+
         job_id = f"fraudlens-retrain-{uuid.uuid4().hex[:8]}"
+        with self.records.begin() as conn:
+            start_retrain_job(conn, job_id, datetime.now(UTC))
         env = {k: v for k, v in os.environ.items() if k.startswith("FRAUDLENS_")}
         env["FRAUDLENS_DATA_DIR"] = str(self.settings.data_dir)
         self.client.submit_job(
@@ -140,27 +268,23 @@ class RayJobLauncher:
         return job_id
 
     def poll(self, job_id: str) -> JobResult | None:
-        from ray.job_submission import JobStatus
-
+        result, _ = stored_result(self.records, job_id)
+        if result is not None:
+            return result
         status = self.client.get_job_status(job_id)
         if not status.is_terminal():
             return None
-        path = result_path(self.settings, job_id)
-        if status == JobStatus.SUCCEEDED and path.exists():
-            return JobResult(**json.loads(path.read_text()))
-        return JobResult("failed", None, [f"ray job {job_id} ended {status}"])
+        result, _ = stored_result(self.records, job_id)  # written just before it ended?
+        if result is not None:
+            return result
+        return JobResult("failed", None, [f"ray job {job_id} ended {status} without an outcome"])
 
 
-def result_path(settings: Settings, job_id: str) -> Path:
-    """Where a Ray job writes its result."""
-    return settings.data_dir / "drift" / "jobs" / f"{job_id}.json"
-
-
-def make_launcher(settings: Settings) -> Launcher:
-    """The launcher chosen by ``drift.launcher``."""
+def make_launcher(settings: Settings, records: Engine | None = None) -> Launcher:
+    """The launcher chosen by ``drift.launcher`` (``records``: where jobs store outcomes)."""
     kind = settings.drift.launcher
     if kind == "inline":
         return InlineLauncher(settings)
     if kind == "ray_job":
-        return RayJobLauncher(settings)
-    return RayTaskLauncher(settings)
+        return RayJobLauncher(settings, records)
+    return RayTaskLauncher(settings, records=records)

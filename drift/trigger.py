@@ -11,7 +11,9 @@ Rules, applied on every observation:
 - the job goes through the promotion gate: the champion changes only if the
   gate passes.
 Every trigger, suppression and outcome is logged, counted in metrics and kept
-in the state file, which survives restarts.
+in the loop's state, which survives restarts: in PostgreSQL (``records``: the
+``drift_loop_state`` row of the model, every check in ``drift_checks``, every
+job in ``retrain_jobs``) or, without a records database, in a JSON file.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drift.label_metrics import LabelPerformance
 from drift.launchers import JobResult, Launcher
 from drift.metrics import DriftMetrics
 from drift.report import DriftReport
 from fraudlens.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +69,10 @@ class RetrainLoop:
         settings: FraudLens settings (``drift`` group).
         launcher: starts jobs (see ``drift.launchers``).
         metrics: counters and gauges to update.
-        state_path: JSON state file (default: ``drift.state_path`` or
-            ``DATA_DIR/drift/state.json``); None in memory only.
+        state_path: JSON state file, used only without ``records``; None (and
+            no ``records``): in memory only.
+        records: the records database: the state is its ``drift_loop_state``
+            row (keyed by ``mlflow.model_name``); checks and jobs are stored too.
     """
 
     def __init__(
@@ -73,11 +81,14 @@ class RetrainLoop:
         launcher: Launcher,
         metrics: DriftMetrics | None = None,
         state_path: Path | None = None,
+        *,
+        records: Engine | None = None,
     ) -> None:
         self.settings = settings
         self.launcher = launcher
         self.metrics = metrics or DriftMetrics()
         self.state_path = state_path
+        self.records = records
         self.state = self._load()
 
     def observe(
@@ -92,6 +103,8 @@ class RetrainLoop:
         """
         cfg = self.settings.drift
         now = now or datetime.now(UTC)
+        if drift is not None:
+            self._record_check(drift)
         finished = self._poll(now)
         reasons: list[str] = []
         if drift is not None and drift.status != "insufficient_data":
@@ -146,6 +159,11 @@ class RetrainLoop:
         end = now.date()
         start = end - timedelta(days=self.settings.drift.retrain_days)
         job_id = self.launcher.launch(start, end)
+        if self.records is not None:
+            from fraudlens.records.operations import start_retrain_job
+
+            with self.records.begin() as conn:
+                start_retrain_job(conn, job_id, now)
         self.state.running = {"job_id": job_id, "reason": kind, "launched_at": now.isoformat()}
         self.state.last_launch = now.isoformat()
         self.state.consecutive_drift = 0  # the next model brings its own reference
@@ -175,6 +193,13 @@ class RetrainLoop:
         if result is None:
             return None
         self.state.running = None
+        if self.records is not None:
+            from fraudlens.records.operations import finish_retrain_job
+
+            with self.records.begin() as conn:
+                finish_retrain_job(
+                    conn, running["job_id"], result.outcome, result.version, result.reasons, now
+                )
         self.metrics.running.set(0)
         self.metrics.outcomes.labels(outcome=result.outcome).inc()
         self._event("outcome", now, job_id=running["job_id"], **asdict(result))
@@ -191,12 +216,40 @@ class RetrainLoop:
         self.state.history.append({"event": kind, "at": at.isoformat(), **data})
         del self.state.history[:-HISTORY_LIMIT]
 
+    def _record_check(self, report: DriftReport) -> None:
+        if self.records is None:
+            return
+        from fraudlens.records.operations import record_drift_check
+
+        with self.records.begin() as conn:
+            record_drift_check(
+                conn,
+                f"check-{uuid.uuid4().hex[:16]}",
+                report.checked_at,
+                report.model_version,
+                report.drifted,
+                report.to_dict(),
+            )
+
     def _load(self) -> LoopState:
+        if self.records is not None:
+            from fraudlens.records.operations import load_loop_state
+
+            with self.records.connect() as conn:
+                saved = load_loop_state(conn, self.settings.mlflow.model_name)
+            return LoopState(**saved) if saved else LoopState()
         if self.state_path is None or not self.state_path.exists():
             return LoopState()
         return LoopState(**json.loads(self.state_path.read_text()))
 
     def _save(self) -> None:
+        if self.records is not None:
+            from fraudlens.records.operations import save_loop_state
+
+            state = json.loads(json.dumps(asdict(self.state), default=str))
+            with self.records.begin() as conn:
+                save_loop_state(conn, self.settings.mlflow.model_name, state, datetime.now(UTC))
+            return
         if self.state_path is None:
             return
         self.state_path.parent.mkdir(parents=True, exist_ok=True)

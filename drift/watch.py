@@ -1,8 +1,9 @@
 """``fraudlens drift watch``: check, measure, maybe retrain, sleep; forever.
 
 Exposes every drift metric on ``drift.metrics_port`` for Prometheus. On
-Kubernetes the same loop runs as a long-lived pod, or one iteration per
-scheduled job (``iterations=1``) with the state file on a volume.
+Kubernetes one iteration runs per scheduled job (``fraudlens drift cycle``,
+``iterations=1``); the loop's state lives in the records database, so each run
+continues where the last one ended.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from drift.label_metrics import LabelPerformance, evaluate_labels
 from drift.launchers import Launcher, make_launcher
@@ -18,8 +20,11 @@ from drift.metrics import DriftMetrics
 from drift.monitor import DriftMonitor
 from drift.report import DriftReport
 from drift.trigger import RetrainLoop, Verdict, state_path
-from fraudlens.errors import FraudLensError
+from fraudlens.errors import FraudLensError, RecordsError
 from fraudlens.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ def watch(
     launcher: Launcher | None = None,
     metrics: DriftMetrics | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    records: Engine | None | bool = True,
 ) -> list[Iteration]:
     """Run the drift/retraining loop.
 
@@ -50,6 +56,10 @@ def watch(
         metrics: metrics registry holder (default: fresh, served on
             ``drift.metrics_port`` unless it is 0).
         sleep: waits ``drift.check_interval_s`` between passes (tests pass a fake).
+        records: the records database holding the loop's state, checks and
+            jobs; True (default): ``engine_from_settings``, falling back to the
+            state file only when the embedded server cannot start; False: the
+            state file.
 
     Returns:
         The passes run (when ``iterations`` is set).
@@ -61,13 +71,41 @@ def watch(
 
             start_http_server(settings.drift.metrics_port, registry=metrics.registry)
     monitor = DriftMonitor(settings, metrics)
-    loop = RetrainLoop(settings, launcher or make_launcher(settings), metrics, state_path(settings))
+    engine = records_engine(settings) if records is True else records or None
+    loop = RetrainLoop(
+        settings,
+        launcher or make_launcher(settings, engine),
+        metrics,
+        state_path(settings),
+        records=engine,
+    )
     done: list[Iteration] = []
-    while iterations is None or len(done) < iterations:
-        done.append(run_once(settings, monitor, loop))
-        if iterations is None or len(done) < iterations:
-            sleep(settings.drift.check_interval_s)
+    try:
+        while iterations is None or len(done) < iterations:
+            done.append(run_once(settings, monitor, loop))
+            if iterations is None or len(done) < iterations:
+                sleep(settings.drift.check_interval_s)
+    finally:
+        if records is True and engine is not None:  # ours: close its connections
+            engine.dispose()
     return done
+
+
+def records_engine(settings: Settings) -> Engine | None:
+    """The records engine, or None (file state) when the embedded server cannot start.
+
+    A configured ``records.database_url`` that fails raises: several monitors
+    must not each go on with a state of their own.
+    """
+    from fraudlens.records.engine import engine_from_settings
+
+    try:
+        return engine_from_settings(settings, pool_size=1)
+    except RecordsError as exc:
+        if settings.records.database_url is not None:
+            raise
+        logger.warning("no records database (%s): the loop state stays in a file", exc)
+        return None
 
 
 def run_once(settings: Settings, monitor: DriftMonitor, loop: RetrainLoop) -> Iteration:

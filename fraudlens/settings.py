@@ -511,7 +511,11 @@ class DriftSettings(BaseModel):
         None, description="HTML drift reports (default: DATA_DIR/reports/drift)"
     )
     state_path: Path | None = Field(
-        None, description="retraining loop state, JSON (default: DATA_DIR/drift/state.json)"
+        None,
+        description=(
+            "retraining loop state, JSON, used only when no records database can be "
+            "started (default: DATA_DIR/drift/state.json)"
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""``fraudlens train|evaluate|promote`` and ``fraudlens drift check|watch``."""
+"""``fraudlens train|evaluate|promote`` and ``fraudlens drift check|cycle|watch``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,45 @@ def drift_check(ctx: typer.Context) -> None:
         f"status={report.status} rows={report.rows} model={report.model_version} "
         f"report={report.html_path}"
     )
+
+
+@drift_app.command("cycle")
+@friendly
+def drift_cycle(ctx: typer.Context) -> None:
+    """One pass of the retraining loop: check, label performance, retrain decision, gate.
+
+    The same pass as ``drift watch`` (the scheduled Kubernetes job runs this);
+    exits 1 when a retraining it waited for failed.
+    """
+    from drift.metrics import DriftMetrics
+    from drift.watch import watch
+
+    settings, metrics = settings_of(ctx), DriftMetrics()
+    (done,) = watch(settings, 1, metrics=metrics)
+    if settings.drift.pushgateway:  # a one-shot run has no /metrics to scrape
+        from prometheus_client import push_to_gateway
+
+        push_to_gateway(
+            settings.drift.pushgateway, job="fraudlens-drift", registry=metrics.registry
+        )
+    report, verdict = done.report, done.verdict
+    console.print(
+        f"drift={report.status if report else 'error'} "
+        f"model={report.model_version if report else '-'} "
+        f"ap={done.performance.average_precision if done.performance else '-'}"
+    )
+    if verdict.reasons:
+        console.print(f"retrain wanted: {'; '.join(verdict.reasons)}")
+    if verdict.launched:
+        console.print(f"launched {verdict.launched}")
+    if verdict.suppressed:
+        console.print(f"retraining suppressed ({verdict.suppressed})")
+    if verdict.finished:
+        console.print(
+            f"retraining ended: {verdict.finished.outcome} (version {verdict.finished.version})"
+        )
+        if verdict.finished.outcome == "failed":
+            raise typer.Exit(1)
 
 
 @drift_app.command("watch")

@@ -10,10 +10,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
-from fraudlens.records.tables import drift_checks, promotions, retrain_jobs, rules
+from fraudlens.records.tables import (
+    drift_checks,
+    drift_loop_state,
+    promotions,
+    retrain_jobs,
+    rules,
+)
 
 
 def add_rule_version(
@@ -87,3 +93,60 @@ def record_promotion(
         metrics=dict(metrics or {}),
     )
     return int(conn.execute(stmt.returning(promotions.c.promotion_id)).scalar_one())
+
+
+def start_retrain_job(conn: Connection, job_id: str, started_at: datetime) -> None:
+    """Store a launched job as running (kept as it is if the job already wrote its outcome)."""
+    stmt = insert(retrain_jobs).values(
+        job_id=job_id, state="running", reasons=[], started_at=started_at
+    )
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["job_id"]))
+
+
+def finish_retrain_job(
+    conn: Connection,
+    job_id: str,
+    outcome: str,
+    version: str | None,
+    reasons: Sequence[str],
+    finished_at: datetime,
+) -> None:
+    """Store a job's outcome (promoted, refused or failed); creates the row if it is missing."""
+    values = {
+        "job_id": job_id,
+        "state": "failed" if outcome == "failed" else "succeeded",
+        "outcome": outcome,
+        "model_version": version,
+        "reasons": list(reasons),
+        "started_at": finished_at,
+        "finished_at": finished_at,
+    }
+    stmt = insert(retrain_jobs).values(**values)
+    update = {
+        k: stmt.excluded[k] for k in ("state", "outcome", "model_version", "reasons", "finished_at")
+    }
+    conn.execute(stmt.on_conflict_do_update(index_elements=["job_id"], set_=update))
+
+
+def read_retrain_job(conn: Connection, job_id: str) -> dict[str, Any] | None:
+    """One job's row as a dict, or None when no such job was stored."""
+    row = conn.execute(select(retrain_jobs).where(retrain_jobs.c.job_id == job_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def load_loop_state(conn: Connection, model_name: str) -> dict[str, Any] | None:
+    """The retraining loop's saved state for ``model_name``, or None before its first save."""
+    stmt = select(drift_loop_state.c.state).where(drift_loop_state.c.model_name == model_name)
+    state = conn.execute(stmt).scalar_one_or_none()
+    return dict(state) if state is not None else None
+
+
+def save_loop_state(
+    conn: Connection, model_name: str, state: Mapping[str, Any], updated_at: datetime
+) -> None:
+    """Replace the retraining loop's state for ``model_name``."""
+    stmt = insert(drift_loop_state).values(
+        model_name=model_name, state=dict(state), updated_at=updated_at
+    )
+    update = {k: stmt.excluded[k] for k in ("state", "updated_at")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["model_name"], set_=update))

@@ -134,6 +134,17 @@ retrain_jobs = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("state IN ('pending', 'running', 'succeeded', 'failed')", name="state"),
     Index(None, "state"),
+    Column("model_version", String(64), nullable=True),  # 0002: the version it trained
+)
+
+# 0002: the retraining loop's memory (drift count, last launch, running job,
+# AP baselines, history), one row per registered model.
+drift_loop_state = Table(
+    "drift_loop_state",
+    metadata,
+    Column("model_name", String(128), primary_key=True),
+    Column("state", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 promotions = Table(

@@ -155,7 +155,7 @@ def test_watch_runs_checks_and_launches(tmp_path: Path, monkeypatch: pytest.Monk
     _write_log(settings, rows)
     monkeypatch.setattr("drift.monitor.load_reference", lambda _: _reference())
     launcher, metrics, slept = _Launcher(), DriftMetrics(), []
-    done = watch(settings, 2, launcher=launcher, metrics=metrics, sleep=slept.append)
+    done = watch(settings, 2, launcher=launcher, metrics=metrics, sleep=slept.append, records=False)
     assert [it.report.status for it in done if it.report] == ["drift", "drift"]
     assert launcher.launched == 1 and done[1].verdict.suppressed == "cooldown"
     assert slept == [settings.drift.check_interval_s]

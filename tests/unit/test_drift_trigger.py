@@ -152,26 +152,3 @@ def test_both_reasons_are_labelled(tmp_path: Path, kind: str) -> None:
     loop.observe(drift, _perf(0.1), now=T0)
     label = "drift_and_performance" if kind == "drift" else "performance"
     assert _value(metrics, "fraudlens_retrain_triggers_total", reason=label) == 1
-
-
-def test_ray_job_entry_point_writes_its_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import json
-
-    from drift import job
-    from drift.launchers import result_path
-
-    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
-    seen: list[tuple[date, date]] = []
-
-    def body(_: Settings, start: date, end: date) -> JobResult:
-        seen.append((start, end))
-        return JobResult("promoted", "9", ["beats the champion"])
-
-    monkeypatch.setattr(job, "retrain_and_promote", body)
-    args = ["--start", "2026-06-01", "--end", "2026-07-01", "--job-id", "j1"]
-    assert job.main(args) == 0
-    assert seen == [(date(2026, 6, 1), date(2026, 7, 1))]
-    saved = json.loads(result_path(Settings(), "j1").read_text())
-    assert JobResult(**saved) == JobResult("promoted", "9", ["beats the champion"])

@@ -1,0 +1,257 @@
+"""The retraining loop on PostgreSQL: state, jobs and outcomes survive a restarted monitor."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import ray
+from ray import cloudpickle
+from ray.job_submission import JobStatus
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from drift import job
+from drift.launchers import (
+    InlineLauncher,
+    JobResult,
+    RayJobLauncher,
+    RayTaskLauncher,
+    store_result,
+)
+from drift.monitor import decisions_dir
+from drift.reference import Reference
+from drift.report import DriftReport
+from drift.synthetic import decision_rows, synthetic_rows
+from drift.trigger import RetrainLoop
+from fraudlens.cli import app
+from fraudlens.records.operations import read_retrain_job, start_retrain_job
+from fraudlens.records.tables import drift_checks, retrain_jobs
+from fraudlens.scoring.decision_log import FEATURE_PREFIX, ParquetLog
+from fraudlens.settings import DriftSettings, Settings
+from training.ray_runtime import ensure_ray
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 7, 1, tzinfo=UTC)
+COLUMNS = {"amount": "float64", "count_1d": "int64", "is_night": "int64", "km": "float64"}
+
+
+class FakeJobClient:
+    """Stands in for ``JobSubmissionClient``: submitted jobs, statuses set by the test."""
+
+    def __init__(self) -> None:
+        self.submitted: list[dict[str, Any]] = []
+        self.status: dict[str, JobStatus] = {}
+
+    def submit_job(
+        self,
+        *,
+        entrypoint: str,
+        submission_id: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+    ) -> str:
+        assert submission_id is not None
+        self.submitted.append({"entrypoint": entrypoint, "id": submission_id})
+        self.status[submission_id] = JobStatus.RUNNING
+        return submission_id
+
+    def get_job_status(self, job_id: str) -> JobStatus:
+        return self.status[job_id]
+
+
+def _settings(tmp_path: Path, model: str, **drift: object) -> Settings:
+    cfg: dict[str, object] = {"persistence": 1, "cooldown_hours": 24.0, "metrics_port": 0} | drift
+    return Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "drift": DriftSettings.model_validate(cfg),
+            "mlflow": {"model_name": model},
+        }
+    )
+
+
+def _drift() -> DriftReport:
+    return DriftReport(T0, "scipy", "6", None, None, 1000, 2000, "drift")
+
+
+def test_restarted_monitor_knows_the_running_job_and_reads_its_outcome(
+    tmp_path: Path, records_engine: Engine
+) -> None:
+    settings = _settings(tmp_path, "restart")
+    client = FakeJobClient()
+    first = RetrainLoop(
+        settings, RayJobLauncher(settings, records_engine, client), records=records_engine
+    )
+    verdict = first.observe(_drift(), now=T0)
+    job_id = verdict.launched
+    assert job_id is not None and verdict.finished is None
+    assert "drift.job" in client.submitted[0]["entrypoint"]
+    with records_engine.connect() as conn:
+        row = read_retrain_job(conn, job_id)
+    assert row is not None and row["state"] == "running" and row["outcome"] is None
+
+    # the monitor restarts: new loop, new launcher, same database and Ray cluster
+    again = RetrainLoop(
+        settings, RayJobLauncher(settings, records_engine, client), records=records_engine
+    )
+    assert again.state.running is not None and again.state.running["job_id"] == job_id
+    assert again.observe(_drift(), now=T0 + timedelta(hours=1)).suppressed == "running"
+
+    # the job (its own process) stores its outcome, then Ray says it ended
+    store_result(records_engine, job_id, JobResult("promoted", "7", ["beats the champion"]))
+    client.status[job_id] = JobStatus.SUCCEEDED
+    third = RetrainLoop(
+        settings, RayJobLauncher(settings, records_engine, client), records=records_engine
+    )
+    verdict = third.observe(now=T0 + timedelta(hours=2))
+    assert verdict.finished == JobResult("promoted", "7", ["beats the champion"])
+    assert third.state.running is None
+    with records_engine.connect() as conn:
+        row = read_retrain_job(conn, job_id)
+    assert row is not None
+    assert (row["state"], row["outcome"], row["model_version"]) == ("succeeded", "promoted", "7")
+    assert row["finished_at"] is not None
+    events = [e["event"] for e in third.state.history]
+    assert events == ["launch", "suppressed", "outcome"]
+
+
+def test_ray_job_that_ended_without_an_outcome_failed(
+    tmp_path: Path, records_engine: Engine
+) -> None:
+    settings = _settings(tmp_path, "lost-job")
+    client = FakeJobClient()
+    launcher = RayJobLauncher(settings, records_engine, client)
+    job_id = launcher.launch(date(2026, 6, 1), date(2026, 7, 1))
+    assert launcher.poll(job_id) is None  # running
+    client.status[job_id] = JobStatus.FAILED
+    result = launcher.poll(job_id)
+    assert result is not None and result.outcome == "failed"
+    assert "ended FAILED without an outcome" in result.reasons[0]
+
+
+def test_ray_job_entry_point_stores_its_result(
+    records_url: str, records_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRAUDLENS_RECORDS__DATABASE_URL", records_url)
+    seen: list[tuple[date, date]] = []
+
+    def body(_: Settings, start: date, end: date) -> JobResult:
+        seen.append((start, end))
+        return JobResult("refused", "9", ["does not beat the champion"])
+
+    monkeypatch.setattr(job, "retrain_and_promote", body)
+    args = ["--start", "2026-06-01", "--end", "2026-07-01", "--job-id", "entry-1"]
+    assert job.main(args) == 0
+    assert seen == [(date(2026, 6, 1), date(2026, 7, 1))]
+    client = FakeJobClient()
+    client.status["entry-1"] = JobStatus.SUCCEEDED
+    result = RayJobLauncher(Settings(), records_engine, client).poll("entry-1")
+    assert result == JobResult("refused", "9", ["does not beat the champion"])
+
+
+def test_cycle_command_checks_retrains_and_records_both(
+    records_url: str, records_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "FRAUDLENS_DATA_DIR": str(tmp_path),
+        "FRAUDLENS_RECORDS__DATABASE_URL": records_url,
+        "FRAUDLENS_MLFLOW__MODEL_NAME": "cycle",
+        "FRAUDLENS_DRIFT__BACKEND": "scipy",
+        "FRAUDLENS_DRIFT__MIN_WINDOW_ROWS": "200",
+        "FRAUDLENS_DRIFT__MIN_WINDOW_DAYS": "0",
+        "FRAUDLENS_DRIFT__WINDOW_DAYS": "2",
+        "FRAUDLENS_DRIFT__MMD_SUBSAMPLE": "100",
+        "FRAUDLENS_DRIFT__MMD_PERMUTATIONS": "30",
+        "FRAUDLENS_DRIFT__ONLINE_ERT": "200",
+        "FRAUDLENS_DRIFT__PERSISTENCE": "1",
+        "FRAUDLENS_DRIFT__METRICS_PORT": "0",
+        "FRAUDLENS_DRIFT__LAUNCHER": "inline",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    now = datetime.now(UTC)
+    rows = decision_rows(
+        synthetic_rows(800, seed=6, columns=COLUMNS, shift={"km": 1.0}),
+        "5",
+        pd.Timestamp(now - timedelta(hours=20)),
+        seconds=3600,
+    )
+    log = ParquetLog(decisions_dir(settings), "api", flush_rows=10**9)
+    log.append(rows.rename(columns={c: FEATURE_PREFIX + c for c in COLUMNS}).to_dict("records"))
+    log.flush()
+    reference = Reference("5", list(COLUMNS), synthetic_rows(1500, seed=11, columns=COLUMNS))
+    monkeypatch.setattr("drift.monitor.load_reference", lambda _: reference)
+    trained: list[tuple[date, date]] = []
+
+    def body(_: Settings, start: date, end: date) -> JobResult:
+        trained.append((start, end))
+        return JobResult("promoted", "6", ["beats the champion"])
+
+    monkeypatch.setattr(
+        "drift.watch.make_launcher", lambda s, records=None: InlineLauncher(s, body)
+    )
+    result = CliRunner().invoke(app, ["drift", "cycle"])
+    assert result.exit_code == 0, result.output
+    assert "drift=drift" in result.output and "retraining ended: promoted" in result.output
+    assert len(trained) == 1
+    with records_engine.connect() as conn:
+        checks = conn.execute(select(drift_checks).where(drift_checks.c.model_version == "5"))
+        jobs = conn.execute(select(retrain_jobs).where(retrain_jobs.c.job_id.like("inline-%")))
+        check_rows, job_rows = checks.all(), jobs.all()
+    assert len(check_rows) == 1 and check_rows[0].drifted
+    assert len(job_rows) == 1 and job_rows[0].outcome == "promoted"
+    assert job_rows[0].model_version == "6" and job_rows[0].state == "succeeded"
+    # the next scheduled run starts from the stored state: cooldown, no second job
+    again = CliRunner().invoke(app, ["drift", "cycle"])
+    assert again.exit_code == 0, again.output
+    assert "retraining suppressed (cooldown)" in again.output and len(trained) == 1
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A Ray of its own (left as found), this module's job bodies shipped by value."""
+    started = not ray.is_initialized()
+    ensure_ray(Settings().training)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    if started:
+        ray.shutdown()
+
+
+def slow_retrain(settings: Settings, start: date, end: date) -> JobResult:
+    """Stands in for ``retrain_and_promote`` on a Ray worker."""
+    time.sleep(1.0)
+    return JobResult("refused", "8", [f"{start}..{end}"])
+
+
+def test_ray_task_outcome_reaches_a_restarted_monitor(
+    local_ray: None, tmp_path: Path, records_engine: Engine
+) -> None:
+    settings = _settings(tmp_path, "ray-task")
+    first = RayTaskLauncher(settings, slow_retrain, records=records_engine)
+    job_id = first.launch(date(2026, 6, 1), date(2026, 7, 1))
+    restarted = RayTaskLauncher(settings, slow_retrain, records=records_engine)
+    deadline = time.monotonic() + 120
+    while (result := restarted.poll(job_id)) is None:  # running until the task stores it
+        assert time.monotonic() < deadline, "the Ray task did not store its outcome"
+        time.sleep(0.2)
+    assert result == JobResult("refused", "8", ["2026-06-01..2026-07-01"])
+
+    # a job whose task died with its driver: failed once the timeout has passed
+    with records_engine.begin() as conn:
+        start_retrain_job(conn, "task-lost", datetime.now(UTC) - timedelta(hours=1))
+    assert restarted.poll("task-lost") is None
+    impatient = RayTaskLauncher(
+        settings, slow_retrain, records=records_engine, lost_after=timedelta(minutes=30)
+    )
+    lost = impatient.poll("task-lost")
+    assert lost is not None and lost.outcome == "failed" and "task lost" in lost.reasons[0]
