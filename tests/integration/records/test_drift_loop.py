@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Iterator
@@ -195,8 +196,12 @@ def test_cycle_command_checks_retrains_and_records_both(
         trained.append((start, end))
         return JobResult("promoted", "6", ["beats the champion"])
 
+    # The module, not the attribute: drift/__init__ exports the function ``watch``
+    # under the same name, and a dotted path would resolve to it.
     monkeypatch.setattr(
-        "drift.watch.make_launcher", lambda s, records=None: InlineLauncher(s, body)
+        importlib.import_module("drift.watch"),
+        "make_launcher",
+        lambda s, records=None: InlineLauncher(s, body),
     )
     result = CliRunner().invoke(app, ["drift", "cycle"])
     assert result.exit_code == 0, result.output
