@@ -243,7 +243,15 @@ class ScoringService:
             recorded in ``last_refusal``, never raised.
         """
         active = self._active
-        if active is None or active.config.model_version:
+        if active is None:
+            return False
+        # Re-assert the served-model gauge on every poll: a Ray gauge set once at start was
+        # gone from the metrics agent's export minutes later (full-suite serving tests).
+        pinned = active.config.model_version
+        self.metrics.model_changed(
+            active.model.version, "pinned" if pinned else active.config.model_alias
+        )
+        if pinned:
             return False
         try:
             current = self.loader.alias_version(active.config.model_alias)
