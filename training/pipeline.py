@@ -22,16 +22,14 @@ from fraudlens.model import FraudModel, Reference, load_model, load_model_versio
 from fraudlens.settings import Settings
 from training import plots
 from training.dataset import TrainingData, load_training_data
-from training.ensemble import Choice, build_model, choose
+from training.ensemble import Choice
 from training.evaluate import Evaluation, evaluate
+from training.fit import fit_ensemble
 from training.lineage import code_version
 from training.model_card import model_card
-from training.ray_runtime import ensure_ray
 from training.register import Registered, attach_card, register
 from training.scores import check_scores_path, score_table, write_scores
 from training.split import SplitFrames, split_bounds, time_split, with_data_label_delay
-from training.train_torch import train_mlp
-from training.train_xgb import train_xgb
 
 logger = logging.getLogger(__name__)
 
@@ -89,20 +87,19 @@ def train(
         clock["data"],
     )
 
-    ensure_ray(cfg)
-    storage = settings.data_dir / "ray_results"
+    logger.info("train 3/5: XGBoost then MLP with Ray Train")
+    fitted = fit_ensemble(
+        split.train,
+        split.valid,
+        features,
+        data.feature_service,
+        cfg,
+        settings.data_dir / "ray_results",
+    )
+    clock.update(fitted.seconds)
+    model, choice = fitted.model, fitted.choice
+    logger.info("train 4/5: ensemble chosen; evaluation")
     t0 = time.perf_counter()
-    xgbs = train_xgb(split.train, split.valid, features, cfg, storage)
-    clock["xgboost"] = time.perf_counter() - t0
-    logger.info("train 3/5: XGBoost done in %.0f s; MLP with Ray Train", clock["xgboost"])
-    t0 = time.perf_counter()
-    mlps = train_mlp(split.train, features, cfg, storage)
-    clock["mlp"] = time.perf_counter() - t0
-    logger.info("train 4/5: MLP done in %.0f s; ensemble and evaluation", clock["mlp"])
-
-    t0 = time.perf_counter()
-    choice = choose(xgbs, mlps, split.valid, features, cfg)
-    model = build_model(choice, features, data.feature_service)
     valid_eval = evaluate(split.valid, model.predict(split.valid), model.thresholds, cfg)
     test_scores = model.predict(split.test)
     test_eval = evaluate(split.test, test_scores, model.thresholds, cfg)

@@ -131,6 +131,22 @@ def split_bounds(
     return SplitBounds(lo, train_end, valid_start, test_start, hi)
 
 
+def known_labels(
+    frame: pd.DataFrame, cutoff: pd.Timestamp, cfg: TrainingSettings
+) -> tuple[pd.DataFrame, int]:
+    """The rows as a model trained at ``cutoff`` sees them, and how many frauds were late.
+
+    A fraud whose label arrived after ``cutoff`` is unknown at that time: dropped
+    (``late_labels = "unknown"``) or kept as legit (``"legit"``).
+    """
+    late = frame["is_fraud"].astype(bool) & ~(frame["label_time"] <= cutoff)
+    if cfg.late_labels == "unknown":
+        return frame[~late], int(late.sum())
+    out = frame.copy()
+    out.loc[late, "is_fraud"] = False
+    return out, int(late.sum())
+
+
 def time_split(frame: pd.DataFrame, bounds: SplitBounds, cfg: TrainingSettings) -> SplitFrames:
     """Split a labelled frame (``event_time``, ``is_fraud``, ``label_time``) by time.
 
@@ -142,12 +158,7 @@ def time_split(frame: pd.DataFrame, bounds: SplitBounds, cfg: TrainingSettings) 
     gap = int(((t >= bounds.train_end) & (t < bounds.valid_start)).sum())
     valid = frame[(t >= bounds.valid_start) & (t < bounds.test_start)]
     test = frame[(t >= bounds.test_start) & (t < bounds.end)]
-    late = train["is_fraud"].astype(bool) & ~(train["label_time"] <= bounds.label_cutoff)
-    n_late = int(late.sum())
-    if cfg.late_labels == "unknown":
-        train = train[~late]
-    else:
-        train.loc[late, "is_fraud"] = False
+    train, n_late = known_labels(train, bounds.label_cutoff, cfg)
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if part.empty or not part["is_fraud"].any():
             raise DataError(f"the {name} period has no {'rows' if part.empty else 'fraud'}")
