@@ -431,6 +431,30 @@ class TrainingSettings(BaseModel):
     )
 
 
+class BacktestSettings(BaseModel):
+    """Rolling-origin backtest (``fraudlens backtest``, docs/backtest.md)."""
+
+    folds: int = Field(
+        3, ge=1, description="folds; their test blocks follow each other up to the end"
+    )
+    train_days: int = Field(
+        21,
+        ge=2,
+        description="labelled history per fold, before the gap; its last "
+        "training.validation_days choose the ensemble",
+    )
+    test_days: int = Field(7, ge=1, description="test block per fold, starting at its cut-off")
+    gap_days: int | None = Field(
+        None,
+        ge=0,
+        description="days between the history and the cut-off (label delay; default: "
+        "training.label_delay_days, or the imported data's label delay)",
+    )
+    out_dir: Path | None = Field(
+        None, description="where backtest.json and backtest.png go (default: DATA_DIR/backtest)"
+    )
+
+
 class DriftSettings(BaseModel):
     """Drift monitor and the automatic retraining loop (``drift/``)."""
 
@@ -580,6 +604,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,54 @@ def evaluate(
     console.print(report.markdown())
     if scores is not None:
         console.print(f"per-row scores: {scores}")
+
+
+@app.command()
+@friendly
+def backtest(
+    ctx: typer.Context,
+    folds: Annotated[
+        int | None, typer.Option(min=1, help="Number of folds (default: backtest.folds).")
+    ] = None,
+    train_days: Annotated[
+        int | None,
+        typer.Option(min=2, help="Labelled history per fold, validation included (days)."),
+    ] = None,
+    test_days: Annotated[
+        int | None, typer.Option(min=1, help="Test block per fold, after the cut-off (days).")
+    ] = None,
+    gap_days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Label delay between history and cut-off (default: its setting)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="End of the last test block, exclusive (YYYY-MM-DD)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for backtest.json and backtest.png.")
+    ] = None,
+) -> None:
+    """Rolling-origin backtest: per fold, train on the labels known then, score the next days."""
+    from training.backtest import run_backtest
+    from training.backtest_report import markdown, write_report
+
+    if end is not None:
+        try:
+            date.fromisoformat(end)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{end!r} is not a YYYY-MM-DD date", param_hint="--to"
+            ) from None
+    settings = settings_of(ctx)
+    flags = {"folds": folds, "train_days": train_days, "test_days": test_days, "gap_days": gap_days}
+    update = {key: value for key, value in flags.items() if value is not None}
+    settings = settings.model_copy(update={"backtest": settings.backtest.model_copy(update=update)})
+    report = run_backtest(settings, end)
+    folder = out or settings.backtest.out_dir or settings.data_dir / "backtest"
+    json_path, png_path = write_report(report, folder)
+    console.print(markdown(report))
+    console.print(f"report: {json_path}\nplot: {png_path}")
 
 
 @app.command()

@@ -1,0 +1,55 @@
+"""A backtest as files (``backtest.json``, ``backtest.png``) and as readable tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from training import plots
+from training.backtest import Backtest
+from training.evaluate import _frame_markdown
+
+FOLD_COLUMNS = (
+    "roc_auc",
+    "average_precision",
+    "card_precision_at_k",
+    "money_caught_share",
+    "fraud_amount_caught",
+    "fraud_amount",
+    "frauds",
+)
+
+
+def write_report(backtest: Backtest, folder: Path) -> tuple[Path, Path]:
+    """Write ``backtest.json`` and ``backtest.png`` into ``folder``; return both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "backtest.json"
+    path.write_text(json.dumps(backtest.as_dict(), indent=2, default=str) + "\n")
+    png = plots.backtest_folds(backtest.folds, folder / "backtest.png")
+    return path, png
+
+
+def markdown(backtest: Backtest) -> str:
+    """One row per fold plus mean and std, then the scenarios over all folds."""
+    rows = [
+        {"fold": str(f["fold"]), "cut-off": str(f["cutoff"])[:10]}
+        | {key: f["metrics"][key] for key in FOLD_COLUMNS}
+        for f in backtest.folds
+    ]
+    for stat in ("mean", "std"):
+        values = backtest.overall[stat]
+        rows.append({"fold": stat, "cut-off": ""} | {key: values[key] for key in FOLD_COLUMNS})
+    folds = _frame_markdown(pd.DataFrame(rows))
+    k = backtest.plan["cards_per_day"]
+    money = (
+        f"fraud amount caught over all folds: {backtest.overall['fraud_amount_caught']:.2f} "
+        f"of {backtest.overall['fraud_amount']:.2f} ({backtest.overall['money_caught_share']:.1%})"
+    )
+    scenarios = pd.DataFrame(backtest.overall["scenarios"])
+    table = _frame_markdown(scenarios) if not scenarios.empty else "(no fraud in the test blocks)"
+    return (
+        f"card_precision_at_k: k = {k} cards a day, detected cards removed from later days\n\n"
+        f"{folds}\n\n{money}\n\nper scenario (AP and ROC-AUC: mean over folds)\n\n{table}"
+    )
