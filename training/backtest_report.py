@@ -41,15 +41,28 @@ def markdown(backtest: Backtest) -> str:
     for stat in ("mean", "std"):
         values = backtest.overall[stat]
         rows.append({"fold": stat, "cut-off": ""} | {key: values[key] for key in FOLD_COLUMNS})
-    folds = _frame_markdown(pd.DataFrame(rows))
+    folds = _frame_markdown(_whole(pd.DataFrame(rows)))
     k = backtest.plan["cards_per_day"]
     money = (
         f"fraud amount caught over all folds: {backtest.overall['fraud_amount_caught']:.2f} "
         f"of {backtest.overall['fraud_amount']:.2f} ({backtest.overall['money_caught_share']:.1%})"
     )
     scenarios = pd.DataFrame(backtest.overall["scenarios"])
-    table = _frame_markdown(scenarios) if not scenarios.empty else "(no fraud in the test blocks)"
+    table = (
+        _frame_markdown(_whole(scenarios))
+        if not scenarios.empty
+        else "(no fraud in the test blocks)"
+    )
     return (
         f"card_precision_at_k: k = {k} cards a day, detected cards removed from later days\n\n"
         f"{folds}\n\n{money}\n\nper scenario (AP and ROC-AUC: mean over folds)\n\n{table}"
     )
+
+
+def _whole(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts and amounts as whole numbers: 40800, not 4.08e+04."""
+    out = frame.copy()
+    for col in ("frauds", "fraud_amount", "fraud_amount_caught"):
+        if col in out:
+            out[col] = [str(round(v)) if pd.notna(v) else "nan" for v in out[col]]
+    return out
