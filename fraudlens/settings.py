@@ -418,6 +418,15 @@ class TrainingSettings(BaseModel):
     feature_chunk_days: int = Field(
         7, ge=1, description="Feast training path: fetch historical features this many days at once"
     )
+    search_trials: int = Field(
+        0,
+        ge=0,
+        description="Ray Tune trials over XGBoost parameters and class weighting before "
+        "training, judged on the backtest folds (0: no search)",
+    )
+    search_metric: Literal["average_precision", "card_precision_at_k", "net_savings"] = Field(
+        "average_precision", description="what the search maximises, mean over folds"
+    )
     xgb_tree_method: Literal["hist", "approx"] = Field(
         "hist",
         description="hist: split candidates fixed once from feature quantiles; approx: "

@@ -57,6 +57,7 @@ HEADLINE = (
     "alerts",
     "precision_at_review",
     "recall_at_review",
+    "net_savings",
 )
 
 
@@ -242,7 +243,10 @@ class Backtest:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes null)."""
-        return _json_ready({"plan": self.plan, "folds": self.folds, "overall": self.overall})
+        out: dict[str, Any] = _json_ready(
+            {"plan": self.plan, "folds": self.folds, "overall": self.overall}
+        )
+        return out
 
 
 def _json_ready(value: Any) -> Any:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
-from fraudlens.settings import Settings
+from fraudlens.settings import Settings, TrainingSettings
 from training import plots
 from training.dataset import TrainingData, load_training_data
 from training.ensemble import Choice
@@ -87,6 +87,8 @@ def train(
         clock["data"],
     )
 
+    if cfg.search_trials:
+        cfg = _search(settings, data, split, cfg, clock)
     logger.info("train 3/5: XGBoost then MLP with Ray Train")
     fitted = fit_ensemble(
         split.train,
@@ -193,6 +195,25 @@ def evaluate_model(
     if scores_path is not None:
         write_scores(score_table(data.frame, scores, model.decide(scores)), scores_path)
     return evaluate(data.frame, scores, model.thresholds, settings.training)
+
+
+def _search(
+    settings: Settings,
+    data: TrainingData,
+    split: SplitFrames,
+    cfg: TrainingSettings,
+    clock: dict[str, float],
+) -> TrainingSettings:
+    """Ray Tune on the backtest folds before the validation start (``training.search``)."""
+    from training.search import search, search_folds
+
+    t0 = time.perf_counter()
+    logger.info("train: model search, %d Ray Tune trials", cfg.search_trials)
+    bounds = split.bounds
+    folds = search_folds(data.frame, bounds.label_cutoff, bounds.train_end, cfg, settings.backtest)
+    found = search(folds, data.feature_names, cfg, settings.data_dir / "ray_results")
+    clock["search"] = time.perf_counter() - t0
+    return found.apply(cfg)
 
 
 def _reference(train: pd.DataFrame, model: FraudModel, rows: int, seed: int) -> Reference:

@@ -21,11 +21,27 @@ ToDay = Annotated[str, typer.Option("--to", help="End of history, exclusive (YYY
 
 @app.command()
 @friendly
-def train(ctx: typer.Context, start: FromDay, end: ToDay) -> None:
+def train(
+    ctx: typer.Context,
+    start: FromDay,
+    end: ToDay,
+    search_trials: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Ray Tune trials over XGBoost parameters, judged on backtest folds "
+            "(default: training.search_trials, 0 = no search).",
+        ),
+    ] = None,
+) -> None:
     """Train the ensemble with Ray Train on [FROM, TO) and register it as challenger."""
     from training import train as train_model
 
-    result = train_model(settings_of(ctx), start, end)
+    settings = settings_of(ctx)
+    if search_trials is not None:
+        training = settings.training.model_copy(update={"search_trials": search_trials})
+        settings = settings.model_copy(update={"training": training})
+    result = train_model(settings, start, end)
     console.print(f"registered version {result.version} (run {result.run_id}) as challenger")
     console.print(result.test.markdown())
 
@@ -109,8 +125,8 @@ def backtest(
     report = run_backtest(settings, end)
     folder = out or settings.backtest.out_dir or settings.data_dir / "backtest"
     json_path, png_path = write_report(report, folder)
-    console.print(markdown(report))
-    console.print(f"report: {json_path}\nplot: {png_path}")
+    console.print(markdown(report), soft_wrap=True)  # wrapped table rows are unreadable
+    console.print(f"report: {json_path}\nplot: {png_path}", soft_wrap=True)
 
 
 @app.command()

@@ -173,3 +173,9 @@ def test_bad_backtest_flags_name_the_flag(
     result = runner.invoke(app, ["backtest", *args])
     assert result.exit_code in (1, 2), result.output
     assert flag in result.output
+
+
+def test_train_refuses_a_negative_number_of_search_trials() -> None:
+    args = ["train", "--from", "2026-06-01", "--to", "2026-07-01", "--search-trials", "-1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--search-trials" in result.output
