@@ -21,6 +21,7 @@ SMALL = {
     "FRAUDLENS_TRAINING__MLP_EPOCHS": "1",
     "FRAUDLENS_TRAINING__VALIDATION_DAYS": "4",
     "FRAUDLENS_TRAINING__CARDS_PER_DAY": "10",
+    "FRAUDLENS_TRAINING__RAY_WORKERS": "1",  # one worker a trainer: less Ray overhead
 }
 
 

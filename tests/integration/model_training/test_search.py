@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fraudlens.model import mlflow_client
 from fraudlens.settings import BacktestSettings, Settings
 from training.dataset import TrainingData
+from training.pipeline import train
 from training.search import SPACE, search, search_folds
 
 CUTOFF = pd.Timestamp("2026-07-06", tz="UTC")
@@ -59,3 +61,31 @@ def test_search_refuses_folds_that_do_not_fit(
     bcfg = BacktestSettings(folds=6, train_days=12, test_days=7, gap_days=3)
     with pytest.raises(DataError, match="lower --folds"):
         search_folds(training_data.frame, CUTOFF, END, training_settings.training, bcfg)
+
+
+def test_train_with_search_trials_trains_with_the_chosen_values(
+    ray_cluster: None,
+    training_data: TrainingData,
+    training_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    cfg = training_settings.training.model_copy(
+        update={"search_trials": 2, "mlp_epochs": 1, "imbalance_powers": [0.0, 1.0]}
+    )
+    settings = training_settings.model_copy(
+        update={
+            "data_dir": tmp_path,  # its own MLflow: the session's registry stays as it was
+            "training": cfg,
+            "backtest": BacktestSettings(folds=2, train_days=12, test_days=4, gap_days=3),
+        }
+    )
+    start, end = training_data.start, training_data.end
+    result = train(settings, start, end, data=training_data)
+    assert "search" in result.seconds
+    params = mlflow_client(settings).get_run(result.run_id).data.params
+    # The search's learning rate is drawn from a continuous range, never the default 0.1.
+    assert float(params["xgb_learning_rate"]) != cfg.xgb_learning_rate
+    assert params["imbalance_powers"] in {"[0.0]", "[0.5]", "[1.0]"}
+    assert result.model.metadata["choices"]["xgb_imbalance_power"] == float(
+        params["imbalance_powers"][1:-1]
+    )
