@@ -104,7 +104,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         """Make a version champion through the promotion gate (or override it, audited)."""
 
         def run(admin: AdminContext, who: Principal) -> Any:
-            return admin.promote(body.version, body.override_reason)
+            return admin.promote(body.version, body.override_reason, who.actor)
 
         def record(gate: Any) -> AuditRecord:
             return AuditRecord(

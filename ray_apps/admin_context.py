@@ -24,8 +24,8 @@ from ray_apps.schemas import ErrorResponse
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Promoter = Callable[[str, str | None], Any]
-"""``(version, override_reason) -> GateDecision`` (``training.promote``)."""
+Promoter = Callable[[str, str | None, str], Any]
+"""``(version, override_reason, actor) -> GateDecision`` (``training.promote``)."""
 Eraser = Callable[[str, str], ErasureReport]
 """``(customer_id, actor) -> report``; audits the erasure itself."""
 
@@ -60,8 +60,8 @@ class AdminContext:
         """Wire the real stores: rule store, audit log, MLflow gate, erasure."""
         audit = audit_log_from_settings(settings)
 
-        def promote(version: str, override: str | None) -> Any:
-            return _mlflow_promote(settings, version, override)
+        def promote(version: str, override: str | None, actor: str) -> Any:
+            return _mlflow_promote(settings, version, override, actor)
 
         def erase(customer_id: str, actor: str) -> ErasureReport:
             return erase_customer(settings, customer_id, actor=actor, audit=audit)
@@ -76,13 +76,13 @@ class AdminContext:
         )
 
 
-def _mlflow_promote(settings: Settings, version: str, override: str | None) -> Any:
+def _mlflow_promote(settings: Settings, version: str, override: str | None, actor: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     from training.promote import promote
 
     try:
-        return promote(settings, version, override=override)
+        return promote(settings, version, override=override, actor=actor)
     except MlflowException as exc:
         raise ModelError(f"model registry error: {exc}") from exc
 

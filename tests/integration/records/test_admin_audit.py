@@ -28,7 +28,7 @@ KID, KEY, DIGEST = generate_api_key("admin01")
 
 
 class FakePromoter:
-    def __call__(self, version: str, override: str | None) -> Any:
+    def __call__(self, version: str, override: str | None, actor: str) -> Any:
         raise AssertionError("not used")
 
 

@@ -26,9 +26,9 @@ from drift.launchers import (
     RayTaskLauncher,
     store_result,
 )
-from drift.monitor import decisions_dir
 from drift.reference import Reference
 from drift.report import DriftReport
+from drift.sources import decisions_dir
 from drift.synthetic import decision_rows, synthetic_rows
 from drift.trigger import RetrainLoop
 from fraudlens.cli import app

@@ -1,0 +1,145 @@
+"""Live rules in the ``rules`` table (replicas agree) and the promotion history.
+
+Two API apps stand for two replicas, each with its own ``PgRuleStore`` on the
+same database: a PUT on one is served by the other after its next poll. A
+promotion stored by the gate is printed by ``fraudlens records promotions``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_client import AsgiClient
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from fraudlens.cli import app
+from fraudlens.errors import ConfigError
+from fraudlens.records.rules import PgRuleStore
+from fraudlens.records.tables import rules
+from fraudlens.scoring import ScoringConfig, ScoringService
+from fraudlens.scoring.config import Rules
+from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+from fraudlens.scoring.rule_store import rule_store_from_settings
+from fraudlens.security.audit import AuditLog
+from fraudlens.security.auth import Authenticator, generate_api_key
+from fraudlens.security.privacy import ErasureReport
+from fraudlens.security.tokenize import Tokenizer
+from fraudlens.settings import Settings, ValidationSettings
+from ray_apps.admin import AdminContext
+from ray_apps.api import ApiContext, create_api
+from training.promote import GateDecision, store_promotion
+
+pytestmark = pytest.mark.integration
+KID, KEY, DIGEST = generate_api_key("admin02")
+AUTH = {"X-API-Key": KEY}
+BLOCKED = "tok_" + "b" * 20
+
+
+def _unused(*_: Any) -> ErasureReport:
+    raise AssertionError("not used")
+
+
+@pytest.fixture
+def replicas(
+    records_engine: Engine, tmp_path: Path
+) -> Iterator[list[tuple[httpx.Client, AdminContext]]]:
+    """Two apps, each with its own scoring service and rule store on one database."""
+    settings = Settings(
+        data_dir=tmp_path, security={"api_keys": {KID: {"role": "admin", "sha256": DIGEST}}}
+    )
+    made: list[tuple[httpx.Client, AdminContext]] = []
+    services = []
+    for n in range(2):
+        service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
+        service.apply_config(ScoringConfig())
+        admin = AdminContext(
+            PgRuleStore(records_engine),
+            AuditLog(tmp_path / f"audit-{n}.jsonl"),
+            tmp_path,
+            _unused,
+            _unused,
+            0,
+        )
+        ctx = ApiContext(
+            service,
+            Tokenizer("k1", {"k1": b"0123456789abcdef"}),
+            ValidationSettings(),
+            authenticator=Authenticator.from_settings(settings),
+            admin=admin,
+        )
+        made.append((AsgiClient(create_api(ctx)), admin))
+        services.append(service)
+    yield made
+    for (client, _), service in zip(made, services, strict=True):
+        client.close()
+        service.close()
+
+
+def test_a_rule_change_on_one_replica_is_served_by_the_other(
+    replicas: list[tuple[httpx.Client, AdminContext]], records_engine: Engine
+) -> None:
+    (first, _), (second, second_admin) = replicas
+    body = {"block": {"cards": [BLOCKED]}}
+    put = first.request("PUT", "/v1/rules", json=body, headers=AUTH)
+    assert put.status_code == 200, put.text
+    version = put.json()["version"]
+    assert put.json()["applied_version"] == version
+    before = second.request("GET", "/v1/rules", headers=AUTH).json()
+    assert before["version"] == version and before["applied_version"] < version
+    assert second_admin.watcher is not None and second_admin.watcher.poll()
+    after = second.request("GET", "/v1/rules", headers=AUTH).json()
+    assert after["applied_version"] == version and after["rules"]["block"]["cards"] == [BLOCKED]
+    with records_engine.connect() as conn:
+        stored = conn.execute(select(rules).where(rules.c.version == version)).mappings().one()
+    assert stored["rule_set"]["block"]["cards"] == [BLOCKED] and stored["author"] == f"api_key:{KID}"
+
+
+def test_store_keeps_every_version_and_the_newest_wins(records_engine: Engine) -> None:
+    a, b = PgRuleStore(records_engine), PgRuleStore(records_engine)
+    start = a.version()
+    one = a.put(Rules.model_validate({"block": {"cards": [BLOCKED]}}), "alice")
+    two = b.put(Rules(), "bob")
+    assert (one.version, two.version) == (start + 1, start + 2)
+    newest = a.get()
+    assert newest is not None and newest.version == two.version and newest.updated_by == "bob"
+    assert [s.updated_by for s in b.history(2)] == ["bob", "alice"]
+    with records_engine.begin() as conn:
+        conn.execute(rules.insert().values(rule_set={"block": "not a list"}, author="mallory"))
+    with pytest.raises(ConfigError, match="damaged"):
+        a.get()
+
+
+def test_settings_pick_the_postgres_store(records_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        serve={"rules_store": "postgres"},
+        records={"database_url": records_url},
+    )
+    store = rule_store_from_settings(settings)
+    assert isinstance(store, PgRuleStore)
+    store.engine.dispose()
+
+
+def test_promotions_are_stored_and_printed(
+    records_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path, records={"database_url": records_url})
+    store_promotion(settings, GateDecision("7", "6", True, ["beats"], None, 10, {"ap": 0.8}), "ops")
+    nan = {"ap": 0.7, "recall": float("nan")}  # JSONB holds no NaN: left out
+    store_promotion(settings, GateDecision("8", "7", True, ["overridden"], None, 0, nan), "alice")
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FRAUDLENS_RECORDS__DATABASE_URL", records_url)
+    result = CliRunner().invoke(app, ["records", "promotions", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["version"], r["previous_version"], r["actor"]) for r in rows] == [
+        ("8", "7", "alice"),
+        ("7", "6", "ops"),
+    ]
+    assert rows[0]["alias"] == "champion" and rows[0]["metrics"] == {"ap": 0.7}
