@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_client import AsgiClient
+from admin_app import admin_app
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -22,17 +22,13 @@ from fraudlens.cli import app
 from fraudlens.errors import ConfigError
 from fraudlens.records.rules import PgRuleStore
 from fraudlens.records.tables import rules
-from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.config import Rules
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.rule_store import rule_store_from_settings
 from fraudlens.security.audit import AuditLog
-from fraudlens.security.auth import Authenticator, generate_api_key
+from fraudlens.security.auth import generate_api_key
 from fraudlens.security.privacy import ErasureReport
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
 from training.promote import GateDecision, store_promotion
 
 pytestmark = pytest.mark.integration
@@ -50,15 +46,8 @@ def replicas(
     records_engine: Engine, tmp_path: Path
 ) -> Iterator[list[tuple[httpx.Client, AdminContext]]]:
     """Two apps, each with its own scoring service and rule store on one database."""
-    settings = Settings(
-        data_dir=tmp_path, security={"api_keys": {KID: {"role": "admin", "sha256": DIGEST}}}
-    )
-    made: list[tuple[httpx.Client, AdminContext]] = []
-    services = []
-    for n in range(2):
-        service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-        service.apply_config(ScoringConfig())
-        admin = AdminContext(
+    admins = [
+        AdminContext(
             PgRuleStore(records_engine),
             AuditLog(tmp_path / f"audit-{n}.jsonl"),
             tmp_path,
@@ -66,19 +55,13 @@ def replicas(
             _unused,
             0,
         )
-        ctx = ApiContext(
-            service,
-            Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-            ValidationSettings(),
-            authenticator=Authenticator.from_settings(settings),
-            admin=admin,
-        )
-        made.append((AsgiClient(create_api(ctx)), admin))
-        services.append(service)
-    yield made
-    for (client, _), service in zip(made, services, strict=True):
-        client.close()
-        service.close()
+        for n in range(2)
+    ]
+    with (
+        admin_app(admins[0], KID, DIGEST, tmp_path) as first,
+        admin_app(admins[1], KID, DIGEST, tmp_path) as second,
+    ):
+        yield [(first, admins[0]), (second, admins[1])]
 
 
 def test_a_rule_change_on_one_replica_is_served_by_the_other(
@@ -97,7 +80,9 @@ def test_a_rule_change_on_one_replica_is_served_by_the_other(
     assert after["applied_version"] == version and after["rules"]["block"]["cards"] == [BLOCKED]
     with records_engine.connect() as conn:
         stored = conn.execute(select(rules).where(rules.c.version == version)).mappings().one()
-    assert stored["rule_set"]["block"]["cards"] == [BLOCKED] and stored["author"] == f"api_key:{KID}"
+    assert (
+        stored["rule_set"]["block"]["cards"] == [BLOCKED] and stored["author"] == f"api_key:{KID}"
+    )
 
 
 def test_store_keeps_every_version_and_the_newest_wins(records_engine: Engine) -> None:
