@@ -299,6 +299,13 @@ class FeastSettings(BaseModel):
     registry_path: Path | None = Field(
         None, description="Feast registry file (default: DATA_DIR/feast/registry.db)"
     )
+    registry_url: SecretStr | None = Field(
+        None,
+        description=(
+            "postgresql:// URL of a Feast SQL registry shared by every pod (a secret; "
+            "production), instead of the registry file"
+        ),
+    )
     sqlite_path: Path | None = Field(
         None, description="SQLite online store file (default: DATA_DIR/feast/online.db)"
     )
