@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from records_data import decision_records
 from sqlalchemy import Engine
 
 from drift.label_metrics import evaluate_labels
@@ -86,25 +87,8 @@ def _write_parquet(settings: Settings, rows: pd.DataFrame, labels: list[LabelRec
 
 
 def _write_records(engine: Engine, rows: pd.DataFrame, labels: list[LabelRecord]) -> None:
-    stored = [
-        {
-            "decision_id": r["decision_id"],
-            "transaction_id": r["transaction_id"],
-            "event_time": r["event_time"].to_pydatetime(),
-            "card_token": r["card_token"],
-            "score": None if pd.isna(r["score"]) else float(r["score"]),
-            "decision": r["decision"],
-            "reasons": [],
-            "rule_hits": [],
-            "model_version": r["model_version"],
-            "degraded": bool(r["degraded"]),
-            "source": r["source"],
-            "scored_at": r["scored_at"].to_pydatetime(),
-        }
-        for r in rows.to_dict("records")
-    ]
     with engine.begin() as conn:
-        upsert_decisions(conn, stored)
+        upsert_decisions(conn, decision_records(rows))
         add_labels(conn, labels)
 
 
