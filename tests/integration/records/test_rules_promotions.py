@@ -1,4 +1,5 @@
-"""Live rules in the ``rules`` table (replicas agree) and the promotion history.
+"""Live rules in the ``rules`` table (replicas agree), the promotion history, and
+``GET /v1/decisions`` on the ``decisions`` table.
 
 Two API apps stand for two replicas, each with its own ``PgRuleStore`` on the
 same database: a PUT on one is served by the other after its next poll. A
@@ -13,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from admin_app import admin_app
+from records_data import decision_records
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from drift.synthetic import decision_rows, synthetic_rows
 from fraudlens.cli import app
 from fraudlens.errors import ConfigError
+from fraudlens.records import upsert_decisions
 from fraudlens.records.rules import PgRuleStore
 from fraudlens.records.tables import rules
 from fraudlens.scoring.config import Rules
@@ -35,6 +40,8 @@ pytestmark = pytest.mark.integration
 KID, KEY, DIGEST = generate_api_key("admin02")
 AUTH = {"X-API-Key": KEY}
 BLOCKED = "tok_" + "b" * 20
+DAY = pd.Timestamp("2026-07-10", tz="UTC")
+LISTED, OTHER = "tok_k1_" + "l" * 32, "tok_k1_" + "o" * 32
 
 
 def _unused(*_: Any) -> ErasureReport:
@@ -128,3 +135,29 @@ def test_promotions_are_stored_and_printed(
         ("7", "6", "ops"),
     ]
     assert rows[0]["alias"] == "champion" and rows[0]["metrics"] == {"ap": 0.7}
+
+
+def test_decisions_are_listed_from_postgres(records_engine: Engine, tmp_path: Path) -> None:
+    rows = decision_rows(synthetic_rows(30, seed=4, columns={"amount": "float64"}), "5", DAY, 600)
+    rows["card_token"] = [LISTED if i % 3 == 0 else OTHER for i in range(30)]
+    rows["transaction_id"] = "listed-" + rows["transaction_id"]
+    with records_engine.begin() as conn:
+        upsert_decisions(conn, decision_records(rows))
+    admin = AdminContext(
+        PgRuleStore(records_engine), AuditLog(tmp_path / "a.jsonl"), tmp_path, _unused, _unused
+    )
+    admin.records = records_engine
+    with admin_app(admin, KID, DIGEST, tmp_path) as client:
+        got = client.get("/v1/decisions", params={"card_token": LISTED, "limit": 5}, headers=AUTH)
+        assert got.status_code == 200, got.text
+        listed = got.json()["decisions"]
+        later = client.get(
+            "/v1/decisions",
+            params={"card_token": LISTED, "since": str(DAY + pd.Timedelta(minutes=5))},
+            headers=AUTH,
+        ).json()["decisions"]
+    assert len(listed) == 5 and {d["card_token"] for d in listed} == {LISTED}
+    times = [d["scored_at"] for d in listed]
+    assert times == sorted(times, reverse=True)  # newest first
+    assert listed[0]["transaction_id"] == "listed-t0000027"
+    assert 0 < len(later) < 10 and all(d["event_time"] >= "2026-07-10T00:05" for d in later)
