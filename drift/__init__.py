@@ -1,6 +1,6 @@
 """Drift monitoring and the retraining loop.
 
-decision log window + champion reference -> detectors (alibi or scipy backend)
+decisions (Parquet log or the records database) + champion reference -> detectors (alibi or scipy backend)
 -> DriftReport (Prometheus gauges, HTML report) -> RetrainLoop (persistence,
 matured-label performance, cooldown) -> launcher -> train -> promotion gate.
 """
@@ -29,10 +29,12 @@ from drift.metrics import DriftMetrics
 from drift.monitor import DriftMonitor, Window, check_drift, read_window
 from drift.reference import Reference, load_reference, reference_from_model
 from drift.report import DriftReport
+from drift.sources import DecisionSource, ParquetSource, RecordsSource, decision_source
 from drift.trigger import RetrainLoop, Verdict
 from drift.watch import watch
 
 __all__ = [
+    "DecisionSource",
     "DriftDetector",
     "DriftMetrics",
     "DriftMonitor",
@@ -44,8 +46,10 @@ __all__ = [
     "Launcher",
     "MmdResult",
     "OnlineResult",
+    "ParquetSource",
     "RayJobLauncher",
     "RayTaskLauncher",
+    "RecordsSource",
     "Reference",
     "RetrainLoop",
     "TabularResult",
@@ -53,6 +57,7 @@ __all__ = [
     "Window",
     "build_detector",
     "check_drift",
+    "decision_source",
     "evaluate_labels",
     "label_performance",
     "load_reference",

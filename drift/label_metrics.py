@@ -15,13 +15,12 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from drift.metrics import DriftMetrics
-from drift.monitor import decisions_dir
+from drift.sources import DecisionSource, ParquetSource
 from fraudlens.errors import DataError
 from fraudlens.settings import Settings
 
@@ -175,19 +174,6 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise DataError(f"{what} lack columns {missing}")
 
 
-def labels_dir(settings: Settings) -> Path:
-    """The label store (``DATA_DIR/labels``, Parquet)."""
-    return settings.data_dir / "labels"
-
-
-def read_labels(folder: Path) -> pd.DataFrame:
-    """Every label under ``folder`` (Parquet files, dot files skipped)."""
-    files = sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
-    if not files:
-        return pd.DataFrame(columns=["transaction_id", "is_fraud", "label_time"])
-    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-
-
 def evaluate_labels(
     settings: Settings,
     as_of: datetime | None = None,
@@ -195,31 +181,33 @@ def evaluate_labels(
     model_version: str | None = None,
     labels: pd.DataFrame | None = None,
     metrics: DriftMetrics | None = None,
+    source: DecisionSource | None = None,
 ) -> LabelPerformance:
-    """Matured-label performance from the decision log and the label store, exported.
+    """Matured-label performance from decisions and labels, exported.
 
     Args:
         settings: FraudLens settings (``training.label_delay_days``,
             ``training.alert_budget``, ``drift.performance_days``).
         as_of: evaluation time (default: now).
         model_version: version to judge (default: the most frequent one).
-        labels: labels to use instead of the label store.
+        labels: labels to use instead of the source's.
         metrics: where to export the gauges.
+        source: where decisions and labels are read (default: the Parquet
+            decision log and label store).
     """
-    from fraudlens.scoring.decision_log import read_log
-
     as_of = as_of or datetime.now(UTC)
+    source = source or ParquetSource(settings)
     start, end = matured_period(
         as_of, settings.training.label_delay_days, settings.drift.performance_days
     )
-    days = pd.date_range(start.date(), end.date(), freq="D")
-    parts = [read_log(decisions_dir(settings), f"{d:%Y-%m-%d}") for d in days]
-    decisions = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
+    decisions = source.decisions(start, end)
     if decisions.empty:
         decisions = pd.DataFrame(columns=["transaction_id", "event_time", "score"])
+    if labels is None:
+        labels = source.labels(start, end, as_of)
     perf = label_performance(
         decisions,
-        labels if labels is not None else read_labels(labels_dir(settings)),
+        labels,
         as_of,
         maturity_days=settings.training.label_delay_days,
         days=settings.drift.performance_days,

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
@@ -22,7 +21,8 @@ from drift.detectors import DriftDetector, build_detector
 from drift.metrics import DriftMetrics
 from drift.reference import SCORE, Reference, load_reference
 from drift.report import DriftReport, Status, write_html
-from fraudlens.scoring.decision_log import FEATURE_PREFIX, read_log
+from drift.sources import DecisionSource, ParquetSource, decision_source, reads_records
+from fraudlens.scoring.decision_log import FEATURE_PREFIX
 from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,34 +42,28 @@ class Window:
         return cls(end - timedelta(days=days), end)
 
 
-def decisions_dir(settings: Settings) -> Path:
-    """The decision log root (``DATA_DIR/decisions``, as serving writes it)."""
-    return settings.data_dir / "decisions"
-
-
-def read_window(settings: Settings, window: Window) -> pd.DataFrame:
+def read_window(
+    settings: Settings, window: Window, source: DecisionSource | None = None
+) -> pd.DataFrame:
     """Decisions with ``window.start <= event_time < window.end``, at most ``window_rows``.
 
     Feature columns lose their ``f_`` prefix; degraded decisions (scored
     without stored history) and rows without a score are left out, since
-    their vectors are not what the model was trained on.
+    their vectors are not what the model was trained on. The sample is an even
+    one over the whole window, not the newest rows: those would cover a part of
+    the week only, and weekday features would "drift".
+
+    Args:
+        settings: FraudLens settings (``drift.window_rows``).
+        window: event-time range.
+        source: where to read (default: the Parquet decision log).
     """
-    root = decisions_dir(settings)
-    days = pd.date_range(window.start.date(), window.end.date(), freq="D")
-    parts = [read_log(root, f"{d:%Y-%m-%d}") for d in days]
-    frame = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
+    source = source or ParquetSource(settings)
+    frame = source.decisions(
+        window.start, window.end, scored_only=True, at_most=settings.drift.window_rows
+    )
     if frame.empty:
         return frame
-    times = pd.to_datetime(frame["event_time"], utc=True)
-    keep = (times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))
-    if "degraded" in frame.columns:
-        keep &= ~frame["degraded"].fillna(False).astype(bool)
-    keep &= frame[SCORE].notna()
-    frame = frame.loc[keep].assign(event_time=times[keep])
-    if len(frame) > settings.drift.window_rows:
-        # an even sample over the whole window, not the newest rows: those would
-        # cover a part of the week only, and weekday features would "drift"
-        frame = frame.sample(n=settings.drift.window_rows, random_state=0)
     frame = frame.sort_values("event_time").reset_index(drop=True)
     return frame.rename(columns=lambda c: c.removeprefix(FEATURE_PREFIX))
 
@@ -81,6 +75,7 @@ class DriftMonitor:
         settings: FraudLens settings.
         metrics: where results are exported (a fresh registry by default).
         reference_loader: returns the current reference (default: the champion's).
+        source: where decisions are read (default: the Parquet decision log).
     """
 
     def __init__(
@@ -88,8 +83,10 @@ class DriftMonitor:
         settings: Settings,
         metrics: DriftMetrics | None = None,
         reference_loader: Callable[[Settings], Reference] | None = None,
+        source: DecisionSource | None = None,
     ) -> None:
         self.settings = settings
+        self.source = source or ParquetSource(settings)
         self.metrics = metrics or DriftMetrics()
         self._load_reference = reference_loader or load_reference
         self._detectors: dict[str, DriftDetector] = {}
@@ -98,7 +95,7 @@ class DriftMonitor:
         """Read the window from the decision log and check it (see ``check_frame``)."""
         window = window or Window.last(self.settings.drift.window_days)
         reference = self._load_reference(self.settings)
-        frame = read_window(self.settings, window)
+        frame = read_window(self.settings, window, self.source)
         return self.check_frame(frame, reference, window)
 
     def check_frame(
@@ -124,7 +121,9 @@ class DriftMonitor:
             status="insufficient_data",
         )
         span = _span_days(frame)
-        columns = checked_columns(reference, cfg.exclude_features)
+        wanted = checked_columns(reference, cfg.exclude_features)
+        # the records database keeps scores, not feature vectors
+        columns = [c for c in wanted if c in frame.columns] if len(frame) else wanted
         if len(frame) < cfg.min_window_rows:
             report.notes.append(
                 f"{len(frame)} rows of model {reference.model_version} < "
@@ -136,8 +135,11 @@ class DriftMonitor:
                 f"min_window_days {cfg.min_window_days}: no verdict"
             )
         else:
-            if len(columns) < len(reference.columns):
-                report.notes.append(f"not tested: {sorted(set(reference.columns) - set(columns))}")
+            if len(wanted) < len(reference.columns):
+                report.notes.append(f"not tested: {sorted(set(reference.columns) - set(wanted))}")
+            if len(columns) < len(wanted):
+                missing = sorted(set(wanted) - set(columns))
+                report.notes.append(f"not in the decisions read: {missing}")
             detector = self._detector(reference, columns)
             current = frame[columns]
             report.tabular = detector.tabular(current)
@@ -213,10 +215,18 @@ def check_drift(
 
     Raises:
         ModelNotFoundError: no champion.
+        RecordsError: ``drift.source`` is the records database and it cannot be read.
         DataError: the decision log lacks the reference's feature columns.
     """
     metrics = metrics or DriftMetrics()
-    report = DriftMonitor(settings, metrics).check(window)
+    if reads_records(settings):
+        from fraudlens.records.engine import records_engine
+
+        with records_engine(settings, pool_size=1) as engine:
+            source = decision_source(settings, engine)
+            report = DriftMonitor(settings, metrics, source=source).check(window)
+    else:
+        report = DriftMonitor(settings, metrics).check(window)
     if settings.drift.pushgateway:
         from prometheus_client import push_to_gateway
 

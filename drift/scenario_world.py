@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from drift.launchers import JobResult, Outcome
-from drift.monitor import decisions_dir
+from drift.sources import decisions_dir
 from fraudlens.settings import Settings
 
 

@@ -19,6 +19,7 @@ from drift.launchers import Launcher, make_launcher
 from drift.metrics import DriftMetrics
 from drift.monitor import DriftMonitor
 from drift.report import DriftReport
+from drift.sources import decision_source
 from drift.trigger import RetrainLoop, Verdict, state_path
 from fraudlens.errors import FraudLensError, RecordsError
 from fraudlens.settings import Settings
@@ -70,8 +71,8 @@ def watch(
             from prometheus_client import start_http_server
 
             start_http_server(settings.drift.metrics_port, registry=metrics.registry)
-    monitor = DriftMonitor(settings, metrics)
     engine = records_engine(settings) if records is True else records or None
+    monitor = DriftMonitor(settings, metrics, source=decision_source(settings, engine))
     loop = RetrainLoop(
         settings,
         launcher or make_launcher(settings, engine),
@@ -119,7 +120,9 @@ def run_once(settings: Settings, monitor: DriftMonitor, loop: RetrainLoop) -> It
         logger.warning("drift check failed: %s", exc)
     try:
         version = report.model_version if report else None
-        perf = evaluate_labels(settings, model_version=version, metrics=monitor.metrics)
+        perf = evaluate_labels(
+            settings, model_version=version, metrics=monitor.metrics, source=monitor.source
+        )
     except FraudLensError as exc:
         logger.warning("label-based evaluation failed: %s", exc)
     return Iteration(report, perf, loop.observe(report, perf))

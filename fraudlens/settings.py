@@ -262,8 +262,12 @@ class ServeSettings(BaseModel):
         30.0, ge=0, description="how often to check the model alias in MLflow (0: never)"
     )
     decision_log: bool = Field(True, description="record every decision (Parquet, by day)")
-    rules_store: Literal["file", "redis"] = Field(
-        "file", description="live rules set by PUT /v1/rules: file (DATA_DIR/rules) or redis"
+    rules_store: Literal["file", "redis", "postgres"] = Field(
+        "file",
+        description=(
+            "live rules set by PUT /v1/rules: file (DATA_DIR/rules), redis, or postgres (the "
+            "records database's rules table, every version kept)"
+        ),
     )
     rules_redis_url: SecretStr | None = Field(
         None, description="redis:// or rediss:// URL of the rule store (with rules_store=redis)"
@@ -294,6 +298,13 @@ class FeastSettings(BaseModel):
     )
     registry_path: Path | None = Field(
         None, description="Feast registry file (default: DATA_DIR/feast/registry.db)"
+    )
+    registry_url: SecretStr | None = Field(
+        None,
+        description=(
+            "postgresql:// URL of a Feast SQL registry shared by every pod (a secret; "
+            "production), instead of the registry file"
+        ),
     )
     sqlite_path: Path | None = Field(
         None, description="SQLite online store file (default: DATA_DIR/feast/online.db)"
@@ -483,6 +494,14 @@ class DriftSettings(BaseModel):
     window_days: float = Field(
         7.0, gt=0, description="recent window of decisions checked (a week: no weekday effect)"
     )
+    source: Literal["auto", "parquet", "records"] = Field(
+        "auto",
+        description=(
+            "where checks and label joins read decisions and labels: the Parquet log under "
+            "DATA_DIR, the records database (PostgreSQL; score only, it keeps no features), or "
+            "auto: the records database when records.decision_sink=kafka"
+        ),
+    )
     window_rows: int = Field(10_000, ge=10, description="rows sampled evenly from a larger window")
     min_window_rows: int = Field(500, ge=10, description="fewer rows: no verdict")
     min_window_days: float = Field(
@@ -553,13 +572,17 @@ class DriftSettings(BaseModel):
 
 
 class MetricsSettings(BaseModel):
-    """Prometheus ``/metrics`` of the stream jobs (the API exports through Ray under Serve)."""
+    """Prometheus ``/metrics`` of the stream jobs and the records sink (the API exports
+    through Ray under Serve)."""
 
     port: int = Field(
         0,
         ge=0,
         le=65535,
-        description="/metrics port of `fraudlens stream features` and `stream score` (0: off)",
+        description=(
+            "/metrics port of `fraudlens stream features`, `stream score` and `records sink` "
+            "(0: off)"
+        ),
     )
     host: str = Field("0.0.0.0", description="address the stream jobs' /metrics listens on")
 
@@ -581,8 +604,9 @@ class RecordsSettings(BaseModel):
     decision_sink: Literal["parquet", "kafka", "both"] = Field(
         "parquet",
         description=(
-            "where the scoring API records decisions: the Parquet decision log (read by the "
-            "drift monitor), the decisions topic (stored by `fraudlens records sink`), or both"
+            "where scoring records decisions: the Parquet decision log under DATA_DIR, the "
+            "decisions topic (stored by `fraudlens records sink`), or both; production "
+            "mode requires (and defaults to) kafka"
         ),
     )
 
@@ -620,6 +644,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:
-        if self.mode == "production" and not self.kafka.bootstrap_servers:
+        if self.mode != "production":
+            return self
+        if not self.kafka.bootstrap_servers:
             raise ValueError("kafka.bootstrap_servers is required in production mode")
+        # Scoring replicas write no files in production (a pod's folder is an
+        # emptyDir): decisions go through the topic into PostgreSQL.
+        if "decision_sink" not in self.records.model_fields_set:
+            self.records.decision_sink = "kafka"
+        elif self.records.decision_sink != "kafka":
+            raise ValueError(
+                f"records.decision_sink must be kafka in production mode, not "
+                f"{self.records.decision_sink!r} (scoring replicas write no files there: "
+                "decisions go through the topic into PostgreSQL)"
+            )
         return self

@@ -18,7 +18,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from fraudlens.errors import AuditError, DataError, FraudLensError, ModelNotFoundError
+from fraudlens.errors import (
+    AuditError,
+    DataError,
+    FraudLensError,
+    ModelNotFoundError,
+    RecordsError,
+)
 from fraudlens.schema import ID_PATTERN, TOKEN_PATTERN
 from fraudlens.security.api import require
 from fraudlens.security.audit import Action
@@ -89,7 +95,14 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         q = decisions.query(card_token, transaction_id, decision, since, until, limit)
         if q.since and q.until and q.since >= q.until:
             return error_response(422, "invalid_request", "must be after since", "query.until")
-        rows = await run_in_threadpool(decisions.read_decisions, admin.decisions_dir, q)
+        if admin.records is not None:
+            try:
+                rows = await run_in_threadpool(decisions.read_records, admin.records, q)
+            except RecordsError as exc:
+                logger.error("reading decisions failed: %s", exc)
+                return error_response(503, "records_unavailable", "decisions cannot be read")
+        else:
+            rows = await run_in_threadpool(decisions.read_decisions, admin.decisions_dir, q)
         return json_response(
             decisions.DecisionsResponse(decisions=rows, count=len(rows), limit=limit)
         )
@@ -104,7 +117,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         """Make a version champion through the promotion gate (or override it, audited)."""
 
         def run(admin: AdminContext, who: Principal) -> Any:
-            return admin.promote(body.version, body.override_reason)
+            return admin.promote(body.version, body.override_reason, who.actor)
 
         def record(gate: Any) -> AuditRecord:
             return AuditRecord(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,11 +21,14 @@ from fraudlens.settings import Settings
 from ray_apps.errors import error_response
 from ray_apps.schemas import ErrorResponse
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Promoter = Callable[[str, str | None], Any]
-"""``(version, override_reason) -> GateDecision`` (``training.promote``)."""
+Promoter = Callable[[str, str | None, str], Any]
+"""``(version, override_reason, actor) -> GateDecision`` (``training.promote``)."""
 Eraser = Callable[[str, str], ErasureReport]
 """``(customer_id, actor) -> report``; audits the erasure itself."""
 
@@ -45,6 +48,8 @@ class AdminContext:
         promote: promotes a model version (default: the MLflow gate).
         erase: erases a customer (default: ``erase_customer``).
         rules_poll_s: how often the app polls the rule store (0: only after PUT).
+        records: the records database ``GET /v1/decisions`` reads instead of
+            ``decisions_dir`` (when scoring writes no files).
     """
 
     rules: RuleStore
@@ -53,6 +58,7 @@ class AdminContext:
     promote: Promoter
     erase: Eraser
     rules_poll_s: float = 5.0
+    records: Engine | None = None
     watcher: RuleWatcher | None = field(default=None, init=False)
 
     @classmethod
@@ -60,12 +66,17 @@ class AdminContext:
         """Wire the real stores: rule store, audit log, MLflow gate, erasure."""
         audit = audit_log_from_settings(settings)
 
-        def promote(version: str, override: str | None) -> Any:
-            return _mlflow_promote(settings, version, override)
+        def promote(version: str, override: str | None, actor: str) -> Any:
+            return _mlflow_promote(settings, version, override, actor)
 
         def erase(customer_id: str, actor: str) -> ErasureReport:
             return erase_customer(settings, customer_id, actor=actor, audit=audit)
 
+        records = None
+        if settings.records.decision_sink == "kafka":  # no decision files: read PostgreSQL
+            from fraudlens.records.engine import engine_from_settings
+
+            records = engine_from_settings(settings, pool_size=1)
         return cls(
             rule_store_from_settings(settings),
             audit,
@@ -73,16 +84,17 @@ class AdminContext:
             promote,
             erase,
             settings.serve.rules_poll_s,
+            records,
         )
 
 
-def _mlflow_promote(settings: Settings, version: str, override: str | None) -> Any:
+def _mlflow_promote(settings: Settings, version: str, override: str | None, actor: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     from training.promote import promote
 
     try:
-        return promote(settings, version, override=override)
+        return promote(settings, version, override=override, actor=actor)
     except MlflowException as exc:
         raise ModelError(f"model registry error: {exc}") from exc
 

@@ -1,8 +1,10 @@
 """``GET /v1/decisions``: recent decisions from the decision log, filtered.
 
 Reads the day-partitioned Parquet files the scorers write (only the days the
-time filter allows) and returns the public columns: card tokens, never card
-numbers (none are stored), and no feature values.
+time filter allows), or the records database's ``decisions`` table when
+scoring writes no files (``records.decision_sink=kafka``), and returns the
+public columns: card tokens, never card numbers (none are stored), and no
+feature values.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +22,9 @@ from pydantic import BaseModel, Field
 
 from fraudlens.scoring.result import Reason
 from ray_apps.schemas import Decision
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MAX_LIMIT = 1000
 """Most decisions one call returns."""
@@ -161,6 +166,42 @@ def read_decisions(base_dir: Path, q: DecisionQuery) -> list[DecisionRecord]:
             if len(records) == q.limit:
                 return records
     return records
+
+
+def read_records(engine: Engine, q: DecisionQuery) -> list[DecisionRecord]:
+    """Decisions in the records database matching ``q``, newest ``scored_at`` first.
+
+    Raises:
+        RecordsError: the database cannot be read.
+    """
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fraudlens.errors import RecordsError
+    from fraudlens.records.engine import db_error
+    from fraudlens.records.tables import decisions as t
+
+    scored_at = func.coalesce(t.c.scored_at, t.c.event_time).label("scored_at")
+    columns = [t.c[c] for c in _COLUMNS if c != "scored_at"]
+    stmt = select(*columns, scored_at)
+    for column, value in (
+        (t.c.card_token, q.card_token),
+        (t.c.transaction_id, q.transaction_id),
+        (t.c.decision, q.decision),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if q.since:
+        stmt = stmt.where(t.c.event_time >= q.since)
+    if q.until:
+        stmt = stmt.where(t.c.event_time < q.until)
+    stmt = stmt.order_by(scored_at.desc(), t.c.decision_id).limit(q.limit)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+    except SQLAlchemyError as exc:
+        raise RecordsError(f"cannot read decisions: {db_error(exc)}") from exc
+    return [DecisionRecord.model_validate(dict(row)) for row in rows]
 
 
 def _record(row: dict[str, Any]) -> DecisionRecord:

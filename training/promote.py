@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import mlflow
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import DataError, ModelNotFoundError
 from fraudlens.model import FraudModel, load_model, load_model_version, mlflow_client
@@ -89,8 +90,12 @@ def promote(
     *,
     holdout: TrainingData | None = None,
     override: str | None = None,
+    actor: str = "gate",
 ) -> GateDecision:
     """Run the gate for ``version`` and move the aliases accordingly.
+
+    A promotion is also stored in the records database's ``promotions`` table
+    when ``records.database_url`` is set (as the audit chain is).
 
     Args:
         settings: FraudLens settings (``training`` gate settings, ``mlflow``).
@@ -98,6 +103,7 @@ def promote(
         holdout: labelled rows to judge on (tests); default: the holdout
             window read from Feast.
         override: promote without the gate, for this reason (the caller audits it).
+        actor: who asked (stored with the promotion).
 
     Raises:
         ModelNotFoundError: the version does not exist.
@@ -117,7 +123,36 @@ def promote(
     else:
         decision = _judge(settings, challenger, champion, holdout)
     _apply(settings, decision)
+    if decision.promoted and settings.records.database_url is not None:
+        store_promotion(settings, decision, actor)
     return decision
+
+
+def store_promotion(settings: Settings, decision: GateDecision, actor: str) -> None:
+    """Store the promotion; the aliases have moved, so a failure is logged, not raised
+    (MLflow's version tags and the caller's audit entry still say it happened)."""
+    from fraudlens.errors import RecordsError
+    from fraudlens.records.engine import records_engine
+    from fraudlens.records.operations import record_promotion
+
+    figures = {k: v for k, v in decision.challenger_metrics.items() if math.isfinite(v)}
+    try:
+        with records_engine(settings, pool_size=0) as engine, engine.begin() as conn:
+            record_promotion(
+                conn,
+                settings.mlflow.model_name,
+                decision.version,
+                CHAMPION,
+                actor,
+                previous_version=decision.champion,
+                metrics=figures,
+            )
+    except (RecordsError, SQLAlchemyError) as exc:
+        logger.error(
+            "version %s promoted, but not stored in the promotions table: %s",
+            decision.version,
+            str(exc).splitlines()[0],
+        )
 
 
 def _judge(

@@ -1,4 +1,4 @@
-"""``fraudlens records``: the PostgreSQL system of record (migrate, status, sink)."""
+"""``fraudlens records``: the PostgreSQL system of record (migrate, status, sink, history)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from fraudlens.cli.common import console, friendly, settings_of
+from fraudlens.cli.runtime import MetricsPort, with_metrics_port
 
 records_app = typer.Typer(help="PostgreSQL, the system of record: migrations and the sink.")
 
@@ -52,6 +53,7 @@ def records_sink(
     labels: Annotated[
         bool, typer.Option(help="Also store the labels topic in the labels table.")
     ] = True,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Copy the decisions (and labels) topics into PostgreSQL, exactly once each (SIGTERM stops)."""
     from fraudlens.records.sink import run_decision_sink
@@ -59,7 +61,28 @@ def records_sink(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    settings = with_metrics_port(settings_of(ctx), metrics_port)
     stats = run_decision_sink(
-        settings_of(ctx), stop, idle_timeout=idle_timeout, batch_size=batch_size, labels=labels
+        settings, stop, idle_timeout=idle_timeout, batch_size=batch_size, labels=labels
     )
     console.print_json(json.dumps(asdict(stats)))
+
+
+@records_app.command("promotions")
+@friendly
+def records_promotions(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest promotions to print.")] = 20,
+    all_models: Annotated[
+        bool, typer.Option("--all-models", help="Every model, not only mlflow.model_name.")
+    ] = False,
+) -> None:
+    """Print the model promotions stored in PostgreSQL (newest first) as JSON."""
+    from fraudlens.records import records_engine
+    from fraudlens.records.operations import promotion_history
+
+    settings = settings_of(ctx)
+    name = None if all_models else settings.mlflow.model_name
+    with records_engine(settings, pool_size=0) as engine, engine.connect() as conn:
+        rows = promotion_history(conn, name, limit)
+    console.print_json(json.dumps(rows, default=str))

@@ -36,7 +36,7 @@ IdleTimeout = Annotated[
 ]
 
 
-def _with_metrics_port(settings: Settings, port: int | None) -> Settings:
+def with_metrics_port(settings: Settings, port: int | None) -> Settings:
     if port is None:
         return settings
     metrics = settings.metrics.model_copy(update={"port": port})
@@ -103,7 +103,7 @@ def stream_features(
     """Consume transactions and labels, update feature state, push to Feast (SIGTERM stops)."""
     from fraudlens.features.stream import run_stream_job
 
-    settings = _with_metrics_port(settings_of(ctx), metrics_port)
+    settings = with_metrics_port(settings_of(ctx), metrics_port)
     stats = run_stream_job(settings, _stop_on_signals(), idle_timeout=idle_timeout)
     console.print(stats)
 
@@ -118,7 +118,7 @@ def stream_score(
     """Score transactions from Kafka in micro-batches and publish decisions (SIGTERM stops)."""
     from fraudlens.scoring.stream import run_stream_scorer
 
-    settings = _with_metrics_port(settings_of(ctx), metrics_port)
+    settings = with_metrics_port(settings_of(ctx), metrics_port)
     stats = run_stream_scorer(settings, _stop_on_signals(), idle_timeout=idle_timeout)
     console.print(stats)
 

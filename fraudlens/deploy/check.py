@@ -53,6 +53,8 @@ SECRET_ENV = (
     "FRAUDLENS_SECURITY__AUDIT_HMAC_KEY",
     "FRAUDLENS_KAFKA__SASL_PASSWORD",
     "FRAUDLENS_FEAST__REDIS_CONNECTION_STRING",
+    "FRAUDLENS_FEAST__REGISTRY_URL",
+    "FRAUDLENS_RECORDS__DATABASE_URL",
 )
 # Settings groups the manifests use before Settings has them (another issue adds
 # them); their variables are accepted unchecked. Empty: every group has landed.

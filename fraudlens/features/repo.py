@@ -3,7 +3,9 @@
 ``feature_repo/feature_store.yaml`` (SQLite online) and
 ``feature_repo/envs/redis.yaml`` (Redis online) use ``${FRAUDLENS_FEAST__*}``
 variables; ``feast_variables`` gives their values for a Settings object, so
-the yaml, the settings and the ``feast`` CLI agree on names.
+the yaml, the settings and the ``feast`` CLI agree on names. With
+``feast.registry_url`` the registry is a SQL registry on PostgreSQL (shared by
+every pod) instead of the file.
 """
 
 from __future__ import annotations
@@ -80,9 +82,31 @@ def repo_config(settings: Settings) -> Any:
         return values[match.group(1)]
 
     raw = yaml.safe_load(_VAR.sub(_sub, path.read_text()))
+    if settings.feast.registry_url is not None:
+        raw["registry"] = sql_registry(settings.feast.registry_url.get_secret_value())
     config = RepoConfig(**raw)
     config.repo_path = settings.feast.repo_path
     return config
+
+
+def sql_registry(url: str) -> dict[str, Any]:
+    """The ``registry`` block of a Feast SQL registry on PostgreSQL (psycopg 3 driver).
+
+    Raises:
+        ConfigError: not a PostgreSQL URL (``feast.registry_url``).
+    """
+    from sqlalchemy.pool import NullPool
+
+    from fraudlens.records.engine import sqlalchemy_url
+
+    return {
+        "registry_type": "sql",
+        "path": sqlalchemy_url(url, "feast.registry_url"),
+        "cache_ttl_seconds": 60,
+        # Reads are cached for the TTL; no pool, so no connection outlives its
+        # use (Feast never disposes the registry's engine).
+        "sqlalchemy_config_kwargs": {"poolclass": NullPool},
+    }
 
 
 @contextmanager

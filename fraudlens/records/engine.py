@@ -19,19 +19,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def sqlalchemy_url(url: str) -> str:
+def sqlalchemy_url(url: str, setting: str = "records.database_url") -> str:
     """``url`` with the psycopg 3 driver (``postgresql://`` -> ``postgresql+psycopg://``).
 
     Raises:
-        ConfigError: not a PostgreSQL URL.
+        ConfigError: not a PostgreSQL URL (the message names ``setting``).
     """
     try:
         parsed = make_url(url)
     except Exception as exc:  # ArgumentError, ValueError: both mean "not a URL"
-        raise ConfigError("records.database_url is not a valid database URL") from exc
+        raise ConfigError(f"{setting} is not a valid database URL") from exc
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError(
-            f"records.database_url must be a postgresql:// URL, not {parsed.get_backend_name()}://"
+            f"{setting} must be a postgresql:// URL, not {parsed.get_backend_name()}://"
         )
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 

@@ -95,6 +95,17 @@ def record_promotion(
     return int(conn.execute(stmt.returning(promotions.c.promotion_id)).scalar_one())
 
 
+def promotion_history(
+    conn: Connection, model_name: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` alias moves (of ``model_name``, or of every model), newest first."""
+    stmt = select(promotions)
+    if model_name is not None:
+        stmt = stmt.where(promotions.c.model_name == model_name)
+    stmt = stmt.order_by(promotions.c.created_at.desc(), promotions.c.promotion_id.desc())
+    return [dict(row) for row in conn.execute(stmt.limit(limit)).mappings()]
+
+
 def start_retrain_job(conn: Connection, job_id: str, started_at: datetime) -> None:
     """Store a launched job as running (kept as it is if the job already wrote its outcome)."""
     stmt = insert(retrain_jobs).values(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -23,13 +24,15 @@ import pydantic
 from sqlalchemy import Engine, String
 from sqlalchemy.exc import SQLAlchemyError
 
-from fraudlens.errors import RecordsError, ValidationError
+from fraudlens.errors import ConfigError, RecordsError, ValidationError
 from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.labels import LabelRecord, add_labels
+from fraudlens.records.sink_metrics import SinkMetrics
 from fraudlens.records.tables import decisions
 from fraudlens.schema import Label
+from fraudlens.scoring.metrics import start_metrics_server
 from fraudlens.scoring.stream import DecisionEvent
 
 if TYPE_CHECKING:
@@ -94,9 +97,12 @@ def label_record(label: Label) -> LabelRecord:
 class DecisionWriter:
     """The consumer handler: upsert one batch (decisions and labels) in one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: SinkMetrics | None = None) -> None:
         self.engine = engine
         self.stats = SinkStats()
+        self.metrics = metrics or SinkMetrics()
+        self.consumer: EventConsumer | None = None  # set by the loop: its dead-letter count
+        self._dead_counted = 0
 
     def __call__(self, batch: list[ConsumedEvent]) -> None:
         """Store the batch; raising stops the loop before the offsets are committed."""
@@ -111,11 +117,31 @@ class DecisionWriter:
                 inserted = upsert_decisions(conn, rows)
                 new_labels = add_labels(conn, [label_record(label) for label in found])
         except SQLAlchemyError as exc:
+            self.metrics.errors.inc()
             raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
         self.stats.inserted += inserted
         self.stats.already_stored += len(rows) - inserted
         self.stats.labels_inserted += new_labels
         self.stats.labels_already_stored += len(found) - new_labels
+        self._observe(rows, inserted, len(found), new_labels)
+
+    def _observe(self, rows: list[dict[str, Any]], inserted: int, labels: int, new: int) -> None:
+        m, now = self.metrics, time.time()
+        m.stored.labels("decision").inc(inserted)
+        m.duplicates.labels("decision").inc(len(rows) - inserted)
+        m.stored.labels("label").inc(new)
+        m.duplicates.labels("label").inc(labels - new)
+        m.last_batch.set(now)
+        if rows:
+            m.lag.set(max(0.0, now - max(r["scored_at"].timestamp() for r in rows)))
+        self.count_dead_letters()
+
+    def count_dead_letters(self) -> None:
+        """Bring the dead-letter counter up to the consumer's count."""
+        if self.consumer is not None:
+            dead = self.consumer.stats.dead_lettered
+            self.metrics.dead_letters.inc(dead - self._dead_counted)
+            self._dead_counted = dead
 
 
 def run_decision_sink(
@@ -128,6 +154,7 @@ def run_decision_sink(
     batch_size: int = 500,
     consumer_config: dict[str, Any] | None = None,
     labels: bool = False,
+    metrics: SinkMetrics | None = None,
 ) -> SinkStats:
     """Copy the decisions topic into the ``decisions`` table until stopped.
 
@@ -141,6 +168,8 @@ def run_decision_sink(
         consumer_config: librdkafka overrides for the consumer.
         labels: also copy the labels topic into the ``labels`` table (validated
             like every label consumer: invalid ones are dead-lettered).
+        metrics: where to count (default: a fresh registry, served on
+            ``metrics.port`` when it is set).
 
     Returns:
         Counters of this run.
@@ -150,7 +179,14 @@ def run_decision_sink(
         BrokerError: consuming or committing failed.
     """
     engine = engine_from_settings(settings)
-    writer = DecisionWriter(engine)
+    writer = DecisionWriter(engine, metrics)
+    try:
+        stop_metrics = start_metrics_server(
+            settings.metrics.port, writer.metrics.registry, settings.metrics.host
+        )
+    except ConfigError:
+        engine.dispose()
+        raise
     kafka = settings.kafka
     # EventConsumer's decoders are typed for transactions and labels; this one
     # yields DecisionEvent, which only our handler reads back.
@@ -169,11 +205,14 @@ def run_decision_sink(
             config=consumer_config,
             decoders=decoders,
         ) as consumer:
+            writer.consumer = consumer
             counters = consumer.run(
                 stop=stop_event, max_events=max_events, idle_timeout=idle_timeout
             )
+            writer.count_dead_letters()
     finally:
         engine.dispose()
+        stop_metrics()
     writer.stats.consumed = counters.consumed
     writer.stats.dead_lettered = counters.dead_lettered
     logger.info(

@@ -87,11 +87,13 @@ def decision_sink(settings: Settings, source: str) -> DecisionSink | None:
 
     The API follows ``records.decision_sink`` (Parquet log, decisions topic or
     both); the stream scorer publishes to the topic itself, so it keeps the
-    Parquet log only.
+    Parquet log only, or nothing with ``kafka`` (no files, as in production).
     """
     if not settings.serve.decision_log:
         return None
-    choice = settings.records.decision_sink if source == "api" else "parquet"
+    choice = settings.records.decision_sink
+    if source != "api":
+        return None if choice == "kafka" else DecisionLog(decisions_dir(settings), source)
     log = DecisionLog(decisions_dir(settings), source) if choice != "kafka" else None
     if choice == "parquet" and log is not None:
         return log

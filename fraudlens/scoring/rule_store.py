@@ -6,9 +6,10 @@ service, with no restart. Rules set here win over the ``user_config`` rules
 and the rules file (see ``ScoringService.set_rules``).
 
 Backends: ``FileRuleStore`` (one JSON file under ``DATA_DIR``, written
-atomically under a lock: embedded mode, one host) and ``RedisRuleStore``
+atomically under a lock: embedded mode, one host), ``RedisRuleStore``
 (one hash, updated by a Lua script so the version and the rules always
-match: production, many hosts).
+match: many hosts) and ``fraudlens.records.rules.PgRuleStore`` (the records
+database's ``rules`` table, every version kept: many hosts).
 """
 
 from __future__ import annotations
@@ -168,8 +169,14 @@ def rule_store_from_settings(settings: Settings) -> RuleStore:
 
     Raises:
         ConfigError: ``redis`` without ``serve.rules_redis_url``.
+        RecordsError: ``postgres`` and the records database cannot be reached.
     """
     serve = settings.serve
+    if serve.rules_store == "postgres":
+        from fraudlens.records.engine import engine_from_settings
+        from fraudlens.records.rules import PgRuleStore
+
+        return PgRuleStore(engine_from_settings(settings, pool_size=1))
     if serve.rules_store == "redis":
         if serve.rules_redis_url is None:
             raise ConfigError("serve.rules_redis_url is required with serve.rules_store=redis")

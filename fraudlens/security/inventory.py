@@ -51,6 +51,8 @@ class DataAsset:
         record_id_column: record id bound into each ciphertext's context.
         configured: reads the limit from other settings than
             ``security.retention_days`` (Kafka topics: ``kafka.*_retention_days``).
+        table: the records database (PostgreSQL) table this asset is, pruned
+            and erased by ``fraudlens.records.privacy`` (None: not a table).
     """
 
     name: str
@@ -66,6 +68,7 @@ class DataAsset:
     encrypted_columns: tuple[str, ...] = field(default=())
     record_id_column: str = "transaction_id"
     configured: Callable[[Settings], int | None] | None = None
+    table: str | None = None
 
 
 def _topic_retention(settings: Settings) -> int:
@@ -164,6 +167,53 @@ INVENTORY: tuple[DataAsset, ...] = (
         configured=_topic_retention,
     ),
     DataAsset(
+        name="decision_records",
+        location="PostgreSQL table decisions (records.database_url, or the embedded server "
+        "under DATA_DIR/postgres)",
+        personal_data="decision_id, transaction_id, card_token, score, decision, reasons",
+        purpose="audit of automated decisions (GDPR Art. 22), drift and label monitoring "
+        "shared by every replica",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers (card tokens); TLS to the database; disk encryption",
+        erasure="rows deleted by card_token / transaction_id (with their cases)",
+        time_columns=("event_time",),
+        table="decisions",
+    ),
+    DataAsset(
+        name="label_records",
+        location="PostgreSQL table labels",
+        personal_data="transaction_id, outcome, label source and author",
+        purpose="matured-label monitoring, retraining, analyst corrections",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers; TLS to the database; disk encryption",
+        erasure="rows deleted by the subject's transaction ids",
+        time_columns=("label_time",),
+        table="labels",
+    ),
+    DataAsset(
+        name="case_records",
+        location="PostgreSQL tables cases, case_events",
+        personal_data="card_token, decision_id, analyst notes and actions",
+        purpose="analyst case work on suspicious decisions",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers (card tokens); TLS to the database; disk encryption",
+        erasure="cases of the subject's cards or decisions deleted with their events "
+        "(retention: closed cases only, by closed_at)",
+        time_columns=("closed_at",),
+        table="cases",
+    ),
+    DataAsset(
+        name="rule_records",
+        location="PostgreSQL table rules (serve.rules_store=postgres), every version",
+        personal_data="card tokens on block and allow lists, author ids",
+        purpose="live decision rules, and the history of rule changes",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers (card tokens); TLS to the database; disk encryption",
+        erasure="not rewritten: a token leaves the live lists by a new version "
+        "(PUT /v1/rules); older versions are the record of rule changes",
+        retention_days=None,
+    ),
+    DataAsset(
         name="mlflow_artifacts",
         location="MLflow runs: evaluation reports, drift reference samples",
         personal_data="feature values only: no customer_id, no device/IP (data minimisation)",
@@ -175,7 +225,8 @@ INVENTORY: tuple[DataAsset, ...] = (
     ),
     DataAsset(
         name="audit_log",
-        location="SECURITY__AUDIT_LOG_PATH (JSON lines, hash-chained)",
+        location="SECURITY__AUDIT_LOG_PATH (JSON lines, hash-chained), or the PostgreSQL "
+        "table audit when records.database_url is set",
         personal_data="actor ids (API key id / token subject); keyed subject refs, no names",
         purpose="accountability (GDPR Art. 5(2), PCI DSS 10)",
         legal_basis="legal obligation (Art. 6(1)(c)); kept under Art. 17(3)(b)",

@@ -12,7 +12,8 @@
 
 Parquet stores are rewritten without the rows (temp file, verified, atomic
 replace); the Feast online store loses the subject's entity keys
-(``online_erasure``). Crypto-shredding (one data key per customer, destroyed
+(``online_erasure``); the records database's rows are deleted in one
+transaction (``records_erasure``). Crypto-shredding (one data key per customer, destroyed
 on request) was considered and not chosen: Parquet files are cheap to rewrite and a
 rewrite is provable by a scan, while per-customer keys would need a key store
 with millions of entries, its own backups (which keep the "shredded" keys
@@ -189,10 +190,15 @@ def parquet_erasers(settings: Settings) -> list[Eraser]:
 
 
 def default_erasers(settings: Settings) -> list[Eraser]:
-    """The Parquet erasers and the Feast online store's (SQLite or Redis)."""
+    """The Parquet erasers, the Feast online store's (SQLite or Redis) and, when it is in
+    use, the records database's (decisions, labels, cases)."""
     from fraudlens.security.online_erasure import OnlineStoreEraser
+    from fraudlens.security.records_erasure import RecordsEraser, records_in_use
 
-    return [*parquet_erasers(settings), OnlineStoreEraser(settings)]
+    erasers: list[Eraser] = [*parquet_erasers(settings), OnlineStoreEraser(settings)]
+    if records_in_use(settings):
+        erasers.append(RecordsEraser(settings))
+    return erasers
 
 
 def subject_reference(settings: Settings, customer_id: str) -> str:

@@ -2,7 +2,8 @@
 
 Limits come from the inventory, overridden per store by
 ``security.retention_days``. Files are rewritten like erasure does (temp
-file, verified, atomic replace), and one audit entry records each run.
+file, verified, atomic replace); the records database's tables lose their old
+rows in one transaction; one audit entry records each run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pyarrow.compute as pc
 from fraudlens.errors import DataError
 from fraudlens.security._parquet import parquet_files, read_table, replace_verified
 from fraudlens.security.audit import Action, AuditTrail, audit_log_from_settings
-from fraudlens.security.inventory import INVENTORY, retention_for
+from fraudlens.security.inventory import INVENTORY, DataAsset, retention_for
+from fraudlens.security.records_erasure import prune_records, records_in_use
 
 if TYPE_CHECKING:
     from fraudlens.settings import Settings
@@ -43,12 +45,21 @@ def apply_retention(
     """Delete rows older than each store's retention (``fraudlens privacy retention``).
 
     Rows are dropped when their first present time column (see the inventory)
-    is before ``now - retention_days``. One audit entry records the run.
+    is before ``now - retention_days``; in the records database, when it is in
+    use, by the table's time column. One audit entry records the run.
+
+    Raises:
+        RecordsError: the records database is in use and cannot be pruned
+            (the Parquet stores are pruned already; nothing is audited).
     """
     now = now or datetime.now(UTC)
     report = RetentionReport()
+    tables: list[tuple[DataAsset, datetime]] = []
     for item in INVENTORY:
         days = retention_for(settings, item)
+        if item.table is not None and days is not None and records_in_use(settings):
+            tables.append((item, now - timedelta(days=days)))
+            report.cutoffs[item.name] = tables[-1][1].isoformat()
         if item.paths is None or days is None:
             continue
         cutoff = now - timedelta(days=days)
@@ -60,6 +71,8 @@ def apply_retention(
                 report.skipped.append(f"{path}: no timestamp column {item.time_columns}")
             else:
                 report.rows_removed[item.name] += removed
+    if tables:
+        report.rows_removed.update(prune_records(settings, tables))
     (audit or audit_log_from_settings(settings)).append(
         actor,
         Action.RETENTION_PURGE,

@@ -50,12 +50,12 @@ class FakePromoter:
     """Stands in for the MLflow gate: champion "1", version "2" fails the gate."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str | None]] = []
+        self.calls: list[tuple[str, str | None, str]] = []
 
-    def __call__(self, version: str, override: str | None) -> Any:
+    def __call__(self, version: str, override: str | None, actor: str) -> Any:
         from training.promote import GateDecision
 
-        self.calls.append((version, override))
+        self.calls.append((version, override, actor))
         if version == "404":
             raise ModelNotFoundError("no such version")
         if version == "409":

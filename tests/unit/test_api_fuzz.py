@@ -48,7 +48,7 @@ class Labels:
         pass
 
 
-def promote(version: str, override: str | None) -> Any:
+def promote(version: str, override: str | None, actor: str) -> Any:
     from training.promote import GateDecision
 
     if version.startswith("9"):

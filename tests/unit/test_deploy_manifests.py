@@ -315,4 +315,5 @@ def test_the_stream_deployments_run_the_stream_commands() -> None:
     assert commands == {
         "fraudlens-stream-features": ["fraudlens", "stream", "features"],
         "fraudlens-stream-scorer": ["fraudlens", "stream", "score"],
+        "fraudlens-records-sink": ["fraudlens", "records", "sink"],
     }

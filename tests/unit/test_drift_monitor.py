@@ -13,8 +13,9 @@ import pytest
 
 from drift.launchers import JobResult
 from drift.metrics import DriftMetrics
-from drift.monitor import DriftMonitor, Window, decisions_dir, read_window
+from drift.monitor import DriftMonitor, Window, read_window
 from drift.reference import Reference, read_reference, reference_from_model, save_reference
+from drift.sources import decisions_dir
 from drift.synthetic import decision_rows, synthetic_rows
 from drift.watch import watch
 from fraudlens.errors import ModelError

@@ -164,12 +164,14 @@ def _exposed(registry_names: list[tuple[str, str]]) -> set[str]:
 def test_metric_names_are_defined() -> None:
     from drift.metrics import DriftMetrics
     from fraudlens.features.metrics import StreamMetrics
+    from fraudlens.records.sink_metrics import SinkMetrics
     from fraudlens.scoring.metrics import ServingMetrics
 
     serving = ServingMetrics()
     assert serving.stream is not None and serving.registry is not None  # stream scorer's too
     defined = set()
-    for registry in (DriftMetrics().registry, StreamMetrics().registry, serving.registry):
+    registries = (DriftMetrics(), StreamMetrics(), SinkMetrics(), serving)
+    for registry in (r.registry for r in registries):
         defined |= _exposed([(f.name, f.type) for f in registry.collect()])
     used = _used_metric_names()
     assert {"fraudlens_requests_total", "fraudlens_model_info"} <= used  # the scan works

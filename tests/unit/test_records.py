@@ -85,3 +85,32 @@ def test_decision_rows_hold_no_nan_and_list_the_rule_hits() -> None:
     assert row["rule_hits"] == ["blocked_card"]
     assert row["reasons"][1]["value"] is None
     assert json.dumps(row["reasons"], allow_nan=False)
+
+
+def test_a_refused_batch_is_counted_and_not_acknowledged() -> None:
+    from fraudlens.errors import RecordsError
+    from fraudlens.kafka.consumer import ConsumedEvent
+    from fraudlens.records import make_engine
+    from fraudlens.records.sink import DecisionWriter
+
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", pool_size=0)  # nothing listens
+    writer = DecisionWriter(engine)
+    batch = [ConsumedEvent(parse_decision(_raw()), "decisions", 0, 0)]  # type: ignore[arg-type]
+    with pytest.raises(RecordsError, match="storing a batch of 1 failed"):
+        writer(batch)
+    errors = writer.metrics.registry.get_sample_value("fraudlens_records_sink_errors_total")
+    stored = writer.metrics.registry.get_sample_value(
+        "fraudlens_records_sink_stored_total", {"kind": "decision"}
+    )
+    assert (errors, stored, writer.stats.inserted) == (1.0, None, 0)
+
+
+def test_production_scoring_writes_no_files() -> None:
+    from pydantic import ValidationError as SettingsError
+
+    prod = {"mode": "production", "kafka": {"bootstrap_servers": "b:9092"}}
+    assert Settings.model_validate(prod).records.decision_sink == "kafka"
+    assert Settings().records.decision_sink == "parquet"  # a laptop keeps the Parquet log
+    for choice in ("parquet", "both"):
+        with pytest.raises(SettingsError, match="records.decision_sink must be kafka"):
+            Settings.model_validate(prod | {"records": {"decision_sink": choice}})

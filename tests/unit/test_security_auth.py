@@ -83,7 +83,7 @@ def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
         FileRuleStore(tmp / "rules.json"),
         AuditLog(tmp / "audit.jsonl", fsync=False),
         tmp / "decisions",
-        promote=lambda version, override: None,
+        promote=lambda version, override, actor: None,
         erase=lambda customer_id, actor: None,  # type: ignore[arg-type,return-value]
         rules_poll_s=0,
     )

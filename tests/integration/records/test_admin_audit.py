@@ -8,27 +8,22 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_client import AsgiClient
+from admin_app import admin_app
 from sqlalchemy import Engine, select, text
 
 from fraudlens.records import PgAuditLog
 from fraudlens.records.tables import audit
-from fraudlens.scoring import ScoringConfig, ScoringService
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.rule_store import FileRuleStore
-from fraudlens.security.auth import Authenticator, generate_api_key
+from fraudlens.security.auth import generate_api_key
 from fraudlens.security.privacy import ErasureReport
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
 
 pytestmark = pytest.mark.integration
 KID, KEY, DIGEST = generate_api_key("admin01")
 
 
 class FakePromoter:
-    def __call__(self, version: str, override: str | None) -> Any:
+    def __call__(self, version: str, override: str | None, actor: str) -> Any:
         raise AssertionError("not used")
 
 
@@ -38,27 +33,12 @@ def _erase(customer_id: str, actor: str) -> ErasureReport:
 
 @pytest.fixture
 def client(records_engine: Engine, tmp_path: Path) -> Iterator[httpx.Client]:
-    settings = Settings(
-        data_dir=tmp_path,
-        security={"api_keys": {KID: {"role": "admin", "sha256": DIGEST}}},
-    )
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
     log = PgAuditLog(records_engine, b"k" * 32)
     admin = AdminContext(
         FileRuleStore(tmp_path / "rules.json"), log, tmp_path, FakePromoter(), _erase, 0
     )
-    ctx = ApiContext(
-        service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
-        authenticator=Authenticator.from_settings(settings),
-        admin=admin,
-    )
-    http = AsgiClient(create_api(ctx))
-    yield http
-    http.close()
-    service.close()
+    with admin_app(admin, KID, DIGEST, tmp_path) as http:
+        yield http
 
 
 def test_rule_change_is_audited_in_postgres_and_verify_names_the_edit(

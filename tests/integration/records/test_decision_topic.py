@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from fraudlens.kafka import EventProducer
 from fraudlens.records import latest_labels
 from fraudlens.records.sink import run_decision_sink
+from fraudlens.records.sink_metrics import SinkMetrics
 from fraudlens.records.tables import decisions
 from fraudlens.schema import Label, LabelSource
 from fraudlens.scoring.decision_log import DecisionLog
@@ -85,11 +86,32 @@ def test_api_decisions_reach_postgres_and_the_parquet_log(
             producer.send_event(kafka_settings.labels_topic, label)
         producer.send(kafka_settings.labels_topic, "x", b'{"transaction_id": "tx-1"}')
 
+    metrics = SinkMetrics()
     stats = run_decision_sink(
-        settings, idle_timeout=2.0, consumer_config=kafka_consumer_config, labels=True
+        settings,
+        idle_timeout=2.0,
+        consumer_config=kafka_consumer_config,
+        labels=True,
+        metrics=metrics,
     )
     assert (stats.inserted, stats.dead_lettered) == (60, 1)
     assert (stats.labels_inserted, stats.labels_already_stored) == (3, 1)
+    exported = {
+        (s.name, s.labels.get("kind")): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert exported == {
+        ("fraudlens_records_sink_stored_total", "decision"): 60,
+        ("fraudlens_records_sink_stored_total", "label"): 3,
+        ("fraudlens_records_sink_duplicates_total", "decision"): 0,
+        ("fraudlens_records_sink_duplicates_total", "label"): 1,
+        ("fraudlens_records_sink_errors_total", None): 0,
+        ("fraudlens_records_sink_dead_letters_total", None): 1,
+    }
+    lag = metrics.registry.get_sample_value("fraudlens_records_sink_lag_seconds")
+    assert lag is not None and lag > 0  # scored in this test, stored a moment later
     with records_engine.connect() as conn:
         latest = latest_labels(conn, ["tx-api-0001", "tx-api-0002"])
     assert {k: (v.is_fraud, v.source) for k, v in latest.items()} == {
@@ -116,7 +138,10 @@ def test_the_setting_picks_the_sink(kafka_settings: KafkaSettings, tmp_path: Pat
 
     assert isinstance(sink_of("parquet"), DecisionLog)
     assert isinstance(sink_of("kafka"), KafkaDecisionSink)
-    # The stream scorer publishes to the topic itself: it keeps the Parquet log only.
-    assert isinstance(sink_of("kafka", "stream"), DecisionLog)
+    # The stream scorer publishes to the topic itself: it keeps the Parquet log,
+    # or nothing at all with kafka (no files: production).
+    assert isinstance(sink_of("both", "stream"), DecisionLog)
+    no_files = Settings(data_dir=tmp_path, kafka=kafka_settings, records={"decision_sink": "kafka"})
+    assert decision_sink(no_files, "stream") is None
     off = Settings(data_dir=tmp_path, serve={"decision_log": False})
     assert decision_sink(off, "api") is None

@@ -15,6 +15,7 @@ import pytest
 import ray
 from ray import cloudpickle
 from ray.job_submission import JobStatus
+from records_data import decision_records
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -26,12 +27,13 @@ from drift.launchers import (
     RayTaskLauncher,
     store_result,
 )
-from drift.monitor import decisions_dir
 from drift.reference import Reference
 from drift.report import DriftReport
+from drift.sources import decisions_dir
 from drift.synthetic import decision_rows, synthetic_rows
 from drift.trigger import RetrainLoop
 from fraudlens.cli import app
+from fraudlens.records import upsert_decisions
 from fraudlens.records.operations import read_retrain_job, start_retrain_job
 from fraudlens.records.tables import drift_checks, retrain_jobs
 from fraudlens.scoring.decision_log import FEATURE_PREFIX, ParquetLog
@@ -157,13 +159,20 @@ def test_ray_job_entry_point_stores_its_result(
     assert result == JobResult("refused", "9", ["does not beat the champion"])
 
 
+@pytest.mark.parametrize("decisions_in", ["parquet", "postgres"])
 def test_cycle_command_checks_retrains_and_records_both(
-    records_url: str, records_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    decisions_in: str,
+    records_url: str,
+    records_engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The scheduled job's pass, on a laptop's Parquet log or (production: scoring
+    writes no files) on the decisions the sink stored in PostgreSQL."""
     env = {
         "FRAUDLENS_DATA_DIR": str(tmp_path),
         "FRAUDLENS_RECORDS__DATABASE_URL": records_url,
-        "FRAUDLENS_MLFLOW__MODEL_NAME": "cycle",
+        "FRAUDLENS_MLFLOW__MODEL_NAME": f"cycle-{decisions_in}",
         "FRAUDLENS_DRIFT__BACKEND": "scipy",
         "FRAUDLENS_DRIFT__MIN_WINDOW_ROWS": "200",
         "FRAUDLENS_DRIFT__MIN_WINDOW_DAYS": "0",
@@ -175,19 +184,28 @@ def test_cycle_command_checks_retrains_and_records_both(
         "FRAUDLENS_DRIFT__METRICS_PORT": "0",
         "FRAUDLENS_DRIFT__LAUNCHER": "inline",
     }
+    if decisions_in == "postgres":
+        env["FRAUDLENS_RECORDS__DECISION_SINK"] = "kafka"
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     now = datetime.now(UTC)
+    # PostgreSQL keeps scores, not features: there the score moves
+    shift = {"km": 1.0} if decisions_in == "parquet" else {"score": 3.0}
     rows = decision_rows(
-        synthetic_rows(800, seed=6, columns=COLUMNS, shift={"km": 1.0}),
+        synthetic_rows(800, seed=6, columns=COLUMNS, shift=shift),
         "5",
         pd.Timestamp(now - timedelta(hours=20)),
         seconds=3600,
     )
-    log = ParquetLog(decisions_dir(settings), "api", flush_rows=10**9)
-    log.append(rows.rename(columns={c: FEATURE_PREFIX + c for c in COLUMNS}).to_dict("records"))
-    log.flush()
+    if decisions_in == "parquet":
+        log = ParquetLog(decisions_dir(settings), "api", flush_rows=10**9)
+        log.append(rows.rename(columns={c: FEATURE_PREFIX + c for c in COLUMNS}).to_dict("records"))
+        log.flush()
+    else:
+        rows["transaction_id"] = "cycle-" + rows["transaction_id"]
+        with records_engine.begin() as conn:
+            upsert_decisions(conn, decision_records(rows))
     reference = Reference("5", list(COLUMNS), synthetic_rows(1500, seed=11, columns=COLUMNS))
     monkeypatch.setattr("drift.monitor.load_reference", lambda _: reference)
     trained: list[tuple[date, date]] = []
@@ -207,12 +225,15 @@ def test_cycle_command_checks_retrains_and_records_both(
     assert result.exit_code == 0, result.output
     assert "drift=drift" in result.output and "retraining ended: promoted" in result.output
     assert len(trained) == 1
+    if decisions_in == "postgres":
+        assert not decisions_dir(settings).exists()  # nothing read from, or written to, files
     with records_engine.connect() as conn:
         checks = conn.execute(select(drift_checks).where(drift_checks.c.model_version == "5"))
         jobs = conn.execute(select(retrain_jobs).where(retrain_jobs.c.job_id.like("inline-%")))
         check_rows, job_rows = checks.all(), jobs.all()
-    assert len(check_rows) == 1 and check_rows[0].drifted
-    assert len(job_rows) == 1 and job_rows[0].outcome == "promoted"
+    mine = [c for c in check_rows if c.checked_at >= now]
+    assert len(mine) == 1 and mine[0].drifted
+    assert job_rows and job_rows[-1].outcome == "promoted"
     assert job_rows[0].model_version == "6" and job_rows[0].state == "succeeded"
     # the next scheduled run starts from the stored state: cooldown, no second job
     again = CliRunner().invoke(app, ["drift", "cycle"])

@@ -1,0 +1,31 @@
+"""Decision rows of ``drift.synthetic`` as the records sink stores them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def decision_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """``decisions`` table rows (card tokens, decisions and sources filled in when absent)."""
+    out = []
+    for i, r in enumerate(rows.to_dict("records")):
+        when = pd.Timestamp(r["event_time"]).floor("us").to_pydatetime()
+        out.append(
+            {
+                "decision_id": r.get("decision_id", f"dec-{r['transaction_id']}"),
+                "transaction_id": r["transaction_id"],
+                "event_time": when,
+                "card_token": r.get("card_token", f"tok_{i % 50}"),
+                "score": None if pd.isna(r["score"]) else float(r["score"]),
+                "decision": r.get("decision", "approve"),
+                "reasons": [],
+                "rule_hits": [],
+                "model_version": r["model_version"],
+                "degraded": bool(r["degraded"]),
+                "source": r.get("source", "api"),
+                "scored_at": when,
+            }
+        )
+    return out
