@@ -10,7 +10,9 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("simulator", "kafka", "features", "training", "serving", "drift", "records")
+BENCHMARKS = (
+    "simulator", "kafka", "features", "training", "inference", "serving", "drift", "records",
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,18 +22,22 @@ logger = logging.getLogger(__name__)
 def single_threaded_numerics() -> None:
     """Tune this process for serving (API replicas, stream scorer).
 
-    XGBoost and torch run on one thread: a request scores a handful of rows,
-    thread pools cost more than they save, and on a small machine they fight
-    the other replicas for the cores (measured here: feature contributions
-    37 ms p50 with 2 threads under load, 1 ms with 1). The GIL switch interval
+    XGBoost, torch and numpy's BLAS (the MLP's matrix products) run on one
+    thread: a request scores a handful of rows, thread pools cost more than
+    they save, and on a small machine they fight the other replicas for the
+    cores (measured here under load: feature contributions 37 ms p50 with 2
+    threads, 1 ms with 1; the MLP on 512 rows 12-19 ms with OpenBLAS's 2
+    threads, 0.3 ms with 1). The GIL switch interval
     drops from 5 ms to 1 ms, so the online-read thread is not held up behind
     the event loop for 5 ms at every I/O call.
     """
     import torch
     import xgboost as xgb
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     xgb.set_config(nthread=1)
+    threadpool_limits(1, user_api="blas")  # for the rest of the process
     sys.setswitchinterval(0.001)
 
 

@@ -65,6 +65,10 @@ class FakeModel:
         out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
         return out
 
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for a matrix in ``feature_names`` order."""
+        return self.predict(pd.DataFrame(x, columns=self.feature_names))
+
     def contributions(self, df: pd.DataFrame) -> np.ndarray:
         """Weight times value per feature."""
         out: np.ndarray = self._x(df) * np.array(list(self.weights.values()))

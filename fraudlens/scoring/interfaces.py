@@ -46,6 +46,10 @@ class ScoringModel(Protocol):
         """Fraud probabilities, one per row of ``df`` (columns: ``feature_names``)."""
         ...
 
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """The same probabilities for a float32 matrix in ``feature_names`` order (hot path)."""
+        ...
+
     def contributions(self, df: pd.DataFrame) -> np.ndarray:
         """Per-feature contributions to the score, shape ``(rows, len(feature_names))``."""
         ...

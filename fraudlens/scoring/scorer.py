@@ -184,7 +184,7 @@ class Scorer:
                 logger.warning("%d of %d online vectors lack features", degraded.sum(), len(txns))
                 frame = frame.fillna(self.features.request_only(txns, model)[names])
                 values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        scores = self._predict(active, frame, bool(degraded.any()))
+        scores = self._predict(active, values, bool(degraded.any()))
         t_model = time.perf_counter()
 
         results = []
@@ -236,9 +236,10 @@ class Scorer:
         return Scored(txns, results, frame, bool(degraded.all()), timings)
 
     @staticmethod
-    def _predict(active: ActiveModel, frame: pd.DataFrame, degraded: bool) -> np.ndarray | None:
+    def _predict(active: ActiveModel, values: np.ndarray, degraded: bool) -> np.ndarray | None:
+        x = values.astype(np.float32)  # the model's input type, as the pyfunc casts it
         try:
-            scores = np.asarray(active.model.predict(frame), dtype=np.float64).reshape(-1)
+            scores = np.asarray(active.model.predict_array(x), dtype=np.float64).reshape(-1)
         except Exception:  # a model that cannot score NaNs must not turn into a 500
             if not degraded:
                 raise

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from fraudlens.errors import FraudLensError, ModelError
 from fraudlens.schema import Transaction
@@ -83,9 +82,9 @@ def probe_model(model: ScoringModel) -> None:
     names = list(model.feature_names)
     if not names:
         raise ModelError(f"model {model.version} declares no features")
-    probe = pd.DataFrame(np.zeros((2, len(names))), columns=names)
+    probe = np.zeros((2, len(names)), dtype=np.float32)
     try:
-        scores = np.asarray(model.predict(probe), dtype=np.float64).reshape(-1)
+        scores = np.asarray(model.predict_array(probe), dtype=np.float64).reshape(-1)
     except Exception as exc:
         raise ModelError(f"model {model.version} failed the probe: {exc}") from exc
     if scores.shape != (2,) or not np.all(np.isfinite(scores)):
@@ -206,7 +205,7 @@ class ScoringService:
         if frame is None:
             frame = self.features.request_only(txns, active.model)[names]
         vectors = frame.reindex(columns=names).fillna(0.0)
-        active.model.predict(vectors)
+        active.model.predict_array(vectors.to_numpy(dtype=np.float32))
         try:
             active.model.contributions(vectors)
         except FraudLensError as exc:  # scoring also carries on without reasons

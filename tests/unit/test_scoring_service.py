@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -324,3 +327,21 @@ def test_counting_works_on_the_service_answers(
     results = service.score([txn(0), txn(1)])
     answers = [{"degraded": r.degraded, "degraded_cause": r.degraded_cause} for r in results]
     assert degraded_by_cause(answers) == {"store_error": 2}
+
+
+def test_serving_numerics_run_on_one_thread() -> None:
+    # In a child: the limits last for the rest of the process.
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from fraudlens.scoring.factory import single_threaded_numerics\n"
+        "single_threaded_numerics()\n"
+        "import torch\n"
+        "blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "print(blas, torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    blas, torch_threads = out.stdout.strip().rsplit(" ", 1)
+    assert blas.strip("[]") and set(blas.strip("[]").split(", ")) == {"1"}
+    assert torch_threads == "1"

@@ -426,3 +426,6 @@ def test_digits_inside_a_uuid_are_not_a_card() -> None:
     assert luhn_valid("4111111111111111")
     assert find_pans(f"decision {lucky} scored") == []
     assert find_pans(f"{lucky} 4111-1111-1111-1111")[0].masked.endswith("1111")
+    # A digit before the UUID (a Ray log: replica name, then request id) does not join it.
+    assert find_pans(f"fraudlens_scoring fchnvly5 {lucky} -- POST /v1/score") == []
+    assert find_pans(f"card 4111111111111111 {lucky}")[0].start == 5

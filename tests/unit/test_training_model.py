@@ -71,6 +71,17 @@ def test_predict_is_a_deterministic_probability_per_row(model: FraudModel) -> No
     assert model.predict(frame.iloc[[5]])[0] == pytest.approx(scores[5], abs=1e-6)
 
 
+def test_the_serving_path_scores_as_the_reference(model: FraudModel) -> None:
+    frame = _data(2000, 5)[FEATURES]
+    frame.loc[:99, "amount"] = 0.0
+    frame = frame.mask(np.random.default_rng(5).random(frame.shape) < 0.1)  # NaN = missing
+    x = frame.to_numpy(np.float32)
+    expected = model.predict(frame)
+    assert np.isnan(x).any(axis=1).sum() > 500
+    np.testing.assert_allclose(model.predict_array(x), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(model.predict_array(x[7:8]), expected[7:8], rtol=0, atol=1e-6)
+
+
 def test_contributions_have_one_column_per_feature(model: FraudModel) -> None:
     frame = _data(50, 4)
     contrib = model.contributions(frame)
