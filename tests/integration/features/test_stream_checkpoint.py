@@ -122,7 +122,17 @@ def test_restart_from_a_snapshot_needs_only_the_topic_tail(
     assert online_state(victim, feature_sim) == online_state(reference, feature_sim)
 
 
-def test_killed_job_restarts_from_its_snapshot_after_truncation(
+def committed(kafka: KafkaSettings, group: str, parts: list[Partition]) -> dict[Partition, int]:
+    """The group's committed offsets (read without joining it)."""
+    consumer = Consumer({**kafka.client_config(), "group.id": group})
+    try:
+        tps = consumer.committed([TopicPartition(t, p) for t, p in parts], timeout=30)
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in tps}
+
+
+def test_killed_job_restarts_from_its_snapshot_not_the_group_commit(
     feature_sim: Simulation,
     make_feature_settings: Callable[..., Settings],
     produce_stream: Callable[..., int],
@@ -139,8 +149,8 @@ def test_killed_job_restarts_from_its_snapshot_after_truncation(
     store = open_snapshot_store(victim)
     log = tmp_path / "child.log"
 
-    # SIGKILL the job while events arrive at a live pace and snapshots are being written.
-    env = {**settings_env(victim), "FRAUDLENS_CHECKPOINT__EVERY_MESSAGES": "300"}
+    # SIGKILL the job while events arrive at a live pace, between two snapshots.
+    env = {**settings_env(victim), "FRAUDLENS_CHECKPOINT__EVERY_MESSAGES": "250"}
     with open(log, "wb") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "fraudlens.features.stream", "--group-id", group],
@@ -149,23 +159,27 @@ def test_killed_job_restarts_from_its_snapshot_after_truncation(
         )
     try:
         wait_for(lambda: b"assigned" in log.read_bytes(), child, "the job never joined")
+        sent: list[int] = []
         feeder = threading.Thread(
-            target=lambda: produce_stream(kafka, feature_sim, upto=middle, rate=600)
+            target=lambda: sent.append(produce_stream(kafka, feature_sim, upto=middle, rate=400))
         )
         feeder.start()
         wait_for(lambda: len(store.names("features-")) >= 2, child, "no snapshot written")
-        assert feeder.is_alive(), "the stream was over before the kill"
+        time.sleep(0.3)  # let it commit a few batches past the snapshot
     finally:
         child.kill()
         child.wait(30)
     feeder.join()
-    _, offsets = newest_snapshot(victim)
+    _, snapshot = newest_snapshot(victim)
+    commits = committed(kafka, group, list(snapshot))
+    assert sum(snapshot.values()) < sent[0], "the job was done before the kill"
 
     produce_stream(kafka, feature_sim, start=middle)
     total = len(feature_sim.transactions) + len(feature_sim.labels)
-    run(reference, f"ref-{uuid.uuid4().hex[:6]}")
-    assert truncate(kafka, offsets) == total - sum(offsets.values())
     restarted = run(victim, group)
-    assert restarted.applied == total - sum(offsets.values())
-    assert restarted.dead_lettered == 0
+    # Read from the snapshot's offsets; what lies before the group's commit only
+    # rebuilt memory (it was written before the kill).
+    assert restarted.consumed == total - sum(snapshot.values())
+    assert restarted.replayed == sum(max(0, commits[p] - o) for p, o in snapshot.items())
+    run(reference, f"ref-{uuid.uuid4().hex[:6]}")
     assert online_state(victim, feature_sim) == online_state(reference, feature_sim)
