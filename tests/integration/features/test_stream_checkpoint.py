@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -136,7 +135,7 @@ def test_killed_job_restarts_from_its_snapshot_not_the_group_commit(
     feature_sim: Simulation,
     make_feature_settings: Callable[..., Settings],
     produce_stream: Callable[..., int],
-    settings_env: Callable[[Settings], dict[str, str]],
+    spawn_stream_job: Callable[..., subprocess.Popen[bytes]],
     online_state: Callable[[Settings, Simulation], dict[str, Any]],
     tmp_path: Path,
 ) -> None:
@@ -150,13 +149,7 @@ def test_killed_job_restarts_from_its_snapshot_not_the_group_commit(
     log = tmp_path / "child.log"
 
     # SIGKILL the job while events arrive at a live pace, between two snapshots.
-    env = {**settings_env(victim), "FRAUDLENS_CHECKPOINT__EVERY_MESSAGES": "250"}
-    with open(log, "wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "fraudlens.features.stream", "--group-id", group],
-            env=env,
-            stderr=out,
-        )
+    child = spawn_stream_job(victim, group, log, FRAUDLENS_CHECKPOINT__EVERY_MESSAGES="250")
     try:
         wait_for(lambda: b"assigned" in log.read_bytes(), child, "the job never joined")
         sent: list[int] = []
