@@ -10,7 +10,16 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("simulator", "kafka", "features", "training", "serving", "drift", "records")
+BENCHMARKS = (
+    "simulator",
+    "kafka",
+    "features",
+    "checkpoint",
+    "training",
+    "serving",
+    "drift",
+    "records",
+)
 
 
 def main(argv: list[str] | None = None) -> None:
