@@ -37,8 +37,9 @@ logs a warning naming the gap, or refuses to start
 (``checkpoint.missing_history``).
 
 Format: ``FLSNAP`` + uint16 format version + uint32 header length + JSON
-header + zlib(pickle of the folder's attributes). The state is pickled
-generically (whatever attributes the folder and the dataclasses in it have),
+header + zlib(pickle of the folder's attributes; a dict of one dataclass's
+instances goes as columns, for speed). The state is pickled generically
+(whatever attributes the folder and the dataclasses in it have),
 and read back by an unpickler that accepts only dataclasses of
 ``fraudlens.features`` and plain containers. The header lists each dataclass
 with its fields and the folder's attributes; a reader whose classes differ
@@ -92,6 +93,7 @@ REBUILD = (
     "delete the snapshots under checkpoint.url"
 )
 _SAFE_GLOBALS = {("collections", "deque")}
+_PACKED = "__fraudlens_packed_dataclasses__"
 
 
 class CheckpointError(FraudLensError):
@@ -153,12 +155,13 @@ def encode(folder: StateFolder, meta: dict[str, Any]) -> bytes:
     """A snapshot of ``folder`` with ``meta`` (offsets, watermark...) in its header."""
     buf = io.BytesIO()
     pickler = _Pickler(buf)
-    pickler.dump(vars(folder))
+    packed: dict[str, list[str]] = {}
+    pickler.dump({name: _pack(value, packed) for name, value in vars(folder).items()})
     body = zlib.compress(buf.getvalue(), 1)
     header = {
         **meta,
         "format": FORMAT_VERSION,
-        "classes": pickler.classes,
+        "classes": {**pickler.classes, **packed},
         "attributes": sorted(vars(folder)),
         "max_label_delay_us": folder.max_label_delay_us,
         "body_sha256": hashlib.sha256(body).hexdigest(),
@@ -224,7 +227,34 @@ def load_into(folder: StateFolder, body: bytes) -> None:
     state = _Unpickler(io.BytesIO(state_bytes(body))).load()
     if not isinstance(state, dict):
         raise CheckpointError(f"a snapshot body must hold a dict; {REBUILD}")
-    vars(folder).update(state)
+    vars(folder).update({name: _unpack(value) for name, value in state.items()})
+
+
+def _pack(value: Any, classes: dict[str, list[str]]) -> Any:
+    """A dict of one dataclass's instances as columns (pickles several times faster
+    than one object at a time); anything else as it is."""
+    if not isinstance(value, dict) or not value:
+        return value
+    cls = type(next(iter(value.values())))
+    if not dataclasses.is_dataclass(cls) or any(type(v) is not cls for v in value.values()):
+        return value
+    fields = dataclasses.fields(cls)
+    if not fields or not all(f.init for f in fields):
+        return value
+    qualified = f"{cls.__module__}:{cls.__qualname__}"
+    classes[qualified] = [f.name for f in fields]
+    items = list(value.values())
+    columns = [[getattr(item, f.name) for item in items] for f in fields]
+    return (_PACKED, qualified, list(value), columns)
+
+
+def _unpack(value: Any) -> Any:
+    if not (isinstance(value, tuple) and len(value) == 4 and value[0] == _PACKED):
+        return value
+    _, qualified, keys, columns = value
+    module, _, name = qualified.partition(":")
+    cls = _allowed_class(module, name)
+    return dict(zip(keys, map(cls, *columns), strict=True))
 
 
 # -- history on the topics ------------------------------------------------------
