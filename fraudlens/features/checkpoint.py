@@ -18,8 +18,8 @@ group's commit is usually ahead of the newest snapshot. On start the job loads
 the newest snapshot and seeks to *its* offsets, never the group's: the state
 of the events between the two exists only in the snapshot plus those events.
 Those events were written before, so they are replayed into memory only
-(``ReplayTracker``), then the newest row of each entity they touched is pushed
-once. Crash windows:
+(``ReplayTracker``), then the newest row of every restored or replayed entity
+is pushed once (so an online store that lost data heals). Crash windows:
 
 * before 2 (or while 2 is half done): the previous snapshot is the newest
   complete one (a temp file is never listed); restart = replay from its

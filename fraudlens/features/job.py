@@ -131,6 +131,12 @@ class StreamFeatureJob:
             if watermark is not None:  # restored: counters go on from the snapshot's
                 self._reorder.released_watermark_us = watermark
                 self._seen = (self.folder.duplicates, self.folder.ignored_labels)
+                # Push the restored state once (after any replay), so an online
+                # store that lost data heals as after a full replay.
+                if self.role != "terminal":
+                    self._replay.cards.update(self.folder.cards)
+                if self.role != "card":
+                    self._replay.terminals.update(self.folder.terminals)
         for tp in partitions:
             # the snapshot's offsets, else rebuild state from the start of retention
             tp.offset = starts.get((tp.topic, tp.partition), OFFSET_BEGINNING)
@@ -247,6 +253,7 @@ class StreamFeatureJob:
     def _apply(self, released: list[tuple[Event, bool]]) -> None:
         if not released:
             self.metrics.buffered.set(len(self._reorder))
+            self._push_replayed()
             return
         run: list[Event] = []
         replay = released[0][1]
@@ -259,6 +266,9 @@ class StreamFeatureJob:
         self.metrics.buffered.set(len(self._reorder))
         last = released[-1][0].time_us
         self.metrics.watermark_lag.set(time.time() - last / US_PER_SECOND)
+        self._push_replayed()
+
+    def _push_replayed(self) -> None:
         finished = self._replay.take_finished()
         if finished is not None:
             self._push_touched(*finished)
