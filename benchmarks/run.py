@@ -11,7 +11,8 @@ import json
 import sys
 
 BENCHMARKS = (
-    "simulator", "kafka", "features", "training", "inference", "serving", "drift", "records",
+    "simulator", "kafka", "features", "checkpoint", "training", "inference", "serving",
+    "drift", "records",
 )  # fmt: skip
 
 

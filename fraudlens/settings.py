@@ -314,6 +314,30 @@ class FeastSettings(BaseModel):
     )
 
 
+class CheckpointSettings(BaseModel):
+    """State snapshots of the stream feature job (a restart then reads only the topic tail)."""
+
+    enabled: bool = Field(True, description="write snapshots and restart from the newest one")
+    url: str = Field(
+        "",
+        description="where snapshots live: a folder or an fsspec URL such as "
+        "s3://bucket/fraudlens/checkpoints (default: DATA_DIR/checkpoints)",
+    )
+    every_seconds: float = Field(
+        300.0, gt=0, description="write a snapshot at most this many seconds apart"
+    )
+    every_messages: int = Field(
+        200_000, ge=1, description="or after this many applied events, whichever comes first"
+    )
+    keep: int = Field(3, ge=1, description="snapshots kept per job; older ones are deleted")
+    missing_history: Literal["warn", "refuse"] = Field(
+        "warn",
+        description="when the topics no longer hold the history the job needs (no snapshot, "
+        "or one older than the retention): warn that long-window features are incomplete, "
+        "or refuse to start",
+    )
+
+
 class SparkSettings(BaseModel):
     """Spark session for the batch feature job."""
 
@@ -633,6 +657,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     feast: FeastSettings = Field(default_factory=FeastSettings)
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)

@@ -99,12 +99,22 @@ def stream_features(
     ctx: typer.Context,
     idle_timeout: IdleTimeout = None,
     metrics_port: MetricsPort = None,
+    from_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--from-snapshot/--no-snapshot",
+            help="Restore the newest state snapshot (checkpoint.url) and read only the topic "
+            "tail; --no-snapshot rebuilds the state from the topics (still writes snapshots).",
+        ),
+    ] = True,
 ) -> None:
     """Consume transactions and labels, update feature state, push to Feast (SIGTERM stops)."""
     from fraudlens.features.stream import run_stream_job
 
     settings = with_metrics_port(settings_of(ctx), metrics_port)
-    stats = run_stream_job(settings, _stop_on_signals(), idle_timeout=idle_timeout)
+    stats = run_stream_job(
+        settings, _stop_on_signals(), idle_timeout=idle_timeout, from_snapshot=from_snapshot
+    )
     console.print(stats)
 
 

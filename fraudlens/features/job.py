@@ -14,6 +14,7 @@ from typing import Any, Literal
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudlens.errors import BrokerError, ValidationError
+from fraudlens.features.checkpoint import Checkpointer
 from fraudlens.features.deadletter import DeadLetters
 from fraudlens.features.events import JobStats, to_event
 from fraudlens.features.fold import Event, FoldResult, StateFolder
@@ -22,6 +23,7 @@ from fraudlens.features.reorder import Partition, Reorderer
 from fraudlens.features.replay import ReplayTracker
 from fraudlens.features.repo import offline_path
 from fraudlens.features.sink import FeastSink
+from fraudlens.features.snapshots import open_snapshot_store
 from fraudlens.features.state import US_PER_DAY, US_PER_SECOND, TxnEvent
 from fraudlens.kafka import CONSUMER_DEFAULTS, default_decoders
 from fraudlens.settings import Settings
@@ -47,6 +49,8 @@ class StreamFeatureJob:
         on_batch: called after each micro-batch is pushed, with its transactions.
         consumer_config: librdkafka overrides.
         offline: also write state rows to the offline Parquet folder.
+        from_snapshot: restore the newest state snapshot on start (when
+            ``checkpoint.enabled``; see ``fraudlens.features.checkpoint``).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class StreamFeatureJob:
         on_batch: BatchCallback | None = None,
         consumer_config: Mapping[str, Any] | None = None,
         offline: bool = True,
+        from_snapshot: bool = True,
     ) -> None:
         kafka = settings.kafka
         self.settings = settings
@@ -95,6 +100,17 @@ class StreamFeatureJob:
             "group.id": group_id or f"{kafka.consumer_group}-features",
             **(consumer_config or {}),
         }
+        self._checkpoints = (
+            Checkpointer(
+                settings.checkpoint,
+                open_snapshot_store(settings),
+                group_id=str(conf["group.id"]),
+                role=role,
+                load=from_snapshot,
+            )
+            if settings.checkpoint.enabled
+            else None
+        )
         try:
             self._consumer = Consumer(conf)
             self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -107,19 +123,38 @@ class StreamFeatureJob:
         committed = consumer.committed(partitions, timeout=30)
         for tp in committed:
             self._replay.assigned([((tp.topic, tp.partition), tp.offset)])
+        parts = [(tp.topic, tp.partition) for tp in partitions]
+        starts: dict[Partition, int] = {}
+        watermark = None
+        if self._checkpoints is not None:
+            starts, watermark = self._checkpoints.assign(consumer, self.folder, parts)
+            if watermark is not None:  # restored: counters go on from the snapshot's
+                self._reorder.released_watermark_us = watermark
+                self._seen = (self.folder.duplicates, self.folder.ignored_labels)
+                # Push the restored state once (after any replay), so an online
+                # store that lost data heals as after a full replay.
+                if self.role != "terminal":
+                    self._replay.cards.update(self.folder.cards)
+                if self.role != "card":
+                    self._replay.terminals.update(self.folder.terminals)
         for tp in partitions:
-            tp.offset = OFFSET_BEGINNING  # rebuild state from the start of retention
+            # the snapshot's offsets, else rebuild state from the start of retention
+            tp.offset = starts.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
         self._assigned_at = time.monotonic()
         self._reorder.assign([(tp.topic, tp.partition) for tp in partitions], time.monotonic())
         logger.info(
-            "feature job assigned %d partitions (replaying from the start)", len(partitions)
+            "feature job assigned %d partitions (from %s)",
+            len(partitions),
+            "a state snapshot" if watermark is not None else "the start",
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         parts = [(tp.topic, tp.partition) for tp in partitions]
         self._reorder.forget(parts)
         self._replay.revoked(parts)
+        if self._checkpoints is not None:
+            self._checkpoints.revoke(parts)
         for part in parts:
             self._committed.pop(part, None)
         logger.info("feature job revoked %d partitions", len(parts))
@@ -149,6 +184,8 @@ class StreamFeatureJob:
         gc.set_threshold(50_000, 20, 100)
         try:
             self._loop(stop, idle_timeout, started)
+            self._checkpoint(time.monotonic(), final=True)
+            self._commit()
         finally:
             gc.set_threshold(*thresholds)
             stop_metrics()
@@ -174,6 +211,7 @@ class StreamFeatureJob:
                 self._read(messages, now)
             self._apply(self._reorder.release(now))
             self._dlq.flush()  # BrokerError: no commit, the messages come again
+            self._checkpoint(now)  # snapshot first, then commit the same offsets
             self._commit()
             self._observe(now)
             if (
@@ -215,6 +253,7 @@ class StreamFeatureJob:
     def _apply(self, released: list[tuple[Event, bool]]) -> None:
         if not released:
             self.metrics.buffered.set(len(self._reorder))
+            self._push_replayed()
             return
         run: list[Event] = []
         replay = released[0][1]
@@ -227,6 +266,9 @@ class StreamFeatureJob:
         self.metrics.buffered.set(len(self._reorder))
         last = released[-1][0].time_us
         self.metrics.watermark_lag.set(time.time() - last / US_PER_SECOND)
+        self._push_replayed()
+
+    def _push_replayed(self) -> None:
         finished = self._replay.take_finished()
         if finished is not None:
             self._push_touched(*finished)
@@ -274,6 +316,14 @@ class StreamFeatureJob:
         self.stats.rows_pushed += sum(pushed for _, pushed in counts.values())
 
     # -- side outputs ------------------------------------------------------------
+
+    def _checkpoint(self, now: float, *, final: bool = False) -> None:
+        cp = self._checkpoints
+        if cp is None or self._replay.replaying:
+            return  # a snapshot mid-replay would miss the touched entities' push
+        cp.advance(self._reorder.commit_offsets())
+        if cp.due(self.stats.applied, now, final=final):
+            cp.save(self.folder, self._reorder.released_watermark_us, self.stats.applied, now)
 
     def _commit(self) -> None:
         # Never move a commit back while replaying below the old one.

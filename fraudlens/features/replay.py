@@ -49,6 +49,11 @@ class ReplayTracker:
             if offset >= self._until.get(part, 0):
                 self._until[part] = 0
 
+    @property
+    def replaying(self) -> bool:
+        """Whether some partition is still below its old commit."""
+        return any(self._until.values())
+
     def take_finished(self) -> tuple[set[str], set[str]] | None:
         """The touched (cards, terminals) once replay is over everywhere, else None."""
         if any(self._until.values()) or not (self.cards or self.terminals):

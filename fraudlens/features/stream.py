@@ -8,13 +8,13 @@ One loop per process::
             -> Parquet (offline) + FeatureStore.push (online, newest row per entity)
             -> commit offsets up to the last applied event
 
-Restart strategy: rebuild by replay. On every partition assignment the job
-reads the partition from its beginning (the topics' retention must cover the
-31-day windows and the maximum label delay). Events before the group's
-committed offset were already written before the crash, so they only rebuild
-memory; then the newest state of every entity they touched is pushed once.
-Writes are idempotent, so a killed and restarted job ends with the same
-online store as an uninterrupted one.
+Restart strategy: restore the newest state snapshot and replay the tail
+(``fraudlens.features.checkpoint``; without a usable snapshot, from the first
+retained offset). Events before the group's committed offset were already
+written before the crash, so they only rebuild memory; then the newest state
+of every entity they touched is pushed once. Writes are idempotent, so a
+killed and restarted job ends with the same online store as an uninterrupted
+one.
 
 Scaling: card state is partitioned like the ``transactions`` topic (keyed by
 card token), so card work scales with consumers in the group. Terminal state
@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=None, help="stop when idle (s)")
     parser.add_argument("--batch-size", type=int, default=5000, help="messages per poll")
     parser.add_argument("--group-id", default=None, help="consumer group id")
+    parser.add_argument(
+        "--no-snapshot", action="store_true", help="rebuild state from the topics, not a snapshot"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=args.idle_timeout,
         batch_size=args.batch_size,
         group_id=args.group_id,
+        from_snapshot=not args.no_snapshot,
     )
     return 0
 

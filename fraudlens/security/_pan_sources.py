@@ -37,6 +37,8 @@ def scan_file(path: Path, *, networks_only: bool = False) -> list[Finding]:
         return scan_parquet(path, networks_only=networks_only)
     if head.startswith(_SQLITE_MAGIC):
         return scan_sqlite(path, networks_only=networks_only)
+    if head.startswith(b"FLSNAP"):
+        return scan_snapshot(path, networks_only=networks_only)
     if path.suffix.lower() in {".html", ".htm"}:
         return scan_html(path, networks_only=networks_only)
     if _is_kafka_dump(path):
@@ -54,6 +56,19 @@ def scan_lines(path: Path, *, networks_only: bool = False) -> list[Finding]:
                     Finding(str(path), f"line {number}, col {hit.start + 1}", hit.masked)
                 )
     return findings
+
+
+def scan_snapshot(path: Path, *, networks_only: bool = False) -> list[Finding]:
+    """Scan a stream feature job state snapshot: its header and its uncompressed state."""
+    from fraudlens.features.checkpoint import decode, state_bytes
+
+    header, body = decode(path.read_bytes(), str(path))
+    parts = (("header", json.dumps(header).encode()), ("state", state_bytes(body)))
+    return [
+        Finding(str(path), f"{part} offset {hit.start}", hit.masked)
+        for part, data in parts
+        for hit in find_pans(data.decode("latin-1"), networks_only=networks_only)
+    ]
 
 
 def scan_html(path: Path, *, networks_only: bool = False) -> list[Finding]:

@@ -119,6 +119,22 @@ INVENTORY: tuple[DataAsset, ...] = (
         retention_days=None,
     ),
     DataAsset(
+        name="feature_snapshots",
+        location="stream feature job state snapshots (CHECKPOINT__URL, default "
+        "DATA_DIR/checkpoints; a bucket on Kubernetes)",
+        personal_data="card_token, per-card behaviour state of the last 31 days (amounts, "
+        "times, places), transaction ids of the last max label delay",
+        purpose="restart of the stream feature job from the topic tail (topics keep 7 days)",
+        legal_basis=_LEGIT,
+        protection="card tokens only, never the PAN (PAN-scanned in tests); volume or "
+        "bucket encryption",
+        erasure="replaced: the job keeps its CHECKPOINT__KEEP newest snapshots, written every "
+        "CHECKPOINT__EVERY_SECONDS, and deletes older ones; the erasure command does not rewrite them yet: "
+        "an erased card stays in them and in the running job's memory (restart with "
+        "--no-snapshot after deleting them to drop it)",
+        retention_days=None,
+    ),
+    DataAsset(
         name="label_store",
         location="DATA_DIR/labels (Parquet)",
         personal_data="transaction_id, outcome, encrypted customer name/e-mail",

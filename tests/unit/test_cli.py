@@ -149,3 +149,24 @@ def test_import_accepting_nothing_exits_non_zero(
     said = " ".join(result.output.split())
     assert "no row accepted" in said and "field amount (2 rows)" in said
     assert (tmp_path / "import" / "rejects.parquet").exists()
+
+
+def test_stream_features_snapshot_flag_and_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fraudlens.features.stream as stream
+    from fraudlens.features.checkpoint import CheckpointError
+
+    monkeypatch.setenv("FRAUDLENS_DATA_DIR", str(tmp_path))
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(stream, "run_stream_job", lambda *a, **kw: calls.append(kw) or "done")
+    assert runner.invoke(app, ["stream", "features", "--no-snapshot"]).exit_code == 0
+    assert runner.invoke(app, ["stream", "features"]).exit_code == 0
+    assert [c["from_snapshot"] for c in calls] == [False, True]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise CheckpointError("snapshot s has format version 9: run --no-snapshot")
+
+    monkeypatch.setattr(stream, "run_stream_job", refuse)
+    result = runner.invoke(app, ["stream", "features"])
+    assert result.exit_code != 0 and "--no-snapshot" in result.output

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -195,6 +197,22 @@ def _online_state(settings: Settings, sim: Simulation) -> dict[str, Any]:
 def settings_env() -> Callable[[Settings], dict[str, str]]:
     """``settings_env(settings)``: FRAUDLENS_* environment for a child process."""
     return _settings_env
+
+
+@pytest.fixture
+def spawn_stream_job() -> Callable[..., subprocess.Popen[bytes]]:
+    """``spawn(settings, group, log, **env)``: the stream job as a child process
+    (``python -m fraudlens.features.stream``), stderr to ``log``, extra FRAUDLENS_* env."""
+
+    def spawn(settings: Settings, group: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
+        with open(log, "wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "fraudlens.features.stream", "--group-id", group],
+                env={**_settings_env(settings), **env},
+                stderr=out,
+            )
+
+    return spawn
 
 
 @pytest.fixture

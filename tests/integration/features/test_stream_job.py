@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -43,7 +42,7 @@ def test_killed_job_restarts_to_the_same_online_store(
     feature_sim: Simulation,
     make_feature_settings: Callable[..., Settings],
     produce_stream: Callable[..., int],
-    settings_env: Callable[[Settings], dict[str, str]],
+    spawn_stream_job: Callable[..., subprocess.Popen[bytes]],
     online_state: Callable[[Settings, Simulation], dict[str, Any]],
     tmp_path: Path,
 ) -> None:
@@ -57,12 +56,7 @@ def test_killed_job_restarts_to_the_same_online_store(
 
     # Run the job as a separate process; feed it at a live pace and SIGKILL it
     # while events are still arriving.
-    with open(log, "wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "fraudlens.features.stream", "--group-id", group],
-            env=settings_env(victim),
-            stderr=out,
-        )
+    child = spawn_stream_job(victim, group, log)
     try:
         wait_for(lambda: b"assigned" in log.read_bytes(), child, "the job never joined")
         sent: list[int] = []
