@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import RecordsError, ValidationError
 from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
+from fraudlens.records.cases import open_review_cases
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.labels import LabelRecord, add_labels
@@ -55,6 +56,7 @@ class SinkStats:
     already_stored: int = 0
     labels_inserted: int = 0
     labels_already_stored: int = 0
+    cases_opened: int = 0
 
 
 def parse_decision(raw: bytes | None) -> DecisionEvent:
@@ -88,14 +90,25 @@ def _decoder(raw: bytes | None, now: datetime) -> DecisionEvent:
 
 def label_record(label: Label) -> LabelRecord:
     """The ``labels`` row of a label from the labels topic."""
-    return LabelRecord(label.transaction_id, label.is_fraud, label.label_time, label.source.value)
+    return LabelRecord(
+        label.transaction_id,
+        label.is_fraud,
+        label.label_time,
+        label.source.value,
+        label.author or "",
+    )
 
 
 class DecisionWriter:
-    """The consumer handler: upsert one batch (decisions and labels) in one transaction."""
+    """The consumer handler: upsert one batch (decisions and labels) in one transaction.
 
-    def __init__(self, engine: Engine) -> None:
+    Every ``review`` decision opens an analyst case in the same transaction
+    (see ``open_review_cases``); ``group_window`` groups a card's cases.
+    """
+
+    def __init__(self, engine: Engine, group_window: timedelta = timedelta(hours=1)) -> None:
         self.engine = engine
+        self.group_window = group_window
         self.stats = SinkStats()
 
     def __call__(self, batch: list[ConsumedEvent]) -> None:
@@ -109,10 +122,12 @@ class DecisionWriter:
         try:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
+                opened = open_review_cases(conn, rows, self.group_window)
                 new_labels = add_labels(conn, [label_record(label) for label in found])
         except SQLAlchemyError as exc:
             raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
         self.stats.inserted += inserted
+        self.stats.cases_opened += opened
         self.stats.already_stored += len(rows) - inserted
         self.stats.labels_inserted += new_labels
         self.stats.labels_already_stored += len(found) - new_labels
@@ -150,7 +165,7 @@ def run_decision_sink(
         BrokerError: consuming or committing failed.
     """
     engine = engine_from_settings(settings)
-    writer = DecisionWriter(engine)
+    writer = DecisionWriter(engine, timedelta(minutes=settings.workspace.group_window_minutes))
     kafka = settings.kafka
     # EventConsumer's decoders are typed for transactions and labels; this one
     # yields DecisionEvent, which only our handler reads back.

@@ -165,12 +165,14 @@ def test_metric_names_are_defined() -> None:
     from drift.metrics import DriftMetrics
     from fraudlens.features.metrics import StreamMetrics
     from fraudlens.scoring.metrics import ServingMetrics
+    from fraudlens.workspace.metrics import METRICS as WORKSPACE_METRICS
 
     serving = ServingMetrics()
     assert serving.stream is not None and serving.registry is not None  # stream scorer's too
     defined = set()
     for registry in (DriftMetrics().registry, StreamMetrics().registry, serving.registry):
         defined |= _exposed([(f.name, f.type) for f in registry.collect()])
+    defined |= _exposed(list(WORKSPACE_METRICS))  # read from PostgreSQL at scrape time
     used = _used_metric_names()
     assert {"fraudlens_requests_total", "fraudlens_model_info"} <= used  # the scan works
     assert not sorted(used - defined)
