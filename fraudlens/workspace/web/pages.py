@@ -8,6 +8,7 @@ every form post needs the session's CSRF token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,41 +272,39 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
             return refused(404, "No such case.", session)
         return page("case.html", session=session, meanings=meanings, actions=ACTIONS, **found)
 
-    @router.post("/cases/{case_id}")
-    async def case_action(request: Request, case_id: str) -> Response:
+    async def carry_out(
+        request: Request, action: Callable[[Session, dict[str, str]], object], then: str
+    ) -> Response:
+        """Check the form, run ``action`` (a desk call), then go to ``then``."""
         checked = await checked_form(request)
         if isinstance(checked, Response):
             return checked
         session, form = checked
         try:
-            await run_in_threadpool(
-                ctx.desk.act, case_id, session.actor, form.get("action", ""), form.get("note", "")
-            )
+            await run_in_threadpool(action, session, form)
         except ValidationError as exc:
             return refused(422, f"{exc.field}: {exc.reason}", session)
         except (BrokerError, ConfigError):
             return refused(503, "The labels topic is unavailable: nothing was changed.", session)
-        return RedirectResponse(f"{PREFIX}/cases/{quote(case_id, safe='')}", status_code=303)
+        return RedirectResponse(then, status_code=303)
+
+    @router.post("/cases/{case_id}")
+    async def case_action(request: Request, case_id: str) -> Response:
+        return await carry_out(
+            request,
+            lambda s, f: ctx.desk.act(case_id, s.actor, f.get("action", ""), f.get("note", "")),
+            f"{PREFIX}/cases/{quote(case_id, safe='')}",
+        )
 
     @router.post("/cards/close")
     async def close_card(request: Request) -> Response:
-        checked = await checked_form(request)
-        if isinstance(checked, Response):
-            return checked
-        session, form = checked
-        try:
-            await run_in_threadpool(
-                ctx.desk.close_card,
-                form.get("card_token", ""),
-                session.actor,
-                form.get("verdict", ""),
-                form.get("note", ""),
-            )
-        except ValidationError as exc:
-            return refused(422, f"{exc.field}: {exc.reason}", session)
-        except (BrokerError, ConfigError):
-            return refused(503, "The labels topic is unavailable: nothing was changed.", session)
-        return RedirectResponse(f"{PREFIX}/queue", status_code=303)
+        return await carry_out(
+            request,
+            lambda s, f: ctx.desk.close_card(
+                f.get("card_token", ""), s.actor, f.get("verdict", ""), f.get("note", "")
+            ),
+            f"{PREFIX}/queue",
+        )
 
     @router.get("/overview")
     async def overview_page(request: Request) -> Response:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from cases_data import CARD_A, CARD_B, decision, store
+from rich.console import Console
 from sqlalchemy import Engine, select
 
+from fraudlens.demo.state import DemoState
+from fraudlens.demo.workspace import workspace_step
 from fraudlens.records.sink import DecisionWriter
 from fraudlens.records.tables import case_events, cases, decisions
+from fraudlens.settings import RecordsSettings, Settings
 from fraudlens.workspace import QueueFilter, list_queue
 
 pytestmark = pytest.mark.integration
@@ -50,3 +55,20 @@ def test_review_decisions_open_grouped_cases_once(records_engine: Engine) -> Non
     assert top[0]["group_size"] == 2
     assert [r["case_id"] for r in by_amount] == ["d-a2"]
     assert [r["case_id"] for r in of_version] == ["d-b2"]
+
+
+def test_demo_ends_with_the_workspace_and_open_cases(
+    records_url: str, tmp_path: Path, records_engine: Engine
+) -> None:
+    store(DecisionWriter(records_engine), [decision("demo-1", CARD_B, 50, score=0.9)])
+    settings = Settings(
+        data_dir=tmp_path,
+        records=RecordsSettings(database_url=records_url),  # type: ignore[arg-type]
+    )
+    console = Console(record=True, width=140)
+    state = DemoState(settings, tmp_path)
+    workspace_step(state, console)
+    text = console.export_text()
+    assert "http://127.0.0.1:8000/workspace" in text
+    assert "demo-1" in text and "a2" in text  # the top open cases
+    assert state.summary["workspace"] == {"open_cases_shown": 5}
