@@ -88,3 +88,25 @@ def test_bar_chart_scales_to_the_tallest_bar() -> None:
     assert isinstance(bars, list)
     assert [b["height"] for b in bars] == [25.0, 100.0]
     assert bar_chart([])["bars"] == []
+
+
+def test_sign_in_page_cookie_is_secure_by_default_and_posts_need_csrf() -> None:
+    from sqlalchemy import create_engine
+
+    from fraudlens.workspace.web import WorkspaceContext, WorkspaceHeaders, workspace_router
+
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
+    app = FastAPI()
+    app.include_router(workspace_router(WorkspaceContext(engine, None, None)))  # type: ignore[arg-type]
+    app.add_middleware(WorkspaceHeaders)
+    with AsgiClient(app, base_url="https://api") as client:
+        form = client.get("/workspace/sign-in")
+        cookie = form.headers["set-cookie"].lower()
+        for flag in ("secure", "httponly", "samesite=strict", "path=/workspace"):
+            assert flag in cookie
+        assert "<script" not in form.text and 'name="csrf"' in form.text
+        refused = client.post("/workspace/sign-in", data={"api_key": "fl_x_" + "a" * 43})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        away = client.get("/workspace/queue")
+        assert (away.status_code, away.headers["location"]) == (303, "/workspace/sign-in")
+    engine.dispose()

@@ -20,7 +20,7 @@ from cases_data import CARD_A, CARD_B, TERMINAL, decision, store
 from conftest import Workspace
 from sqlalchemy import select
 
-from fraudlens.records.labels import LabelRecord, add_labels
+from fraudlens.records.labels import LabelRecord, add_labels, latest_labels
 from fraudlens.records.sink import DecisionWriter, run_decision_sink
 from fraudlens.records.tables import audit, cases, labels
 from fraudlens.scoring.result import Reason
@@ -116,6 +116,16 @@ def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> No
     other.locator("a.case-link", has_text="a2").click()
     assert other.locator("#case-status").inner_text() == "closed"
     assert "api_key:ana1" in other.locator(".status").inner_text()
+
+    # ... and may re-label it: every label is kept, the latest wins, the audit says what it was.
+    other.click("#mark-legitimate")
+    assert other.locator("#case-resolution").inner_text() == "legitimate"
+    with workspace.engine.connect() as conn:
+        kept = conn.execute(select(labels.c.author).where(labels.c.transaction_id == "a2")).all()
+        latest = latest_labels(conn, ["a2"])["a2"]
+        last = conn.execute(select(audit).order_by(audit.c.seq.desc()).limit(1)).one()
+    assert len(kept) == 2 and (latest.is_fraud, latest.author) == (False, "api_key:ana2")
+    assert (last.action, last.details["previous"]) == ("case.legitimate", "fraud")
 
 
 def test_scorer_key_is_refused(workspace: Workspace, sign_in: SignIn, browser: Any) -> None:
