@@ -30,7 +30,7 @@ from fraudlens.security.auth import Authenticator
 from fraudlens.security.roles import Permission
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import Settings, ValidationSettings
-from fraudlens.workspace.web import WorkspaceContext, WorkspaceHeaders, workspace_router
+from fraudlens.workspace.web import WorkspaceContext, mount_workspace
 from ray_apps.admin import AdminContext, admin_router
 from ray_apps.errors import (
     body_limit,
@@ -246,8 +246,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
 
     app.include_router(admin_router(ctx))
     if ctx.workspace is not None:
-        app.include_router(workspace_router(ctx.workspace))
-        app.add_middleware(WorkspaceHeaders)
+        mount_workspace(app, ctx.workspace)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -6,7 +6,7 @@ not from per-process counters), so a scrape of any replica is right.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,15 +28,15 @@ METRICS: tuple[tuple[str, str], ...] = (
 class WorkspaceCollector(Collector):
     """Queue size, oldest open case age, cases past the SLA and verdicts per analyst."""
 
-    def __init__(self, engine: Engine, sla_minutes: int) -> None:
-        self.engine = engine
+    def __init__(self, engine: Callable[[], Engine], sla_minutes: int) -> None:
+        self.engine = engine  # called at each scrape: the database opens on first use
         self.sla_minutes = sla_minutes
 
     def collect(self) -> Iterator[Metric]:
         """Read the figures (one short query each)."""
         now = datetime.now(UTC)
         waiting = cases.c.status.in_(("open", "escalated"))
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             by_status = conn.execute(
                 select(cases.c.status, func.count(), func.min(cases.c.opened_at))
                 .where(waiting)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgi_client import AsgiClient
 from fastapi import FastAPI, Request
@@ -97,7 +99,7 @@ def test_sign_in_page_cookie_is_secure_by_default_and_posts_need_csrf() -> None:
 
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
     app = FastAPI()
-    app.include_router(workspace_router(WorkspaceContext(engine, None, None)))  # type: ignore[arg-type]
+    app.include_router(workspace_router(WorkspaceContext.ready(engine, None, None)))  # type: ignore[arg-type]
     app.add_middleware(WorkspaceHeaders)
     with AsgiClient(app, base_url="https://api") as client:
         form = client.get("/workspace/sign-in")
@@ -110,3 +112,19 @@ def test_sign_in_page_cookie_is_secure_by_default_and_posts_need_csrf() -> None:
         away = client.get("/workspace/queue")
         assert (away.status_code, away.headers["location"]) == (303, "/workspace/sign-in")
     engine.dispose()
+
+
+def test_an_unreachable_database_gives_a_503_page_not_a_crash() -> None:
+    from fraudlens.errors import RecordsError
+    from fraudlens.workspace.web import WorkspaceContext, mount_workspace
+
+    def connect() -> Any:
+        raise RecordsError("cannot reach the records database: connection refused")
+
+    app = FastAPI()
+    mount_workspace(app, WorkspaceContext(connect, None))
+    with AsgiClient(app) as client:
+        answer = client.get("/workspace/queue", headers={"cookie": "fl_ws_session=x"})
+        assert answer.status_code == 503 and "unavailable" in answer.text
+        assert answer.headers["content-security-policy"] == CSP
+        assert client.get("/workspace/metrics").status_code == 503

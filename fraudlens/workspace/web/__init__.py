@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from fraudlens.workspace.web.pages import WorkspaceContext, workspace_context, workspace_router
+from fraudlens.workspace.web.pages import (
+    WorkspaceContext,
+    mount_workspace,
+    workspace_context,
+    workspace_router,
+)
 from fraudlens.workspace.web.security import WorkspaceHeaders
 
-__all__ = ["WorkspaceContext", "WorkspaceHeaders", "workspace_context", "workspace_router"]
+__all__ = [
+    "WorkspaceContext",
+    "WorkspaceHeaders",
+    "mount_workspace",
+    "workspace_context",
+    "workspace_router",
+]

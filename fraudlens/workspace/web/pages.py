@@ -8,20 +8,28 @@ every form post needs the session's CSRF token.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from fraudlens.errors import AuthError, BrokerError, ConfigError, ValidationError
+from fraudlens.errors import AuthError, BrokerError, ConfigError, RecordsError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.records.engine import engine_from_settings
 from fraudlens.security.audit import audit_log_from_settings
@@ -48,32 +56,71 @@ from fraudlens.workspace.sessions import Session, end_session, load_session, sta
 from fraudlens.workspace.web.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    WorkspaceHeaders,
     new_token,
     read_form,
     same_token,
     set_cookie,
 )
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREFIX = "/workspace"
 
 
-@dataclass
 class WorkspaceContext:
-    """What the workspace routes need.
+    """What the workspace routes need; the database parts are made on first use.
 
-    Attributes:
-        engine: the records database (migrated).
-        desk: carries out analysts' actions (labels, audit).
+    A scoring replica builds its app at start; opening the records database
+    then (and, in embedded mode, starting PostgreSQL) would slow every replica
+    and fail scoring when the database is down. So ``connect`` runs on the
+    first workspace request that needs the database (in a worker thread).
+
+    Args:
+        connect: returns the records engine and the ``CaseDesk`` (called once).
         authenticator: checks the API keys / tokens given at sign-in (None:
             no credentials configured, so nobody can sign in).
         settings: the ``workspace`` settings.
     """
 
-    engine: Engine
-    desk: CaseDesk
-    authenticator: Authenticator | None
-    settings: WorkspaceSettings = field(default_factory=WorkspaceSettings)
+    def __init__(
+        self,
+        connect: Callable[[], tuple[Engine, CaseDesk]],
+        authenticator: Authenticator | None,
+        settings: WorkspaceSettings | None = None,
+    ) -> None:
+        self._connect = connect
+        self._parts: tuple[Engine, CaseDesk] | None = None
+        self._lock = threading.Lock()
+        self.authenticator = authenticator
+        self.settings = settings or WorkspaceSettings()
+
+    @classmethod
+    def ready(
+        cls,
+        engine: Engine,
+        desk: CaseDesk,
+        authenticator: Authenticator | None,
+        settings: WorkspaceSettings | None = None,
+    ) -> WorkspaceContext:
+        """A context over an engine and desk that already exist."""
+        return cls(lambda: (engine, desk), authenticator, settings)
+
+    def _open(self) -> tuple[Engine, CaseDesk]:
+        with self._lock:
+            if self._parts is None:
+                self._parts = self._connect()
+            return self._parts
+
+    @property
+    def engine(self) -> Engine:
+        """The records database (opened on first use)."""
+        return self._open()[0]
+
+    @property
+    def desk(self) -> CaseDesk:
+        """The analysts' actions (made on first use)."""
+        return self._open()[1]
 
 
 def workspace_context(
@@ -81,13 +128,15 @@ def workspace_context(
 ) -> WorkspaceContext:
     """Wire the workspace from settings: records engine, audit chain, label publisher.
 
-    Raises:
-        ConfigError: production mode without a records database URL.
-        RecordsError: the records database cannot be reached or is behind.
+    Nothing is opened here; the first workspace request that needs the
+    database opens it (``ConfigError`` / ``RecordsError`` then answer 503).
     """
-    engine = engine_from_settings(settings)
-    desk = CaseDesk(engine, publisher, audit_log_from_settings(settings))
-    return WorkspaceContext(engine, desk, authenticator, settings.workspace)
+
+    def connect() -> tuple[Engine, CaseDesk]:
+        engine = engine_from_settings(settings)
+        return engine, CaseDesk(engine, publisher, audit_log_from_settings(settings))
+
+    return WorkspaceContext(connect, authenticator, settings.workspace)
 
 
 def _templates() -> Environment:
@@ -110,7 +159,7 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
     env = _templates()
     meanings = {spec.name: spec.description for spec in ALL_FEATURES}
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WorkspaceCollector(ctx.engine, ctx.settings.sla_minutes))
+    registry.register(WorkspaceCollector(lambda: ctx.engine, ctx.settings.sla_minutes))
     max_age = ctx.settings.session_minutes * 60
     secure = ctx.settings.secure_cookie
 
@@ -123,9 +172,8 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
         return page("message.html", status, session, title="Refused", message=redact(reason))
 
     async def signed_in(request: Request) -> Session | None:
-        found = await run_in_threadpool(
-            load_session, ctx.engine, request.cookies.get(SESSION_COOKIE)
-        )
+        cookie = request.cookies.get(SESSION_COOKIE)
+        found = await run_in_threadpool(lambda: load_session(ctx.engine, cookie))
         return found if found is not None and found.allows(WORKSPACE_PERMISSION) else None
 
     async def checked_form(request: Request) -> tuple[Session, dict[str, str]] | Response:
@@ -183,9 +231,8 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
             return response
         if not principal.allows(WORKSPACE_PERMISSION):
             return refused(403, "This credential may not use the workspace (analysts and admins).")
-        session_id = await run_in_threadpool(
-            start_session, ctx.engine, principal, ctx.settings.session_minutes
-        )
+        minutes = ctx.settings.session_minutes
+        session_id = await run_in_threadpool(lambda: start_session(ctx.engine, principal, minutes))
         response = RedirectResponse(f"{PREFIX}/queue", status_code=303)
         set_cookie(response, SESSION_COOKIE, session_id, secure, max_age)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
@@ -196,7 +243,8 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
         checked = await checked_form(request)
         if isinstance(checked, Response):
             return checked
-        await run_in_threadpool(end_session, ctx.engine, request.cookies[SESSION_COOKIE])
+        cookie = request.cookies[SESSION_COOKIE]
+        await run_in_threadpool(lambda: end_session(ctx.engine, cookie))
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -330,3 +378,32 @@ def _number(value: str | None, name: str) -> float | None:
         return float(value)
     except ValueError:
         raise ValidationError(name, f"{value[:32]!r} is not a number") from None
+
+
+def mount_workspace(app: FastAPI, ctx: WorkspaceContext) -> None:
+    """Serve the workspace from ``app``: its routes, headers, and a 503 page when the
+    records database cannot be reached (the rest of the app is not affected)."""
+    app.include_router(workspace_router(ctx))
+    app.add_middleware(WorkspaceHeaders)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        logger.warning("the records database is unavailable: %s", exc)
+        if not request.url.path.startswith(PREFIX):
+            return JSONResponse(
+                {"error": "records_unavailable", "detail": "the records database is unavailable"},
+                status_code=503,
+            )
+        html = (
+            _templates()
+            .get_template("message.html")
+            .render(
+                session=None,
+                prefix=PREFIX,
+                title="Unavailable",
+                message="The case database is unavailable; try again shortly.",
+            )
+        )
+        return HTMLResponse(html, status_code=503)
+
+    for kind in (RecordsError, SQLAlchemyError):
+        app.add_exception_handler(kind, unavailable)

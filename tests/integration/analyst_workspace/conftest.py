@@ -88,7 +88,7 @@ def workspace(
         ValidationSettings(),
         publisher,
         authenticator=Authenticator(entries),
-        workspace=WorkspaceContext(
+        workspace=WorkspaceContext.ready(
             records_engine,
             CaseDesk(records_engine, publisher, audit),
             Authenticator(entries),
