@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Float, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from fraudlens.errors import ValidationError
+from fraudlens.records.labels import latest_labels
 from fraudlens.records.tables import case_events, cases, decisions, labels
 
-Sort = Literal["score", "amount", "age"]
 SORTS: tuple[str, ...] = ("score", "amount", "age")
 STATUS_VIEWS: tuple[str, ...] = ("open", "escalated", "closed", "all")
 
@@ -105,8 +105,6 @@ def case_trail(conn: Connection, case_id: str) -> list[dict[str, Any]]:
 
 
 def _with_labels(conn: Connection, stmt: Any, limit: int) -> list[dict[str, Any]]:
-    from fraudlens.records.labels import latest_labels
-
     rows = [dict(r) for r in conn.execute(stmt.limit(limit)).mappings()]
     found = latest_labels(conn, [r["transaction_id"] for r in rows])
     for row in rows:
