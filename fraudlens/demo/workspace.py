@@ -14,12 +14,15 @@ def workspace_step(state: DemoState, console: Console) -> None:
     """Print the workspace URL and the top open cases the records sink opened."""
     from fraudlens.records import records_engine
     from fraudlens.workspace import QueueFilter, list_queue
+    from fraudlens.workspace.overview import overview
 
     console.rule("8. analyst workspace: the review queue")
     settings = state.settings
     with records_engine(settings) as engine, engine.connect() as conn:
         rows = list_queue(conn, QueueFilter(), limit=SHOWN)
-    table = Table("case", "score", "amount", "rules hit", "card (token)", title="top open cases")
+        waiting = overview(conn).queue_size
+    title = f"top open cases ({waiting:,} waiting for an analyst)"
+    table = Table("case", "score", "amount", "rules hit", "card (token)", title=title)
     for row in rows:
         amount = (row["transaction"] or {}).get("amount")
         table.add_row(
@@ -35,4 +38,4 @@ def workspace_step(state: DemoState, console: Console) -> None:
         f"analyst workspace: http://{serve.host}:{serve.port}/workspace "
         "(run `fraudlens serve`; sign in with an analyst API key, see docs/workspace.md)"
     )
-    state.summary["workspace"] = {"open_cases_shown": len(rows)}
+    state.summary["workspace"] = {"open_cases": waiting, "open_cases_shown": len(rows)}

@@ -71,4 +71,5 @@ def test_demo_ends_with_the_workspace_and_open_cases(
     text = console.export_text()
     assert "http://127.0.0.1:8000/workspace" in text
     assert "demo-1" in text and "a2" in text  # the top open cases
-    assert state.summary["workspace"] == {"open_cases_shown": 5}
+    assert state.summary["workspace"] == {"open_cases": 5, "open_cases_shown": 5}
+    assert "5 waiting for an analyst" in text
