@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) tools ## create .venv and install FraudLens with the whole stack
 
-# System tools the tests need: a JRE for Spark, promtool for the alert-rule tests.
+# System tools the tests need: a JRE for Spark, promtool for the alert-rule tests,
+# Chromium for the workspace's browser tests (Playwright drives Debian's build).
 # Installed from Debian when missing, as root or through password-less sudo (CI
 # images run as a user with it); otherwise say what to install.
 tools:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \

@@ -151,6 +151,7 @@ class Label(BaseModel):
     label_time: datetime
     source: LabelSource
     fraud_scenario: str | None = Field(None, max_length=64)
+    author: str | None = Field(None, max_length=128, description="who gave it (analyst labels)")
 
     _v_time = field_validator("label_time")(_utc)
 

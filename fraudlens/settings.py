@@ -639,6 +639,27 @@ class RecordsSettings(BaseModel):
         return self.embedded_dir or data_dir / "postgres"
 
 
+class WorkspaceSettings(BaseModel):
+    """The analyst workspace (review queue, cases, labels) served under ``/workspace``."""
+
+    enabled: bool = Field(
+        True, description="mount the workspace in the scoring API (needs the records database)"
+    )
+    group_window_minutes: int = Field(
+        60, ge=0, le=10080, description="review cases of one card within this window form a group"
+    )
+    sla_minutes: int = Field(
+        240, ge=1, le=43200, description="an open case older than this breaches the review SLA"
+    )
+    session_minutes: int = Field(
+        480, ge=5, le=1440, description="a signed-in session ends after this many minutes"
+    )
+    secure_cookie: bool = Field(
+        True, description="send the session cookie only over HTTPS (false only for http localhost)"
+    )
+    page_size: int = Field(50, ge=1, le=500, description="cases per queue page")
+
+
 class Settings(BaseSettings):
     """All FraudLens settings. Build once at the entry point and pass in."""
 
@@ -666,6 +687,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = Field(default_factory=DriftSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:

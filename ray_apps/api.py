@@ -30,6 +30,7 @@ from fraudlens.security.auth import Authenticator
 from fraudlens.security.roles import Permission
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.workspace.web import WorkspaceContext, mount_workspace
 from ray_apps.admin import AdminContext, admin_router
 from ray_apps.errors import (
     body_limit,
@@ -85,6 +86,7 @@ class ApiContext:
     micro_batch_rows: int = 64
     metrics: ServingMetrics | None = None
     admin: AdminContext | None = None  # decisions, promotion, rules, erasure, audit (None: 503)
+    workspace: WorkspaceContext | None = None  # the analyst workspace under /workspace (None: off)
 
 
 def authenticator_for(settings: Settings) -> Authenticator | None:
@@ -243,6 +245,8 @@ def create_api(ctx: ApiContext) -> FastAPI:
         return _json(ModelInfo.model_validate(ctx.service.info()))
 
     app.include_router(admin_router(ctx))
+    if ctx.workspace is not None:
+        mount_workspace(app, ctx.workspace)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -36,6 +36,7 @@ from fraudlens.scoring.scorer import Scored
 from fraudlens.scoring.shadow import ShadowBatch, shadow_batch
 from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import Settings
+from fraudlens.workspace.web import WorkspaceContext, workspace_context
 from ray_apps.admin_context import AdminContext
 from ray_apps.api import ApiContext, authenticator_for, create_api
 from ray_apps.labels import KafkaLabelPublisher
@@ -169,8 +170,15 @@ class ScoringIngress:
             authenticator=authenticator_for(self.settings),
             micro_batch_rows=self.settings.serve.micro_batch_rows,
             admin=AdminContext.from_settings(self.settings),
+            workspace=self._workspace(),
         )
         return create_api(ctx)
+
+    def _workspace(self) -> WorkspaceContext | None:
+        """The analyst workspace, when enabled and labels can be published."""
+        if not self.settings.workspace.enabled or self.labels is None:
+            return None
+        return workspace_context(self.settings, authenticator_for(self.settings), self.labels)
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply a new ``ScoringConfig``; refuse it (keep serving) if it is bad.

@@ -21,6 +21,7 @@ from fraudlens.demo.pan_scan import pan_scan_step
 from fraudlens.demo.records import records_step
 from fraudlens.demo.serving import serving_step
 from fraudlens.demo.state import DemoState
+from fraudlens.demo.workspace import workspace_step
 from fraudlens.pipeline import kafka_for
 from fraudlens.settings import Settings
 
@@ -51,6 +52,7 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
                 records_step(state, console)
                 drift_step(state, console)
                 pan_scan_step(state, console)  # keep last: it checks every other step's output
+            workspace_step(state, console)  # prints only (no files): the cases to work next
     finally:
         console.print(f"log file: {log_path}")
     console.rule("[bold]done")

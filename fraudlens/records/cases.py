@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from fraudlens.errors import ValidationError
-from fraudlens.records.tables import case_events, cases
+from fraudlens.records.tables import case_events, cases, decisions
 
 STATUSES = frozenset({"open", "closed", "escalated"})
 
@@ -57,3 +62,49 @@ def set_case_status(
     if done.rowcount == 0:
         raise ValidationError("case_id", f"no case {case_id!r}")
     add_case_event(conn, case_id, actor, f"status:{status}", note)
+
+
+def open_review_cases(
+    conn: Connection, rows: Sequence[dict[str, Any]], group_window: timedelta
+) -> int:
+    """Open one case per ``review`` decision row, in the caller's transaction.
+
+    The case id is the decision id, so a redelivered decision opens nothing.
+    A case joins the group of the same card's newest case whose transaction
+    happened within ``group_window`` before its own; otherwise it starts a
+    group named after itself. Call after the decisions are stored.
+
+    Returns:
+        How many cases were opened.
+    """
+    opened = 0
+    for row in sorted(rows, key=lambda r: r["event_time"]):
+        if row["decision"] != "review":
+            continue
+        case_id, time = row["decision_id"], row["event_time"]
+        group = conn.execute(
+            select(cases.c.group_key)
+            .join(decisions, decisions.c.decision_id == cases.c.decision_id)
+            .where(
+                cases.c.card_token == row["card_token"],
+                cases.c.case_id != case_id,
+                decisions.c.event_time.between(time - group_window, time),
+            )
+            .order_by(decisions.c.event_time.desc())
+            .limit(1)
+        ).scalar()
+        done = conn.execute(
+            insert(cases)
+            .values(
+                case_id=case_id,
+                decision_id=case_id,
+                card_token=row["card_token"],
+                group_key=group or case_id,
+            )
+            .on_conflict_do_nothing(index_elements=["case_id"])
+            .returning(cases.c.case_id)
+        ).first()
+        if done is not None:
+            add_case_event(conn, case_id, "system", "opened", f"review by {row['source']}")
+            opened += 1
+    return opened

@@ -33,6 +33,7 @@ def decision_row(event: Any) -> dict[str, Any]:
         "degraded": event.degraded,
         "source": event.source,
         "scored_at": event.scored_at,
+        "transaction": getattr(event, "transaction", None),
     }
 
 

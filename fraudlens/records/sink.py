@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import ConfigError, RecordsError, ValidationError
 from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
+from fraudlens.records.cases import open_review_cases
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.labels import LabelRecord, add_labels
@@ -58,6 +59,7 @@ class SinkStats:
     already_stored: int = 0
     labels_inserted: int = 0
     labels_already_stored: int = 0
+    cases_opened: int = 0
 
 
 def parse_decision(raw: bytes | None) -> DecisionEvent:
@@ -91,14 +93,30 @@ def _decoder(raw: bytes | None, now: datetime) -> DecisionEvent:
 
 def label_record(label: Label) -> LabelRecord:
     """The ``labels`` row of a label from the labels topic."""
-    return LabelRecord(label.transaction_id, label.is_fraud, label.label_time, label.source.value)
+    return LabelRecord(
+        label.transaction_id,
+        label.is_fraud,
+        label.label_time,
+        label.source.value,
+        label.author or "",
+    )
 
 
 class DecisionWriter:
-    """The consumer handler: upsert one batch (decisions and labels) in one transaction."""
+    """The consumer handler: upsert one batch (decisions and labels) in one transaction.
 
-    def __init__(self, engine: Engine, metrics: SinkMetrics | None = None) -> None:
+    Every ``review`` decision opens an analyst case in the same transaction
+    (see ``open_review_cases``); ``group_window`` groups a card's cases.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        group_window: timedelta = timedelta(hours=1),
+        metrics: SinkMetrics | None = None,
+    ) -> None:
         self.engine = engine
+        self.group_window = group_window
         self.stats = SinkStats()
         self.metrics = metrics or SinkMetrics()
         self.consumer: EventConsumer | None = None  # set by the loop: its dead-letter count
@@ -115,11 +133,13 @@ class DecisionWriter:
         try:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
+                opened = open_review_cases(conn, rows, self.group_window)
                 new_labels = add_labels(conn, [label_record(label) for label in found])
         except SQLAlchemyError as exc:
             self.metrics.errors.inc()
             raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
         self.stats.inserted += inserted
+        self.stats.cases_opened += opened
         self.stats.already_stored += len(rows) - inserted
         self.stats.labels_inserted += new_labels
         self.stats.labels_already_stored += len(found) - new_labels
@@ -179,7 +199,8 @@ def run_decision_sink(
         BrokerError: consuming or committing failed.
     """
     engine = engine_from_settings(settings)
-    writer = DecisionWriter(engine, metrics)
+    group_window = timedelta(minutes=settings.workspace.group_window_minutes)
+    writer = DecisionWriter(engine, group_window, metrics)
     try:
         stop_metrics = start_metrics_server(
             settings.metrics.port, writer.metrics.registry, settings.metrics.host

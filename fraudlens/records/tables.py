@@ -57,6 +57,8 @@ decisions = Table(
     Column("source", String(16), nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=True),
     _created_at(),
+    # 0003: the transaction's non-card facts (amount, terminal, merchant, ...) for the case page.
+    Column("transaction", JSONB, nullable=True),
     CheckConstraint("decision IN ('approve', 'review', 'decline')", name="decision"),
     CheckConstraint("source IN ('api', 'stream')", name="source"),
     Index(None, "transaction_id"),
@@ -174,6 +176,10 @@ cases = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("status IN ('open', 'closed', 'escalated')", name="status"),
     Index(None, "status", "opened_at"),
+    # 0003: the analyst's verdict (the latest one), and who gave it.
+    Column("resolution", String(16), nullable=True),
+    Column("resolved_by", String(128), nullable=True),
+    CheckConstraint("resolution IN ('fraud', 'legitimate')", name="resolution"),
     Index(None, "card_token"),
     Index(None, "group_key"),
     Index(None, "decision_id"),
@@ -189,4 +195,19 @@ case_events = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "case_id", "at"),
+)
+
+# 0003: workspace sign-in sessions, shared by every API replica. Only the
+# SHA-256 of the cookie's session id is stored.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("roles", JSONB, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("signed_out_at", DateTime(timezone=True), nullable=True),
+    Index(None, "expires_at"),
 )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from fraudlens.schema import Transaction
 from fraudlens.scoring.config import Decision
 
 # Fixed namespace: the same transaction scored by the same model version always
@@ -17,6 +18,24 @@ from fraudlens.scoring.config import Decision
 _DECISION_NS = uuid.UUID("6f1d7c1e-5b0a-4f4e-9a53-3c1e1f0d2b7a")
 
 SEVERITY: dict[str, int] = {"approve": 0, "review": 1, "decline": 2}
+
+
+# What an analyst needs to judge a case; no card data, no device or IP (personal data).
+CASE_FACTS = (
+    "amount",
+    "currency",
+    "terminal_id",
+    "merchant_id",
+    "mcc",
+    "channel",
+    "entry_mode",
+    "country",
+)
+
+
+def case_facts(txn: Transaction) -> dict[str, Any]:
+    """The transaction's non-card facts carried with its decision (see ``CASE_FACTS``)."""
+    return {name: getattr(txn, name) for name in CASE_FACTS}
 
 
 def decision_id(transaction_id: str, model_version: str) -> str:
@@ -73,3 +92,4 @@ class ScoreResult:
     features: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
     degraded_cause: str | None = None  # see fraudlens.scoring.scorer.DEGRADED_CAUSES
+    transaction: dict[str, Any] = field(default_factory=dict)  # case_facts(txn)

@@ -23,7 +23,7 @@ from fraudlens.scoring.active import ActiveModel
 from fraudlens.scoring.breaker import Breaker, Ticket
 from fraudlens.scoring.interfaces import FeatureSource
 from fraudlens.scoring.reasons import top_reasons
-from fraudlens.scoring.result import Reason, ScoreResult, decision_id
+from fraudlens.scoring.result import Reason, ScoreResult, case_facts, decision_id
 from fraudlens.scoring.rules import decide, evaluate_rules, model_decision
 
 logger = logging.getLogger(__name__)
@@ -220,6 +220,7 @@ class Scorer:
                     thresholds=(active.review, active.decline),
                     rule_hits=[h.name for h in hits],
                     features=row,
+                    transaction=case_facts(txn),
                 )
             )
         if flagged and active.config.max_reasons:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -55,6 +55,7 @@ class DecisionEvent(BaseModel):
     degraded: bool
     scored_at: datetime
     source: str = "stream"
+    transaction: dict[str, Any] | None = None  # case_facts: amount, terminal, merchant, ...
 
 
 def decision_event(
@@ -73,6 +74,7 @@ def decision_event(
         degraded=result.degraded,
         scored_at=scored_at,
         source=source,
+        transaction=result.transaction or None,
     )
 
 

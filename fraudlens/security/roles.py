@@ -30,6 +30,7 @@ class Permission(StrEnum):
     MANAGE_RULES = "manage_rules"
     ERASE_DATA = "erase_data"
     READ_AUDIT = "read_audit"
+    WORK_CASES = "work_cases"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_DECISIONS,
             Permission.READ_RULES,
             Permission.READ_MODEL,
+            Permission.WORK_CASES,
         }
     ),
     # Operators: everything, including promotion, rules, erasure and the audit trail.
@@ -66,6 +68,11 @@ ENDPOINT_PERMISSIONS: dict[tuple[str, str], Permission | None] = {
     ("GET", "/metrics"): None,
 }
 """(method, path) -> permission needed; None marks a public probe."""
+
+
+WORKSPACE_PERMISSION = Permission.WORK_CASES
+"""Every page and form of the analyst workspace (``/workspace``, signed in with a
+session cookie) needs this; only its sign-in page and stylesheet are public."""
 
 
 def permissions_of(roles: frozenset[Role]) -> frozenset[Permission]:

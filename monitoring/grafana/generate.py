@@ -132,6 +132,21 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
               (f"histogram_quantile(0.95, sum by (le) (rate(fraudlens_stream_batch_seconds_bucket[{R}])))", "batch p95")], 12),
         ],
     ),
+    # Read from PostgreSQL by every API replica: max() picks one copy of the figure.
+    "analyst-workspace": (
+        "FraudLens / Analyst workspace",
+        [
+            ("Review queue by status", "timeseries", "none",
+             [("max by (status) (fraudlens_workspace_queue_size)", "{{status}}")], 12),
+            ("Oldest open case vs the SLA", "timeseries", "s",
+             [("max(fraudlens_workspace_oldest_case_age_seconds)", "oldest case"),
+              ("max(fraudlens_workspace_sla_seconds)", "SLA")], 12),
+            ("Cases past the SLA", "stat", "none",
+             [("max(fraudlens_workspace_sla_breached_cases)", "breached")], 8),
+            ("Verdicts per analyst (last day)", "table", "none",
+             [("max by (analyst, verdict) (delta(fraudlens_workspace_verdicts[1d]))", "{{analyst}} {{verdict}}")], 16),
+        ],
+    ),
 }
 
 

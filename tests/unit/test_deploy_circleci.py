@@ -222,7 +222,7 @@ def test_make_tools_uses_passwordless_sudo_when_not_root(tmp_path: Path) -> None
         (tmp_path / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
     make = shutil.which("make")
     assert make is not None
-    env = {"PATH": str(tmp_path), "LOG": str(log)}  # no java, no promtool on this PATH
+    env = {"PATH": str(tmp_path), "LOG": str(log)}  # no java, promtool, chromium on this PATH
     done = subprocess.run(
         [make, "-s", "-f", str(MAKEFILE), "tools"], env=env, capture_output=True, text=True
     )
@@ -230,5 +230,5 @@ def test_make_tools_uses_passwordless_sudo_when_not_root(tmp_path: Path) -> None
     lines = log.read_text().splitlines()
     assert "sudo -n apt-get update -qq" in lines
     assert lines[-1].startswith("apt-get install -y") and lines[-1].endswith(
-        "default-jre-headless prometheus"
+        "default-jre-headless prometheus chromium"
     )

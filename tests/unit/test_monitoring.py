@@ -166,6 +166,7 @@ def test_metric_names_are_defined() -> None:
     from fraudlens.features.metrics import StreamMetrics
     from fraudlens.records.sink_metrics import SinkMetrics
     from fraudlens.scoring.metrics import ServingMetrics
+    from fraudlens.workspace.metrics import METRICS as WORKSPACE_METRICS
 
     serving = ServingMetrics()
     assert serving.stream is not None and serving.registry is not None  # stream scorer's too
@@ -173,6 +174,7 @@ def test_metric_names_are_defined() -> None:
     registries = (DriftMetrics(), StreamMetrics(), SinkMetrics(), serving)
     for registry in (r.registry for r in registries):
         defined |= _exposed([(f.name, f.type) for f in registry.collect()])
+    defined |= _exposed(list(WORKSPACE_METRICS))  # read from PostgreSQL at scrape time
     used = _used_metric_names()
     assert {"fraudlens_requests_total", "fraudlens_model_info"} <= used  # the scan works
     assert not sorted(used - defined)

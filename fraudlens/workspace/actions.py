@@ -1,0 +1,157 @@
+"""What an analyst does to cases: verdicts (with labels), escalation, notes, bulk close.
+
+A verdict (``fraud`` / ``legitimate``) closes the case, records a case event,
+stores an analyst label in PostgreSQL and publishes the same label on the
+labels topic (as ``POST /v1/labels`` does), all before the database
+transaction commits: a publish failure rolls the case back. Then the action is
+appended to the audit chain. A closed case can be re-labelled; every label is
+kept and the latest one wins (``fraudlens.records.labels``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, select
+
+from fraudlens.errors import ValidationError
+from fraudlens.records.cases import add_case_event, set_case_status
+from fraudlens.records.labels import LabelRecord, add_labels
+from fraudlens.records.tables import cases, decisions
+from fraudlens.schema import Label, LabelSource
+from fraudlens.security.audit import AuditTrail
+from fraudlens.security.pan_scan import redact
+
+logger = logging.getLogger(__name__)
+
+VERDICTS: dict[str, bool] = {"fraud": True, "legitimate": False}
+ACTIONS: tuple[str, ...] = ("fraud", "legitimate", "escalate", "note")
+MAX_NOTE = 2000
+
+
+class LabelPublisher(Protocol):
+    """The labels topic publisher (``ray_apps.labels.KafkaLabelPublisher``)."""
+
+    def publish(self, labels: Sequence[Label]) -> None: ...
+
+
+@dataclass
+class CaseDesk:
+    """Carries out analysts' actions.
+
+    Args:
+        engine: the records database.
+        publisher: publishes analyst labels on the labels topic.
+        audit: the audit chain (PostgreSQL in production).
+        clock: the current time (tests may fix it).
+    """
+
+    engine: Engine
+    publisher: LabelPublisher
+    audit: AuditTrail
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def act(self, case_id: str, actor: str, action: str, note: str = "") -> None:
+        """Apply ``action`` (one of ``ACTIONS``) to one case.
+
+        Raises:
+            ValidationError: unknown action, no such case, a note that is
+                empty (for ``note``) or too long.
+            BrokerError, ConfigError: the label could not be published (nothing changed).
+        """
+        note = _check_note(action, note)
+        if action in VERDICTS:
+            self._verdict(cases.c.case_id == case_id, actor, action, note, case_id)
+            return
+        with self.engine.begin() as conn:
+            if _lock(conn, cases.c.case_id == case_id) == []:
+                raise ValidationError("case_id", f"no case {case_id!r}")
+            if action == "escalate":
+                set_case_status(conn, case_id, "escalated", actor, note)
+            else:
+                add_case_event(conn, case_id, actor, "note", note)
+        self.audit.append(actor, f"case.{action}", target=case_id, details={"note": note})
+
+    def close_card(self, card_token: str, actor: str, verdict: str, note: str = "") -> int:
+        """Give every open or escalated case of a card the same verdict; returns how many.
+
+        Raises:
+            ValidationError: unknown verdict, a note too long, or no open case of the card.
+        """
+        if verdict not in VERDICTS:
+            raise ValidationError("verdict", f"{verdict!r} is not one of {sorted(VERDICTS)}")
+        note = _check_note(verdict, note)
+        where = (cases.c.card_token == card_token) & cases.c.status.in_(("open", "escalated"))
+        return self._verdict(where, actor, verdict, note, f"card:{card_token}")
+
+    def _verdict(self, where: object, actor: str, verdict: str, note: str, target: str) -> int:
+        now = self.clock()
+        is_fraud = VERDICTS[verdict]
+        with self.engine.begin() as conn:
+            found = _lock(conn, where)
+            if not found:
+                field = "card_token" if target.startswith("card:") else "case_id"
+                raise ValidationError(field, f"no open case for {target!r}")
+            records = []
+            for case_id, transaction_id, previous in found:
+                set_case_status(conn, case_id, "closed", actor, note)
+                add_case_event(
+                    conn, case_id, actor, f"label:{verdict}", "re-label" if previous else ""
+                )
+                conn.execute(
+                    cases.update()
+                    .where(cases.c.case_id == case_id)
+                    .values(resolution=verdict, resolved_by=actor)
+                )
+                records.append(LabelRecord(transaction_id, is_fraud, now, "analyst", actor))
+            add_labels(conn, records)
+            self.publisher.publish(
+                [
+                    Label(
+                        transaction_id=r.transaction_id,
+                        is_fraud=is_fraud,
+                        label_time=now,
+                        source=LabelSource.ANALYST,
+                        author=actor,
+                    )
+                    for r in records
+                ]
+            )
+        for case_id, transaction_id, previous in found:
+            self.audit.append(
+                actor,
+                f"case.{verdict}",
+                target=case_id,
+                details={"transaction_id": transaction_id, "previous": previous, "note": note},
+            )
+        logger.info("%s labelled %d case(s) %s", actor, len(found), verdict)
+        return len(found)
+
+
+def _lock(conn: Connection, where: object) -> list[tuple[str, str, str | None]]:
+    """(case id, transaction id, previous verdict) of the matching cases, locked for update."""
+    stmt = (
+        select(cases.c.case_id, decisions.c.transaction_id, cases.c.resolution)
+        .join(decisions, decisions.c.decision_id == cases.c.decision_id)
+        .where(where)  # type: ignore[arg-type]
+        .order_by(cases.c.case_id)
+        .with_for_update(of=cases)
+    )
+    return [(r[0], r[1], r[2]) for r in conn.execute(stmt)]
+
+
+def _check_note(action: str, note: str) -> str:
+    if action not in ACTIONS:
+        raise ValidationError("action", f"{action!r} is not one of {list(ACTIONS)}")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationError("note", f"longer than {MAX_NOTE} characters")
+    if action == "note" and not note:
+        raise ValidationError("note", "is empty")
+    if "\x00" in note:
+        raise ValidationError("note", "contains a NUL character")
+    return redact(note)  # a card number typed into a note is never stored

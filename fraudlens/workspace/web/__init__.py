@@ -1,0 +1,19 @@
+"""The workspace in the browser: pages, forms and their security."""
+
+from __future__ import annotations
+
+from fraudlens.workspace.web.pages import (
+    WorkspaceContext,
+    mount_workspace,
+    workspace_context,
+    workspace_router,
+)
+from fraudlens.workspace.web.security import WorkspaceHeaders
+
+__all__ = [
+    "WorkspaceContext",
+    "WorkspaceHeaders",
+    "mount_workspace",
+    "workspace_context",
+    "workspace_router",
+]

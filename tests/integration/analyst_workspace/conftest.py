@@ -1,0 +1,152 @@
+"""The workspace served for real: the scoring API app (with the workspace mounted) under
+uvicorn on a free port, the records database, the labels topic, and Chromium driven by
+Playwright (Debian's ``chromium``, installed by ``make tools``).
+
+The scoring model behind the app is the package's small fake (the workspace
+does not score); the database, broker, audit chain, publisher and browser are real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from fraudlens.kafka import free_port
+from fraudlens.records.audit import PgAuditLog
+from fraudlens.scoring import ScoringConfig, ScoringService
+from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+from fraudlens.security.auth import Authenticator, generate_api_key
+from fraudlens.security.tokenize import Tokenizer
+from fraudlens.settings import ApiKeyEntry, KafkaSettings, ValidationSettings, WorkspaceSettings
+from fraudlens.workspace import CaseDesk
+from fraudlens.workspace.web import WorkspaceContext
+from ray_apps.api import ApiContext, create_api
+from ray_apps.labels import KafkaLabelPublisher
+
+CHROMIUM = "/usr/bin/chromium"
+ROLES = {"ana1": "analyst", "ana2": "analyst", "boss": "admin", "pay": "scorer"}
+
+
+@dataclass
+class Workspace:
+    """The running workspace: its URL, the keys by id, the pieces behind it."""
+
+    url: str
+    keys: dict[str, str]
+    engine: Engine
+    kafka: KafkaSettings
+    audit: PgAuditLog
+
+
+class ResponseRecorder:
+    """ASGI wrapper keeping every response body, for the PAN guard."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[tuple[str, bytes]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        chunks: list[bytes] = []
+
+        async def keep(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append((str(scope.get("path")), b"".join(chunks)))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
+@pytest.fixture(scope="module")
+def workspace(
+    records_engine: Engine, module_kafka_settings: KafkaSettings, pan_guard: Any
+) -> Iterator[Workspace]:
+    """The scoring API app with the workspace, served by uvicorn in a thread.
+
+    Every response it sent is scanned for card numbers when the module ends.
+    """
+    keys, entries = {}, {}
+    for key_id, role in ROLES.items():
+        _, key, digest = generate_api_key(key_id)
+        keys[key_id] = key
+        entries[key_id] = ApiKeyEntry(role=role, sha256=digest)  # type: ignore[arg-type]
+    service = ScoringService(FakeLoader([FakeModel("7")], {"champion": "7"}), FakeFeatures({}))
+    service.apply_config(ScoringConfig())
+    audit = PgAuditLog(records_engine)
+    publisher = KafkaLabelPublisher(module_kafka_settings)
+    ctx = ApiContext(
+        service,
+        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
+        ValidationSettings(),
+        publisher,
+        authenticator=Authenticator(entries),
+        workspace=WorkspaceContext.ready(
+            records_engine,
+            CaseDesk(records_engine, publisher, audit),
+            Authenticator(entries),
+            WorkspaceSettings(secure_cookie=False),  # plain http on localhost
+        ),
+    )
+    port = free_port()
+    recorder = ResponseRecorder(create_api(ctx))
+    server = uvicorn.Server(
+        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the workspace app did not start")
+        time.sleep(0.05)
+    try:
+        yield Workspace(
+            f"http://127.0.0.1:{port}/workspace", keys, records_engine, module_kafka_settings, audit
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        publisher.close()
+        for path, body in recorder.bodies:
+            pan_guard.scan_text(body.decode(errors="replace"), f"workspace response {path}")
+        pan_guard.add([], "workspace responses", len(recorder.bodies))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def sign_in(workspace: Workspace, browser: Any) -> Iterator[Callable[[str], Any]]:
+    """``sign_in(key_id)``: a fresh browser context signed in with that key; returns its page."""
+    contexts: list[Any] = []
+
+    def make(key_id: str) -> Any:
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{workspace.url}/sign-in")
+        page.fill("input[name=api_key]", workspace.keys[key_id])
+        page.click("button[type=submit]")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,130 @@
+"""Workspace parts that need no database: filters, notes, forms, headers, sessions, charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgi_client import AsgiClient
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+from fraudlens.errors import ValidationError
+from fraudlens.security.roles import Permission, Role
+from fraudlens.workspace import QueueFilter
+from fraudlens.workspace.actions import _check_note
+from fraudlens.workspace.overview import bar_chart
+from fraudlens.workspace.sessions import Session
+from fraudlens.workspace.web.security import CSP, WorkspaceHeaders, read_form, same_token
+
+PAN = "4111 1111 1111 1111"
+
+
+def test_queue_filter_names_the_bad_field() -> None:
+    with pytest.raises(ValidationError) as err:
+        QueueFilter(sort="newest")
+    assert err.value.field == "sort"
+    with pytest.raises(ValidationError) as err:
+        QueueFilter(status="lost")
+    assert err.value.field == "status"
+
+
+def test_notes_are_checked_and_card_numbers_redacted() -> None:
+    assert _check_note("note", f"  card {PAN} called  ") == "card [PAN REDACTED] called"
+    assert _check_note("fraud", "") == ""
+    for action, note, field in (
+        ("note", "   ", "note"),
+        ("note", "x" * 2001, "note"),
+        ("delete", "x", "action"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            _check_note(action, note)
+        assert err.value.field == field
+
+
+def test_session_roles_and_csrf() -> None:
+    analyst = Session("api_key:ana", frozenset({Role.ANALYST}), "tok-1")
+    scorer = Session("api_key:pay", frozenset({Role.SCORER}), "tok-2")
+    assert analyst.allows(Permission.WORK_CASES) and not scorer.allows(Permission.WORK_CASES)
+    assert analyst.csrf_ok("tok-1")
+    assert not analyst.csrf_ok("tok-2") and not analyst.csrf_ok(None) and not analyst.csrf_ok("")
+    assert not same_token("", "") and same_token("a", "a") and not same_token("a", None)
+
+
+def test_forms_and_headers() -> None:
+    app = FastAPI()
+
+    @app.post("/workspace/echo")
+    async def echo(request: Request) -> PlainTextResponse:
+        try:
+            form = await read_form(request)
+        except ValidationError as exc:
+            return PlainTextResponse(exc.field, status_code=400)
+        return PlainTextResponse(form["note"])
+
+    @app.get("/other")
+    async def other() -> PlainTextResponse:
+        return PlainTextResponse("x")
+
+    app.add_middleware(WorkspaceHeaders)
+    with AsgiClient(app) as client:
+        _check_forms_and_headers(client)
+
+
+def _check_forms_and_headers(client: AsgiClient) -> None:
+    ok = client.post("/workspace/echo", data={"note": "<b>hi</b> & more"})
+    assert ok.text == "<b>hi</b> & more"
+    assert ok.headers["content-security-policy"] == CSP
+    assert "script-src" not in CSP and "default-src 'none'" in CSP
+    assert ok.headers["x-frame-options"] == "DENY"
+    as_json = client.post("/workspace/echo", json={"note": "x"})
+    assert (as_json.status_code, as_json.text) == (400, "content-type")
+    too_big = client.post("/workspace/echo", data={"note": "x" * 20_000})
+    assert (too_big.status_code, too_big.text) == (400, "$")
+    assert "content-security-policy" not in client.get("/other").headers
+
+
+def test_bar_chart_scales_to_the_tallest_bar() -> None:
+    chart = bar_chart([("a", 1), ("b", 4)], width=100, height=120)
+    bars = chart["bars"]
+    assert isinstance(bars, list)
+    assert [b["height"] for b in bars] == [25.0, 100.0]
+    assert bar_chart([])["bars"] == []
+
+
+def test_sign_in_page_cookie_is_secure_by_default_and_posts_need_csrf() -> None:
+    from sqlalchemy import create_engine
+
+    from fraudlens.workspace.web import WorkspaceContext, WorkspaceHeaders, workspace_router
+
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
+    app = FastAPI()
+    app.include_router(workspace_router(WorkspaceContext.ready(engine, None, None)))  # type: ignore[arg-type]
+    app.add_middleware(WorkspaceHeaders)
+    with AsgiClient(app, base_url="https://api") as client:
+        form = client.get("/workspace/sign-in")
+        cookie = form.headers["set-cookie"].lower()
+        for flag in ("secure", "httponly", "samesite=strict", "path=/workspace"):
+            assert flag in cookie
+        assert "<script" not in form.text and 'name="csrf"' in form.text
+        refused = client.post("/workspace/sign-in", data={"api_key": "fl_x_" + "a" * 43})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        away = client.get("/workspace/queue")
+        assert (away.status_code, away.headers["location"]) == (303, "/workspace/sign-in")
+    engine.dispose()
+
+
+def test_an_unreachable_database_gives_a_503_page_not_a_crash() -> None:
+    from fraudlens.errors import RecordsError
+    from fraudlens.workspace.web import WorkspaceContext, mount_workspace
+
+    def connect() -> Any:
+        raise RecordsError("cannot reach the records database: connection refused")
+
+    app = FastAPI()
+    mount_workspace(app, WorkspaceContext(connect, None))
+    with AsgiClient(app) as client:
+        answer = client.get("/workspace/queue", headers={"cookie": "fl_ws_session=x"})
+        assert answer.status_code == 503 and "unavailable" in answer.text
+        assert answer.headers["content-security-policy"] == CSP
+        assert client.get("/workspace/metrics").status_code == 503
