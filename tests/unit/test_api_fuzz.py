@@ -17,22 +17,21 @@ import httpx
 import pydantic
 import pytest
 import schemathesis
+from fake_api import fake_api_context, fake_service
 from fastapi import FastAPI
 from fastapi.responses import Response
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.failures import FailureGroup
 
 from fraudlens.errors import ConfigError, DataError, ModelNotFoundError
-from fraudlens.scoring import ScoringConfig, ScoringService, load_rules
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+from fraudlens.scoring import ScoringConfig, load_rules
 from fraudlens.scoring.rule_store import FileRuleStore
 from fraudlens.security.audit import AuditLog
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.security.privacy import ErasureReport, ParquetEraser, erase_customer
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 
 ADMIN_ID, ADMIN_KEY, ADMIN_SHA = generate_api_key("fuzzadmin")
 MAX_EXAMPLES = 30
@@ -60,8 +59,7 @@ def promote(version: str, override: str | None, actor: str) -> Any:
 
 def build_app() -> tuple[Any, AdminContext]:
     """The real app over fakes; the stores are pointed at pytest's tmp by ``stores``."""
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
+    service = fake_service()
     service.warm_up()
     unset = Path("unset-by-fixture")
 
@@ -74,11 +72,9 @@ def build_app() -> tuple[Any, AdminContext]:
     auth = Authenticator.from_settings(
         Settings(security={"api_keys": {ADMIN_ID: {"role": "admin", "sha256": ADMIN_SHA}}})
     )
-    ctx = ApiContext(
+    ctx = fake_api_context(
         service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
-        Labels(),
+        labels=Labels(),
         max_body_bytes=64_000,
         max_batch_size=20,
         authenticator=auth,

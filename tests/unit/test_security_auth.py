@@ -14,22 +14,20 @@ import pytest
 from asgi_client import AsgiClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fake_api import fake_api_context, fake_service
 from fastapi import Depends, FastAPI
 from prometheus_client import REGISTRY
 
 from fraudlens.errors import AuthError, ConfigError, ForbiddenError, RateLimitError
-from fraudlens.scoring import ScoringConfig, ScoringService
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.rule_store import FileRuleStore
 from fraudlens.security.api import STATE_ATTR, require
 from fraudlens.security.audit import AuditLog
 from fraudlens.security.auth import Authenticator, Principal, generate_api_key
 from fraudlens.security.ratelimit import STORAGE_ERRORS, SharedRateLimiter, TokenBucketLimiter
 from fraudlens.security.roles import ENDPOINT_PERMISSIONS, ROLE_PERMISSIONS, Permission, Role
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 
 ISS, AUD = "https://idp.bank.example", "fraudlens-api"
 HS_SECRET = "h" * 40
@@ -76,8 +74,7 @@ DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
 def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     """The real ``create_api`` app, all routes, over fakes (model, features, stores)."""
     tmp = tmp_path_factory.mktemp("matrix")
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
+    service = fake_service()
     service.warm_up()
     admin = AdminContext(
         FileRuleStore(tmp / "rules.json"),
@@ -87,12 +84,8 @@ def real_app(rsa_pair: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
         erase=lambda customer_id, actor: None,  # type: ignore[arg-type,return-value]
         rules_poll_s=0,
     )
-    ctx = ApiContext(
-        service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
-        authenticator=Authenticator.from_settings(_settings(rsa_pair[1])),
-        admin=admin,
+    ctx = fake_api_context(
+        service, authenticator=Authenticator.from_settings(_settings(rsa_pair[1])), admin=admin
     )
     return create_api(ctx)
 

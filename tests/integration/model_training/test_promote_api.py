@@ -18,18 +18,16 @@ import httpx
 import pandas as pd
 import pytest
 from asgi_client import AsgiClient
+from fake_api import fake_api_context
 
 from fraudlens.features import FEATURE_NAMES
 from fraudlens.model import FraudModel, mlflow_client
-from fraudlens.scoring import ScoringConfig, ScoringService
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.security.audit import verify_audit_log
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.security.roles import Role
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 from training.pipeline import TrainResult
 
 pytestmark = pytest.mark.integration
@@ -85,19 +83,14 @@ def client(settings: Settings, trained: TrainResult) -> Iterator[Client]:
     mlflow = mlflow_client(settings)
     name = settings.mlflow.model_name
     mlflow.set_registered_model_alias(name, "champion", trained.version)
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
-    ctx = ApiContext(
-        service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
+    ctx = fake_api_context(
         authenticator=Authenticator.from_settings(settings),
         admin=AdminContext.from_settings(settings),
     )
     http = Client(create_api(ctx))
     yield http
     http.close()
-    service.close()
+    ctx.service.close()
     mlflow.set_registered_model_alias(name, "champion", trained.version)
 
 

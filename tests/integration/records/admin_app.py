@@ -8,14 +8,12 @@ from pathlib import Path
 
 import httpx
 from asgi_client import AsgiClient
+from fake_api import fake_api_context
 
-from fraudlens.scoring import ScoringConfig, ScoringService
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.security.auth import Authenticator
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 
 
 @contextmanager
@@ -24,18 +22,10 @@ def admin_app(admin: AdminContext, kid: str, digest: str, data_dir: Path) -> Ite
     settings = Settings(
         data_dir=data_dir, security={"api_keys": {kid: {"role": "admin", "sha256": digest}}}
     )
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
-    ctx = ApiContext(
-        service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
-        authenticator=Authenticator.from_settings(settings),
-        admin=admin,
-    )
+    ctx = fake_api_context(authenticator=Authenticator.from_settings(settings), admin=admin)
     http = AsgiClient(create_api(ctx))
     try:
         yield http
     finally:
         http.close()
-        service.close()
+        ctx.service.close()
