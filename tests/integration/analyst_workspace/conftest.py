@@ -11,38 +11,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import uvicorn
+from fake_api import fake_api_context, fake_service
 from sqlalchemy import Engine
+from workspace_app import Workspace
 
 from fraudlens.kafka import free_port
 from fraudlens.records.audit import PgAuditLog
-from fraudlens.scoring import ScoringConfig, ScoringService
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.security.auth import Authenticator, generate_api_key
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import ApiKeyEntry, KafkaSettings, ValidationSettings, WorkspaceSettings
+from fraudlens.settings import ApiKeyEntry, KafkaSettings, WorkspaceSettings
 from fraudlens.workspace import CaseDesk
 from fraudlens.workspace.web import WorkspaceContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 from ray_apps.labels import KafkaLabelPublisher
 
 CHROMIUM = "/usr/bin/chromium"
 ROLES = {"ana1": "analyst", "ana2": "analyst", "boss": "admin", "pay": "scorer"}
-
-
-@dataclass
-class Workspace:
-    """The running workspace: its URL, the keys by id, the pieces behind it."""
-
-    url: str
-    keys: dict[str, str]
-    engine: Engine
-    kafka: KafkaSettings
-    audit: PgAuditLog
 
 
 class ResponseRecorder:
@@ -78,15 +65,11 @@ def workspace(
         _, key, digest = generate_api_key(key_id)
         keys[key_id] = key
         entries[key_id] = ApiKeyEntry(role=role, sha256=digest)  # type: ignore[arg-type]
-    service = ScoringService(FakeLoader([FakeModel("7")], {"champion": "7"}), FakeFeatures({}))
-    service.apply_config(ScoringConfig())
     audit = PgAuditLog(records_engine)
     publisher = KafkaLabelPublisher(module_kafka_settings)
-    ctx = ApiContext(
-        service,
-        Tokenizer("k1", {"k1": b"0123456789abcdef"}),
-        ValidationSettings(),
-        publisher,
+    ctx = fake_api_context(
+        fake_service("7"),
+        labels=publisher,
         authenticator=Authenticator(entries),
         workspace=WorkspaceContext.ready(
             records_engine,

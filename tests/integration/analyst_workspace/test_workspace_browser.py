@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from cases_data import CARD_A, CARD_B, TERMINAL, decision, store
-from conftest import Workspace
 from sqlalchemy import select
+from workspace_app import Workspace
 
 from fraudlens.records.labels import LabelRecord, add_labels, latest_labels
 from fraudlens.records.sink import DecisionWriter, run_decision_sink

@@ -20,7 +20,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -32,6 +31,7 @@ import torch
 import xgboost as xgb
 from api_client import api_keys
 from online_store import OnlineStoreSwitch
+from serving_data import Models, transactions_of
 
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
@@ -43,7 +43,7 @@ from fraudlens.kafka import EmbeddedBroker, ensure_topics, free_port
 from fraudlens.model import FraudModel, MlpMember, Thresholds, mlflow_client
 from fraudlens.model.mlp import FraudMLP, fit_scaler
 from fraudlens.redis_server import EmbeddedRedis
-from fraudlens.schema import Label, Transaction
+from fraudlens.schema import Label
 from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import (
     FeastSettings,
@@ -58,15 +58,6 @@ from training.local_features import compute_features
 from training.register import register
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Models:
-    """Registered versions: the champion, the challenger and one that must be refused."""
-
-    champion: str
-    challenger: str
-    bad: str
 
 
 @pytest.fixture(scope="session")
@@ -115,11 +106,6 @@ def serving_kafka(kafka_broker: EmbeddedBroker) -> KafkaSettings:
     )
     ensure_topics(kafka)
     return kafka
-
-
-def transactions_of(frame: pd.DataFrame) -> list[Transaction]:
-    """Validated transactions from a simulation frame."""
-    return [Transaction.model_validate(r) for r in transaction_records(frame)]
 
 
 def seed_online_store(settings: Settings, sim: Simulation) -> None:

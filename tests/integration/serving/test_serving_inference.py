@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis.client
-from conftest import Models, transactions_of
+from serving_data import Models, transactions_of
 
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.model import load_model_version
