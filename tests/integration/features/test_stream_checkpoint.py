@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from stream_child import wait_for
 
 from fraudlens.features.checkpoint import decode, state_bytes
 from fraudlens.features.reorder import Partition
@@ -24,9 +25,6 @@ from fraudlens.kafka import ensure_topics
 from fraudlens.security.pan_scan import scan_file
 from fraudlens.settings import KafkaSettings, Settings
 from fraudlens.simulator import Simulation
-
-# The worker helpers of the job's first kill test (its folder is on sys.path).
-from test_stream_job import wait_for  # isort: skip
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from stream_child import wait_for
 
 from fraudlens.features.metrics import StreamMetrics
 from fraudlens.features.repo import offline_path
@@ -24,14 +25,6 @@ from fraudlens.simulator import Simulation
 pytestmark = pytest.mark.integration
 
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
-
-
-def wait_for(condition: Callable[[], bool], child: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 120
-    while not condition():
-        assert child.poll() is None, f"the stream job exited ({what})"
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
 
 
 def stream_files(settings: Settings) -> list[Path]:
