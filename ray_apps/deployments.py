@@ -34,6 +34,7 @@ from fraudlens.scoring.factory import (
 )
 from fraudlens.scoring.scorer import Scored
 from fraudlens.scoring.shadow import ShadowBatch, shadow_batch
+from fraudlens.security.auth import Authenticator
 from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import Settings
 from fraudlens.workspace.web import WorkspaceContext, workspace_context
@@ -160,6 +161,7 @@ class ScoringIngress:
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudlens-reload")
 
     def __serve_build_asgi_app__(self) -> FastAPI:
+        authenticator = authenticator_for(self.settings)  # one for the API and the workspace
         ctx = ApiContext(
             service=self.service,
             tokenizer=tokenizer_from_settings(self.settings),
@@ -167,18 +169,18 @@ class ScoringIngress:
             labels=self.labels,
             max_body_bytes=self.settings.serve.max_body_bytes,
             max_batch_size=self.settings.serve.max_batch_size,
-            authenticator=authenticator_for(self.settings),
+            authenticator=authenticator,
             micro_batch_rows=self.settings.serve.micro_batch_rows,
             admin=AdminContext.from_settings(self.settings),
-            workspace=self._workspace(),
+            workspace=self._workspace(authenticator),
         )
         return create_api(ctx)
 
-    def _workspace(self) -> WorkspaceContext | None:
+    def _workspace(self, authenticator: Authenticator | None) -> WorkspaceContext | None:
         """The analyst workspace, when enabled and labels can be published."""
         if not self.settings.workspace.enabled or self.labels is None:
             return None
-        return workspace_context(self.settings, authenticator_for(self.settings), self.labels)
+        return workspace_context(self.settings, authenticator, self.labels)
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply a new ``ScoringConfig``; refuse it (keep serving) if it is bad.

@@ -56,7 +56,7 @@ class ReplayTracker:
 
     def take_finished(self) -> tuple[set[str], set[str]] | None:
         """The touched (cards, terminals) once replay is over everywhere, else None."""
-        if any(self._until.values()) or not (self.cards or self.terminals):
+        if self.replaying or not (self.cards or self.terminals):
             return None
         touched = (self.cards, self.terminals)
         self.cards, self.terminals = set(), set()
