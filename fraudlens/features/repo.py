@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -184,7 +184,9 @@ def materialize(settings: Settings, start: datetime, end: datetime) -> None:
         raise ConfigError("materialize: start and end must carry a timezone")
     try:
         store = FeatureStore(config=repo_config(settings))
-        store.materialize(start_date=start, end_date=end)
+        # Feast prints its progress on stdout; stdout is for results, so it goes to stderr.
+        with redirect_stdout(sys.stderr):
+            store.materialize(start_date=start, end_date=end)
     except Exception as exc:
         raise FeatureStoreError(f"feast materialize failed: {exc}") from exc
     logger.info("feast materialize %s .. %s done", start.isoformat(), end.isoformat())
