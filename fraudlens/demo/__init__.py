@@ -4,8 +4,8 @@
 Feast apply/materialize, stream job) -> 4. train, evaluate, promote ->
 5. serve and score the last day (API and stream scorer) -> 5b. decisions and
 labels into PostgreSQL -> 6. the drift story
-(new fraud pattern, drift, retraining, new champion) -> 7. card-number scan of
-every output.
+(new fraud pattern, drift, retraining, new champion) -> 7. the analyst
+workspace's queue -> last: card-number scan of every output.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
                 serving_step(state, console)
                 records_step(state, console)
                 drift_step(state, console)
+                workspace_step(state, console)  # the cases to work next
                 pan_scan_step(state, console)  # keep last: it checks every other step's output
-            workspace_step(state, console)  # prints only (no files): the cases to work next
     finally:
         console.print(f"log file: {log_path}")
     console.rule("[bold]done")

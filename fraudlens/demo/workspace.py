@@ -1,4 +1,4 @@
-"""Demo step 8: where analysts work the day's review cases (the workspace's URL and top cases)."""
+"""Demo step 7: where analysts work the day's review cases (the workspace's URL and top cases)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def workspace_step(state: DemoState, console: Console) -> None:
     from fraudlens.workspace import QueueFilter, list_queue
     from fraudlens.workspace.overview import overview
 
-    console.rule("8. analyst workspace: the review queue")
+    console.rule("7. analyst workspace: the review queue")
     settings = state.settings
     with records_engine(settings) as engine, engine.connect() as conn:
         rows = list_queue(conn, QueueFilter(), limit=SHOWN)
