@@ -13,11 +13,20 @@ from ray_apps.api import ApiContext
 TEST_TOKENIZER = Tokenizer("k1", {"k1": b"0123456789abcdef"})
 
 
-def fake_service(version: str = "1") -> ScoringService:
-    """A scoring service whose champion is ``FakeModel(version)``, with no online features."""
-    service = ScoringService(
-        FakeLoader([FakeModel(version)], {"champion": version}), FakeFeatures({})
-    )
+def fake_service(
+    version: str = "1",
+    *,
+    features: FakeFeatures | None = None,
+    models: list[FakeModel] | None = None,
+    **service_options: Any,
+) -> ScoringService:
+    """A scoring service whose champion is ``FakeModel(version)`` (no online features by default).
+
+    ``models`` adds registered versions besides the champion; ``service_options`` are
+    ``ScoringService``'s own (decisions, shadow, ...).
+    """
+    loader = FakeLoader([FakeModel(version), *(models or [])], {"champion": version})
+    service = ScoringService(loader, features or FakeFeatures({}), **service_options)
     service.apply_config(ScoringConfig())
     return service
 

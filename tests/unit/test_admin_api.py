@@ -14,23 +14,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from asgi_client import AsgiClient
+from fake_api import TEST_TOKENIZER, fake_api_context, fake_service
 
 from fraudlens.errors import ConfigError, DataError, ModelNotFoundError
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.config import Rules
 from fraudlens.scoring.decision_log import DecisionLog
-from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.rule_store import FileRuleStore, RedisRuleStore, RuleWatcher
 from fraudlens.security.audit import AuditLog, verify
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.security.privacy import ErasureReport, ParquetEraser, erase_customer
 from fraudlens.security.roles import Role
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import Settings, ValidationSettings
+from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 
-TOKENIZER = Tokenizer("k1", {"k1": b"0123456789abcdef"})
+TOKENIZER = TEST_TOKENIZER
 PAN = "4111 1111 1111 1111"
 KEYS = {role: generate_api_key(f"{role.value}01") for role in Role}
 CARD_A, CARD_B = "tok_k1_" + "a" * 32, "tok_k1_" + "b" * 32
@@ -73,11 +72,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[ScoringService]:
-    loader = FakeLoader([FakeModel("1")], {"champion": "1"})
-    svc = ScoringService(
-        loader, FakeFeatures({}), decisions=DecisionLog(tmp_path / "decisions", "api")
-    )
-    svc.apply_config(ScoringConfig())
+    svc = fake_service(decisions=DecisionLog(tmp_path / "decisions", "api"))
     yield svc
     svc.close()
 
@@ -96,12 +91,8 @@ def admin(tmp_path: Path, settings: Settings) -> AdminContext:
 
 @pytest.fixture
 def client(service: ScoringService, admin: AdminContext, settings: Settings) -> Iterator[Client]:
-    ctx = ApiContext(
-        service,
-        TOKENIZER,
-        ValidationSettings(),
-        authenticator=Authenticator.from_settings(settings),
-        admin=admin,
+    ctx = fake_api_context(
+        service, authenticator=Authenticator.from_settings(settings), admin=admin
     )
     http = Client(create_api(ctx))
     yield http
@@ -192,10 +183,7 @@ def test_damaged_rule_store_is_503_and_keeps_rules(
 
 def test_other_replicas_apply_rules_by_polling(tmp_path: Path) -> None:
     store = FileRuleStore(tmp_path / "rules.json")
-    replicas = [
-        ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
-        for _ in range(2)
-    ]
+    replicas = [fake_service() for _ in range(2)]
     watchers = [RuleWatcher(store, svc.set_rules) for svc in replicas]
     assert not watchers[0].poll()  # nothing stored yet
     store.put(Rules.model_validate({"block": {"countries": ["XX"]}}), "api_key:admin01")
@@ -342,9 +330,7 @@ def test_without_admin_context_routes_answer_503(
     service: ScoringService, settings: Settings
 ) -> None:
     auth = Authenticator.from_settings(settings)
-    http = Client(
-        create_api(ApiContext(service, TOKENIZER, ValidationSettings(), authenticator=auth))
-    )
+    http = Client(create_api(fake_api_context(service, authenticator=auth)))
     try:
         assert http.call("GET", "/v1/audit/verify", Role.ADMIN).status_code == 503
         assert http.call("GET", "/v1/audit/verify").status_code == 401
@@ -355,7 +341,7 @@ def test_without_admin_context_routes_answer_503(
 def test_admin_routes_fail_closed_without_authenticator(
     service: ScoringService, admin: AdminContext
 ) -> None:
-    http = Client(create_api(ApiContext(service, TOKENIZER, ValidationSettings(), admin=admin)))
+    http = Client(create_api(fake_api_context(service, admin=admin)))
     try:
         assert http.call("POST", "/v1/score", json=txn("t1")).status_code == 200  # demo: open
         assert http.call("PUT", "/v1/rules", json={}).status_code == 503
@@ -367,7 +353,7 @@ def test_admin_routes_fail_closed_without_authenticator(
 def test_app_startup_applies_stored_rules(service: ScoringService, admin: AdminContext) -> None:
     """The router's lifespan (run by uvicorn and by Serve) polls the store at startup."""
     admin.rules.put(Rules.model_validate({"block": {"merchants": ["M1"]}}), "api_key:other")
-    app = create_api(ApiContext(service, TOKENIZER, ValidationSettings(), admin=admin))
+    app = create_api(fake_api_context(service, admin=admin))
     assert service.active.rules.block.merchants == frozenset()
 
     async def start_and_stop() -> None:

@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fraudlens.schema import Transaction
+from transactions import make_txn as txn
+
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.scorer import Scorer
 from ray_apps.deployments import RemoteShadow
-
-
-def txn(i: int) -> Transaction:
-    return Transaction(
-        transaction_id=f"t{i}",
-        event_time=datetime(2026, 6, 3, 14, 0, tzinfo=UTC) + timedelta(minutes=i),
-        card_token="tok_demo_" + "b" * 32,
-        customer_id="c1",
-        terminal_id="T1",
-        merchant_id="M1",
-        mcc="5411",
-        amount=40.0,
-        currency="EUR",
-        channel="card_present",
-        entry_mode="chip",
-        country="FR",
-        longitude=2.3,
-        latitude=48.8,
-    )
 
 
 class FakeHandle:

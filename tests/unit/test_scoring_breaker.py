@@ -5,36 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
+from transactions import make_txn as txn
 
-from fraudlens.schema import Transaction
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.breaker import Breaker, Ticket
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.scorer import STORE_ERROR, STORE_SKIPPED, STORE_TIMEOUT, Scorer
 
 CARD = "tok_demo_" + "b" * 32
-
-
-def txn(i: int = 0) -> Transaction:
-    fields: dict[str, Any] = {
-        "transaction_id": f"t{i}",
-        "event_time": datetime(2026, 6, 3, 14, 0, tzinfo=UTC),
-        "card_token": CARD,
-        "customer_id": "c1",
-        "terminal_id": "T1",
-        "merchant_id": "M1",
-        "mcc": "5411",
-        "amount": 40.0,
-        "currency": "EUR",
-        "channel": "card_present",
-        "entry_mode": "chip",
-        "country": "FR",
-    }
-    return Transaction.model_validate(fields)
 
 
 def service_over(features: FakeFeatures, timeout_s: float, breaker_s: float) -> ScoringService:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from transactions import make_txn
 
 from fraudlens.errors import ConfigError
 from fraudlens.schema import Transaction
@@ -20,21 +20,7 @@ CARD = "tok_demo_" + "a" * 32
 
 
 def txn(**overrides: Any) -> Transaction:
-    fields: dict[str, Any] = {
-        "transaction_id": "t1",
-        "event_time": datetime(2026, 6, 3, 14, 0, tzinfo=UTC),
-        "card_token": CARD,
-        "customer_id": "c1",
-        "terminal_id": "T1",
-        "merchant_id": "M1",
-        "mcc": "5411",
-        "amount": 40.0,
-        "currency": "EUR",
-        "channel": "card_present",
-        "entry_mode": "chip",
-        "country": "FR",
-    }
-    return Transaction(**(fields | overrides))
+    return make_txn(card_token=CARD, **overrides)
 
 
 def test_model_decision_thresholds() -> None:

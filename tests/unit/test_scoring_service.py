@@ -6,12 +6,13 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from transactions import make_txn as txn
 
 from fraudlens.errors import ModelError
 from fraudlens.schema import Transaction
@@ -30,26 +31,6 @@ from fraudlens.scoring.service import NotReadyError
 
 CARD = "tok_demo_" + "b" * 32
 RISKY = "tok_demo_" + "c" * 32
-
-
-def txn(i: int = 0, **overrides: Any) -> Transaction:
-    fields: dict[str, Any] = {
-        "transaction_id": f"t{i}",
-        "event_time": datetime(2026, 6, 3, 14, 0, tzinfo=UTC) + timedelta(minutes=i),
-        "card_token": CARD,
-        "customer_id": "c1",
-        "terminal_id": "T1",
-        "merchant_id": "M1",
-        "mcc": "5411",
-        "amount": 40.0,
-        "currency": "EUR",
-        "channel": "card_present",
-        "entry_mode": "chip",
-        "country": "FR",
-        "longitude": 2.3,
-        "latitude": 48.8,
-    }
-    return Transaction(**(fields | overrides))
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from transactions import make_txn
+
 from fraudlens.errors import BrokerError
 from fraudlens.kafka.consumer import ConsumedEvent
 from fraudlens.schema import Label, Transaction
@@ -32,19 +34,14 @@ class Producer:
 
 
 def txn(i: int) -> Transaction:
-    return Transaction(
+    return make_txn(
+        i,
         transaction_id=f"s{i}",
         event_time=datetime(2026, 6, 3, tzinfo=UTC) + timedelta(seconds=i),
         card_token=CARD,
-        customer_id="c",
-        terminal_id="T",
-        merchant_id="M",
-        mcc="5411",
         amount=10.0 + i,
-        currency="EUR",
         channel="ecommerce",
         entry_mode="ecom_3ds",
-        country="FR",
     )
 
 

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import ray
-from ray import cloudpickle
+from local_ray import local_ray as local_ray_for
 
 from drift.launchers import JobResult, RayTaskLauncher
 from fraudlens.settings import Settings
-from training.ray_runtime import ensure_ray
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    """A Ray of its own (left as found), and this module's job bodies shipped by value."""
-    started = not ray.is_initialized()
-    ensure_ray(Settings().training)
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    if started:
-        ray.shutdown()
+    """A Ray of its own (left as found), this module's job bodies shipped by value."""
+    with local_ray_for(__name__):
+        yield
 
 
 def fake_retrain(settings: Settings, start: date, end: date) -> JobResult:

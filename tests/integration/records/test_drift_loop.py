@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,8 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import ray
-from ray import cloudpickle
+from local_ray import local_ray as local_ray_for
 from ray.job_submission import JobStatus
 from records_data import decision_records
 from sqlalchemy import Engine, select
@@ -38,7 +36,6 @@ from fraudlens.records.operations import read_retrain_job, start_retrain_job
 from fraudlens.records.tables import drift_checks, retrain_jobs
 from fraudlens.scoring.decision_log import FEATURE_PREFIX, ParquetLog
 from fraudlens.settings import DriftSettings, Settings
-from training.ray_runtime import ensure_ray
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -244,13 +241,8 @@ def test_cycle_command_checks_retrains_and_records_both(
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """A Ray of its own (left as found), this module's job bodies shipped by value."""
-    started = not ray.is_initialized()
-    ensure_ray(Settings().training)
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield
-    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    if started:
-        ray.shutdown()
+    with local_ray_for(__name__):
+        yield
 
 
 def slow_retrain(settings: Settings, start: date, end: date) -> JobResult:
