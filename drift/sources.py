@@ -172,7 +172,7 @@ def reads_records(settings: Settings) -> bool:
     """Whether ``drift.source`` (``auto`` resolved) is the records database."""
     choice = settings.drift.source
     if choice == "auto":
-        return settings.records.decision_sink == "kafka"
+        return settings.resolved_decision_sink() == "kafka"
     return choice == "records"
 
 

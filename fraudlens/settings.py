@@ -625,12 +625,13 @@ class RecordsSettings(BaseModel):
         None, description="data folder of the bundled PostgreSQL (default: DATA_DIR/postgres)"
     )
     pool_size: int = Field(5, ge=1, le=100, description="connections kept open per process")
-    decision_sink: Literal["parquet", "kafka", "both"] = Field(
-        "parquet",
+    decision_sink: Literal["auto", "parquet", "kafka", "both"] = Field(
+        "auto",
         description=(
             "where scoring records decisions: the Parquet decision log under DATA_DIR, the "
-            "decisions topic (stored by `fraudlens records sink`), or both; production "
-            "mode requires (and defaults to) kafka"
+            "decisions topic (stored by `fraudlens records sink`, which opens the review cases), "
+            "or both; auto: kafka in production (required there), both when a broker is "
+            "configured and the workspace is on, else parquet"
         ),
     )
 
@@ -697,7 +698,7 @@ class Settings(BaseSettings):
             raise ValueError("kafka.bootstrap_servers is required in production mode")
         # Scoring replicas write no files in production (a pod's folder is an
         # emptyDir): decisions go through the topic into PostgreSQL.
-        if "decision_sink" not in self.records.model_fields_set:
+        if self.records.decision_sink == "auto":
             self.records.decision_sink = "kafka"
         elif self.records.decision_sink != "kafka":
             raise ValueError(
@@ -706,3 +707,19 @@ class Settings(BaseSettings):
                 "decisions go through the topic into PostgreSQL)"
             )
         return self
+
+    def resolved_decision_sink(self) -> Literal["parquet", "kafka", "both"]:
+        """``records.decision_sink`` with ``auto`` resolved.
+
+        Production: kafka. Embedded: both when a broker is configured and the
+        workspace is on (the API's review decisions reach the sink, which opens
+        their cases), else the Parquet log only.
+        """
+        choice = self.records.decision_sink
+        if choice != "auto":
+            return choice
+        if self.mode == "production":
+            return "kafka"
+        if self.kafka.bootstrap_servers and self.workspace.enabled:
+            return "both"
+        return "parquet"

@@ -73,7 +73,7 @@ class AdminContext:
             return erase_customer(settings, customer_id, actor=actor, audit=audit)
 
         records = None
-        if settings.records.decision_sink == "kafka":  # no decision files: read PostgreSQL
+        if settings.resolved_decision_sink() == "kafka":  # no decision files: read PostgreSQL
             from fraudlens.records.engine import engine_from_settings
 
             records = engine_from_settings(settings, pool_size=1)

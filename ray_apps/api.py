@@ -165,6 +165,13 @@ def create_api(ctx: ApiContext) -> FastAPI:
     async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
         return error_response(422, "invalid_request", exc.reason, exc.field)
 
+    @app.exception_handler(BrokerError)
+    async def _unrecorded(request: Request, exc: BrokerError) -> JSONResponse:
+        logger.error("decisions not recorded: %s", exc)
+        return error_response(
+            503, "decision_not_recorded", "the decisions topic did not acknowledge; retry"
+        )
+
     @app.exception_handler(NotReadyError)
     async def _not_ready(request: Request, exc: NotReadyError) -> JSONResponse:
         return error_response(503, "not_ready", str(exc))

@@ -3,14 +3,16 @@
 With ``records.decision_sink=kafka`` (or ``both``) the scoring API publishes
 each decision to the decisions topic, in the stream scorer's format
 (``DecisionEvent``), and ``fraudlens records sink`` stores it in PostgreSQL.
-``write`` queues the messages and returns (no wait in the request path);
-librdkafka retries delivery, a final failure is logged and counted, and
-``close`` waits for every message still queued.
+``write`` returns once the broker has acknowledged the batch (acks=all), so
+a replica killed after answering has lost no decision; a batch the broker
+does not acknowledge in time raises ``BrokerError`` (the API answers 503, not
+a decision that was never recorded).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -29,12 +31,22 @@ class KafkaDecisionSink:
         producer: an open producer (closed by ``close``).
         topic: the decisions topic.
         source: ``api`` or ``stream``, carried in each message.
+        ack_timeout_s: how long ``write`` waits for the broker's acknowledgement.
     """
 
-    def __init__(self, producer: EventProducer, topic: str, source: str = "api") -> None:
+    def __init__(
+        self,
+        producer: EventProducer,
+        topic: str,
+        source: str = "api",
+        ack_timeout_s: float = 5.0,
+    ) -> None:
         self.producer = producer
         self.topic = topic
         self.source = source
+        self.ack_timeout_s = ack_timeout_s
+        # One batch in flight at a time: a delivery error is then this batch's own.
+        self._lock = threading.Lock()
 
     @property
     def failed(self) -> int:
@@ -42,21 +54,23 @@ class KafkaDecisionSink:
         return self.producer.failed
 
     def write(self, results: Sequence[ScoreResult]) -> None:
-        """Queue one batch of decisions.
+        """Publish one batch of decisions and wait for the broker's acknowledgement.
 
         Raises:
-            BrokerError: the producer's queue stayed full, or it hit a fatal error.
+            BrokerError: the broker did not acknowledge every decision in time, or
+                the producer hit a fatal error.
         """
         now = datetime.now(UTC)
-        for result in results:
-            event = decision_event(result, now, source=self.source)
-            self.producer.send(
-                self.topic,
-                result.card_token,
-                event.model_dump_json().encode(),
-                headers=[(DECISION_ID_HEADER, result.decision_id)],
-            )
-        self.producer.poll(0)  # serve delivery callbacks without waiting
+        with self._lock:
+            for result in results:
+                event = decision_event(result, now, source=self.source)
+                self.producer.send(
+                    self.topic,
+                    result.card_token,
+                    event.model_dump_json().encode(),
+                    headers=[(DECISION_ID_HEADER, result.decision_id)],
+                )
+            self.producer.flush(self.ack_timeout_s)
 
     def close(self) -> None:
         """Wait until every queued decision is delivered, then release the producer.

@@ -95,7 +95,7 @@ def decision_sink(settings: Settings, source: str) -> DecisionSink | None:
     """
     if not settings.serve.decision_log:
         return None
-    choice = settings.records.decision_sink
+    choice = settings.resolved_decision_sink()
     if source != "api":
         return None if choice == "kafka" else DecisionLog(decisions_dir(settings), source)
     log = DecisionLog(decisions_dir(settings), source) if choice != "kafka" else None

@@ -7,6 +7,7 @@ active one; if loading or the probe fails, the old version keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import threading
@@ -278,7 +279,8 @@ class ScoringService:
     async def ascore(self, txns: Sequence[Transaction]) -> list[ScoreResult]:
         """Score a batch from an event loop and record it."""
         scored = await self.scorer.ascore(txns, self.active)
-        self._after(scored)
+        # Off the event loop: the decisions topic answers only once the broker acknowledged.
+        await asyncio.to_thread(self._after, scored)
         return scored.results
 
     def _after(self, scored: Scored) -> None:

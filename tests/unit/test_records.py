@@ -110,7 +110,15 @@ def test_production_scoring_writes_no_files() -> None:
 
     prod = {"mode": "production", "kafka": {"bootstrap_servers": "b:9092"}}
     assert Settings.model_validate(prod).records.decision_sink == "kafka"
-    assert Settings().records.decision_sink == "parquet"  # a laptop keeps the Parquet log
+    assert Settings.model_validate(prod).resolved_decision_sink() == "kafka"
+    assert Settings().resolved_decision_sink() == "parquet"  # no broker: the Parquet log
+    # With a broker and the workspace, the API's reviews reach the sink, which opens cases.
+    broker = {"kafka": {"bootstrap_servers": "127.0.0.1:9092"}}
+    assert Settings.model_validate(broker).resolved_decision_sink() == "both"
+    no_workspace = broker | {"workspace": {"enabled": False}}
+    assert Settings.model_validate(no_workspace).resolved_decision_sink() == "parquet"
+    chosen = broker | {"records": {"decision_sink": "parquet"}}
+    assert Settings.model_validate(chosen).resolved_decision_sink() == "parquet"
     for choice in ("parquet", "both"):
         with pytest.raises(SettingsError, match="records.decision_sink must be kafka"):
             Settings.model_validate(prod | {"records": {"decision_sink": choice}})

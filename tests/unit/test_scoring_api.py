@@ -9,18 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_api import TEST_TOKENIZER, fake_api_context, fake_service
 from fastapi import FastAPI
 
 from fraudlens.errors import BrokerError
 from fraudlens.schema import Label
-from fraudlens.scoring import ScoringConfig, ScoringService
+from fraudlens.scoring import ScoringService
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
-from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import ValidationSettings
-from ray_apps.api import ApiContext, create_api
+from ray_apps.api import create_api
 
 PAN = "4111 1111 1111 1111"
-TOKENIZER = Tokenizer("k1", {"k1": b"0123456789abcdef"})
+TOKENIZER = TEST_TOKENIZER
 RISKY = TOKENIZER.tokenize(PAN)
 
 
@@ -74,18 +73,14 @@ def labels() -> Labels:
 
 @pytest.fixture
 def service(features: FakeFeatures) -> ScoringService:
-    loader = FakeLoader([FakeModel("1"), FakeModel("2", bias=-3.5)], {"champion": "1"})
-    svc = ScoringService(loader, features)
-    svc.apply_config(ScoringConfig())
+    svc = fake_service(features=features, models=[FakeModel("2", bias=-3.5)])
     svc.warm_up()
     return svc
 
 
 @pytest.fixture
 def client(service: ScoringService, labels: Labels) -> Iterator[ApiClient]:
-    ctx = ApiContext(
-        service, TOKENIZER, ValidationSettings(), labels, max_body_bytes=4096, max_batch_size=3
-    )
+    ctx = fake_api_context(service, labels=labels, max_body_bytes=4096, max_batch_size=3)
     with ApiClient(create_api(ctx)) as test_client:
         yield test_client
 
@@ -233,6 +228,29 @@ def test_degraded_answer_is_200(client: ApiClient, features: FakeFeatures) -> No
     assert data["reasons"][-1]["code"] == "degraded"
 
 
+class UnackedDecisions:
+    """A decision sink whose broker never acknowledges."""
+
+    def write(self, results: Sequence[object]) -> None:
+        raise BrokerError("1 message(s) still queued after 5.0 s")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unrecorded_decision_is_503_not_an_answer() -> None:
+    service = fake_service(decisions=UnackedDecisions())
+    service.warm_up()
+    with ApiClient(create_api(fake_api_context(service))) as api:
+        for path, payload in (
+            ("/v1/score", body()),
+            ("/v1/score/batch", {"transactions": [body()]}),
+        ):
+            response = api.post(path, json=payload)
+            assert response.status_code == 503, path
+            assert response.json()["error"] == "decision_not_recorded"
+
+
 def test_labels_are_published(client: ApiClient, labels: Labels) -> None:
     label = {
         "transaction_id": "t1",
@@ -265,9 +283,8 @@ def test_model_health_and_docs(client: ApiClient) -> None:
 def test_ready_only_once_warmed_up_and_says_when_the_store_is_down(
     features: FakeFeatures,
 ) -> None:
-    svc = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), features)
-    svc.apply_config(ScoringConfig())
-    with ApiClient(create_api(ApiContext(svc, TOKENIZER, ValidationSettings()))) as client:
+    svc = fake_service(features=features)
+    with ApiClient(create_api(fake_api_context(svc))) as client:
         cold = client.get("/readyz")
         assert cold.status_code == 503 and "warming up" in cold.text
         features.down = True
@@ -279,7 +296,7 @@ def test_ready_only_once_warmed_up_and_says_when_the_store_is_down(
 
 def test_not_ready_is_503(features: FakeFeatures) -> None:
     svc = ScoringService(FakeLoader([], {}), features)
-    with ApiClient(create_api(ApiContext(svc, TOKENIZER, ValidationSettings()))) as client:
+    with ApiClient(create_api(fake_api_context(svc))) as client:
         assert client.get("/readyz").status_code == 503
         assert client.post("/v1/score", json=body()).status_code == 503
         assert client.post("/v1/labels", json={"labels": []}).status_code == 422
@@ -301,13 +318,7 @@ def test_api_keys_and_roles(service: ScoringService) -> None:
             }
         }
     )
-    ctx = ApiContext(
-        service,
-        TOKENIZER,
-        ValidationSettings(),
-        Labels(),
-        authenticator=authenticator_for(settings),
-    )
+    ctx = fake_api_context(service, labels=Labels(), authenticator=authenticator_for(settings))
     with ApiClient(create_api(ctx)) as client:
         assert client.post("/v1/score", json=body()).status_code == 401
         ok = client.post("/v1/score", json=body(), headers={"X-API-Key": scorer_key})

@@ -56,7 +56,10 @@ def test_api_decisions_reach_postgres_and_the_parquet_log(
     )
     sink = decision_sink(settings, "api")
     assert isinstance(sink, FanOutSink)
+    topic = sink.sinks[1]
+    assert isinstance(topic, KafkaDecisionSink)
     sink.write([_result(i) for i in range(40)])
+    assert topic.producer.delivered == 40  # acknowledged before the API answers
     sink.write([_result(i) for i in range(40, 60)])
     sink.close()
     assert list((tmp_path / "decisions").rglob("*.parquet"))  # the drift monitor's input
