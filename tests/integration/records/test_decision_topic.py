@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,3 +149,33 @@ def test_the_setting_picks_the_sink(kafka_settings: KafkaSettings, tmp_path: Pat
     assert decision_sink(no_files, "stream") is None
     off = Settings(data_dir=tmp_path, serve={"decision_log": False})
     assert decision_sink(off, "api") is None
+
+
+def test_on_defaults_an_api_review_opens_a_case(
+    kafka_settings: KafkaSettings,
+    kafka_consumer_config: dict[str, object],
+    records_url: str,
+    records_engine: Engine,
+    tmp_path: Path,
+) -> None:
+    from fraudlens.workspace import QueueFilter, list_queue
+
+    # No decision_sink chosen: with a broker and the workspace on, the API publishes too.
+    settings = Settings(
+        data_dir=tmp_path, kafka=kafka_settings, records={"database_url": records_url}
+    )
+    sink = decision_sink(settings, "api")
+    assert sink is not None
+    results = [_result(i) for i in range(3)]  # the first is a review
+    sink.write(
+        [
+            replace(r, decision_id=f"dec-case-{i}", transaction_id=f"tx-case-{i}")
+            for i, r in enumerate(results)
+        ]
+    )
+    sink.close()
+    stats = run_decision_sink(settings, idle_timeout=2.0, consumer_config=kafka_consumer_config)
+    assert stats.inserted == 3
+    with records_engine.connect() as conn:
+        opened = [row["transaction_id"] for row in list_queue(conn, QueueFilter())]
+    assert "tx-case-0" in opened and "tx-case-1" not in opened
