@@ -22,3 +22,23 @@ def run_sink(settings: Any, batch_size: int, consumer_config: dict[str, Any]) ->
     from fraudlens.records.sink import run_decision_sink
 
     run_decision_sink(settings, batch_size=batch_size, consumer_config=consumer_config)
+
+
+def serve_scoring_api(kafka: Any, data_dir: Any, port: int) -> None:
+    """Serve the real scoring API (fake model, real decisions topic sink) until killed."""
+    import uvicorn
+    from fake_api import fake_api_context, fake_service
+
+    from fraudlens.kafka import EventProducer
+    from fraudlens.scoring.decision_topic import KafkaDecisionSink
+
+    # A long linger: an answered decision must be durable whatever the producer batches.
+    producer = EventProducer(kafka, config={"linger.ms": 500})
+    decisions = KafkaDecisionSink(producer, kafka.decisions_topic, "api")
+    service = fake_service(decisions=decisions)
+    service.warm_up()
+    from ray_apps.api import create_api
+
+    uvicorn.run(
+        create_api(fake_api_context(service)), host="127.0.0.1", port=port, log_level="warning"
+    )
