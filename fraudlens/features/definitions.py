@@ -11,12 +11,21 @@ seen today), and a fraud mark counts only if its label arrived before t.
 
 Missing values use sentinels, never NaN (so stores and joins round-trip them):
 -1.0 for "no earlier transaction" / "no location".
+
+Float arithmetic is spelled so that ``fraudlens.features.compute`` (the same
+features for a whole batch with numpy) gives identical floats: sums run left
+to right from 0.0 (``seq_sum``), squares are ``d * d``, and the distance is
+one numpy formula (``haversine_array``) both paths call.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
 from fraudlens.features.state import (
@@ -36,14 +45,41 @@ EARTH_RADIUS_KM = 6371.0088
 NIGHT_HOURS = (0, 6)  # local hours [0, 6) count as night
 MIN_SPEED_HOURS = 1.0 / 60.0  # speeds use at least one minute between events
 US_PER_HOUR = 3600 * US_PER_SECOND
+RADIANS_PER_DEGREE = math.pi / 180.0
+
+
+def seq_sum(values: Iterable[float]) -> float:
+    """Sum from 0.0, left to right (the order the batch runner reproduces exactly)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def haversine_array(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> NDArray[np.float64]:
+    """Great-circle distances in kilometres between 1-D arrays of points.
+
+    numpy ufuncs on 1-D arrays for a single row and for a batch alike, so the
+    row-wise and the batch runners get identical floats.
+    """
+    p1 = np.asarray(lat1, dtype=np.float64) * RADIANS_PER_DEGREE
+    p2 = np.asarray(lat2, dtype=np.float64) * RADIANS_PER_DEGREE
+    dp = p2 - p1
+    dl = (np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64)) * (
+        RADIANS_PER_DEGREE
+    )
+    s_dp = np.sin(dp / 2)
+    s_dl = np.sin(dl / 2)
+    a = s_dp * s_dp + np.cos(p1) * np.cos(p2) * (s_dl * s_dl)
+    km: NDArray[np.float64] = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return km
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    """Great-circle distance in kilometres between two points."""
+    return float(haversine_array([lat1], [lon1], [lat2], [lon2])[0])
 
 
 def _has_location(lat: float, lon: float) -> bool:
@@ -82,11 +118,12 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
         lo = bisect_left(ts, t - width_us, 0, end)
         window = amounts[lo:]
         n = len(window)
-        total = math.fsum(window)
+        total = seq_sum(window)
         out[f"card_tx_count_{name}"] = n
         out[f"card_amount_sum_{name}"] = total
         out[f"card_amount_mean_{name}"] = total / n if n else 0.0
-        out[f"card_amount_max_{name}"] = max(window) if n else 0.0
+        # + 0.0: a -0.0 amount and a 0.0 give one value, whichever comes first.
+        out[f"card_amount_max_{name}"] = max(window) + 0.0 if n else 0.0
 
     lo_1d = bisect_left(ts, t - US_PER_DAY, 0, end)
     lo_30d = bisect_left(ts, t - 30 * US_PER_DAY, 0, end)
@@ -107,10 +144,11 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     amount = float(request.amount)
     usual = amounts[lo_30d:]
     n30 = len(usual)
-    mean = math.fsum(usual) / n30 if n30 else 0.0
-    std = math.sqrt(math.fsum((a - mean) ** 2 for a in usual) / n30) if n30 else 0.0
+    mean = seq_sum(usual) / n30 if n30 else 0.0
+    std = math.sqrt(seq_sum((a - mean) * (a - mean) for a in usual) / n30) if n30 else 0.0
+    spread = n30 >= 2 and std > 0
     out["card_amount_ratio_30d"] = amount / mean if n30 and mean > 0 else 1.0
-    out["card_amount_zscore_30d"] = (amount - mean) / std if n30 >= 2 and std > 0 else 0.0
+    out["card_amount_zscore_30d"] = (amount - mean) / std if spread else 0.0
 
     out.update(_previous_features(state, request, lo_30d, end))
     local = local_time_us(request)
