@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from fraudlens.features.definitions import (
     MIN_SPEED_HOURS,
     NIGHT_HOURS,
+    STD_REL_EPSILON,
     US_PER_HOUR,
     haversine_array,
 )
@@ -225,7 +226,7 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     window, inside = _window(cards.amount, lo["30d"], end, 0.0)
     d = window - mean[:, None]
     std = np.sqrt(_divide(_row_sums(np.where(inside, d * d, 0.0)), n30, n30 > 0, 0.0))
-    spread = (n30 >= 2) & (std > 0)
+    spread = (n30 >= 2) & (std > STD_REL_EPSILON * np.abs(mean))
     out["card_amount_ratio_30d"] = _divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
     out["card_amount_zscore_30d"] = _divide(req.amount - mean, std, spread, 0.0)
 

@@ -46,6 +46,9 @@ NIGHT_HOURS = (0, 6)  # local hours [0, 6) count as night
 MIN_SPEED_HOURS = 1.0 / 60.0  # speeds use at least one minute between events
 US_PER_HOUR = 3600 * US_PER_SECOND
 RADIANS_PER_DEGREE = math.pi / 180.0
+# A standard deviation below this fraction of the mean is rounding noise (equal
+# amounts that are inexact floats), not spread: the z-score is then 0.
+STD_REL_EPSILON = 1e-9
 
 
 def seq_sum(values: Iterable[float]) -> float:
@@ -146,7 +149,7 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     n30 = len(usual)
     mean = seq_sum(usual) / n30 if n30 else 0.0
     std = math.sqrt(seq_sum((a - mean) * (a - mean) for a in usual) / n30) if n30 else 0.0
-    spread = n30 >= 2 and std > 0
+    spread = n30 >= 2 and std > STD_REL_EPSILON * abs(mean)
     out["card_amount_ratio_30d"] = amount / mean if n30 and mean > 0 else 1.0
     out["card_amount_zscore_30d"] = (amount - mean) / std if spread else 0.0
 

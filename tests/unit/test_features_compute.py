@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fraudlens.features.compute import card_matrix
+from fraudlens.features.definitions import card_features
 from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns
 from fraudlens.features.registry import CARD_FEATURES, WINDOWS
 from fraudlens.features.state import (
@@ -17,6 +18,8 @@ from fraudlens.features.state import (
     MISSING_COORD,
     US_PER_DAY,
     US_PER_SECOND,
+    CardState,
+    TxnEvent,
 )
 
 T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()) * US_PER_SECOND
@@ -154,3 +157,28 @@ def test_batch_without_any_state() -> None:
             k: exact(v) for k, v in want.items()
         }
     assert batch["card_secs_since_prev"] == [-1.0] * VECTOR_MIN_ROWS
+
+
+def test_equal_inexact_amounts_give_no_zscore() -> None:
+    state = CardState(
+        ts=[T0 - (i + 1) * MIN for i in range(10)][::-1],
+        amount=[0.1] * 10,  # their mean is not exactly 0.1: std is ~1e-17, not 0
+        terminal=["t1"] * 10,
+        merchant=["m1"] * 10,
+        country=["FR"] * 10,
+        lat=[MISSING_COORD] * 10,
+        lon=[MISSING_COORD] * 10,
+    )
+    request = TxnEvent("x", T0, "c", "t1", "m1", "FR", 100.0)
+    assert card_features(state, request)["card_amount_zscore_30d"] == 0.0
+    row: Inputs = {col: [getattr(state, attr)] * VECTOR_MIN_ROWS for col, attr, _ in CARD_COLUMNS}
+    row |= {
+        "req_time_us": [T0] * VECTOR_MIN_ROWS,
+        "req_amount": [100.0] * VECTOR_MIN_ROWS,
+        "req_terminal_id": ["t1"] * VECTOR_MIN_ROWS,
+        "req_merchant_id": ["m1"] * VECTOR_MIN_ROWS,
+        "req_country": ["FR"] * VECTOR_MIN_ROWS,
+        "req_lat": [None] * VECTOR_MIN_ROWS,
+        "req_lon": [None] * VECTOR_MIN_ROWS,
+    }
+    assert card_feature_columns(row)["card_amount_zscore_30d"] == [0.0] * VECTOR_MIN_ROWS
