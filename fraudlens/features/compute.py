@@ -18,7 +18,6 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from fraudlens.features.definitions import (
@@ -26,6 +25,7 @@ from fraudlens.features.definitions import (
     NIGHT_HOURS,
     STD_REL_EPSILON,
     US_PER_HOUR,
+    has_location,
     haversine_array,
 )
 from fraudlens.features.registry import WINDOWS
@@ -33,7 +33,6 @@ from fraudlens.features.state import CARD_COLUMNS, MISSING_COORD, US_PER_DAY, US
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
-WINDOW_30D = 30 * US_PER_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +50,22 @@ class RequestBatch:
 
 @dataclass(frozen=True, slots=True)
 class CardBatch:
-    """The card states of a batch, concatenated; row i owns ``offsets[i]:offsets[i+1]``."""
+    """The card states of a batch.
+
+    Times and amounts, which every row reads whole, are concatenated: row i
+    owns ``offsets[i]:offsets[i+1]``. The other columns stay one list per row
+    (empty without state): they are only read through Python sets and a short
+    walk back, so converting them to arrays would cost more than it saves.
+    """
 
     offsets: Ints
     ts: Ints
     amount: Floats
-    terminal: list[str]
-    merchant: list[str]
-    country: list[str]
-    lat: Floats
-    lon: Floats
+    terminal: list[Sequence[str]]
+    merchant: list[Sequence[str]]
+    country: list[Sequence[str]]
+    lat: list[Sequence[float]]
+    lon: list[Sequence[float]]
 
 
 def _coords(values: Sequence[Any]) -> Floats:
@@ -89,33 +94,32 @@ def card_batch(inputs: Mapping[str, Sequence[Any]], rows: int) -> CardBatch:
     A row whose lists are missing, empty or of unequal lengths has no state
     (as ``state.card_from_row`` says) and owns no events.
     """
-    empty: list[Any] = []
     cols = [inputs[col] if col in inputs else [None] * rows for col, _, _ in CARD_COLUMNS]
-    lists: list[list[Sequence[Any]]] = [[] for _ in CARD_COLUMNS]
-    counts = np.zeros(rows, dtype=np.int64)
-    for i, row in enumerate(zip(*cols, strict=True)):
-        values = [empty if v is None else v for v in row]
-        n = len(values[0])
-        if n and all(len(v) == n for v in values):
-            counts[i] = n
-            for out, v in zip(lists, values, strict=True):
-                out.append(v)
+    lengths = np.array([[0 if v is None else len(v) for v in col] for col in cols])
+    counts = lengths[0] if len(cols[0]) else np.zeros(rows, dtype=np.int64)
+    keep = (counts > 0) & (lengths == counts).all(axis=0)
+    counts = np.where(keep, counts, 0)
     offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
+    kept = keep.tolist()
 
     def numbers(k: int, dtype: type[np.generic]) -> Any:
-        return np.fromiter(chain.from_iterable(lists[k]), dtype=dtype, count=total)
+        values = chain.from_iterable([v for v, ok in zip(cols[k], kept, strict=True) if ok])
+        return np.fromiter(values, dtype=dtype, count=total)
+
+    def per_row(k: int) -> list[Sequence[Any]]:
+        return [v if ok else () for v, ok in zip(cols[k], kept, strict=True)]
 
     return CardBatch(
         offsets=offsets,
         ts=numbers(0, np.int64),
         amount=numbers(1, np.float64),
-        terminal=list(chain.from_iterable(lists[2])),
-        merchant=list(chain.from_iterable(lists[3])),
-        country=list(chain.from_iterable(lists[4])),
-        lat=numbers(5, np.float64),
-        lon=numbers(6, np.float64),
+        terminal=per_row(2),
+        merchant=per_row(3),
+        country=per_row(4),
+        lat=per_row(5),
+        lon=per_row(6),
     )
 
 
@@ -127,16 +131,20 @@ def _positions(before: NDArray[np.bool_], offsets: Ints) -> Ints:
     return start + seen[stop] - seen[start]
 
 
-def _window(values: Floats, lo: Ints, end: Ints, pad: float) -> tuple[Floats, NDArray[np.bool_]]:
-    """Row i's ``values[lo[i]:end[i]]`` left-aligned in a matrix padded with ``pad``."""
-    length = end - lo
+def _recent(values: Floats, end: Ints, length: Ints) -> Floats:
+    """Row i's last ``length[i]`` values before ``end[i]``, right-aligned, 0.0 on the left.
+
+    Every window ends at the same event, so one matrix serves them all: a
+    window keeps its last columns and zeroes the rest, and leading zeros leave
+    a left-to-right sum from 0.0 unchanged.
+    """
     width = int(length.max(initial=0))
     steps = np.arange(width)
-    inside = steps < length[:, None]
+    inside = steps >= width - length[:, None]
     if not len(values):
-        return np.full(inside.shape, pad), inside
-    index = np.minimum(lo[:, None] + steps, len(values) - 1)
-    return np.where(inside, values[index], pad), inside
+        return np.zeros(inside.shape)
+    index = np.clip(end[:, None] - width + steps, 0, len(values) - 1)
+    return np.where(inside, values[index], 0.0)
 
 
 def _row_sums(matrix: Floats) -> Floats:
@@ -156,27 +164,30 @@ def _divide(num: Floats, den: Any, where: NDArray[np.bool_], default: float) -> 
 
 
 def _distinct(
-    row: Ints, strings: list[str], requested: list[str], masks: tuple[NDArray[np.bool_], ...]
-) -> tuple[list[Ints], NDArray[np.bool_]]:
-    """Distinct values per row under each mask, and whether the request's value is new.
+    states: list[Sequence[str]],
+    requested: list[str],
+    lo_1d: list[int],
+    lo_30d: list[int],
+    end: list[int],
+) -> tuple[Ints, Ints, Ints]:
+    """Distinct values per row over 1 and 30 days, and 1 if the request's value is new.
 
-    The last mask is the 30-day window that "new" refers to.
+    Python sets on each row's slice (indices within the row): exact, and as
+    fast here as any array route, which needs one Python step per string too.
     """
-    rows = len(requested)
-    codes, uniques = pd.factorize(np.array(strings + requested, dtype=object))
-    width = max(len(uniques), 1)
-    keys = row * width + codes[: len(strings)]
-    counts: list[Ints] = []
-    seen = np.zeros(0, dtype=np.int64)
-    for mask in masks:
-        seen = np.unique(keys[mask])
-        counts.append(np.bincount(seen // width, minlength=rows).astype(np.int64))
-    wanted = np.arange(rows, dtype=np.int64) * width + codes[len(strings) :]
-    at = np.searchsorted(seen, wanted)
-    found = np.zeros(rows, dtype=bool)
-    hit = at < len(seen)
-    found[hit] = seen[at[hit]] == wanted[hit]
-    return counts, ~found
+    day: list[int] = []
+    month: list[int] = []
+    new: list[int] = []
+    for values, lo1, lo30, stop, wanted in zip(states, lo_1d, lo_30d, end, requested, strict=True):
+        seen = set(values[lo30:stop])
+        month.append(len(seen))
+        day.append(len(set(values[lo1:stop])) if stop - lo1 > 1 else stop - lo1)
+        new.append(wanted not in seen)
+    return (
+        np.array(day, dtype=np.int64),
+        np.array(month, dtype=np.int64),
+        np.array(new, dtype=np.int64),
+    )
 
 
 def card_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
@@ -200,8 +211,14 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     sums: dict[str, Floats] = {}
     for name, width_us in WINDOWS:
         lo[name] = _positions(rel < -width_us, cards.offsets)
-        window, inside = _window(cards.amount, lo[name], end, 0.0)
+    n30 = end - lo["30d"]
+    recent = _recent(cards.amount, end, n30)
+    # Column k of ``recent`` holds the event ``age[k]`` places before the last one.
+    age = np.arange(recent.shape[1])[::-1]
+    for name, _ in WINDOWS:
         n = end - lo[name]
+        inside = age < n[:, None]
+        window = np.where(inside, recent, 0.0)
         sums[name] = _row_sums(window)
         out[f"card_tx_count_{name}"] = n
         out[f"card_amount_sum_{name}"] = sums[name]
@@ -209,22 +226,21 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         top = np.where(inside, window, -np.inf).max(axis=1, initial=-np.inf)
         out[f"card_amount_max_{name}"] = np.where(n > 0, top + 0.0, 0.0)
 
-    in_1d = (rel < 0) & (rel >= -US_PER_DAY)
-    in_30d = (rel < 0) & (rel >= -WINDOW_30D)
-    for what, strings, requested, new in (
+    start = cards.offsets[:-1]
+    inner = [(lo["1d"] - start).tolist(), (lo["30d"] - start).tolist(), (end - start).tolist()]
+    for what, states, requested, one in (
         ("terminals", cards.terminal, req.terminal, "terminal"),
         ("merchants", cards.merchant, req.merchant, "merchant"),
         ("countries", cards.country, req.country, "country"),
     ):
-        (day, month), unseen = _distinct(row, strings, requested, (in_1d, in_30d))
+        day, month, new = _distinct(states, requested, *inner)
         out[f"card_distinct_{what}_1d"] = day
         out[f"card_distinct_{what}_30d"] = month
-        out[f"card_new_{new}_30d"] = unseen.astype(np.int64)
+        out[f"card_new_{one}_30d"] = new
 
-    n30 = end - lo["30d"]
     mean = _divide(sums["30d"], n30, n30 > 0, 0.0)
-    window, inside = _window(cards.amount, lo["30d"], end, 0.0)
-    d = window - mean[:, None]
+    inside = age < n30[:, None]
+    d = recent - mean[:, None]
     std = np.sqrt(_divide(_row_sums(np.where(inside, d * d, 0.0)), n30, n30 > 0, 0.0))
     spread = (n30 >= 2) & (std > STD_REL_EPSILON * np.abs(mean))
     out["card_amount_ratio_30d"] = _divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
@@ -242,11 +258,6 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     return out
 
 
-def _has_location(lat: Floats, lon: Floats) -> NDArray[np.bool_]:
-    known: NDArray[np.bool_] = (lat != MISSING_COORD) & (lon != MISSING_COORD)
-    return known & (lat >= -90.0) & (lat <= 90.0)
-
-
 def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[str, Floats]:
     """Time, distance and speed from the previous transaction (within 30 days)."""
     rows = len(req.time_us)
@@ -261,19 +272,26 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
     has_prev = end > lo
     if not has_prev.any():
         return out
-    last = end[has_prev] - 1
-    secs[has_prev] = (req.time_us[has_prev] - cards.ts[last]) / US_PER_SECOND
-    # The most recent event at or before each index that had a location.
-    located = np.where(_has_location(cards.lat, cards.lon), np.arange(len(cards.ts)), -1)
-    latest = np.maximum.accumulate(located)
-    j = np.full(rows, -1, dtype=np.int64)
-    j[has_prev] = latest[last]
-    ok = has_prev & (j >= lo) & _has_location(req.lat, req.lon)
-    if not ok.any():
+    secs[has_prev] = (req.time_us[has_prev] - cards.ts[end[has_prev] - 1]) / US_PER_SECOND
+    # The most recent earlier event that had a location: a short walk back per
+    # row (usually one step), over the Python lists, as the definition does.
+    start = cards.offsets[:-1]
+    located = has_prev & (req.lat != MISSING_COORD) & (req.lon != MISSING_COORD)
+    located &= (req.lat >= -90.0) & (req.lat <= 90.0)
+    found: list[tuple[int, int, float, float]] = []
+    for i in np.flatnonzero(located).tolist():
+        lats, lons, first = cards.lat[i], cards.lon[i], int(start[i])
+        for j in range(int(end[i]) - 1 - first, int(lo[i]) - 1 - first, -1):
+            if has_location(lats[j], lons[j]):
+                found.append((i, first + j, lats[j], lons[j]))
+                break
+    if not found:
         return out
-    jj = j[ok]
-    dist = haversine_array(cards.lat[jj], cards.lon[jj], req.lat[ok], req.lon[ok])
-    hours = np.maximum((req.time_us[ok] - cards.ts[jj]) / US_PER_HOUR, MIN_SPEED_HOURS)
+    rows_found, events, lats_found, lons_found = zip(*found, strict=True)
+    ok = np.array(rows_found, dtype=np.int64)
+    dist = haversine_array(lats_found, lons_found, req.lat[ok], req.lon[ok])
+    elapsed = req.time_us[ok] - cards.ts[np.array(events, dtype=np.int64)]
+    hours = np.maximum(elapsed / US_PER_HOUR, MIN_SPEED_HOURS)
     km[ok] = dist
     speed[ok] = dist / hours
     return out

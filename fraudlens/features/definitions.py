@@ -85,7 +85,8 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return float(haversine_array([lat1], [lon1], [lat2], [lon2])[0])
 
 
-def _has_location(lat: float, lon: float) -> bool:
+def has_location(lat: float, lon: float) -> bool:
+    """Whether a stored latitude/longitude pair is a known place."""
     return lat != MISSING_COORD and lon != MISSING_COORD and -90.0 <= lat <= 90.0
 
 
@@ -177,11 +178,11 @@ def _previous_features(
         return out
     out["card_secs_since_prev"] = (request.time_us - state.ts[end - 1]) / US_PER_SECOND
     lat, lon = coord(request.latitude), coord(request.longitude)
-    if not _has_location(lat, lon):
+    if not has_location(lat, lon):
         return out
     # The most recent earlier transaction that had a location.
     for j in range(end - 1, lo - 1, -1):
-        if _has_location(state.lat[j], state.lon[j]):
+        if has_location(state.lat[j], state.lon[j]):
             km = haversine_km(state.lat[j], state.lon[j], lat, lon)
             hours = max((request.time_us - state.ts[j]) / US_PER_HOUR, MIN_SPEED_HOURS)
             out["card_km_from_prev"] = km

@@ -83,10 +83,15 @@ def _rows(inputs: Mapping[str, Sequence[Any]]) -> int:
     return len(inputs["req_time_us"])
 
 
-def card_feature_columns(inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
-    """Card features for every row of ``inputs`` (card state + request columns)."""
+def card_feature_columns(
+    inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
+) -> dict[str, list[Any]]:
+    """Card features for every row of ``inputs`` (card state + request columns).
+
+    Batches of ``vector_min_rows`` rows or more are computed with numpy.
+    """
     names = [spec.name for spec in CARD_FEATURES]
-    if _rows(inputs) >= VECTOR_MIN_ROWS:
+    if _rows(inputs) >= vector_min_rows:
         columns = card_matrix(inputs)
         return {name: columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
