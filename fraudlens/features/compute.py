@@ -1,6 +1,6 @@
-"""Card features for a whole batch at once (numpy), identical to ``definitions``.
+"""Card and terminal features for a whole batch at once (numpy), identical to ``definitions``.
 
-``definitions.card_features`` stays the one definition and the test oracle;
+``definitions`` stays the one definition and the test oracle;
 this module computes the same values for every row of an ODFV input batch
 with array operations instead of a Python loop per row. The states of the
 batch are flattened CSR-style: the events of row ``i`` are
@@ -28,8 +28,14 @@ from fraudlens.features.definitions import (
     has_location,
     haversine_array,
 )
-from fraudlens.features.registry import WINDOWS
-from fraudlens.features.state import CARD_COLUMNS, MISSING_COORD, US_PER_DAY, US_PER_SECOND
+from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    MISSING_COORD,
+    TERMINAL_COLUMNS,
+    US_PER_DAY,
+    US_PER_SECOND,
+)
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -294,4 +300,64 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
     hours = np.maximum(elapsed / US_PER_HOUR, MIN_SPEED_HOURS)
     km[ok] = dist
     speed[ok] = dist / hours
+    return out
+
+
+def _segment_sums(values: Ints, offsets: Ints) -> Ints:
+    """Per row, the (exact, integer) sum of its values."""
+    total = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=total[1:])
+    return total[offsets[1:]] - total[offsets[:-1]]
+
+
+def _int_lists(a: Sequence[Any], b: Sequence[Any], keep: list[bool]) -> tuple[Ints, Ints, Ints]:
+    """Two parallel int list columns flattened: offsets, first values, second values."""
+    pairs = [
+        (x, y) if ok and x is not None and y is not None else ((), ())
+        for x, y, ok in zip(a, b, keep, strict=True)
+    ]
+    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x, _ in pairs], out=offsets[1:])
+    total = int(offsets[-1])
+    first = np.fromiter(chain.from_iterable(x for x, _ in pairs), dtype=np.int64, count=total)
+    second = np.fromiter(chain.from_iterable(y for _, y in pairs), dtype=np.int64, count=total)
+    return offsets, first, second
+
+
+def _size(value: Sequence[Any] | None) -> int:
+    return 0 if value is None else len(value)
+
+
+def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
+    """Every terminal feature for every row of ODFV ``inputs``, as numpy columns.
+
+    Same names, order and values as ``definitions.terminal_features`` row by
+    row: whole UTC days before the request's day, fraud marks whose label
+    arrived strictly before the request.
+    """
+    t = np.array(inputs["req_time_us"], dtype=np.int64)
+    rows = len(t)
+    today = t // US_PER_DAY
+    days_, tx_, labels_, marks_ = (
+        inputs[col] if col in inputs else [None] * rows for col, _, _ in TERMINAL_COLUMNS
+    )
+    # As ``state.terminal_from_row``: unequal list lengths mean no state at all.
+    keep = [
+        _size(d) == _size(n) and _size(lab) == _size(m)
+        for d, n, lab, m in zip(days_, tx_, labels_, marks_, strict=True)
+    ]
+    day_offsets, day, tx = _int_lists(days_, tx_, keep)
+    mark_offsets, label_us, fraud_day = _int_lists(labels_, marks_, keep)
+    day_ago = day - np.repeat(today, np.diff(day_offsets))
+    mark_row = np.repeat(np.arange(rows), np.diff(mark_offsets))
+    arrived = label_us < t[mark_row]
+    mark_ago = fraud_day - today[mark_row]
+    out: dict[str, NDArray[Any]] = {}
+    for days in TERMINAL_DAY_WINDOWS:
+        count = _segment_sums(np.where((day_ago >= -days) & (day_ago < 0), tx, 0), day_offsets)
+        marks = arrived & (mark_ago >= -days) & (mark_ago < 0)
+        fraud = _segment_sums(marks.astype(np.int64), mark_offsets)
+        out[f"term_tx_count_{days}d"] = count
+        out[f"term_fraud_count_{days}d"] = fraud
+        out[f"term_fraud_rate_{days}d"] = _divide(fraud.astype(np.float64), count, count > 0, 0.0)
     return out

@@ -11,11 +11,12 @@ import pytest
 
 from fraudlens.features.compute import card_matrix
 from fraudlens.features.definitions import card_features
-from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns
-from fraudlens.features.registry import CARD_FEATURES, WINDOWS
+from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns, terminal_feature_columns
+from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES, WINDOWS
 from fraudlens.features.state import (
     CARD_COLUMNS,
     MISSING_COORD,
+    TERMINAL_COLUMNS,
     US_PER_DAY,
     US_PER_SECOND,
     CardState,
@@ -27,6 +28,7 @@ MIN = 60 * US_PER_SECOND
 HOUR = 60 * MIN
 WIDTHS = [width for _, width in WINDOWS]
 NAMES = [spec.name for spec in CARD_FEATURES]
+TERMINAL_NAMES = [spec.name for spec in TERMINAL_FEATURES]
 Inputs = dict[str, list[Any]]
 
 
@@ -182,3 +184,47 @@ def test_equal_inexact_amounts_give_no_zscore() -> None:
         "req_lon": [None] * VECTOR_MIN_ROWS,
     }
     assert card_feature_columns(row)["card_amount_zscore_30d"] == [0.0] * VECTOR_MIN_ROWS
+
+
+def random_terminal(rng: random.Random, time_us: int) -> dict[str, Any]:
+    """A terminal's state around ``time_us``: day counts and fraud marks, or no state."""
+    today = time_us // US_PER_DAY
+    roll = rng.random()
+    if roll < 0.1:
+        return {col: None for col, _, _ in TERMINAL_COLUMNS}
+    days = sorted(rng.sample(range(today - 33, today + 2), rng.randrange(0, 30)))
+    marks = sorted(
+        time_us + rng.randrange(-20 * US_PER_DAY, US_PER_DAY) for _ in range(rng.randrange(6))
+    )
+    marks[: rng.randrange(2)] = [time_us] * min(1, len(marks))  # a label arriving at t
+    state = {
+        "t_day": days,
+        "t_tx": [rng.randrange(1, 50) for _ in days],
+        "t_fraud_label_us": sorted(marks),
+        "t_fraud_day": [
+            (m - rng.randrange(0, 10 * US_PER_DAY)) // US_PER_DAY for m in sorted(marks)
+        ],
+    }
+    if roll < 0.2:
+        state[rng.choice(["t_tx", "t_fraud_day"])].append(today - 1)  # unequal lengths
+    return state
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
+    rng = random.Random(seed)
+    inputs: Inputs = {}
+    for _ in range(64):
+        time_us = T0 + rng.randrange(-US_PER_DAY, US_PER_DAY)
+        time_us = rng.choice([time_us, time_us // US_PER_DAY * US_PER_DAY])  # midnight too
+        for col, value in {**random_terminal(rng, time_us), "req_time_us": time_us}.items():
+            inputs.setdefault(col, []).append(value)
+    batch = terminal_feature_columns(inputs)
+    assert list(batch) == TERMINAL_NAMES
+    assert any(batch["term_fraud_count_30d"]) and any(batch["term_fraud_rate_7d"])
+    for i in range(64):
+        alone = terminal_feature_columns(one_row(inputs, i))  # 1 row: the definitions
+        for name in TERMINAL_NAMES:
+            assert exact(batch[name][i]) == exact(alone[name][0]), (i, name)
+    bare = terminal_feature_columns({"req_time_us": inputs["req_time_us"]})  # no state columns
+    assert bare["term_tx_count_30d"] == [0] * 64
