@@ -1,13 +1,14 @@
-"""Card features per ODFV batch: row by row (definitions) vs numpy (features.compute).
+"""Features per ODFV batch: row by row (definitions) vs numpy (features.compute).
 
 Run: ``.venv/bin/python -m benchmarks.bench_compute [--tx-per-day R] [--repeats N]``.
 
 Each row is a card with ~31 days of history (Poisson, ``--tx-per-day`` a day
 on average, 2 by default; the simulator's customers make about 0.8) and a
-request at the end of it, in the column layout Feast hands to the card ODFV.
-Both paths return the same lists (checked); the time is the best of
-``--repeats`` calls of ``odfv.card_feature_columns`` per batch size (the
-least disturbed by other processes on a shared machine), the median beside it.
+request at the end of it, in the column layout Feast hands to the card ODFV; its terminal has 31 days of
+counts and a few fraud marks. Both paths return the same lists (checked); the
+time is the best of ``--repeats`` calls of ``odfv.card_feature_columns`` (and
+``terminal_feature_columns``) per batch size (the least disturbed by other
+processes on a shared machine), the median beside it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns
+from fraudlens.features.odfv import (
+    VECTOR_MIN_ROWS,
+    card_feature_columns,
+    terminal_feature_columns,
+)
 from fraudlens.features.state import CARD_MAX_EVENTS, US_PER_DAY, US_PER_SECOND
 
 NOW = int(datetime(2026, 6, 1, 12, tzinfo=UTC).timestamp()) * US_PER_SECOND
@@ -57,18 +63,24 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
             req_country="FR",
             req_lat=home[0],
             req_lon=home[1],
+            t_day=list(range(NOW // US_PER_DAY - 31, NOW // US_PER_DAY + 1)),
+            t_tx=rng.integers(1, 200, 32).tolist(),
+            t_fraud_label_us=np.sort(NOW - rng.integers(0, 20 * US_PER_DAY, 3)).tolist(),
+            t_fraud_day=(NOW // US_PER_DAY - rng.integers(1, 25, 3)).tolist(),
         )
     return cols
 
 
-def _timings_ms(inputs: dict[str, list[Any]], repeats: int) -> tuple[list[float], list[float]]:
+def _timings_ms(
+    columns: Callable[[dict[str, list[Any]], int], Any], inputs: dict[str, list[Any]], repeats: int
+) -> tuple[list[float], list[float]]:
     """Row-by-row and numpy call times, interleaved so both see the same load."""
     loop: list[float] = []
     numpy: list[float] = []
     for _ in range(repeats):
         for vector_min_rows, timings in ((sys.maxsize, loop), (1, numpy)):
             started = time.perf_counter()
-            card_feature_columns(inputs, vector_min_rows)
+            columns(inputs, vector_min_rows)
             timings.append((time.perf_counter() - started) * 1000)
     return loop, numpy
 
@@ -82,18 +94,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for rows in SIZES:
         inputs = batch(rows, args.tx_per_day)
-        row_wise = card_feature_columns(inputs, sys.maxsize)
-        assert card_feature_columns(inputs, 1) == row_wise, "numpy path differs"
         events = sum(len(ts) for ts in inputs["c_ts"]) / rows
-        loop_ms, numpy_ms = _timings_ms(inputs, args.repeats)
-        loop, numpy = min(loop_ms), min(numpy_ms)
-        print(
-            f"card features, {rows:4d} rows ({events:.0f} events a state): "
-            f"row by row {loop:8.3f} ms (median {statistics.median(loop_ms):8.3f}), "
-            f"numpy {numpy:7.3f} ms (median {statistics.median(numpy_ms):7.3f}): "
-            f"{loop / numpy:5.1f}x, {rows / numpy * 1000:,.0f} rows/s"
-        )
-        figures[f"rows_{rows}"] = {"row_wise_ms": loop, "numpy_ms": numpy, "events": events}
+        for entity, columns in (
+            ("card", card_feature_columns),
+            ("terminal", terminal_feature_columns),
+        ):
+            assert columns(inputs, 1) == columns(inputs, sys.maxsize), "numpy path differs"
+            loop_ms, numpy_ms = _timings_ms(columns, inputs, args.repeats)
+            loop, numpy = min(loop_ms), min(numpy_ms)
+            print(
+                f"{entity:8s} features, {rows:4d} rows ({events:.0f} card events a state): "
+                f"row by row {loop:8.3f} ms (median {statistics.median(loop_ms):8.3f}), "
+                f"numpy {numpy:7.3f} ms (median {statistics.median(numpy_ms):7.3f}): "
+                f"{loop / numpy:5.1f}x, {rows / numpy * 1000:,.0f} rows/s"
+            )
+            figures[f"{entity}_rows_{rows}"] = {
+                "row_wise_ms": loop,
+                "numpy_ms": numpy,
+                "card_events": events,
+            }
     return figures
 
 
