@@ -6,8 +6,8 @@ with array operations instead of a Python loop per row. The states of the
 batch are flattened CSR-style: the events of row ``i`` are
 ``[offsets[i], offsets[i + 1])`` of the concatenated arrays, sorted by time
 within a row (the state invariant). Floats match bit for bit: sums are
-left-to-right cumulative sums (what ``seq_sum`` does), and the distance is the
-shared ``haversine_array``.
+left-to-right cumulative sums (what ``seq_sum`` does), and distances come from
+the same scalar ``haversine_km``, once per row that has one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fraudlens.features.definitions import (
     STD_REL_EPSILON,
     US_PER_HOUR,
     has_location,
-    haversine_array,
+    haversine_km,
 )
 from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
 from fraudlens.features.state import (
@@ -284,18 +284,20 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
     start = cards.offsets[:-1]
     located = has_prev & (req.lat != MISSING_COORD) & (req.lon != MISSING_COORD)
     located &= (req.lat >= -90.0) & (req.lat <= 90.0)
-    found: list[tuple[int, int, float, float]] = []
+    found: list[tuple[int, int, float]] = []
+    req_lat, req_lon = req.lat.tolist(), req.lon.tolist()
     for i in np.flatnonzero(located).tolist():
         lats, lons, first = cards.lat[i], cards.lon[i], int(start[i])
         for j in range(int(end[i]) - 1 - first, int(lo[i]) - 1 - first, -1):
             if has_location(lats[j], lons[j]):
-                found.append((i, first + j, lats[j], lons[j]))
+                km_i = haversine_km(lats[j], lons[j], req_lat[i], req_lon[i])
+                found.append((i, first + j, km_i))
                 break
     if not found:
         return out
-    rows_found, events, lats_found, lons_found = zip(*found, strict=True)
+    rows_found, events, distances = zip(*found, strict=True)
     ok = np.array(rows_found, dtype=np.int64)
-    dist = haversine_array(lats_found, lons_found, req.lat[ok], req.lon[ok])
+    dist = np.array(distances, dtype=np.float64)
     elapsed = req.time_us[ok] - cards.ts[np.array(events, dtype=np.int64)]
     hours = np.maximum(elapsed / US_PER_HOUR, MIN_SPEED_HOURS)
     km[ok] = dist
