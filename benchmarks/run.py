@@ -11,7 +11,7 @@ import json
 import sys
 
 BENCHMARKS = (
-    "simulator", "kafka", "features", "checkpoint", "training", "inference", "serving",
+    "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference", "serving",
     "drift", "records",
 )  # fmt: skip
 

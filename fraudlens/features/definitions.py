@@ -11,12 +11,20 @@ seen today), and a fraud mark counts only if its label arrived before t.
 
 Missing values use sentinels, never NaN (so stores and joins round-trip them):
 -1.0 for "no earlier transaction" / "no location".
+
+Float arithmetic is spelled so that ``fraudlens.features.compute`` (the same
+features for a whole batch with numpy) gives identical floats: sums run left
+to right from 0.0 (``seq_sum``), squares are ``d * d``, and both call the one
+scalar ``haversine_km``.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Iterable
+from functools import reduce
+from operator import add
 
 from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
 from fraudlens.features.state import (
@@ -36,17 +44,34 @@ EARTH_RADIUS_KM = 6371.0088
 NIGHT_HOURS = (0, 6)  # local hours [0, 6) count as night
 MIN_SPEED_HOURS = 1.0 / 60.0  # speeds use at least one minute between events
 US_PER_HOUR = 3600 * US_PER_SECOND
+# A standard deviation below this fraction of the mean is rounding noise (equal
+# amounts that are inexact floats), not spread: the z-score is then 0.
+STD_REL_EPSILON = 1e-9
+
+
+def seq_sum(values: Iterable[float]) -> float:
+    """Sum from 0.0, left to right (the order the batch runner reproduces exactly).
+
+    Not ``sum``: from Python 3.12 it compensates rounding, which numpy does not.
+    """
+    return reduce(add, values, 0.0)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
+    """Great-circle distance in kilometres.
+
+    The batch runner calls this same function for each row that needs it:
+    numpy's vectorized sin/cos/arcsin may differ from the C library by an ulp
+    on some CPUs, and on one element they cost ~30x more than ``math``.
+    """
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _has_location(lat: float, lon: float) -> bool:
+def has_location(lat: float, lon: float) -> bool:
+    """Whether a stored latitude/longitude pair is a known place."""
     return lat != MISSING_COORD and lon != MISSING_COORD and -90.0 <= lat <= 90.0
 
 
@@ -82,11 +107,12 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
         lo = bisect_left(ts, t - width_us, 0, end)
         window = amounts[lo:]
         n = len(window)
-        total = math.fsum(window)
+        total = seq_sum(window)
         out[f"card_tx_count_{name}"] = n
         out[f"card_amount_sum_{name}"] = total
         out[f"card_amount_mean_{name}"] = total / n if n else 0.0
-        out[f"card_amount_max_{name}"] = max(window) if n else 0.0
+        # + 0.0: a -0.0 amount and a 0.0 give one value, whichever comes first.
+        out[f"card_amount_max_{name}"] = max(window) + 0.0 if n else 0.0
 
     lo_1d = bisect_left(ts, t - US_PER_DAY, 0, end)
     lo_30d = bisect_left(ts, t - 30 * US_PER_DAY, 0, end)
@@ -107,10 +133,11 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     amount = float(request.amount)
     usual = amounts[lo_30d:]
     n30 = len(usual)
-    mean = math.fsum(usual) / n30 if n30 else 0.0
-    std = math.sqrt(math.fsum((a - mean) ** 2 for a in usual) / n30) if n30 else 0.0
+    mean = seq_sum(usual) / n30 if n30 else 0.0
+    std = math.sqrt(seq_sum((a - mean) * (a - mean) for a in usual) / n30) if n30 else 0.0
+    spread = n30 >= 2 and std > STD_REL_EPSILON * abs(mean)
     out["card_amount_ratio_30d"] = amount / mean if n30 and mean > 0 else 1.0
-    out["card_amount_zscore_30d"] = (amount - mean) / std if n30 >= 2 and std > 0 else 0.0
+    out["card_amount_zscore_30d"] = (amount - mean) / std if spread else 0.0
 
     out.update(_previous_features(state, request, lo_30d, end))
     local = local_time_us(request)
@@ -136,11 +163,11 @@ def _previous_features(
         return out
     out["card_secs_since_prev"] = (request.time_us - state.ts[end - 1]) / US_PER_SECOND
     lat, lon = coord(request.latitude), coord(request.longitude)
-    if not _has_location(lat, lon):
+    if not has_location(lat, lon):
         return out
     # The most recent earlier transaction that had a location.
     for j in range(end - 1, lo - 1, -1):
-        if _has_location(state.lat[j], state.lon[j]):
+        if has_location(state.lat[j], state.lon[j]):
             km = haversine_km(state.lat[j], state.lon[j], lat, lon)
             hours = max((request.time_us - state.ts[j]) / US_PER_HOUR, MIN_SPEED_HOURS)
             out["card_km_from_prev"] = km
