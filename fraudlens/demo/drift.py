@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fraudlens.demo.logs import quiet_status
 from fraudlens.demo.state import DemoState
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def drift_step(state: DemoState, console: Console) -> None:
     for q in quiet:  # one line per check and day: the timeline below says it better
         q.setLevel(logging.WARNING)
     try:
-        with console.status("playing the simulated days (trains up to a few models)..."):
+        with quiet_status(console, "playing the simulated days (trains up to a few models)..."):
             result = run_scenario(settings, cfg)
     finally:
         for q, level in zip(quiet, levels, strict=True):
