@@ -47,17 +47,20 @@ def logs_to_file(path: Path, level: str = "INFO", console: Console | None = None
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)
-    # The console's own setting (None: follow sys.stdout), put back exactly on exit.
-    saved_file = console._file if console is not None else None
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    terminal = open(os.dup(1), "w", encoding=encoding, errors="replace")  # noqa: SIM115
     sys.stdout.flush()
     sys.stderr.flush()
     saved_fds = os.dup(1), os.dup(2)
     log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
     os.dup2(log_file.fileno(), 1)
     os.dup2(log_file.fileno(), 2)
+    terminal = None
     if console is not None:
+        # The console's own setting (None: follow sys.stdout), put back exactly on exit.
+        saved_file = console._file
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        terminal = open(  # noqa: SIM115 - closed below
+            saved_fds[0], "w", encoding=encoding, errors="replace", closefd=False
+        )
         console.file = terminal
     try:
         with warnings.catch_warnings():
@@ -66,12 +69,12 @@ def logs_to_file(path: Path, level: str = "INFO", console: Console | None = None
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        if console is not None and terminal is not None:
+            terminal.close()
+            console._file = saved_file
         for fd, saved in zip((1, 2), saved_fds, strict=True):
             os.dup2(saved, fd)
             os.close(saved)
-        if console is not None:
-            console._file = saved_file
-        terminal.close()
         log_file.close()
         logging.captureWarnings(False)
         handler.close()

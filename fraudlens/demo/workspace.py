@@ -54,7 +54,7 @@ def print_sign_in(settings: Settings, console: Console) -> None:
 
     key_id, key, sha256 = generate_api_key(KEY_ID)
     keys = json.dumps({key_id: {"role": "analyst", "sha256": sha256}})
-    data_dir = f"FRAUDLENS_DATA_DIR={shlex.quote(str(settings.data_dir))}"
+    data_dir = f"FRAUDLENS_DATA_DIR={shlex.quote(str(settings.data_dir.absolute()))}"
     serve = settings.serve
     url = f"http://{serve.host}:{serve.port}/workspace/sign-in"
     lines = [
