@@ -38,7 +38,7 @@ def run_demo(settings: Settings, console: Console) -> DemoState:
     console.print(f"data folder: {settings.data_dir}")
     console.print(f"log file (everything but the steps' results): {log_path}")
     try:
-        with logs_to_file(log_path, settings.log_level):
+        with logs_to_file(log_path, settings.log_level, console):
             simulate_step(state, console)
             with kafka_for(settings) as live:
                 state.settings = live

@@ -7,11 +7,20 @@ champion of the earlier steps is left alone.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
+from fraudlens.demo.logs import quiet_status
 from fraudlens.demo.state import DemoState
+
+if TYPE_CHECKING:
+    from drift.scenario import DayRow
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,12 +46,12 @@ def drift_step(state: DemoState, console: Console) -> None:
     for q in quiet:  # one line per check and day: the timeline below says it better
         q.setLevel(logging.WARNING)
     try:
-        with console.status("playing the simulated days (trains up to a few models)..."):
+        with quiet_status(console, "playing the simulated days (trains up to a few models)..."):
             result = run_scenario(settings, cfg)
     finally:
         for q, level in zip(quiet, levels, strict=True):
             q.setLevel(level)
-    console.print(result.table(), highlight=False, soft_wrap=True)
+    console.print(timeline_table(result.timeline))
     console.print(result.summary(), highlight=False, soft_wrap=True)
     reports = settings.drift.report_dir or settings.data_dir / "reports" / "drift"
     console.print(f"drift reports: {reports / 'latest.html'} (one per check in {reports})")
@@ -60,3 +69,40 @@ def drift_step(state: DemoState, console: Console) -> None:
         "ap_after": result.ap_after,
         "report": result.report_path,
     }
+
+
+def timeline_table(rows: Sequence[DayRow]) -> Table:
+    """The drift timeline, one row per simulated day; "-" where a day has no value.
+
+    A day has no p-value when no detector ran, and no AP until labels have
+    matured over the days the champion served.
+    """
+    table = Table(
+        title="drift timeline, one row per simulated day served",
+        caption="AP: average precision on matured labels; upper: its 95 % bound (the trigger's)",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("day", "drift", "min p", "AP", "upper"):
+        table.add_column(name, justify="right" if name != "drift" else "left", no_wrap=True)
+    table.add_column("features moved", max_width=26)
+    table.add_column("model", no_wrap=True)
+    table.add_column("event", ratio=1)
+    for row in rows:
+        moved = row.moved[0] if row.moved else "-"
+        if len(row.moved) > 1:
+            moved += f" +{len(row.moved) - 1}"  # how many more features moved
+        table.add_row(
+            str(row.day),
+            row.status,
+            _figure(row.min_p_value, ".1e"),
+            _figure(row.ap, ".4f"),
+            _figure(row.ap_upper, ".4f"),
+            moved,
+            f"v{row.champion}" if row.champion else "-",
+            row.event,
+        )
+    return table
+
+
+def _figure(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -61,11 +60,36 @@ def serving_step(state: DemoState, console: Console) -> None:
         "http_degraded": degraded,
         "stream_published": stats.processed,
     }
-    console.print_json(json.dumps(summary, default=str))
+    console.print(decisions_table(summary))
     # Every service is up: a degraded answer here is a defect, not a figure to report.
     require_not_degraded(degraded, "demo HTTP API")
     logged = int(summary.get("degraded", 0))
     require_not_degraded({"in the decision log": logged} if logged else {}, "demo scoring")
+
+
+def decisions_table(summary: dict[str, Any]) -> Table:
+    """The decision log's summary (``summarize_decisions``) as a table of figures."""
+    table = Table(title="the day's decisions (decision log: HTTP API and stream scorer)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("decisions", f"{summary['decisions']:,}")
+    for decision, count in summary.get("by_decision", {}).items():
+        table.add_row(f"  {decision}", f"{count:,}")
+    if "degraded" in summary:
+        table.add_row("degraded (scored without stored features)", f"{summary['degraded']:,}")
+    if "latency_ms" in summary:
+        latency = summary["latency_ms"]
+        table.add_row("decision latency p50 / p99", f"{latency['p50']} / {latency['p99']} ms")
+    fraud = summary.get("fraud")
+    if fraud:
+        recall = "-" if fraud["recall"] is None else f"{fraud['recall']:.1%}"
+        table.add_row("fraudulent transactions", f"{fraud['transactions']:,}")
+        table.add_row("  caught (review or decline)", f"{fraud['caught']:,} ({recall})")
+        table.add_row("  amount caught", f"{fraud['amount_caught']:,.2f} of {fraud['amount']:,.2f}")
+        table.add_row("legitimate ones flagged", f"{fraud['legit_flagged']:,}")
+    for code, count in summary.get("top_reasons", {}).items():
+        table.add_row(f"reason of flagged: {code}", f"{count:,}")
+    return table
 
 
 def _score_over_http(

@@ -1,13 +1,24 @@
-"""Demo step 7: where analysts work the day's review cases (the workspace's URL and top cases)."""
+"""Demo step 7: where analysts work the day's review cases (the workspace's URL and top cases).
+
+The embedded demo configures no API keys, so it makes a throwaway analyst key
+(``fraudlens.security.generate_api_key``) and prints, once and on the terminal
+only, the commands that serve the workspace with it. Only the key's SHA-256
+goes into the setting; neither the log file nor the summary sees the key.
+"""
 
 from __future__ import annotations
+
+import json
+import shlex
 
 from rich.console import Console
 from rich.table import Table
 
 from fraudlens.demo.state import DemoState
+from fraudlens.settings import Settings
 
 SHOWN = 5
+KEY_ID = "demoanalyst"  # names the key in the audit trail: api_key:demoanalyst
 
 
 def workspace_step(state: DemoState, console: Console) -> None:
@@ -33,9 +44,32 @@ def workspace_step(state: DemoState, console: Console) -> None:
             row["card_token"][:16] + "...",
         )
     console.print(table)
-    serve = settings.serve
-    console.print(
-        f"analyst workspace: http://{serve.host}:{serve.port}/workspace "
-        "(run `fraudlens serve`; sign in with an analyst API key, see docs/workspace.md)"
-    )
+    print_sign_in(settings, console)
     state.summary["workspace"] = {"open_cases": waiting, "open_cases_shown": len(rows)}
+
+
+def print_sign_in(settings: Settings, console: Console) -> None:
+    """Print how to open the workspace on this data dir with a new throwaway analyst key."""
+    from fraudlens.security import generate_api_key
+
+    key_id, key, sha256 = generate_api_key(KEY_ID)
+    keys = json.dumps({key_id: {"role": "analyst", "sha256": sha256}})
+    data_dir = f"FRAUDLENS_DATA_DIR={shlex.quote(str(settings.data_dir.absolute()))}"
+    serve = settings.serve
+    url = f"http://{serve.host}:{serve.port}/workspace/sign-in"
+    lines = [
+        "To work these cases in the analyst workspace (docs/workspace.md):",
+        "1. in a second terminal, start a broker for the verdicts (labels):",
+        f"   {data_dir} fraudlens broker",
+        "2. in a third one, serve the API and the workspace with a throwaway analyst key",
+        "   (plain http on this machine, so the session cookie is not https-only):",
+        "   run the `export FRAUDLENS_KAFKA__BOOTSTRAP_SERVERS=...` line that step 1 prints, then",
+        f"   {data_dir} FRAUDLENS_SECURITY__API_KEYS={shlex.quote(keys)} "
+        "FRAUDLENS_WORKSPACE__SECURE_COOKIE=false fraudlens serve",
+        f"3. open {url} and sign in with the analyst key:",
+        f"   {key}",
+        "   (shown only here, not in the log file or the summary; with a key configured,",
+        "   /v1/score also asks for one: docs/security.md)",
+    ]
+    for line in lines:  # one terminal line each, so a copy-paste is exact
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
