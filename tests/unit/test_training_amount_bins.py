@@ -80,6 +80,8 @@ def just_under_and_over(model: FraudModel, seed: int) -> tuple[np.ndarray, np.nd
 
 @pytest.fixture(scope="module")
 def default_model() -> FraudModel:
+    # Measured on seeds 1-4: 256, 1024 and 2048 bins never separate 219 from 221;
+    # 4096 does on seeds 1 and 3; on seed 2 no bin count does, only ``exact``.
     return fit_default(TrainingSettings(), seed=1)
 
 
