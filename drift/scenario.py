@@ -17,6 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from drift.label_metrics import LabelPerformance, evaluate_labels
 from drift.launchers import InlineLauncher
@@ -164,6 +165,28 @@ class ScenarioResult:
         )
 
 
+class Comparer(Protocol):
+    """What the verdict needs from the world: two versions' AP on the same days."""
+
+    def compare(self, old: str, new: str, first_day: int, end_day: int) -> dict[str, float]: ...
+
+
+def compare_after_last_promotion(result: ScenarioResult, world: Comparer, end_day: int) -> None:
+    """Judge the first and the final champion on the days the final one served.
+
+    The final champion serves from the day after its promotion (``final_day``)
+    to ``end_day``: both versions are scored on those days only, so the verdict
+    does not mix in days when the final champion did not exist yet. Without a
+    promotion the figures stay NaN.
+    """
+    if result.final_day is None or result.final_version is None:
+        return
+    after = world.compare(result.first_version, result.final_version, result.final_day + 1, end_day)
+    result.ap_before, result.ap_after = after["ap_old"], after["ap_new"]
+    result.pattern_ap_before = after["pattern_ap_old"]
+    result.pattern_ap_after = after["pattern_ap_new"]
+
+
 def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> ScenarioResult:
     """Play the story day by day; returns (and logs) the timeline and milestones.
 
@@ -244,12 +267,6 @@ def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> Scena
     result.ap_pre_onset = world.average_precision(
         result.first_version, cfg.first_train_days, cfg.onset_day
     )
-    if result.final_day is not None and result.final_version is not None:
-        after = world.compare(
-            result.first_version, result.final_version, result.final_day + 1, cfg.days
-        )
-        result.ap_before, result.ap_after = after["ap_old"], after["ap_new"]
-        result.pattern_ap_before = after["pattern_ap_old"]
-        result.pattern_ap_after = after["pattern_ap_new"]
+    compare_after_last_promotion(result, world, cfg.days)
     result.wall_seconds = time.perf_counter() - wall
     return result

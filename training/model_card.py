@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+
+import pandas as pd
 
 from fraudlens.model import FraudModel
 from training.evaluate import HEADLINE, Evaluation
@@ -28,6 +30,11 @@ _LIMITS = (
 )
 
 
+def constant_features(frame: pd.DataFrame, features: Sequence[str]) -> list[str]:
+    """Features with a single value (missing counts as one) in ``frame``."""
+    return [name for name in features if frame[name].nunique(dropna=False) <= 1]
+
+
 def model_card(
     *,
     name: str,
@@ -37,6 +44,7 @@ def model_card(
     counts: Mapping[str, int],
     validation: Evaluation,
     test: Evaluation,
+    constant_columns: Sequence[str] = (),
 ) -> str:
     """Render the card.
 
@@ -48,6 +56,7 @@ def model_card(
         counts: rows per period and left-out rows.
         validation: metrics on the validation period.
         test: metrics on the test period (never used for any choice).
+        constant_columns: features with one value in the training rows.
     """
     t = model.thresholds
     lines = [
@@ -61,6 +70,7 @@ def model_card(
         "## Model",
         "- Ensemble of an XGBoost booster and an MLP, averaged in log-odds, then "
         "Platt-calibrated (weights chosen on validation).",
+        *_members(model.weight),
         *[f"- {key}: {value}" for key, value in choices.items()],
         f"- Thresholds: review >= {t.review:.4f}, decline >= {t.decline:.4f}",
         "",
@@ -83,8 +93,30 @@ def model_card(
         "## Features",
         ", ".join(f"`{n}`" for n in model.feature_names),
         "",
+        *_constant(constant_columns, len(model.feature_names)),
         "## Limitations",
         _LIMITS,
         "",
     ]
     return "\n".join(lines)
+
+
+def _members(xgb_weight: float) -> list[str]:
+    """Say plainly when validation left a member out (ensemble weight 0)."""
+    if xgb_weight >= 1.0:
+        return ["- MLP weight 0: not used (the XGBoost member alone gives the score)."]
+    if xgb_weight <= 0.0:
+        return ["- XGBoost weight 0: not used (the MLP member alone gives the score)."]
+    return [f"- Ensemble weights on log-odds: XGBoost {xgb_weight:.2f}, MLP {1 - xgb_weight:.2f}."]
+
+
+def _constant(names: Sequence[str], total: int) -> list[str]:
+    """Warn about features that had one value in training: they carry no signal."""
+    if not names:
+        return []
+    return [
+        f"**Warning: {len(names)} of {total} features were constant in the training rows** "
+        "and carry no signal (typical of data without merchant, channel or geography "
+        "fields): " + ", ".join(f"`{n}`" for n in names),
+        "",
+    ]

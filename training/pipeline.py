@@ -26,7 +26,7 @@ from training.ensemble import Choice
 from training.evaluate import Evaluation, evaluate
 from training.fit import fit_ensemble
 from training.lineage import code_version
-from training.model_card import model_card
+from training.model_card import constant_features, model_card
 from training.register import Registered, attach_card, register
 from training.scores import check_scores_path, score_table, write_scores
 from training.split import SplitFrames, split_bounds, time_split, with_data_label_delay
@@ -151,6 +151,7 @@ def train(
         counts=counts,
         validation=valid_eval,
         test=test_eval,
+        constant_columns=constant_features(split.train, features),
     )
     attach_card(settings, registered, card)
     _set_challenger(settings, registered)

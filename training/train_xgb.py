@@ -53,17 +53,20 @@ def xgb_params(
 ) -> dict[str, Any]:
     """Booster parameters shared by the Ray run and the single-process baseline.
 
-    Monotone constraints (``xgb_monotone``) encode domain priors, e.g. a larger
+    Tree method and bins are ``xgb_tree_method`` / ``xgb_max_bin``. Monotone
+    constraints (``xgb_monotone``) encode domain priors, e.g. a larger
     amount or a never-seen terminal never lowers the risk; without them the
     trees can learn artefacts such as "terminals without history are safe"
     from the start of the data, where every terminal lacks history.
     """
     monotone = {name: sign for name, sign in cfg.xgb_monotone.items() if name in features}
+    # exact tries every value and has no bins
+    bins = {} if cfg.xgb_tree_method == "exact" else {"max_bin": cfg.xgb_max_bin}
     return {
         "objective": "binary:logistic",
         "eval_metric": "aucpr",
         "tree_method": cfg.xgb_tree_method,
-        "max_bin": cfg.xgb_max_bin,
+        **bins,
         "max_depth": cfg.xgb_max_depth,
         "eta": cfg.xgb_learning_rate,
         "subsample": 0.8,

@@ -60,7 +60,11 @@ def evaluate(
     ] = None,
     scores: Annotated[
         Path | None,
-        typer.Option(help="Write one score and decision per transaction here (.parquet or .csv)."),
+        typer.Option(
+            "--scores",
+            "--scores-out",
+            help="Write one score and decision per transaction here (.parquet or .csv).",
+        ),
     ] = None,
 ) -> None:
     """Evaluate a registered model on [FROM, TO) with fraud metrics, per scenario."""

@@ -95,3 +95,7 @@ def test_evaluate_cli_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "| average_precision |" in ok.output
     assert runner.invoke(app, [*base, "--alias", "challenger"]).exit_code == 0
     assert calls[-1] == {"alias": "challenger", "version": None, "scores_path": None}
+    alias_out = tmp_path / "s.parquet"
+    ok = runner.invoke(app, [*base, "--version", "4", "--scores-out", str(alias_out)])
+    assert ok.exit_code == 0, ok.output
+    assert calls[-1] == {"alias": "champion", "version": "4", "scores_path": alias_out}
