@@ -469,7 +469,7 @@ class TrainingSettings(BaseModel):
         "still unsure of (folds about 60 % slower); exact: every value (one Ray worker only)",
     )
     xgb_max_bin: int = Field(
-        4096,
+        256,
         ge=2,
         description="hist/approx split candidates per feature; a threshold inside a rare "
         "tail (large amounts) is learnt only if a candidate falls near it: bins cover equal "

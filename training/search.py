@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 SPACE: dict[str, Any] = {
     "xgb_max_depth": tune.choice([2, 3, 4, 6, 8]),
     "xgb_learning_rate": tune.loguniform(0.03, 0.3),
-    "xgb_max_bin": tune.choice([1024, 4096, 16384]),
+    "xgb_max_bin": tune.choice([256, 1024, 4096]),
     "imbalance_power": tune.choice([0.0, 0.5, 1.0]),
 }
 
