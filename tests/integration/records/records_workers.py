@@ -42,3 +42,17 @@ def serve_scoring_api(kafka: Any, data_dir: Any, port: int) -> None:
     uvicorn.run(
         create_api(fake_api_context(service)), host="127.0.0.1", port=port, log_level="warning"
     )
+
+
+def score_stream(settings: Any, consumer_config: dict[str, Any], delay_s: float) -> None:
+    """Run the stream scorer (fake model, a store taking ``delay_s`` per batch) until killed."""
+    from fake_api import fake_service
+
+    from fraudlens.scoring.fakes import FakeFeatures
+    from fraudlens.scoring.stream import run_stream_scorer
+
+    features = FakeFeatures()
+    features.delay_s = delay_s
+    run_stream_scorer(
+        settings, service=fake_service(features=features), consumer_config=consumer_config
+    )
