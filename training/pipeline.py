@@ -38,7 +38,7 @@ CHALLENGER = "challenger"
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What one training run produced."""
+    """What one training run produced (``data_source``: feast, memory or frame)."""
 
     version: str
     run_id: str
@@ -48,6 +48,8 @@ class TrainResult:
     test: Evaluation
     card: str
     seconds: dict[str, float] = field(default_factory=dict)
+    data_source: str = ""
+    data_rows: int = 0
 
 
 def train(
@@ -158,7 +160,16 @@ def train(
     clock["mlflow"] = time.perf_counter() - t0
     logger.info("trained version %s in %s", registered.version, clock)
     return TrainResult(
-        registered.version, registered.run_id, model, split, valid_eval, test_eval, card, clock
+        registered.version,
+        registered.run_id,
+        model,
+        split,
+        valid_eval,
+        test_eval,
+        card,
+        clock,
+        data.source,
+        len(data.frame),
     )
 
 

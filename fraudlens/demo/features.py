@@ -32,8 +32,8 @@ def features_step(state: DemoState, console: Console) -> None:
         f"in {result.spark_seconds + result.publish_seconds:.1f} s"
     )
     transactions = pd.read_parquet(state.sim_dir / "transactions.parquet")
-    # Materialize the last day's state rows: the embedded (dask) offline store is slow over
-    # the whole history, and the stream job below brings every entity up to date anyway.
+    # Materialize only the last day's state rows: the stream job below replays every event
+    # into the online store anyway, so loading the whole history here would be wasted work.
     end = transactions["event_time"].max().to_pydatetime()
     materialize(settings, end - timedelta(days=1), end)
     console.print("feast materialize: the last day's state loaded into the online store")

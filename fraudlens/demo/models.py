@@ -8,6 +8,11 @@ from rich.markdown import Markdown
 
 from fraudlens.demo.state import DemoState
 
+SOURCES = {
+    "feast": "Feast historical features (DuckDB offline store)",
+    "memory": "feature functions folded in-process (same values as Feast)",
+}
+
 
 def train_step(state: DemoState, console: Console) -> None:
     """Train on all days but the last, register the version and run the promotion gate."""
@@ -17,13 +22,19 @@ def train_step(state: DemoState, console: Console) -> None:
     times = pd.read_parquet(state.sim_dir / "transactions.parquet", columns=["event_time"])
     first = times["event_time"].min().date()
     last = times["event_time"].max().date()
-    # The embedded offline store (Feast's file/dask store) takes minutes for a point-in-time
-    # join over list-typed state at demo scale, so the demo folds the same feature functions
-    # in-process; tests/integration/model_training/test_dataset_feast.py proves both give the same
-    # rows. Production reads Feast's Spark offline store (training.features_source=feast).
+    # Feast's DuckDB offline store still joins list-typed state rows and runs the on-demand
+    # views in Python: at demo scale (236k rows) that took 314 s and 9.3 GB against 43 s and
+    # 1.4 GB for the in-process fold of the same feature functions, with identical frames
+    # (tests/integration/model_training/test_dataset_feast.py proves it at small scale). So
+    # the demo folds in-process until the offline store holds per-transaction feature rows;
+    # `fraudlens train` reads Feast by default (training.features_source=feast).
     training_settings = state.settings.training.model_copy(update={"features_source": "memory"})
     settings = state.settings.model_copy(update={"training": training_settings})
     result = train(settings, first, last)
+    console.print(
+        f"training frame: {SOURCES.get(result.data_source, result.data_source)}, "
+        f"{result.data_rows:,} rows in {result.seconds.get('data', 0.0):.0f} s"
+    )
     console.print(f"registered model version {result.version} (MLflow run {result.run_id})")
     console.print(Markdown(result.test.markdown()))
     decision = promote(settings, result.version)
@@ -34,6 +45,7 @@ def train_step(state: DemoState, console: Console) -> None:
     state.summary["model"] = {
         "version": result.version,
         "promoted": decision.promoted,
+        "training_source": result.data_source,
         "test": result.test.metrics,
         "scored_day": str(last),
     }

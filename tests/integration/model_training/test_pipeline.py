@@ -25,6 +25,7 @@ def test_training_registers_a_challenger_with_lineage(
 ) -> None:
     trained, aliases = training_run
     assert aliases == {"challenger": trained.version}
+    assert trained.data_source == "frame" and trained.data_rows > 0
     client = mlflow_client(training_settings)
     name = training_settings.mlflow.model_name
     tags = client.get_model_version(name, trained.version).tags
