@@ -145,7 +145,7 @@ def historical_vectors(
 
     Raises:
         DataError: duplicate transaction ids, or the join lost or added rows
-            (the file offline store silently drops unmatched rows).
+            (an offline store that drops or repeats rows must not pass silently).
     """
     entity_df = entity_dataframe(transactions)
     if entity_df["transaction_id"].duplicated().any():
