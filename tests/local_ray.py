@@ -6,8 +6,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import cloudpickle
 import ray
+from ray import cloudpickle  # Ray's own copy: the one that pickles task bodies
 
 from fraudlens.settings import Settings
 from training.ray_runtime import ensure_ray
