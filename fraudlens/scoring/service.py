@@ -273,22 +273,26 @@ class ScoringService:
     def score(self, txns: Sequence[Transaction]) -> list[ScoreResult]:
         """Score a batch synchronously and record it."""
         scored = self.scorer.score(txns, self.active)
-        self._after(scored)
+        self._record(scored)
+        if self.decisions is not None:
+            self.decisions.write(scored.results)
         return scored.results
 
     async def ascore(self, txns: Sequence[Transaction]) -> list[ScoreResult]:
         """Score a batch from an event loop and record it."""
         scored = await self.scorer.ascore(txns, self.active)
-        # Off the event loop: the decisions topic answers only once the broker acknowledged.
-        await asyncio.to_thread(self._after, scored)
+        self._record(scored)
+        if self.decisions is not None:
+            # Off the event loop: the decisions topic returns once the broker acknowledged.
+            await asyncio.to_thread(self.decisions.write, scored.results)
         return scored.results
 
-    def _after(self, scored: Scored) -> None:
+    def _record(self, scored: Scored) -> None:
+        """Metrics, freshness probe and shadow scoring (on the caller's thread: Serve
+        handles and Ray metrics belong to the replica's event loop)."""
         self.metrics.results(scored.results)
         if self.freshness is not None and not scored.degraded:
             self.freshness.submit(scored.txns)
-        if self.decisions is not None:
-            self.decisions.write(scored.results)
         if self.shadow is not None and self.active.config.shadow and not scored.degraded:
             self.shadow.submit(scored)
 
