@@ -29,3 +29,18 @@ def decision_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def decision_rows_per_transaction(engine: Any, prefix: str) -> dict[str, int]:
+    """Decision rows stored for each transaction whose id starts with ``prefix``."""
+    from sqlalchemy import func, select
+
+    from fraudlens.records.tables import decisions
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(decisions.c.transaction_id, func.count())
+            .where(decisions.c.transaction_id.like(f"{prefix}%"))
+            .group_by(decisions.c.transaction_id)
+        ).all()
+    return {tid: int(n) for tid, n in rows}

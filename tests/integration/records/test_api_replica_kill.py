@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from records_data import decision_rows_per_transaction
 from records_workers import serve_scoring_api
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from transactions import make_txn
 
 from fraudlens.records.sink import run_decision_sink
-from fraudlens.records.tables import decisions
 from fraudlens.settings import KafkaSettings, Settings
 
 pytestmark = pytest.mark.integration
@@ -77,13 +77,7 @@ def test_sigkilled_replica_lost_no_answered_decision(
         data_dir=tmp_path, kafka=kafka_settings, records={"database_url": records_url}
     )
     run_decision_sink(settings, idle_timeout=3.0)
-    with records_engine.connect() as conn:
-        rows = conn.execute(
-            select(decisions.c.transaction_id, func.count())
-            .where(decisions.c.transaction_id.like("tx-kill-%"))
-            .group_by(decisions.c.transaction_id)
-        ).all()
-    stored = {tid: n for tid, n in rows}
+    stored = decision_rows_per_transaction(records_engine, "tx-kill-")
     lost = sorted(set(answered) - set(stored))
     assert not lost, f"{len(lost)} answered decisions were lost, e.g. {lost[:3]}"
     assert max(stored.values()) == 1  # exactly one row per transaction

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fake_api import fake_service
+from records_data import decision_rows_per_transaction
 from records_workers import score_stream
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from transactions import make_txn
 
 from fraudlens.kafka import EventProducer
 from fraudlens.records.sink import run_decision_sink
-from fraudlens.records.tables import decisions
 from fraudlens.scoring.stream import run_stream_scorer
 from fraudlens.settings import KafkaSettings, Settings
 
@@ -76,12 +76,6 @@ def test_sigkilled_stream_scorer_leaves_one_decision_per_transaction(
     )
     assert 0 < stats.processed <= N
     run_decision_sink(settings, idle_timeout=3.0, consumer_config=SESSION)
-    with records_engine.connect() as conn:
-        rows = conn.execute(
-            select(decisions.c.transaction_id, func.count())
-            .where(decisions.c.transaction_id.like("tx-skill-%"))
-            .group_by(decisions.c.transaction_id)
-        ).all()
-    stored = dict(rows)
+    stored = decision_rows_per_transaction(records_engine, "tx-skill-")
     assert set(stored) == wanted, f"{len(wanted - set(stored))} transactions have no decision"
     assert set(stored.values()) == {1}  # redelivered batches kept their decision ids
