@@ -81,6 +81,7 @@ def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> No
     assert page.url.endswith("/workspace/queue")
     page.locator("a.case-link").first.click()
     assert page.locator("#transaction-id").inner_text() == "a2"
+    assert page.locator("#card-last4").inner_text() == "4242"  # truncated PAN, never more
     reasons = page.locator("#reasons").inner_text()
     assert "amount far above the card's usual" in reasons
     assert "amount / the card's mean amount over 30 days" in reasons  # the feature's meaning
