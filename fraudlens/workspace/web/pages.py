@@ -3,7 +3,8 @@
 Sign-in takes an API key or a bearer token (the API's own credentials) and
 opens a server-side session (``fraudlens.workspace.sessions``); every other
 page needs a session whose roles grant ``work_cases`` (analyst, admin), and
-every form post needs the session's CSRF token.
+every form post needs the session's CSRF token. The rules page
+(``rules_pages``) needs ``manage_rules`` (admin) as well.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fraudlens.errors import AuthError, BrokerError, ConfigError, RecordsError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.records.engine import engine_from_settings
+from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.security.audit import audit_log_from_settings
 from fraudlens.security.auth import Authenticator
 from fraudlens.security.pan_scan import redact
@@ -53,6 +55,7 @@ from fraudlens.workspace.queue import (
     terminal_history,
 )
 from fraudlens.workspace.sessions import Session, end_session, load_session, start_session
+from fraudlens.workspace.web.rules_pages import PageKit, add_rules_routes
 from fraudlens.workspace.web.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -94,6 +97,7 @@ class WorkspaceContext:
         self._lock = threading.Lock()
         self.authenticator = authenticator
         self.settings = settings or WorkspaceSettings()
+        self.rules: RuleAdmin | None = None  # set by the API app when it has an admin context
 
     @classmethod
     def ready(
@@ -353,6 +357,10 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
             ),
             f"{PREFIX}/queue",
         )
+
+    add_rules_routes(
+        router, PageKit(PREFIX, page, refused, signed_in, checked_form), lambda: ctx.rules
+    )
 
     @router.get("/overview")
     async def overview_page(request: Request) -> Response:
