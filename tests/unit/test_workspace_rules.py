@@ -113,7 +113,9 @@ def test_an_admin_creates_edits_and_disables_a_limit_as_the_api_would(app: App) 
 
     # The API writes the same audit entry for the same document.
     put = app.client.request(
-        "PUT", "/v1/rules", json={"limits": [{"name": "big", "field": "amount", "max": 500}]},
+        "PUT",
+        "/v1/rules",
+        json={"limits": [{"name": "big", "field": "amount", "max": 500}]},
         headers={"X-API-Key": KEY},
     )
     assert put.status_code == 200
@@ -195,3 +197,44 @@ def test_edits_validate_like_the_api() -> None:
     with pytest.raises(ValidationError) as err:
         with_list_entry(rules, {"list": "block", "kind": "cards", "value": "x"}, add=False)
     assert err.value.field == "value"
+
+
+class BrokenAudit(AuditLog):
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+
+def test_a_change_that_cannot_be_audited_says_so_on_the_page_and_in_the_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "fraudlens.workspace.web.pages.load_session", lambda _engine, cookie: SESSIONS.get(cookie)
+    )
+    store = FileRuleStore(tmp_path / "rules.json")
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
+    authenticator = Authenticator({KID: ApiKeyEntry(role="admin", sha256=DIGEST)})
+    ctx = fake_api_context(
+        authenticator=authenticator,
+        admin=AdminContext(store, BrokenAudit(tmp_path / "a"), tmp_path, _no_use, _no_use, 0),
+        workspace=WorkspaceContext.ready(engine, None, authenticator),  # type: ignore[arg-type]
+    )
+    with AsgiClient(create_api(ctx)) as client:
+        page = client.post(
+            "/workspace/rules",
+            data={
+                "csrf": "csrf-boss",
+                "version": "0",
+                "op": "save_limit",
+                "name": "a",
+                "field": "amount",
+                "max": "1",
+            },
+            headers={"cookie": "fl_ws_session=boss-cookie"},
+        )
+        assert page.status_code == 503
+        assert "rules stored as version 1, but the audit log cannot be written" in page.text
+        put = client.request("PUT", "/v1/rules", json={}, headers={"X-API-Key": KEY})
+        assert put.status_code == 503 and put.json()["error"] == "audit_unavailable"
+        assert "rules stored as version 2" in put.json()["message"]
+    ctx.service.close()
+    engine.dispose()

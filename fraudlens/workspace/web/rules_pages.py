@@ -132,7 +132,9 @@ def add_rules_routes(
         try:
             stored, error = await run_in_threadpool(run)
         except _Stale:
-            return kit.refused(409, "The rules changed since this page was loaded: reload.", session)
+            return kit.refused(
+                409, "The rules changed since this page was loaded: reload.", session
+            )
         except AuditError as exc:
             logger.critical("audit log append failed after %s: %s", exc, exc.__cause__)
             return kit.refused(503, f"{exc}, but the audit log cannot be written.", session)
@@ -147,4 +149,3 @@ def add_rules_routes(
 def _store_failed(kit: PageKit, session: Session, exc: Exception) -> Response:
     logger.error("rule store failed: %s: %s", type(exc).__name__, exc)
     return kit.refused(503, "The rule store cannot be read or written.", session)
-
