@@ -94,7 +94,8 @@ def rules_router(ctx: ApiContext, caller: Callable[[Permission], Any]) -> APIRou
 
         def failed(exc: Exception) -> Response:
             if isinstance(exc, AuditError):  # stored, but not audited
-                return audit_failed(exc.__cause__ or exc, str(exc))
+                cause = exc.__cause__
+                return audit_failed(cause if isinstance(cause, Exception) else exc, str(exc))
             return store_failed(exc)  # any backend's error: damaged file, Redis down
 
         async def reply(admin: AdminContext, done: tuple[StoredRules, str], _: str) -> Response:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import AuthError, BrokerError, ConfigError, RecordsError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
+from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.engine import engine_from_settings
 from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.security.audit import audit_log_from_settings
@@ -65,6 +66,7 @@ from fraudlens.workspace.web.security import (
     same_token,
     set_cookie,
 )
+from fraudlens.workspace.web.users_pages import add_users_routes
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -120,6 +122,13 @@ class WorkspaceContext:
     def engine(self) -> Engine:
         """The records database (opened on first use)."""
         return self._open()[0]
+
+    @property
+    def keys(self) -> PgKeyStore | None:
+        """The authenticator's stored API keys (None: it accepts only the settings' keys,
+        so keys made here would not work and the users page is off)."""
+        store = self.authenticator.key_store if self.authenticator else None
+        return store if isinstance(store, PgKeyStore) else None
 
     @property
     def desk(self) -> CaseDesk:
@@ -358,9 +367,9 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
             f"{PREFIX}/queue",
         )
 
-    add_rules_routes(
-        router, PageKit(PREFIX, page, refused, signed_in, checked_form), lambda: ctx.rules
-    )
+    kit = PageKit(PREFIX, page, refused, signed_in, checked_form)
+    add_rules_routes(router, kit, lambda: ctx.rules)
+    add_users_routes(router, kit, lambda: ctx.keys, lambda: ctx.desk.audit)
 
     @router.get("/overview")
     async def overview_page(request: Request) -> Response:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from workspace_app import Workspace
 
 from fraudlens.kafka import free_port
+from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.audit import PgAuditLog
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.settings import ApiKeyEntry, KafkaSettings, WorkspaceSettings
@@ -67,14 +68,16 @@ def workspace(
         entries[key_id] = ApiKeyEntry(role=role, sha256=digest)  # type: ignore[arg-type]
     audit = PgAuditLog(records_engine)
     publisher = KafkaLabelPublisher(module_kafka_settings)
+    # One authenticator for the API and the workspace, accepting the keys admins create.
+    authenticator = Authenticator(entries, key_store=PgKeyStore(records_engine))
     ctx = fake_api_context(
         fake_service("7"),
         labels=publisher,
-        authenticator=Authenticator(entries),
+        authenticator=authenticator,
         workspace=WorkspaceContext.ready(
             records_engine,
             CaseDesk(records_engine, publisher, audit),
-            Authenticator(entries),
+            authenticator,
             WorkspaceSettings(secure_cookie=False),  # plain http on localhost
         ),
     )
