@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from records_workers import append_as_job, replica_settings, serve_admin_api
+from records_workers import append_as_job, replica_settings, serve_admin_api, wait_ready
 from sqlalchemy import Engine, select, text
-from test_api_replica_kill import _free_port, _wait_ready
 from typer.testing import CliRunner
 
 from fraudlens.cli import app as cli
+from fraudlens.kafka import free_port
 from fraudlens.records.tables import audit, rules
 from fraudlens.security.auth import generate_api_key
 
@@ -39,7 +39,7 @@ def test_two_replicas_and_a_job_extend_one_verifiable_chain(
     )
     spawn = multiprocessing.get_context("spawn")
     go = spawn.Event()
-    ports = [_free_port() for _ in keys]
+    ports = [free_port() for _ in keys]
     replicas = [spawn.Process(target=serve_admin_api, args=(settings, port)) for port in ports]
     job = spawn.Process(target=append_as_job, args=(settings, JOB_ENTRIES, go))
     for process in (*replicas, job):
@@ -47,7 +47,7 @@ def test_two_replicas_and_a_job_extend_one_verifiable_chain(
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, replica in zip(urls, replicas, strict=True):
-            _wait_ready(url, replica)
+            wait_ready(url, replica)
 
         def change(n: int) -> int:
             kid = f"rep{n % 2}"
