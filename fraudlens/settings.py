@@ -123,6 +123,11 @@ class SecuritySettings(BaseModel):
         default_factory=dict,
         description='API keys by key id, JSON: {"ab12cd34": {"role": "scorer", "sha256": "..."}}',
     )
+    stored_api_keys: bool = Field(
+        True,
+        description="also accept API keys admins create in the workspace (stored hashed in "
+        "the records database, when records.database_url is set)",
+    )
     jwt_issuer: str | None = Field(None, description="required `iss` of bearer tokens")
     jwt_audience: str | None = Field(None, description="required `aud` of bearer tokens")
     jwt_algorithms: list[Literal["HS256", "RS256"]] = Field(

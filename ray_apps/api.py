@@ -257,6 +257,8 @@ def create_api(ctx: ApiContext) -> FastAPI:
 
     app.include_router(admin_router(ctx))
     if ctx.workspace is not None:
+        if ctx.admin is not None:  # admins manage the API's rules from the workspace too
+            ctx.workspace.rules = ctx.admin.rule_admin()
         mount_workspace(app, ctx.workspace)
 
     @app.get("/healthz", tags=["health"])
