@@ -252,6 +252,18 @@ INVENTORY: tuple[DataAsset, ...] = (
         erasure="not erased: holds keyed references only, never the customer id",
         retention_days=None,
     ),
+    DataAsset(
+        name="staff_access",
+        location="PostgreSQL tables api_keys and sessions (the workspace's keys and sign-ins)",
+        personal_data="staff names given to keys, key ids, actor ids, sign-in and last-use "
+        "times; keys and session ids only as SHA-256",
+        purpose="who may score, review and administer; accountability of staff actions",
+        legal_basis=_LEGIT,
+        protection="hashes only, never a key or session id; TLS to the database",
+        erasure="an admin revokes the key in the workspace; expired sessions can be deleted; "
+        "rows are kept while the audit chain names their actor",
+        retention_days=None,
+    ),
 )
 
 
