@@ -162,15 +162,7 @@ _GUARD = pytest.StashKey[PanGuard]()
 _REPORTS_TO: list[PanGuard] = []
 
 
-# Ray Train's controller looks at its workers every 2 s: a run of the tests' small
-# trainings waits for that tick at start-up and again once the workers are done.
-# Every Ray the tests start inherits this (a poll that is late is only retried).
-RAY_TRAIN_POLL = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    for key, value in RAY_TRAIN_POLL.items():
-        os.environ.setdefault(key, value)
     guard = PanGuard()
     guard.install()
     config.stash[_GUARD] = guard
