@@ -600,6 +600,12 @@ class DriftSettings(BaseModel):
     report_dir: Path | None = Field(
         None, description="HTML drift reports (default: DATA_DIR/reports/drift)"
     )
+    report_plots: int = Field(
+        24,
+        ge=0,
+        description="distribution plots in each HTML drift report, moved columns first "
+        "(about 0.2 s each; 0: the tests table only)",
+    )
     state_path: Path | None = Field(
         None,
         description=(

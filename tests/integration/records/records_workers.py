@@ -7,23 +7,6 @@ from typing import Any
 from fraudlens.records import PgAuditLog, make_engine
 
 
-def wait_ready(url: str, process: Any) -> None:
-    """Wait until the API served by ``process`` answers ``/readyz`` (at most 90 s)."""
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.is_alive():
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API process never became ready")
-
-
 def append_audit_entries(url: str, key: bytes, count: int, actor: str, barrier: Any) -> None:
     """Append ``count`` audit entries as ``actor``, starting when ``barrier`` opens."""
     engine = make_engine(url, pool_size=1)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from http_ready import wait_ready
 from records_data import decision_rows_per_transaction
-from records_workers import serve_scoring_api, wait_ready
+from records_workers import serve_scoring_api
 from sqlalchemy import Engine
 from transactions import make_txn
 
@@ -30,7 +31,7 @@ def test_sigkilled_replica_lost_no_answered_decision(
     ctx = multiprocessing.get_context("spawn")
     api = ctx.Process(target=serve_scoring_api, args=(kafka_settings, tmp_path, port))
     api.start()
-    wait_ready(url, api)
+    wait_ready(url, 90, api.is_alive)
 
     answered: list[str] = []
     lock = threading.Lock()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from records_workers import append_as_job, replica_settings, serve_admin_api, wait_ready
+from http_ready import wait_ready
+from records_workers import append_as_job, replica_settings, serve_admin_api
 from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
@@ -47,7 +48,7 @@ def test_two_replicas_and_a_job_extend_one_verifiable_chain(
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, replica in zip(urls, replicas, strict=True):
-            wait_ready(url, replica)
+            wait_ready(url, 90, replica.is_alive)
 
         def change(n: int) -> int:
             kid = f"rep{n % 2}"

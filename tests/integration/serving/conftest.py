@@ -17,20 +17,19 @@ Built once per session (Ray and Serve start slowly on 2 cores):
 from __future__ import annotations
 
 import os
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xgboost as xgb
 from api_client import api_keys
+from http_ready import wait_ready
 from online_store import OnlineStoreSwitch
 from serving_data import Models, transactions_of
 from sqlalchemy import create_engine, text
@@ -234,16 +233,7 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
     start_ray(serving_settings, num_cpus=2, logging_level="warning")
     try:
         url = serve_local(serving_settings, blocking=False, shadow=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the Serve app did not become ready in 120 s")
+        wait_ready(url, 120)
         yield url
     finally:
         serve.shutdown()
