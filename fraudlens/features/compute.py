@@ -196,6 +196,19 @@ def _distinct(
     )
 
 
+def _same_terminal(
+    states: list[Sequence[str]], requested: list[str], lo: list[int], end: list[int], width: int
+) -> NDArray[np.bool_]:
+    """Per row, which of its last 30 days' events (right-aligned as ``_recent``) share the
+    request's terminal."""
+    out = np.zeros((len(requested), width), dtype=bool)
+    for i, (values, start, stop, wanted) in enumerate(zip(states, lo, end, requested, strict=True)):
+        n = stop - start
+        if n:
+            out[i, width - n :] = [v == wanted for v in values[start:stop]]
+    return out
+
+
 def card_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
     """Every card feature for every row of ODFV ``inputs``, as numpy columns.
 
@@ -251,6 +264,11 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     spread = (n30 >= 2) & (std > STD_REL_EPSILON * np.abs(mean))
     out["card_amount_ratio_30d"] = _divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
     out["card_amount_zscore_30d"] = _divide(req.amount - mean, std, spread, 0.0)
+    # Zeros between the matching amounts leave the left-to-right sum unchanged.
+    here = _same_terminal(cards.terminal, req.terminal, inner[1], inner[2], recent.shape[1])
+    here_sum = _row_sums(np.where(here, recent, 0.0))
+    here_mean = _divide(here_sum, here.sum(axis=1), here.any(axis=1), 0.0)
+    out["card_amount_ratio_terminal_30d"] = _divide(req.amount, here_mean, here_mean > 0, 1.0)
 
     out.update(_previous(cards, req, lo["30d"], end))
     shift = np.rint(req.lon / 15.0 * US_PER_HOUR).astype(np.int64)

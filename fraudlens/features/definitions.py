@@ -138,6 +138,13 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     spread = n30 >= 2 and std > STD_REL_EPSILON * abs(mean)
     out["card_amount_ratio_30d"] = amount / mean if n30 and mean > 0 else 1.0
     out["card_amount_zscore_30d"] = (amount - mean) / std if spread else 0.0
+    # The card's usual amount at this very terminal: the mean over all terminals
+    # mixes shops of very different price levels and currencies (a 20x payment at
+    # the usual grocer can sit below the card's 30-day mean, which holds rent or
+    # travel abroad).
+    here = [a for a, term in zip(usual, terminals, strict=True) if term == request.terminal_id]
+    here_mean = seq_sum(here) / len(here) if here else 0.0
+    out["card_amount_ratio_terminal_30d"] = amount / here_mean if here_mean > 0 else 1.0
 
     out.update(_previous_features(state, request, lo_30d, end))
     local = local_time_us(request)

@@ -85,6 +85,13 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
             "(amount - 30-day mean) / 30-day std (0.0 with fewer than 2 transactions)",
         ),
         FeatureSpec(
+            "card_amount_ratio_terminal_30d",
+            "float64",
+            "card",
+            "amount / the card's mean amount at this terminal over 30 days "
+            "(1.0 if the card has not used it)",
+        ),
+        FeatureSpec(
             "card_secs_since_prev",
             "float64",
             "card",
