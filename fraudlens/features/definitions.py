@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import add
 
-from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
+from fraudlens.features.registry import TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS, WINDOWS
 from fraudlens.features.state import (
     MISSING_COORD,
     US_PER_DAY,
@@ -209,4 +209,19 @@ def terminal_features(state: TerminalState | None, request: TxnEvent) -> Feature
         out[f"term_tx_count_{days}d"] = tx
         out[f"term_fraud_count_{days}d"] = fraud
         out[f"term_fraud_rate_{days}d"] = fraud / tx if tx else 0.0
+    # The terminal's price level: a shop's usual ticket tells a 20x payment at a
+    # grocer from an ordinary one at a travel agency, which the card's own
+    # history (a few shops, a few weeks) cannot.
+    first = today - TERMINAL_AMOUNT_DAYS
+    tx = cents = 0
+    if state is not None:
+        for d, n, c in zip(state.day, state.tx, state.amount_cents, strict=True):
+            if first <= d < today:
+                tx += n
+                cents += c
+    mean = cents / (100 * tx) if tx else 0.0
+    out[f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d"] = mean
+    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = (
+        float(request.amount) / mean if mean > 0 else 1.0
+    )
     return out

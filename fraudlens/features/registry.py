@@ -21,6 +21,8 @@ WINDOWS: tuple[tuple[str, int], ...] = (
 )
 # Terminal windows: whole UTC days before the request's day.
 TERMINAL_DAY_WINDOWS: tuple[int, ...] = (1, 7, 30)
+# The terminal's usual amount: whole UTC days before the request's day.
+TERMINAL_AMOUNT_DAYS = 30
 _WINDOW_WORDS = {
     "10m": "10 minutes",
     "1h": "hour",
@@ -138,6 +140,21 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
                 f"known fraud / transactions at the terminal in {span}",
             ),
         ]
+    span = f"the previous {TERMINAL_AMOUNT_DAYS} UTC days"
+    specs += [
+        FeatureSpec(
+            f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d",
+            "float64",
+            "terminal",
+            f"mean amount at the terminal in {span} (0.0 without transactions)",
+        ),
+        FeatureSpec(
+            f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d",
+            "float64",
+            "terminal",
+            f"amount / the terminal's mean amount in {span} (1.0 without transactions)",
+        ),
+    ]
     return tuple(specs)
 
 

@@ -61,12 +61,30 @@ def test_current_transactions_own_label_never_reaches_its_features() -> None:
 def test_today_is_excluded_and_windows_are_whole_days() -> None:
     rows = fold_terminal(
         "t1",
-        [DAY0 - 30 * US_PER_DAY, DAY0 - 7 * US_PER_DAY, DAY0 - 1, DAY0 + HOUR],
+        [(t, 10.0) for t in (DAY0 - 30 * US_PER_DAY, DAY0 - 7 * US_PER_DAY, DAY0 - 1, DAY0 + HOUR)],
         [],
     )
     state = terminal_from_row(rows[-1])
     f = terminal_features(state, request(DAY0 + 2 * HOUR))
     assert (f["term_tx_count_1d"], f["term_tx_count_7d"], f["term_tx_count_30d"]) == (1, 2, 3)
+
+
+def test_terminal_amount_profile_uses_whole_previous_days_only() -> None:
+    """A shop's usual ticket: today's payments (this one included) never count."""
+    times_amounts = [
+        (DAY0 - 31 * US_PER_DAY, 9999.0),  # 31 days ago: outside the 30 days
+        (DAY0 - 30 * US_PER_DAY, 10.0),
+        (DAY0 - 2 * US_PER_DAY, 20.004),  # kept in whole cents: 20.00
+        (DAY0 - 1, 30.0),
+        (DAY0 + HOUR, 5000.0),  # today: not yet in the profile
+    ]
+    state = terminal_from_row(fold_terminal("t1", times_amounts, [])[-1])
+    big = TxnEvent("x9", DAY0 + 2 * HOUR, "c9", "t1", "m1", "FR", 400.0)
+    f = terminal_features(state, big)
+    assert f["term_amount_mean_30d"] == 20.0  # (10 + 20 + 30) / 3
+    assert f["term_amount_ratio_30d"] == 20.0
+    new = terminal_features(None, big)
+    assert (new["term_amount_mean_30d"], new["term_amount_ratio_30d"]) == (0.0, 1.0)
 
 
 def test_label_rules_delay_non_fraud_and_duplicates() -> None:
@@ -98,7 +116,9 @@ def test_fold_terminal_matches_stream_folder() -> None:
             for t in txns
             if t.transaction_id == lab.transaction_id and t.terminal_id == key
         ]
-        rows = fold_terminal(key, [t.time_us for t in txns if t.terminal_id == key], marks)
+        rows = fold_terminal(
+            key, [(t.time_us, t.amount) for t in txns if t.terminal_id == key], marks
+        )
         assert terminal_from_row(rows[-1]) == folder.terminals[key]
 
 
