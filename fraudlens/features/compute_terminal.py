@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudlens.features.compute import Ints, safe_divide
-from fraudlens.features.registry import TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
-from fraudlens.features.state import TERMINAL_COLUMNS, US_PER_DAY
+from fraudlens.features.registry import MATURED_WINDOWS, TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
+from fraudlens.features.state import MATURED_DELAY_DAYS, TERMINAL_COLUMNS, US_PER_DAY
 
 
 def _segment_sums(values: Ints, offsets: Ints) -> Ints:
@@ -70,13 +70,18 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     arrived = label_us < t[mark_row]
     mark_ago = fraud_day - today[mark_row]
     out: dict[str, NDArray[Any]] = {}
-    for days in TERMINAL_DAY_WINDOWS:
-        count = _segment_sums(np.where((day_ago >= -days) & (day_ago < 0), tx, 0), day_offsets)
-        marks = arrived & (mark_ago >= -days) & (mark_ago < 0)
+    # (feature prefix, first day back, last day back (exclusive), window length)
+    windows = [("", days, 0, days) for days in TERMINAL_DAY_WINDOWS]
+    delay = MATURED_DELAY_DAYS
+    windows += [("matured_", delay + days, delay, days) for days in MATURED_WINDOWS]
+    for kind, first, stop, days in windows:
+        in_window = (day_ago >= -first) & (day_ago < -stop)
+        count = _segment_sums(np.where(in_window, tx, 0), day_offsets)
+        marks = arrived & (mark_ago >= -first) & (mark_ago < -stop)
         fraud = _segment_sums(marks.astype(np.int64), mark_offsets)
-        out[f"term_tx_count_{days}d"] = count
-        out[f"term_fraud_count_{days}d"] = fraud
-        out[f"term_fraud_rate_{days}d"] = safe_divide(
+        out[f"term_{kind}tx_count_{days}d"] = count
+        out[f"term_{kind}fraud_count_{days}d"] = fraud
+        out[f"term_{kind}fraud_rate_{days}d"] = safe_divide(
             fraud.astype(np.float64), count, count > 0, 0.0
         )
     inside = (day_ago >= -TERMINAL_AMOUNT_DAYS) & (day_ago < 0)

@@ -26,8 +26,14 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import add
 
-from fraudlens.features.registry import TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS, WINDOWS
+from fraudlens.features.registry import (
+    MATURED_WINDOWS,
+    TERMINAL_AMOUNT_DAYS,
+    TERMINAL_DAY_WINDOWS,
+    WINDOWS,
+)
 from fraudlens.features.state import (
+    MATURED_DELAY_DAYS,
     MISSING_COORD,
     US_PER_DAY,
     US_PER_SECOND,
@@ -198,17 +204,19 @@ def terminal_features(state: TerminalState | None, request: TxnEvent) -> Feature
     """
     today = utc_day(request.time_us)
     out: FeatureValues = {}
-    for days in TERMINAL_DAY_WINDOWS:
-        first = today - days
+    windows = [("", today - days, today, days) for days in TERMINAL_DAY_WINDOWS]
+    end = today - MATURED_DELAY_DAYS
+    windows += [("matured_", end - days, end, days) for days in MATURED_WINDOWS]
+    for kind, first, stop, days in windows:
         tx = 0
         fraud = 0
         if state is not None:
-            tx = sum(n for d, n in zip(state.day, state.tx, strict=True) if first <= d < today)
+            tx = sum(n for d, n in zip(state.day, state.tx, strict=True) if first <= d < stop)
             arrived = bisect_left(state.fraud_label_us, request.time_us)
-            fraud = sum(1 for d in state.fraud_day[:arrived] if first <= d < today)
-        out[f"term_tx_count_{days}d"] = tx
-        out[f"term_fraud_count_{days}d"] = fraud
-        out[f"term_fraud_rate_{days}d"] = fraud / tx if tx else 0.0
+            fraud = sum(1 for d in state.fraud_day[:arrived] if first <= d < stop)
+        out[f"term_{kind}tx_count_{days}d"] = tx
+        out[f"term_{kind}fraud_count_{days}d"] = fraud
+        out[f"term_{kind}fraud_rate_{days}d"] = fraud / tx if tx else 0.0
     # The terminal's price level: a shop's usual ticket tells a 20x payment at a
     # grocer from an ordinary one at a travel agency, which the card's own
     # history (a few shops, a few weeks) cannot.

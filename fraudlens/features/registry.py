@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fraudlens.features.state import US_PER_DAY, US_PER_SECOND
+from fraudlens.features.state import MATURED_DELAY_DAYS, US_PER_DAY, US_PER_SECOND
 
 # Card windows: (suffix, width in microseconds).
 WINDOWS: tuple[tuple[str, int], ...] = (
@@ -23,6 +23,10 @@ WINDOWS: tuple[tuple[str, int], ...] = (
 TERMINAL_DAY_WINDOWS: tuple[int, ...] = (1, 7, 30)
 # The terminal's usual amount: whole UTC days before the request's day.
 TERMINAL_AMOUNT_DAYS = 30
+# Matured terminal risk: the window [today - delay - w, today - delay) in whole
+# UTC days, so recent transactions whose labels cannot be known yet do not
+# dilute the fraud rate.
+MATURED_WINDOWS: tuple[int, ...] = (7, 30)
 _WINDOW_WORDS = {
     "10m": "10 minutes",
     "1h": "hour",
@@ -135,6 +139,28 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
             ),
             FeatureSpec(
                 f"term_fraud_rate_{days}d",
+                "float64",
+                "terminal",
+                f"known fraud / transactions at the terminal in {span}",
+            ),
+        ]
+    for days in MATURED_WINDOWS:
+        span = f"the {days} UTC days ending {MATURED_DELAY_DAYS} days before today"
+        specs += [
+            FeatureSpec(
+                f"term_matured_tx_count_{days}d",
+                "int64",
+                "terminal",
+                f"terminal transactions in {span}",
+            ),
+            FeatureSpec(
+                f"term_matured_fraud_count_{days}d",
+                "int64",
+                "terminal",
+                f"terminal transactions in {span} known as fraud by scoring time",
+            ),
+            FeatureSpec(
+                f"term_matured_fraud_rate_{days}d",
                 "float64",
                 "terminal",
                 f"known fraud / transactions at the terminal in {span}",

@@ -33,6 +33,11 @@ US_PER_DAY = 86_400 * US_PER_SECOND
 RETENTION_DAYS = 31
 CARD_RETENTION_US = RETENTION_DAYS * US_PER_DAY
 CARD_MAX_EVENTS = 512
+# Matured terminal risk looks this many whole days back before its window: most
+# fraud labels have arrived by then (the Fraud Detection Handbook's 7 days; in
+# the simulator, customer reports and analyst findings, about half the labels).
+MATURED_DELAY_DAYS = 7
+TERMINAL_RETENTION_DAYS = 30 + MATURED_DELAY_DAYS + 1
 TERMINAL_MAX_FRAUD_MARKS = 1024
 # Stored in the coordinate lists when a transaction has no location: the lists
 # stay dense (no nulls inside Feast/Parquet list columns).
@@ -151,7 +156,7 @@ def update_card(state: CardState | None, event: TxnEvent) -> CardState:
 
 
 def _evict_days(state: TerminalState, newest_day: int) -> None:
-    first = newest_day - RETENTION_DAYS
+    first = newest_day - TERMINAL_RETENTION_DAYS
     keep = [i for i, d in enumerate(state.day) if d >= first]
     if len(keep) != len(state.day):
         state.day = [state.day[i] for i in keep]

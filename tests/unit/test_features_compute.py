@@ -226,6 +226,7 @@ def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
     assert list(batch) == TERMINAL_NAMES
     assert any(batch["term_fraud_count_30d"]) and any(batch["term_fraud_rate_7d"])
     assert len(set(batch["term_amount_ratio_30d"])) > 10  # the ratio is exercised
+    assert any(batch["term_matured_fraud_count_7d"]) and any(batch["term_matured_tx_count_30d"])
     for i in range(64):
         alone = terminal_feature_columns(one_row(inputs, i))  # 1 row: the definitions
         for name in TERMINAL_NAMES:

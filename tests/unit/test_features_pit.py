@@ -87,6 +87,29 @@ def test_terminal_amount_profile_uses_whole_previous_days_only() -> None:
     assert (new["term_amount_mean_30d"], new["term_amount_ratio_30d"]) == (0.0, 1.0)
 
 
+def test_matured_risk_skips_the_unlabelled_week_and_unarrived_labels() -> None:
+    """Matured windows end MATURED_DELAY_DAYS whole days before today."""
+    folder = StateFolder(DELAY)
+    old_fraud = txn(1, DAY0 - 10 * US_PER_DAY)  # in the matured 7-day window (days 8..14 back)
+    late_fraud = txn(2, DAY0 - 12 * US_PER_DAY)  # in it too, but its label comes after t
+    recent = txn(3, DAY0 - 2 * US_PER_DAY)  # too recent for any matured window
+    folder.apply([late_fraud, old_fraud, recent, txn(4, DAY0 - 9 * US_PER_DAY)])
+    t = DAY0 + HOUR
+    folder.apply(
+        [
+            LabelEvent("x1", DAY0 - 3 * US_PER_DAY, True),
+            LabelEvent("x3", DAY0 - US_PER_DAY, True),
+            LabelEvent("x2", t + 1, True),  # arrives after scoring time
+        ]
+    )
+    f = terminal_features(folder.terminals["t1"], request(t))
+    assert f["term_matured_tx_count_7d"] == 3  # x1, x2, x4; not x3
+    assert f["term_matured_fraud_count_7d"] == 1  # x1 only: x2's label has not arrived
+    assert f["term_matured_fraud_rate_7d"] == 1 / 3
+    assert f["term_fraud_count_7d"] == 1  # the plain 7 days hold x3, labelled yesterday
+    assert f["term_matured_tx_count_30d"] == 3
+
+
 def test_label_rules_delay_non_fraud_and_duplicates() -> None:
     folder = StateFolder(DELAY)
     folder.apply([txn(i, DAY0 + i) for i in range(1, 5)])
