@@ -74,9 +74,10 @@ def scenario_settings(settings: Settings) -> Settings:
     drift = settings.drift.model_copy(
         update={
             "backend": "scipy",
-            # 30-day aggregates move with the reference's age (it is sampled 2-5
-            # weeks before serving starts): the story tests short-horizon behaviour
-            "exclude_features": [*settings.drift.exclude_features, "*_30d"],
+            # 30-day aggregates and the matured windows (lagged a week) move with the
+            # reference's age (it is sampled 2-5 weeks before serving starts): the
+            # story tests short-horizon behaviour
+            "exclude_features": [*settings.drift.exclude_features, "*_30d", "term_matured_*"],
             "launcher": "inline",
             "window_days": 7.0,
             "persistence": 5,

@@ -549,10 +549,16 @@ class DriftSettings(BaseModel):
         "(part of a week shows weekday effects, not drift)",
     )
     exclude_features: list[str] = Field(
-        default_factory=lambda: ["term_fraud_*", "txn_is_weekend", "term_tx_count_1d"],
+        default_factory=lambda: [
+            "term_fraud_*",
+            "term_matured_fraud_*",
+            "txn_is_weekend",
+            "term_tx_count_1d",
+        ],
         description="features left out of the drift tests (glob patterns): label-derived "
-        "ones grow as labels arrive; calendar ones (weekend flag, the previous day's "
-        "terminal count) follow the weekday mix",
+        "ones (fraud counts and rates) move with the labels' arrival and the fraud base "
+        "rate, which the matured-label performance check watches; calendar ones (weekend "
+        "flag, the previous day's terminal count) follow the weekday mix",
     )
     max_categories: int = Field(
         24, ge=2, description="integer features with at most this many values use chi-squared"
