@@ -451,7 +451,10 @@ class TrainingSettings(BaseModel):
     )
     seed: int = Field(7, description="random seed of both members")
     feature_chunk_days: int = Field(
-        7, ge=1, description="Feast training path: fetch historical features this many days at once"
+        30,
+        ge=1,
+        description="Feast training path: fetch feature rows this many days at once "
+        "(memory is bounded by a chunk; fewer, larger chunks are faster)",
     )
     search_trials: int = Field(
         0,

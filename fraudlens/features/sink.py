@@ -103,7 +103,8 @@ class FeastSink:
         terminals = {(row[TERMINAL_KEY], row[STATE_TS]): row for row in result.terminal_rows}
         table = rows_from_states(result.transactions, cards, terminals)
         write_table(self.offline_root, TXN_VIEW, table, self.prefix)
-        return table.num_rows
+        rows: int = table.num_rows
+        return rows
 
     def push(self, view: View, rows: list[dict[str, Any]]) -> None:
         """Push rows (one per entity) to the online store, retrying transient errors.

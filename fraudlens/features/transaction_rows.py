@@ -22,7 +22,7 @@ no on-demand views.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -30,7 +30,7 @@ from fraudlens.features.odfv import card_feature_columns, terminal_feature_colum
 from fraudlens.features.registry import ALL_FEATURES, CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, TxnEvent
 
-TXN_VIEW = "transaction_features"
+TXN_VIEW: Literal["transaction_features"] = "transaction_features"
 TXN_KEY = "transaction_id"
 TXN_TS = "txn_ts"
 TIMESTAMP = pa.timestamp("us", tz="UTC")

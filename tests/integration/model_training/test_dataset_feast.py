@@ -56,7 +56,10 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
     tx.loc[second, "event_time"] = tx.loc[first, "event_time"]
     # A card and a terminal never seen before.
     newcomer = tx.loc[[second]].assign(
-        transaction_id="newcomer", card_token="tok_test_" + "a" * 32, terminal_id="term-new", is_fraud=False
+        transaction_id="newcomer",
+        card_token="tok_test_" + "a" * 32,
+        terminal_id="term-new",
+        is_fraud=False,
     )
     newcomer.loc[:, "label_time"] = pd.NaT
     newcomer["fraud_scenario"] = None
