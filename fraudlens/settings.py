@@ -398,7 +398,9 @@ class TrainingSettings(BaseModel):
         "or DATA_DIR/import, whichever exists, the newer if both)",
     )
     features_source: Literal["feast", "memory"] = Field(
-        "feast", description="feast: point-in-time join; memory: fold the history in-process"
+        "feast",
+        description="feast: per-transaction feature rows (transaction_features view); "
+        "memory: fold the history in-process (the test oracle)",
     )
     label_delay_days: int = Field(
         14, ge=0, description="days for a label to mature; the gap between train and validation"

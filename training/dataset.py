@@ -257,7 +257,7 @@ def load_training_data(
         settings.training.feature_chunk_days,
         lambda part: historical_rows(store, part, names),
     )
-    # historical_vectors checks the join; check again that rows line up one to one.
+    # historical_rows checks the join; check again that rows line up one to one.
     if len(vectors) != len(history) or not np.array_equal(
         vectors["transaction_id"].to_numpy(), history["transaction_id"].astype(str).to_numpy()
     ):
