@@ -65,6 +65,7 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
             req_lon=home[1],
             t_day=list(range(NOW // US_PER_DAY - 31, NOW // US_PER_DAY + 1)),
             t_tx=rng.integers(1, 200, 32).tolist(),
+            t_amount_cents=rng.integers(100, 10**7, 32).tolist(),
             t_fraud_label_us=np.sort(NOW - rng.integers(0, 20 * US_PER_DAY, 3)).tolist(),
             t_fraud_day=(NOW // US_PER_DAY - rng.integers(1, 25, 3)).tolist(),
         )

@@ -1,8 +1,9 @@
 """Where a retraining job runs: in-process, a local Ray task, or a Ray job.
 
 Every launcher runs the same job body, ``retrain_and_promote``: train on the
-latest window, then the promotion gate. The champion changes only if the gate
-passes. Jobs that run elsewhere (a Ray task, a Ray job) write their outcome
+latest window, then the promotion gate, whose verdict goes into the audit chain
+(actor ``job:retrain``) like a promotion made over the API. The champion
+changes only if the gate passes. Jobs that run elsewhere (a Ray task, a Ray job) write their outcome
 into the records database (``retrain_jobs``), where any launcher instance,
 e.g. the one of a restarted monitor, reads it: never a shared file.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+JOB_ACTOR = "job:retrain"  # who the audit chain says promoted (or refused) a retrained version
 LOST_AFTER = timedelta(hours=6)  # a job with no outcome and no live task after this: failed
 
 Outcome = Literal["promoted", "refused", "failed"]
@@ -62,7 +64,31 @@ def retrain_and_promote(settings: Settings, start: date, end: date) -> JobResult
         logger.exception("retraining on %s..%s failed", start, end)
         return JobResult("failed", None, [f"{type(exc).__name__}: {exc}"])
     outcome: Outcome = "promoted" if decision.promoted else "refused"
-    return JobResult(outcome, decision.version, list(decision.reasons))
+    reasons = list(decision.reasons)
+    try:
+        audit_gate(settings, decision, start, end)
+    except Exception as exc:  # the gate has acted: say the chain lacks it, loudly
+        logger.exception(
+            "the promotion gate's verdict on version %s was not audited", decision.version
+        )
+        reasons.append(f"not audited: {type(exc).__name__}: {exc}")
+    return JobResult(outcome, decision.version, reasons)
+
+
+def audit_gate(settings: Settings, decision: Any, start: date, end: date) -> None:
+    """Append the gate's verdict on a retrained version to the audit chain."""
+    from fraudlens.security.audit import Action, audit_log_from_settings
+
+    audit_log_from_settings(settings).append(
+        JOB_ACTOR,
+        Action.MODEL_PROMOTED if decision.promoted else "model.promotion_refused",
+        target=f"model version {decision.version}",
+        details={
+            "previous_champion": decision.champion,
+            "reasons": list(decision.reasons),
+            "trained_on": [start.isoformat(), end.isoformat()],
+        },
+    )
 
 
 JobBody = Callable[[Settings, date, date], JobResult]

@@ -173,7 +173,14 @@ class DriftMonitor:
         folder = self.settings.drift.report_dir or self.settings.data_dir / "reports" / "drift"
         path = folder / f"drift-{report.checked_at:%Y%m%dT%H%M%S%f}.html"
         report.html_path = path
-        write_html(report, reference.frame, frame, path, _descriptions())
+        write_html(
+            report,
+            reference.frame,
+            frame,
+            path,
+            _descriptions(),
+            max_plots=self.settings.drift.report_plots,
+        )
         shutil.copyfile(path, folder / "latest.html")
 
     def export(self, report: DriftReport) -> None:

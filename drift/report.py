@@ -149,12 +149,14 @@ def _figure(f: FeatureDrift, reference: pd.DataFrame, window: pd.DataFrame) -> s
         both = np.concatenate([ref, cur])
         lo, hi = np.quantile(both, [0.005, 0.995]) if both.size else (0.0, 1.0)
         bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 40).tolist()
-        ax.hist(ref, bins=bins, density=True, alpha=0.5, label="reference")
-        ax.hist(cur, bins=bins, density=True, alpha=0.5, label="window")
+        # one filled outline per side, not 39 bar patches: a third of the drawing time
+        kw = {"bins": bins, "density": True, "alpha": 0.5, "histtype": "stepfilled"}
+        ax.hist(ref, label="reference", **kw)
+        ax.hist(cur, label="window", **kw)
     ax.set_title(f"{f.name} (p={f.p_value:.2g}, PSI={f.psi:.2f})", fontsize=8)
     ax.tick_params(labelsize=6)
     ax.legend(fontsize=6, loc="upper right")  # "best" is slow (and warns) on large windows
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.9)  # tight_layout: 0.1 s more
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     data = base64.b64encode(buf.getvalue()).decode("ascii")

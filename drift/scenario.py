@@ -50,7 +50,7 @@ class ScenarioConfig:
 
 
 def scenario_settings(settings: Settings) -> Settings:
-    """Settings sized for simulated days and a small, cheap training run.
+    """Settings sized for simulated days and a small, cheap training run (one Ray Train worker).
 
     Label delay 5 days (with validation and test of 3 days, a retraining on
     ``[start, end)`` learns from days before ``end - 11``); daily checks of a
@@ -68,6 +68,7 @@ def scenario_settings(settings: Settings) -> Settings:
             "mlp_epochs": 2,
             "cards_per_day": 20,
             "reference_rows": 5_000,
+            "ray_workers": 1,  # a Ray Train run of these sizes is mostly start-up: one worker
         }
     )
     drift = settings.drift.model_copy(

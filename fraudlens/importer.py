@@ -54,7 +54,7 @@ from fraudlens.history import write_import_info
 from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
 from fraudlens.security.encryption import KeyRing
 from fraudlens.security.personal_fields import encrypt_personal_fields
-from fraudlens.security.tokenize import Tokenizer
+from fraudlens.security.tokenize import Tokenizer, normalize_pan
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,10 @@ _ID_FIELDS = (
     "merchant_id",
     "device_id",
     "mcc",
+    "card_last4",
     *_CARD_SOURCES,
 )
+_DIGITS = {"mcc": 4, "card_last4": 4}  # numeric codes whose leading zeros a number column loses
 
 
 class ColumnMapping(BaseModel):
@@ -180,7 +182,7 @@ def _id_text(field: str, value: Any) -> Any:
     else:
         # The value is not quoted: in a card column it could be card digits.
         raise ValidationError(field, "a number with a fraction is not an id")
-    return text.zfill(4) if field == "mcc" else text
+    return text.zfill(_DIGITS.get(field, 0))
 
 
 def _event(row: dict[str, Any], mapping: ColumnMapping, tokenizer: Tokenizer) -> dict[str, Any]:
@@ -197,7 +199,10 @@ def _event(row: dict[str, Any], mapping: ColumnMapping, tokenizer: Tokenizer) ->
     if source not in event:
         raise ValidationError(source, "field is required")
     try:
-        event["card_token"] = _card_token(event.pop(source), source, tokenizer)
+        card = event.pop(source)
+        event["card_token"] = _card_token(card, source, tokenizer)
+        if source == "pan":  # the truncated number analysts may see (PCI DSS)
+            event["card_last4"] = normalize_pan(str(card))[-4:]
     except TokenizationError as exc:
         raise ValidationError(source, str(exc)) from None
     event.pop("pan", None)

@@ -91,6 +91,11 @@ class Transaction(BaseModel):
     transaction_id: str = Field(pattern=ID_PATTERN)
     event_time: datetime
     card_token: str = Field(pattern=TOKEN_PATTERN)
+    card_last4: str | None = Field(
+        None,
+        pattern=r"^[0-9]{4}$",
+        description="last four digits of the card number (PCI DSS truncation), where known",
+    )
     customer_id: str = Field(pattern=ID_PATTERN)
     terminal_id: str = Field(pattern=ID_PATTERN)
     merchant_id: str = Field(pattern=ID_PATTERN)

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from fraudlens.errors import AuditError, ModelError
+from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.scoring.rule_store import RuleStore, RuleWatcher, rule_store_from_settings
 from fraudlens.security.audit import AuditTrail, audit_log_from_settings
 from fraudlens.security.auth import Principal
@@ -60,6 +61,10 @@ class AdminContext:
     rules_poll_s: float = 5.0
     records: Engine | None = None
     watcher: RuleWatcher | None = field(default=None, init=False)
+
+    def rule_admin(self) -> RuleAdmin:
+        """Rule changes on this context's store and audit log, applied here by the watcher."""
+        return RuleAdmin(self.rules, self.audit, self.watcher.poll if self.watcher else None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AdminContext:

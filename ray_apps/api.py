@@ -28,7 +28,7 @@ from fraudlens.scoring.service import NotReadyError, ScoringService
 from fraudlens.security.api import require
 from fraudlens.security.auth import Authenticator
 from fraudlens.security.roles import Permission
-from fraudlens.security.tokenize import Tokenizer
+from fraudlens.security.tokenize import Tokenizer, normalize_pan
 from fraudlens.settings import Settings, ValidationSettings
 from fraudlens.workspace.web import WorkspaceContext, mount_workspace
 from ray_apps.admin import AdminContext, admin_router
@@ -110,9 +110,13 @@ def to_transaction(req: ScoreRequest, ctx: ApiContext, field_prefix: str = "") -
     data = req.model_dump(exclude={"pan"}, exclude_none=True)
     if req.pan is not None:
         try:
-            data["card_token"] = ctx.tokenizer.tokenize(req.pan.get_secret_value())
+            pan = req.pan.get_secret_value()
+            data["card_token"] = ctx.tokenizer.tokenize(pan)
+            last4 = normalize_pan(pan)[-4:]
         except TokenizationError as exc:  # the message never holds the number
             raise ValidationError(f"{field_prefix}pan", str(exc)) from None
+        if data.setdefault("card_last4", last4) != last4:
+            raise ValidationError(f"{field_prefix}card_last4", "does not end the card number sent")
     try:
         return parse_transaction(
             data,
@@ -253,6 +257,8 @@ def create_api(ctx: ApiContext) -> FastAPI:
 
     app.include_router(admin_router(ctx))
     if ctx.workspace is not None:
+        if ctx.admin is not None:  # admins manage the API's rules from the workspace too
+            ctx.workspace.rules = ctx.admin.rule_admin()
         mount_workspace(app, ctx.workspace)
 
     @app.get("/healthz", tags=["health"])

@@ -7,7 +7,6 @@ this router's lifespan, which uvicorn and Ray Serve both run).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,15 +15,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from fraudlens.errors import AuditError
 from fraudlens.scoring.config import Rules
 from fraudlens.scoring.rule_store import RuleWatcher, StoredRules
-from fraudlens.security.audit import Action
 from fraudlens.security.auth import Principal
 from fraudlens.security.roles import Permission
 from ray_apps.admin_context import (
     ERRORS,
     AdminContext,
-    AuditRecord,
+    audit_failed,
     json_response,
     run_change,
     store_failed,
@@ -89,26 +88,18 @@ def rules_router(ctx: ApiContext, caller: Callable[[Permission], Any]) -> APIRou
     async def put_rules(body: Rules, request: Request) -> Response:
         """Replace the live rules; every replica applies them on its next poll."""
 
-        def put(admin: AdminContext, who: Principal) -> StoredRules:
-            return admin.rules.put(body, who.actor)
+        def put(admin: AdminContext, who: Principal) -> tuple[StoredRules, str]:
+            # The workspace's rules page changes rules through this same call.
+            return admin.rule_admin().change(body, who.actor)
 
-        def record(stored: StoredRules) -> AuditRecord:
-            doc = body.model_dump_json().encode()
-            return AuditRecord(
-                Action.RULE_CHANGED,
-                f"rules version {stored.version}",
-                f"rules stored as version {stored.version}",
-                {
-                    "sha256": hashlib.sha256(doc).hexdigest(),
-                    "block_entries": len(body.block),
-                    "allow_entries": len(body.allow),
-                    "limits": [limit.name for limit in body.limits],
-                },
-            )
+        def failed(exc: Exception) -> Response:
+            if isinstance(exc, AuditError):  # stored, but not audited
+                cause = exc.__cause__
+                return audit_failed(cause if isinstance(cause, Exception) else exc, str(exc))
+            return store_failed(exc)  # any backend's error: damaged file, Redis down
 
-        async def reply(admin: AdminContext, stored: StoredRules, audit_hash: str) -> Response:
-            if admin.watcher is not None:
-                await run_in_threadpool(admin.watcher.poll)  # this replica at once
+        async def reply(admin: AdminContext, done: tuple[StoredRules, str], _: str) -> Response:
+            stored, audit_hash = done
             return json_response(
                 RulesResponse(
                     version=stored.version,
@@ -120,7 +111,6 @@ def rules_router(ctx: ApiContext, caller: Callable[[Permission], Any]) -> APIRou
                 )
             )
 
-        # Any backend's error (damaged file, Redis down) is a store failure.
-        return await run_change(admin, request, put, store_failed, reply, record)
+        return await run_change(admin, request, put, failed, reply)
 
     return router

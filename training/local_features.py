@@ -104,7 +104,7 @@ def compute_features(transactions: pd.DataFrame, max_label_delay_days: int = 120
         values = {**card_features(card, event), **terminal_features(terms.get(term_id), event)}
         out[i] = [values[name] for name in FEATURE_NAMES]
         cards[event.card_token] = update_card(card, event)
-        terms[term_id] = update_terminal_txn(terms.get(term_id), time_us)
+        terms[term_id] = update_terminal_txn(terms.get(term_id), time_us, event.amount)
     frame = pd.DataFrame(out, columns=list(FEATURE_NAMES), index=transactions.index)
     frame = frame.astype({spec.name: spec.dtype for spec in ALL_FEATURES})
     logger.info("computed %d features for %d transactions", len(FEATURE_NAMES), len(frame))

@@ -37,8 +37,9 @@ def score_distribution(y: np.ndarray, scores: np.ndarray, path: Path) -> Path:
     fig = Figure(figsize=(6, 4.5))
     ax = fig.subplots()
     bins = np.linspace(0.0, 1.0, 51).tolist()
-    ax.hist(scores[y == 0], bins=bins, alpha=0.6, label="legit", log=True)
-    ax.hist(scores[y == 1], bins=bins, alpha=0.6, label="fraud", log=True)
+    kw = {"bins": bins, "alpha": 0.6, "log": True, "histtype": "stepfilled"}  # 1 patch, not 50
+    ax.hist(scores[y == 0], label="legit", **kw)
+    ax.hist(scores[y == 1], label="fraud", **kw)
     ax.set(xlabel="score", ylabel="rows (log)", title="Score distribution by class")
     ax.legend()
     fig.savefig(path, dpi=100, bbox_inches="tight")

@@ -33,15 +33,16 @@ def workspace_step(state: DemoState, console: Console) -> None:
         rows = list_queue(conn, QueueFilter(), limit=SHOWN)
         waiting = overview(conn).queue_size
     title = f"top open cases ({waiting:,} waiting for an analyst)"
-    table = Table("case", "score", "amount", "rules hit", "card (token)", title=title)
+    table = Table("case", "score", "amount", "rules hit", "card (token, last four)", title=title)
     for row in rows:
-        amount = (row["transaction"] or {}).get("amount")
+        facts = row["transaction"] or {}
+        amount = facts.get("amount")
         table.add_row(
             row["transaction_id"],
             "-" if row["score"] is None else f"{row['score']:.3f}",
             "" if amount is None else f"{amount:,.2f}",
             ", ".join(row["rule_hits"]),
-            row["card_token"][:16] + "...",
+            row["card_token"][:16] + "... " + (facts.get("card_last4") or ""),
         )
     console.print(table)
     print_sign_in(settings, console)

@@ -190,19 +190,20 @@ def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
         _tune_gc()
         cols = {name: table.column(name).to_pylist() for name in table.column_names}
         key = str(cols["terminal_id"][0])
-        txn_times: list[int] = []
+        txns: list[tuple[int, float]] = []
         txn_ids: list[str] = []
         labels: list[tuple[int, str, bool, int]] = []
-        for kind, time_us, txn_id, is_fraud, txn_us in zip(
+        for kind, time_us, txn_id, is_fraud, txn_us, amount in zip(
             cols["kind"],
             cols["time_us"],
             cols["transaction_id"],
             cols["is_fraud"],
             cols["txn_us"],
+            cols["amount"],
             strict=True,
         ):
             if kind == 0:
-                txn_times.append(time_us)
+                txns.append((time_us, amount))
                 txn_ids.append(txn_id)
             else:
                 labels.append((time_us, txn_id, bool(is_fraud), txn_us))
@@ -210,11 +211,12 @@ def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
         for label_us, txn_id, is_fraud, txn_us in sorted(labels):  # first label wins
             if txn_id not in marks and label_applies(is_fraud, label_us, txn_us, max_delay_us):
                 marks[txn_id] = FraudMark(txn_id, key, label_us, txn_us)
-        states = fold_terminal(key, txn_times, marks.values())
+        states = fold_terminal(key, txns, marks.values())
         at = {row[STATE_TS]: row for row in states}
-        features = terminal_columns_at(txn_times, [at[t] for t in txn_times])
+        times = [t for t, _ in txns]
+        features = terminal_columns_at(txns, [at[t] for t in times])
         state = rows_to_table("terminal_state", states)
-        return _group_table(state, "terminal_id", txn_ids, txn_times, features)
+        return _group_table(state, "terminal_id", txn_ids, times, features)
 
     return fold
 
@@ -265,9 +267,16 @@ def state_frames(
         "transaction_id",
         F.lit(None).cast("boolean").alias("is_fraud"),
         F.lit(None).cast("bigint").alias("txn_us"),
+        "amount",
     ).unionByName(
         marks.select(
-            "terminal_id", "time_us", F.lit(1).alias("kind"), "transaction_id", "is_fraud", "txn_us"
+            "terminal_id",
+            "time_us",
+            F.lit(1).alias("kind"),
+            "transaction_id",
+            "is_fraud",
+            "txn_us",
+            F.lit(None).cast("double").alias("amount"),
         )
     )
     terminal_rows = items.groupBy("terminal_id").applyInArrow(

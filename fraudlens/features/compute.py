@@ -1,4 +1,6 @@
-"""Card and terminal features for a whole batch at once (numpy), identical to ``definitions``.
+"""Card features for a whole batch at once (numpy), identical to ``definitions``.
+
+Terminal features: ``compute_terminal``.
 
 ``definitions`` stays the one definition and the test oracle;
 this module computes the same values for every row of an ODFV input batch
@@ -28,11 +30,10 @@ from fraudlens.features.definitions import (
     has_location,
     haversine_km,
 )
-from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
+from fraudlens.features.registry import WINDOWS
 from fraudlens.features.state import (
     CARD_COLUMNS,
     MISSING_COORD,
-    TERMINAL_COLUMNS,
     US_PER_DAY,
     US_PER_SECOND,
 )
@@ -162,7 +163,7 @@ def _row_sums(matrix: Floats) -> Floats:
     return sums
 
 
-def _divide(num: Floats, den: Any, where: NDArray[np.bool_], default: float) -> Floats:
+def safe_divide(num: Floats, den: Any, where: NDArray[np.bool_], default: float) -> Floats:
     """``num / den`` where ``where``, else ``default`` (no division by zero)."""
     out: Floats = np.full(len(num), default)
     np.divide(num, den, out=out, where=where)
@@ -194,6 +195,19 @@ def _distinct(
         np.array(month, dtype=np.int64),
         np.array(new, dtype=np.int64),
     )
+
+
+def _same_terminal(
+    states: list[Sequence[str]], requested: list[str], lo: list[int], end: list[int], width: int
+) -> NDArray[np.bool_]:
+    """Per row, which of its last 30 days' events (right-aligned as ``_recent``) share the
+    request's terminal."""
+    out = np.zeros((len(requested), width), dtype=bool)
+    for i, (values, start, stop, wanted) in enumerate(zip(states, lo, end, requested, strict=True)):
+        n = stop - start
+        if n:
+            out[i, width - n :] = [v == wanted for v in values[start:stop]]
+    return out
 
 
 def card_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
@@ -228,7 +242,7 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         sums[name] = _row_sums(window)
         out[f"card_tx_count_{name}"] = n
         out[f"card_amount_sum_{name}"] = sums[name]
-        out[f"card_amount_mean_{name}"] = _divide(sums[name], n, n > 0, 0.0)
+        out[f"card_amount_mean_{name}"] = safe_divide(sums[name], n, n > 0, 0.0)
         top = np.where(inside, window, -np.inf).max(axis=1, initial=-np.inf)
         out[f"card_amount_max_{name}"] = np.where(n > 0, top + 0.0, 0.0)
 
@@ -244,13 +258,19 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         out[f"card_distinct_{what}_30d"] = month
         out[f"card_new_{one}_30d"] = new
 
-    mean = _divide(sums["30d"], n30, n30 > 0, 0.0)
+    mean = safe_divide(sums["30d"], n30, n30 > 0, 0.0)
     inside = age < n30[:, None]
     d = recent - mean[:, None]
-    std = np.sqrt(_divide(_row_sums(np.where(inside, d * d, 0.0)), n30, n30 > 0, 0.0))
+    std = np.sqrt(safe_divide(_row_sums(np.where(inside, d * d, 0.0)), n30, n30 > 0, 0.0))
     spread = (n30 >= 2) & (std > STD_REL_EPSILON * np.abs(mean))
-    out["card_amount_ratio_30d"] = _divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
-    out["card_amount_zscore_30d"] = _divide(req.amount - mean, std, spread, 0.0)
+    out["card_amount_ratio_30d"] = safe_divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
+    out["card_amount_zscore_30d"] = safe_divide(req.amount - mean, std, spread, 0.0)
+    # Zeros between the matching amounts leave the left-to-right sum unchanged.
+    here = _same_terminal(cards.terminal, req.terminal, inner[1], inner[2], recent.shape[1])
+    here_sum = _row_sums(np.where(here, recent, 0.0))
+    n_here = here.sum(axis=1)
+    here_mean = safe_divide(here_sum, n_here, n_here > 0, 0.0)
+    out["card_amount_ratio_terminal_30d"] = safe_divide(req.amount, here_mean, here_mean > 0, 1.0)
 
     out.update(_previous(cards, req, lo["30d"], end))
     shift = np.rint(req.lon / 15.0 * US_PER_HOUR).astype(np.int64)
@@ -302,64 +322,4 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
     hours = np.maximum(elapsed / US_PER_HOUR, MIN_SPEED_HOURS)
     km[ok] = dist
     speed[ok] = dist / hours
-    return out
-
-
-def _segment_sums(values: Ints, offsets: Ints) -> Ints:
-    """Per row, the (exact, integer) sum of its values."""
-    total = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, out=total[1:])
-    return total[offsets[1:]] - total[offsets[:-1]]
-
-
-def _int_lists(a: Sequence[Any], b: Sequence[Any], keep: list[bool]) -> tuple[Ints, Ints, Ints]:
-    """Two parallel int list columns flattened: offsets, first values, second values."""
-    pairs = [
-        (x, y) if ok and x is not None and y is not None else ((), ())
-        for x, y, ok in zip(a, b, keep, strict=True)
-    ]
-    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x, _ in pairs], out=offsets[1:])
-    total = int(offsets[-1])
-    first = np.fromiter(chain.from_iterable(x for x, _ in pairs), dtype=np.int64, count=total)
-    second = np.fromiter(chain.from_iterable(y for _, y in pairs), dtype=np.int64, count=total)
-    return offsets, first, second
-
-
-def _size(value: Sequence[Any] | None) -> int:
-    return 0 if value is None else len(value)
-
-
-def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
-    """Every terminal feature for every row of ODFV ``inputs``, as numpy columns.
-
-    Same names, order and values as ``definitions.terminal_features`` row by
-    row: whole UTC days before the request's day, fraud marks whose label
-    arrived strictly before the request.
-    """
-    t = np.array(inputs["req_time_us"], dtype=np.int64)
-    rows = len(t)
-    today = t // US_PER_DAY
-    days_, tx_, labels_, marks_ = (
-        inputs[col] if col in inputs else [None] * rows for col, _, _ in TERMINAL_COLUMNS
-    )
-    # As ``state.terminal_from_row``: unequal list lengths mean no state at all.
-    keep = [
-        _size(d) == _size(n) and _size(lab) == _size(m)
-        for d, n, lab, m in zip(days_, tx_, labels_, marks_, strict=True)
-    ]
-    day_offsets, day, tx = _int_lists(days_, tx_, keep)
-    mark_offsets, label_us, fraud_day = _int_lists(labels_, marks_, keep)
-    day_ago = day - np.repeat(today, np.diff(day_offsets))
-    mark_row = np.repeat(np.arange(rows), np.diff(mark_offsets))
-    arrived = label_us < t[mark_row]
-    mark_ago = fraud_day - today[mark_row]
-    out: dict[str, NDArray[Any]] = {}
-    for days in TERMINAL_DAY_WINDOWS:
-        count = _segment_sums(np.where((day_ago >= -days) & (day_ago < 0), tx, 0), day_offsets)
-        marks = arrived & (mark_ago >= -days) & (mark_ago < 0)
-        fraud = _segment_sums(marks.astype(np.int64), mark_offsets)
-        out[f"term_tx_count_{days}d"] = count
-        out[f"term_fraud_count_{days}d"] = fraud
-        out[f"term_fraud_rate_{days}d"] = _divide(fraud.astype(np.float64), count, count > 0, 0.0)
     return out

@@ -26,8 +26,14 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import add
 
-from fraudlens.features.registry import TERMINAL_DAY_WINDOWS, WINDOWS
+from fraudlens.features.registry import (
+    MATURED_WINDOWS,
+    TERMINAL_AMOUNT_DAYS,
+    TERMINAL_DAY_WINDOWS,
+    WINDOWS,
+)
 from fraudlens.features.state import (
+    MATURED_DELAY_DAYS,
     MISSING_COORD,
     US_PER_DAY,
     US_PER_SECOND,
@@ -138,6 +144,13 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     spread = n30 >= 2 and std > STD_REL_EPSILON * abs(mean)
     out["card_amount_ratio_30d"] = amount / mean if n30 and mean > 0 else 1.0
     out["card_amount_zscore_30d"] = (amount - mean) / std if spread else 0.0
+    # The card's usual amount at this very terminal: the mean over all terminals
+    # mixes shops of very different price levels and currencies (a 20x payment at
+    # the usual grocer can sit below the card's 30-day mean, which holds rent or
+    # travel abroad).
+    here = [a for a, term in zip(usual, terminals, strict=True) if term == request.terminal_id]
+    here_mean = seq_sum(here) / len(here) if here else 0.0
+    out["card_amount_ratio_terminal_30d"] = amount / here_mean if here_mean > 0 else 1.0
 
     out.update(_previous_features(state, request, lo_30d, end))
     local = local_time_us(request)
@@ -191,15 +204,32 @@ def terminal_features(state: TerminalState | None, request: TxnEvent) -> Feature
     """
     today = utc_day(request.time_us)
     out: FeatureValues = {}
-    for days in TERMINAL_DAY_WINDOWS:
-        first = today - days
+    windows = [("", today - days, today, days) for days in TERMINAL_DAY_WINDOWS]
+    end = today - MATURED_DELAY_DAYS
+    windows += [("matured_", end - days, end, days) for days in MATURED_WINDOWS]
+    for kind, first, stop, days in windows:
         tx = 0
         fraud = 0
         if state is not None:
-            tx = sum(n for d, n in zip(state.day, state.tx, strict=True) if first <= d < today)
+            tx = sum(n for d, n in zip(state.day, state.tx, strict=True) if first <= d < stop)
             arrived = bisect_left(state.fraud_label_us, request.time_us)
-            fraud = sum(1 for d in state.fraud_day[:arrived] if first <= d < today)
-        out[f"term_tx_count_{days}d"] = tx
-        out[f"term_fraud_count_{days}d"] = fraud
-        out[f"term_fraud_rate_{days}d"] = fraud / tx if tx else 0.0
+            fraud = sum(1 for d in state.fraud_day[:arrived] if first <= d < stop)
+        out[f"term_{kind}tx_count_{days}d"] = tx
+        out[f"term_{kind}fraud_count_{days}d"] = fraud
+        out[f"term_{kind}fraud_rate_{days}d"] = fraud / tx if tx else 0.0
+    # The terminal's price level: a shop's usual ticket tells a 20x payment at a
+    # grocer from an ordinary one at a travel agency, which the card's own
+    # history (a few shops, a few weeks) cannot.
+    first = today - TERMINAL_AMOUNT_DAYS
+    tx = cents = 0
+    if state is not None:
+        for d, n, c in zip(state.day, state.tx, state.amount_cents, strict=True):
+            if first <= d < today:
+                tx += n
+                cents += c
+    mean = cents / (100 * tx) if tx else 0.0
+    out[f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d"] = mean
+    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = (
+        float(request.amount) / mean if mean > 0 else 1.0
+    )
     return out

@@ -75,20 +75,22 @@ def fold_card(key: str, events: Iterable[TxnEvent]) -> list[dict[str, Any]]:
 
 
 def fold_terminal(
-    key: str, txn_times_us: Iterable[int], marks: Iterable[FraudMark]
+    key: str, txns: Iterable[tuple[int, float]], marks: Iterable[FraudMark]
 ) -> list[dict[str, Any]]:
     """All state rows of one terminal from its transactions and fraud marks.
 
     ``marks`` must already follow ``label_applies`` and be one per transaction.
     """
-    items: list[tuple[int, int, str, FraudMark | None]] = [(t, 0, "", None) for t in txn_times_us]
-    items += [(m.label_us, 1, m.transaction_id, m) for m in marks]
+    items: list[tuple[int, int, str, float, FraudMark | None]] = [
+        (t, 0, "", amount, None) for t, amount in txns
+    ]
+    items += [(m.label_us, 1, m.transaction_id, 0.0, m) for m in marks]
     items.sort(key=lambda item: item[:3])
     emitted: dict[int, TerminalState] = {}
     state: TerminalState | None = None
-    for time_us, _, _, mark in items:
+    for time_us, _, _, amount, mark in items:
         if mark is None:
-            state = update_terminal_txn(state, time_us)
+            state = update_terminal_txn(state, time_us, amount)
         else:
             state = update_terminal_fraud(state, mark)
         emitted[time_us] = state
@@ -158,7 +160,9 @@ class StateFolder:
                 card = update_card(self.cards.get(event.card_token), event)
                 self.cards[event.card_token] = card
                 cards[(event.card_token, event.time_us)] = card
-                term = update_terminal_txn(self.terminals.get(event.terminal_id), event.time_us)
+                term = update_terminal_txn(
+                    self.terminals.get(event.terminal_id), event.time_us, event.amount
+                )
                 self.terminals[event.terminal_id] = term
                 terminals[(event.terminal_id, event.time_us)] = term
                 continue

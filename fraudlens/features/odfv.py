@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fraudlens.features.compute import card_matrix, terminal_matrix
+from fraudlens.features.compute import card_matrix
+from fraudlens.features.compute_terminal import terminal_matrix
 from fraudlens.features.definitions import card_features, terminal_features
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import (
@@ -120,7 +121,8 @@ def terminal_feature_columns(
     state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
     for i in range(_rows(inputs)):
         row = {col: inputs[col][i] if col in inputs else None for col in state_cols}
-        request = TxnEvent("", int(inputs["req_time_us"][i]), "", "", "", "", 0.0)
+        amount = float(inputs["req_amount"][i])
+        request = TxnEvent("", int(inputs["req_time_us"][i]), "", "", "", "", amount)
         values = terminal_features(terminal_from_row(row), request)
         for name in names:
             out[name].append(values[name])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fraudlens.features.state import US_PER_DAY, US_PER_SECOND
+from fraudlens.features.state import MATURED_DELAY_DAYS, US_PER_DAY, US_PER_SECOND
 
 # Card windows: (suffix, width in microseconds).
 WINDOWS: tuple[tuple[str, int], ...] = (
@@ -21,6 +21,12 @@ WINDOWS: tuple[tuple[str, int], ...] = (
 )
 # Terminal windows: whole UTC days before the request's day.
 TERMINAL_DAY_WINDOWS: tuple[int, ...] = (1, 7, 30)
+# The terminal's usual amount: whole UTC days before the request's day.
+TERMINAL_AMOUNT_DAYS = 30
+# Matured terminal risk: the window [today - delay - w, today - delay) in whole
+# UTC days, so recent transactions whose labels cannot be known yet do not
+# dilute the fraud rate.
+MATURED_WINDOWS: tuple[int, ...] = (7, 30)
 _WINDOW_WORDS = {
     "10m": "10 minutes",
     "1h": "hour",
@@ -85,6 +91,13 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
             "(amount - 30-day mean) / 30-day std (0.0 with fewer than 2 transactions)",
         ),
         FeatureSpec(
+            "card_amount_ratio_terminal_30d",
+            "float64",
+            "card",
+            "amount / the card's mean amount at this terminal over 30 days "
+            "(1.0 if the card has not used it)",
+        ),
+        FeatureSpec(
             "card_secs_since_prev",
             "float64",
             "card",
@@ -131,6 +144,43 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
                 f"known fraud / transactions at the terminal in {span}",
             ),
         ]
+    for days in MATURED_WINDOWS:
+        span = f"the {days} UTC days ending {MATURED_DELAY_DAYS} days before today"
+        specs += [
+            FeatureSpec(
+                f"term_matured_tx_count_{days}d",
+                "int64",
+                "terminal",
+                f"terminal transactions in {span}",
+            ),
+            FeatureSpec(
+                f"term_matured_fraud_count_{days}d",
+                "int64",
+                "terminal",
+                f"terminal transactions in {span} known as fraud by scoring time",
+            ),
+            FeatureSpec(
+                f"term_matured_fraud_rate_{days}d",
+                "float64",
+                "terminal",
+                f"known fraud / transactions at the terminal in {span}",
+            ),
+        ]
+    span = f"the previous {TERMINAL_AMOUNT_DAYS} UTC days"
+    specs += [
+        FeatureSpec(
+            f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d",
+            "float64",
+            "terminal",
+            f"mean amount at the terminal in {span} (0.0 without transactions)",
+        ),
+        FeatureSpec(
+            f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d",
+            "float64",
+            "terminal",
+            f"amount / the terminal's mean amount in {span} (1.0 without transactions)",
+        ),
+    ]
     return tuple(specs)
 
 

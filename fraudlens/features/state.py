@@ -33,6 +33,12 @@ US_PER_DAY = 86_400 * US_PER_SECOND
 RETENTION_DAYS = 31
 CARD_RETENTION_US = RETENTION_DAYS * US_PER_DAY
 CARD_MAX_EVENTS = 512
+# Matured terminal risk: its windows end this many whole days before today, when
+# many fraud labels have arrived (the Fraud Detection Handbook's 7 days; in the
+# default simulation the median label delay is 6.7 days: 51 % of labels arrive
+# within 7 days, 83 % within 14).
+MATURED_DELAY_DAYS = 7
+TERMINAL_RETENTION_DAYS = 30 + MATURED_DELAY_DAYS + 1
 TERMINAL_MAX_FRAUD_MARKS = 1024
 # Stored in the coordinate lists when a transaction has no location: the lists
 # stay dense (no nulls inside Feast/Parquet list columns).
@@ -77,10 +83,15 @@ class CardState:
 
 @dataclass(slots=True)
 class TerminalState:
-    """A terminal's daily transaction counts and arrived fraud labels."""
+    """A terminal's daily transaction counts and amounts, and arrived fraud labels.
+
+    Amounts are summed in whole cents (``amount_cents``): integer sums do not
+    depend on the order runners fold a day's transactions in.
+    """
 
     day: list[int] = field(default_factory=list)
     tx: list[int] = field(default_factory=list)
+    amount_cents: list[int] = field(default_factory=list)
     fraud_label_us: list[int] = field(default_factory=list)
     fraud_day: list[int] = field(default_factory=list)
 
@@ -99,6 +110,7 @@ CARD_COLUMNS: tuple[tuple[str, str, str], ...] = (
 TERMINAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("t_day", "day", "int64"),
     ("t_tx", "tx", "int64"),
+    ("t_amount_cents", "amount_cents", "int64"),
     ("t_fraud_label_us", "fraud_label_us", "int64"),
     ("t_fraud_day", "fraud_day", "int64"),
 )
@@ -145,11 +157,12 @@ def update_card(state: CardState | None, event: TxnEvent) -> CardState:
 
 
 def _evict_days(state: TerminalState, newest_day: int) -> None:
-    first = newest_day - RETENTION_DAYS
+    first = newest_day - TERMINAL_RETENTION_DAYS
     keep = [i for i, d in enumerate(state.day) if d >= first]
     if len(keep) != len(state.day):
         state.day = [state.day[i] for i in keep]
         state.tx = [state.tx[i] for i in keep]
+        state.amount_cents = [state.amount_cents[i] for i in keep]
     marks = [i for i, d in enumerate(state.fraud_day) if d >= first]
     marks = marks[-TERMINAL_MAX_FRAUD_MARKS:]
     if len(marks) != len(state.fraud_day):
@@ -157,25 +170,41 @@ def _evict_days(state: TerminalState, newest_day: int) -> None:
         state.fraud_day = [state.fraud_day[i] for i in marks]
 
 
-def update_terminal_txn(state: TerminalState | None, time_us: int) -> TerminalState:
-    """Return the terminal state after one transaction at ``time_us``."""
-    old = state or TerminalState()
-    new = TerminalState(list(old.day), list(old.tx), list(old.fraud_label_us), list(old.fraud_day))
+def _copy_terminal(old: TerminalState) -> TerminalState:
+    return TerminalState(
+        list(old.day),
+        list(old.tx),
+        list(old.amount_cents),
+        list(old.fraud_label_us),
+        list(old.fraud_day),
+    )
+
+
+def amount_cents(amount: float) -> int:
+    """An amount in whole cents (half-cents round to even), as terminal states sum it."""
+    return round(amount * 100.0)
+
+
+def update_terminal_txn(state: TerminalState | None, time_us: int, amount: float) -> TerminalState:
+    """Return the terminal state after one transaction of ``amount`` at ``time_us``."""
+    new = _copy_terminal(state or TerminalState())
     day = utc_day(time_us)
+    cents = amount_cents(amount)
     i = bisect_right(new.day, day)
     if i > 0 and new.day[i - 1] == day:
         new.tx[i - 1] += 1
+        new.amount_cents[i - 1] += cents
     else:
         new.day.insert(i, day)
         new.tx.insert(i, 1)
+        new.amount_cents.insert(i, cents)
     _evict_days(new, max(day, new.day[-1]))
     return new
 
 
 def update_terminal_fraud(state: TerminalState | None, mark: FraudMark) -> TerminalState:
     """Return the terminal state after a fraud label arrived (``mark.label_us``)."""
-    old = state or TerminalState()
-    new = TerminalState(list(old.day), list(old.tx), list(old.fraud_label_us), list(old.fraud_day))
+    new = _copy_terminal(state or TerminalState())
     i = bisect_right(new.fraud_label_us, mark.label_us)
     new.fraud_label_us.insert(i, mark.label_us)
     new.fraud_day.insert(i, utc_day(mark.txn_us))
@@ -216,6 +245,7 @@ def terminal_row(state: TerminalState) -> dict[str, list[Any]]:
     return {
         "t_day": state.day,
         "t_tx": state.tx,
+        "t_amount_cents": state.amount_cents,
         "t_fraud_label_us": state.fraud_label_us,
         "t_fraud_day": state.fraud_day,
     }
@@ -242,7 +272,10 @@ def card_from_row(row: dict[str, Any]) -> CardState | None:
 def terminal_from_row(row: dict[str, Any]) -> TerminalState | None:
     """Rebuild a terminal state from stored columns; None when there is none."""
     cols = {attr: _column(row, col) for col, attr, _ in TERMINAL_COLUMNS}
-    if len(cols["day"]) != len(cols["tx"]) or len(cols["fraud_label_us"]) != len(cols["fraud_day"]):
+    days = len(cols["day"])
+    if len(cols["tx"]) != days or len(cols["amount_cents"]) != days:
+        return None
+    if len(cols["fraud_label_us"]) != len(cols["fraud_day"]):
         return None
     if not cols["day"] and not cols["fraud_day"]:
         return None

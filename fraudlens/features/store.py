@@ -1,6 +1,10 @@
 """The one place training and serving read feature vectors from Feast.
 
-Serving calls ``online_vectors`` (online store + ODFVs). Training calls
+Serving calls ``online_feature_columns``: one online read of the card and
+terminal state of a whole batch, then the ODFVs' own functions over it (no
+Feast transformation layer in between). ``online_vectors`` asks Feast for a
+feature service's vectors through the ODFVs, as a data scientist would; both
+give the same bits (tests/integration/features/test_parity.py). Training calls
 ``historical_rows``: the per-transaction feature rows of the
 ``transaction_features`` view (a plain as-of join on ``transaction_id``), for
 the feature names of the model's feature service. ``historical_vectors`` (the
@@ -19,10 +23,15 @@ import pandas as pd
 from pydantic import BaseModel
 
 from fraudlens.errors import DataError, FeatureStoreError
-from fraudlens.features.odfv import request_fields
+from fraudlens.features.odfv import (
+    REQUEST_FIELDS,
+    card_feature_columns,
+    request_fields,
+    terminal_feature_columns,
+)
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
-from fraudlens.features.state import coord
+from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, coord
 from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
 from fraudlens.settings import Settings
 
@@ -96,6 +105,38 @@ def online_vectors(
         raise FeatureStoreError(f"online feature read failed: {exc}") from exc
     names = [n for n in FEATURE_NAMES if n in columns]
     return [{n: columns[n][i] for n in names} for i in range(len(rows))]
+
+
+# The state the ODFVs read: every column of the card and terminal state views.
+STATE_REFS = [f"card_state:{col}" for col, _, _ in CARD_COLUMNS] + [
+    f"terminal_state:{col}" for col, _, _ in TERMINAL_COLUMNS
+]
+
+
+def online_feature_columns(
+    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """Every registry feature for transactions being scored now, as columns.
+
+    One ``get_online_features`` round trip for the state of all cards and
+    terminals of the batch, then ``card_feature_columns`` and
+    ``terminal_feature_columns`` (the functions the ODFVs call) over the whole
+    batch: the same values as ``online_vectors``, without Feast converting
+    and re-checking the ODFVs' inputs and outputs row by row.
+
+    Raises:
+        FeatureStoreError: the online read failed.
+    """
+    rows = [entity_row(r) for r in requests]
+    if not rows:
+        return {name: [] for name in FEATURE_NAMES}
+    keys = [{"card_token": r["card_token"], "terminal_id": r["terminal_id"]} for r in rows]
+    try:
+        state = store.get_online_features(features=STATE_REFS, entity_rows=keys).to_dict()
+    except Exception as exc:
+        raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+    inputs = {**state, **{name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}}
+    return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
 
 
 def online_vector(

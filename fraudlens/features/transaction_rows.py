@@ -74,11 +74,12 @@ def card_columns_at(
 
 
 def terminal_columns_at(
-    times_us: Sequence[int], states: Sequence[Mapping[str, Any]]
+    txns: Sequence[tuple[int, float]], states: Sequence[Mapping[str, Any]]
 ) -> dict[str, list[Any]]:
-    """Terminal features at each transaction time from the terminal's state row then."""
+    """Terminal features of each (time, amount) transaction from the terminal's state row then."""
     inputs: dict[str, list[Any]] = {col: [r[col] for r in states] for col, _, _ in TERMINAL_COLUMNS}
-    inputs["req_time_us"] = list(times_us)
+    inputs["req_time_us"] = [t for t, _ in txns]
+    inputs["req_amount"] = [amount for _, amount in txns]
     return terminal_feature_columns(inputs)
 
 
@@ -112,6 +113,7 @@ def rows_from_states(
     times = [e.time_us for e in events]
     cards = card_columns_at(events, [card_states[(e.card_token, e.time_us)] for e in events])
     terms = terminal_columns_at(
-        times, [terminal_states[(e.terminal_id, e.time_us)] for e in events]
+        [(e.time_us, e.amount) for e in events],
+        [terminal_states[(e.terminal_id, e.time_us)] for e in events],
     )
     return transaction_table([e.transaction_id for e in events], times, {**cards, **terms})

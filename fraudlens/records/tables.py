@@ -211,3 +211,20 @@ sessions = Table(
     Column("signed_out_at", DateTime(timezone=True), nullable=True),
     Index(None, "expires_at"),
 )
+
+# 0004: API keys created by admins in the workspace. Only the SHA-256 of each
+# key is stored (as for ``security.api_keys``); revoked keys stay listed.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    _created_at(),
+    Column("created_by", String(128), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+    CheckConstraint("role IN ('scorer', 'analyst', 'admin')", name="role"),
+)

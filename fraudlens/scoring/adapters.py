@@ -82,7 +82,7 @@ class _ServiceCache:
 
 
 class FeastFeatures:
-    """Feature vectors from the Feast online store (state + on-demand features).
+    """Feature vectors from the Feast online store (one state read, then the features).
 
     The store is opened on first use, so building this object never touches
     the network.
@@ -114,16 +114,16 @@ class FeastFeatures:
         Raises:
             FeatureStoreError: the online read failed.
         """
-        from fraudlens.features.store import online_vectors
+        from fraudlens.features.store import online_feature_columns
 
         names = list(model.feature_names)
-        vectors = online_vectors(self.store, txns, model.feature_service)
+        columns = online_feature_columns(self.store, txns)
         nan = float("nan")
         # One float block in model order (a missing or null feature is NaN).
         values = np.array(
-            [[nan if (v := row.get(n)) is None else v for n in names] for row in vectors],
+            [[nan if v is None else v for v in columns.get(n, [None] * len(txns))] for n in names],
             dtype=np.float64,
-        ).reshape(len(vectors), len(names))
+        ).T.reshape(len(txns), len(names))
         return pd.DataFrame(values, columns=names)
 
     def request_only(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:

@@ -20,8 +20,10 @@ _DECISION_NS = uuid.UUID("6f1d7c1e-5b0a-4f4e-9a53-3c1e1f0d2b7a")
 SEVERITY: dict[str, int] = {"approve": 0, "review": 1, "decline": 2}
 
 
-# What an analyst needs to judge a case; no card data, no device or IP (personal data).
+# What an analyst needs to judge a case: of the card only its last four digits
+# (PCI DSS truncation, where known); no device or IP (personal data).
 CASE_FACTS = (
+    "card_last4",
     "amount",
     "currency",
     "terminal_id",

@@ -46,6 +46,8 @@ class Action(StrEnum):
     LIST_CHANGED = "list.changed"
     MODEL_PROMOTED = "model.promoted"
     KEYS_ROTATED = "keys.rotated"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
     ERASURE = "privacy.erased"
     RETENTION_PURGE = "privacy.retention"
 

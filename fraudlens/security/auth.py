@@ -18,22 +18,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from fraudlens.errors import AuthError, ConfigError, ForbiddenError
+from fraudlens.errors import AuthError, ConfigError, ForbiddenError, RecordsError
 from fraudlens.security.ratelimit import RateLimiter, limiter_from_settings
 from fraudlens.security.roles import Permission, Role, parse_roles, permissions_of
 
 if TYPE_CHECKING:
     from fraudlens.settings import ApiKeyEntry, Settings
 
+logger = logging.getLogger(__name__)
 _API_KEY = re.compile(r"^fl_([A-Za-z0-9]{1,16})_([A-Za-z0-9_-]{43})$")
 _NO_MATCH = hashlib.sha256(b"no such key").hexdigest()
 _MIN_HS_SECRET = 32
@@ -54,6 +56,16 @@ def generate_api_key(key_id: str | None = None) -> tuple[str, str, str]:
         raise ConfigError("API key id must be 1-16 letters or digits")
     key = f"fl_{key_id}_{secrets.token_urlsafe(32)}"
     return key_id, key, hash_api_key(key)
+
+
+class KeyLookup(Protocol):
+    """API keys kept outside settings (``fraudlens.records.api_keys.PgKeyStore``)."""
+
+    def lookup(self, key_id: str) -> ApiKeyEntry | None:
+        """The live key ``key_id`` (None: unknown or revoked); RecordsError if unreadable."""
+
+    def touch(self, key_id: str) -> None:
+        """Record that the key was used."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class Authenticator:
         api_keys: stored keys by id (role and SHA-256).
         jwt_config: bearer-token checks; None disables bearer tokens.
         limiter: rate limiter; None disables rate limiting.
+        key_store: keys created in the workspace, looked up when an id is not
+            in ``api_keys`` (None: settings' keys only).
     """
 
     def __init__(
@@ -111,10 +125,12 @@ class Authenticator:
         api_keys: Mapping[str, ApiKeyEntry],
         jwt_config: JwtConfig | None = None,
         limiter: RateLimiter | None = None,
+        key_store: KeyLookup | None = None,
     ) -> None:
         self._keys = dict(api_keys)
         self._jwt = jwt_config
         self._limiter = limiter
+        self.key_store = key_store
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authenticator:
@@ -148,7 +164,10 @@ class Authenticator:
             sec.rate_limit_per_second,
             sec.rate_limit_burst,
         )
-        return cls(sec.api_keys, config, limiter)
+        store = None
+        if sec.stored_api_keys and settings.records.database_url is not None:
+            store = _key_store(settings)
+        return cls(sec.api_keys, config, limiter, store)
 
     def authenticate(self, *, api_key: str | None = None, bearer: str | None = None) -> Principal:
         """Return the caller behind an API key or a bearer token.
@@ -186,10 +205,18 @@ class Authenticator:
         match = _API_KEY.match(key)
         key_id = match.group(1) if match else ""
         entry = self._keys.get(key_id)
+        stored = entry is None and match is not None and self.key_store is not None
+        if stored and self.key_store is not None:
+            try:
+                entry = self.key_store.lookup(key_id)
+            except RecordsError as exc:  # settings' keys keep working without the database
+                logger.error("stored API keys unavailable: %s", exc)
         # Compare even when the id is unknown, so timing does not reveal valid ids.
         expected = entry.sha256 if entry is not None else _NO_MATCH
         if not hmac.compare_digest(hash_api_key(key), expected) or entry is None:
             raise AuthError("invalid credentials")
+        if stored and self.key_store is not None:
+            self.key_store.touch(key_id)
         return Principal(key_id, frozenset({Role(entry.role)}), "api_key", entry.rate_per_second)
 
     def _check_jwt(self, token: str) -> Principal:
@@ -214,3 +241,18 @@ class Authenticator:
             raise AuthError(f"invalid bearer token ({type(exc).__name__})") from None
         roles = parse_roles(claims.get(cfg.roles_claim))
         return Principal(str(claims["sub"]), roles, "jwt")
+
+
+def _key_store(settings: Settings) -> KeyLookup:
+    """The workspace's stored keys; the database is opened on the first lookup."""
+    from fraudlens.records.api_keys import PgKeyStore
+    from fraudlens.records.engine import engine_from_settings
+
+    engine: list[Any] = []
+
+    def connect() -> Any:
+        if not engine:
+            engine.append(engine_from_settings(settings, pool_size=1))
+        return engine[0]
+
+    return PgKeyStore(connect, reserved=frozenset(settings.security.api_keys))

@@ -85,7 +85,8 @@ INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
         name="raw_history",
         location="DATA_DIR/sim, DATA_DIR/import (transactions.parquet, labels.parquet)",
-        personal_data="customer_id, card_token, device_id, ip_address, terminal location",
+        personal_data="customer_id, card_token, card_last4, device_id, ip_address, "
+        "terminal location",
         purpose="training data and feature backfill",
         legal_basis=_LEGIT,
         protection="PAN tokenized at import; device/IP AES-GCM encrypted by the importer "
@@ -174,7 +175,7 @@ INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
         name="kafka_topics",
         location="topics transactions, labels, decisions, dead-letter",
-        personal_data="the events above in transit (card_token, never the PAN)",
+        personal_data="the events above in transit (card_token and card_last4, never the PAN)",
         purpose="decoupling ingest, features and scoring",
         legal_basis=_LEGIT,
         protection="SASL_SSL; broker disk encryption",
@@ -187,7 +188,8 @@ INVENTORY: tuple[DataAsset, ...] = (
         name="decision_records",
         location="PostgreSQL table decisions (records.database_url, or the embedded server "
         "under DATA_DIR/postgres)",
-        personal_data="decision_id, transaction_id, card_token, score, decision, reasons",
+        personal_data="decision_id, transaction_id, card_token, card_last4, score, decision, "
+        "reasons",
         purpose="audit of automated decisions (GDPR Art. 22), drift and label monitoring "
         "shared by every replica",
         legal_basis=_LEGIT,
@@ -249,6 +251,18 @@ INVENTORY: tuple[DataAsset, ...] = (
         legal_basis="legal obligation (Art. 6(1)(c)); kept under Art. 17(3)(b)",
         protection="append-only, HMAC chain, file lock",
         erasure="not erased: holds keyed references only, never the customer id",
+        retention_days=None,
+    ),
+    DataAsset(
+        name="staff_access",
+        location="PostgreSQL tables api_keys and sessions (the workspace's keys and sign-ins)",
+        personal_data="staff names given to keys, key ids, actor ids, sign-in and last-use "
+        "times; keys and session ids only as SHA-256",
+        purpose="who may score, review and administer; accountability of staff actions",
+        legal_basis=_LEGIT,
+        protection="hashes only, never a key or session id; TLS to the database",
+        erasure="an admin revokes the key in the workspace; expired sessions can be deleted; "
+        "rows are kept while the audit chain names their actor",
         retention_days=None,
     ),
 )

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     ERASE_DATA = "erase_data"
     READ_AUDIT = "read_audit"
     WORK_CASES = "work_cases"
+    MANAGE_USERS = "manage_users"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -72,7 +73,8 @@ ENDPOINT_PERMISSIONS: dict[tuple[str, str], Permission | None] = {
 
 WORKSPACE_PERMISSION = Permission.WORK_CASES
 """Every page and form of the analyst workspace (``/workspace``, signed in with a
-session cookie) needs this; only its sign-in page and stylesheet are public."""
+session cookie) needs this; only its sign-in page and stylesheet are public. Its rules
+page needs ``manage_rules`` too, its users page ``manage_users`` (admins)."""
 
 
 def permissions_of(roles: frozenset[Role]) -> frozenset[Permission]:

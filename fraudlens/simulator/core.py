@@ -174,6 +174,7 @@ def _transactions_frame(population: Population, events: Events, label_us: IntArr
             "transaction_id": format_ids("tx", np.arange(n), id_width(n, 10)),
             "event_time": _utc(events.time_us),
             "card_token": population.card_tokens[events.card],
+            "card_last4": population.card_last4[events.card],
             "customer_id": population.customers.ids[population.card_customer[events.card]],
             "terminal_id": term.ids[t],
             "merchant_id": term.merchant_ids[term.merchant[t]],

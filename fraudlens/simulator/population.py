@@ -1,7 +1,8 @@
 """Customers, cards, merchants and terminals of a simulated portfolio.
 
-Card numbers exist only inside ``_card_tokens``: synthetic Luhn-valid PANs are
-tokenized once per card and dropped; nothing else ever sees them.
+Card numbers exist only inside ``_cards``: synthetic Luhn-valid PANs are
+tokenized once per card and dropped, keeping only their last four digits (the
+truncation PCI DSS lets analysts see); nothing else ever sees them.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Population:
 
     customers: Customers
     card_tokens: ObjArray
+    card_last4: ObjArray
     card_customer: IntArray
     terminals: Terminals
 
@@ -94,12 +96,12 @@ def build_population(
     customers = _customers(config, terminals, rng)
     n_cards = int(customers.card_count.sum())
     card_customer = np.repeat(np.arange(config.customers, dtype=np.int64), customers.card_count)
-    tokens = _card_tokens(n_cards, tokenizer, rng)
-    return Population(customers, tokens, card_customer, terminals)
+    tokens, last4 = _cards(n_cards, tokenizer, rng)
+    return Population(customers, tokens, last4, card_customer, terminals)
 
 
-def _card_tokens(n: int, tokenizer: Tokenizer, rng: np.random.Generator) -> ObjArray:
-    """Tokens of ``n`` distinct synthetic 16-digit Luhn-valid PANs."""
+def _cards(n: int, tokenizer: Tokenizer, rng: np.random.Generator) -> tuple[ObjArray, ObjArray]:
+    """Tokens and last four digits of ``n`` distinct synthetic 16-digit Luhn-valid PANs."""
     accounts = rng.choice(10**9, size=n, replace=False).astype(np.int64)
     payload = rng.choice(_SYNTHETIC_IINS, size=n) * 10**9 + accounts  # 15 digits
     digits = (payload[:, None] // 10 ** np.arange(14, -1, -1, dtype=np.int64)) % 10
@@ -107,7 +109,8 @@ def _card_tokens(n: int, tokenizer: Tokenizer, rng: np.random.Generator) -> ObjA
     total = (doubled - 9 * (doubled > 9)).sum(axis=1) + digits[:, -2::-2].sum(axis=1)
     check = (10 - total % 10) % 10
     pans = format_ids("", payload * 10 + check, 16)
-    return np.array([tokenizer.tokenize(pan) for pan in pans], dtype=object)
+    tokens = np.array([tokenizer.tokenize(pan) for pan in pans], dtype=object)
+    return tokens, np.array([pan[-4:] for pan in pans], dtype=object)
 
 
 def _terminals(total: int, rng: np.random.Generator) -> Terminals:

@@ -105,6 +105,17 @@ def test_same_distribution_and_too_few_rows(tmp_path: Path) -> None:
     assert other_version.html_path is not None and other_version.html_path.exists()
 
 
+def test_report_plots_caps_the_figures_moved_columns_first(tmp_path: Path) -> None:
+    shifted = _day(2, shift={"amount": 0.6, "is_night": 1.5})
+    for plots, figures in ((1, 1), (0, 0)):
+        settings = _settings(tmp_path / str(plots), report_plots=plots)
+        report = DriftMonitor(settings).check_frame(shifted, _reference())
+        assert report.status == "drift" and report.html_path is not None
+        text = report.html_path.read_text()
+        assert text.count("<figure>") == figures and "<td>km</td>" in text  # the table stays
+        assert ('alt="amount"' in text or 'alt="is_night"' in text) == bool(figures)
+
+
 @dataclass
 class _Ref:
     features: pd.DataFrame

@@ -200,13 +200,15 @@ def random_terminal(rng: random.Random, time_us: int) -> dict[str, Any]:
     state = {
         "t_day": days,
         "t_tx": [rng.randrange(1, 50) for _ in days],
+        "t_amount_cents": [rng.choice([0, 1, 1999, rng.randrange(0, 10**9)]) for _ in days],
         "t_fraud_label_us": sorted(marks),
         "t_fraud_day": [
             (m - rng.randrange(0, 10 * US_PER_DAY)) // US_PER_DAY for m in sorted(marks)
         ],
     }
     if roll < 0.2:
-        state[rng.choice(["t_tx", "t_fraud_day"])].append(today - 1)  # unequal lengths
+        unequal = rng.choice(["t_tx", "t_amount_cents", "t_fraud_day"])
+        state[unequal].append(today - 1)  # unequal lengths
     return state
 
 
@@ -217,14 +219,18 @@ def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
     for _ in range(64):
         time_us = T0 + rng.randrange(-US_PER_DAY, US_PER_DAY)
         time_us = rng.choice([time_us, time_us // US_PER_DAY * US_PER_DAY])  # midnight too
-        for col, value in {**random_terminal(rng, time_us), "req_time_us": time_us}.items():
+        request = {"req_time_us": time_us, "req_amount": rng.choice([0.0, 0.1, 19.99, 5e3])}
+        for col, value in {**random_terminal(rng, time_us), **request}.items():
             inputs.setdefault(col, []).append(value)
     batch = terminal_feature_columns(inputs)
     assert list(batch) == TERMINAL_NAMES
     assert any(batch["term_fraud_count_30d"]) and any(batch["term_fraud_rate_7d"])
+    assert len(set(batch["term_amount_ratio_30d"])) > 10  # the ratio is exercised
+    assert any(batch["term_matured_fraud_count_7d"]) and any(batch["term_matured_tx_count_30d"])
     for i in range(64):
         alone = terminal_feature_columns(one_row(inputs, i))  # 1 row: the definitions
         for name in TERMINAL_NAMES:
             assert exact(batch[name][i]) == exact(alone[name][0]), (i, name)
-    bare = terminal_feature_columns({"req_time_us": inputs["req_time_us"]})  # no state columns
+    request_only = {name: inputs[name] for name in ("req_time_us", "req_amount")}
+    bare = terminal_feature_columns(request_only)  # no state columns
     assert bare["term_tx_count_30d"] == [0] * 64

@@ -99,6 +99,25 @@ def test_amount_ratio_and_zscore() -> None:
     assert f["card_amount_zscore_30d"] == 2.0  # (40 - 20) / pstdev = 20 / 10
 
 
+def test_amount_ratio_at_the_same_terminal_sees_a_high_amount_fraud() -> None:
+    """A 20x payment at the card's usual grocer hides under a 30-day mean swollen by rent.
+
+    The simulator's ``high_amount`` frauds are 10-30x the card's usual amount *at that
+    terminal*: against the mean over every terminal they scored like legit payments.
+    """
+    history = [txn(i, T0 - i * HOUR, 20.0, terminal="grocer") for i in range(1, 9)]
+    history += [txn(20, T0 - 3 * US_PER_DAY, 1800.0, terminal="landlord")]
+    state = build(sorted(history, key=lambda e: e.time_us))
+    fraud = card_features(state, txn(0, T0, 400.0, terminal="grocer"))
+    rent = card_features(state, txn(0, T0, 1800.0, terminal="landlord"))
+    assert fraud["card_amount_ratio_30d"] < 2.0  # the card-wide ratio cannot tell them apart
+    assert fraud["card_amount_ratio_terminal_30d"] == 20.0  # 400 / mean(20, ... 20)
+    assert rent["card_amount_ratio_terminal_30d"] == 1.0
+    elsewhere = card_features(state, txn(0, T0, 400.0, terminal="never-used"))
+    assert elsewhere["card_amount_ratio_terminal_30d"] == 1.0  # no history there
+    assert card_features(None, txn(0, T0))["card_amount_ratio_terminal_30d"] == 1.0
+
+
 def test_distinct_and_first_time_at_terminal() -> None:
     history = [
         txn(1, T0 - HOUR, terminal="t1", merchant="m1", country="FR"),

@@ -61,12 +61,53 @@ def test_current_transactions_own_label_never_reaches_its_features() -> None:
 def test_today_is_excluded_and_windows_are_whole_days() -> None:
     rows = fold_terminal(
         "t1",
-        [DAY0 - 30 * US_PER_DAY, DAY0 - 7 * US_PER_DAY, DAY0 - 1, DAY0 + HOUR],
+        [(t, 10.0) for t in (DAY0 - 30 * US_PER_DAY, DAY0 - 7 * US_PER_DAY, DAY0 - 1, DAY0 + HOUR)],
         [],
     )
     state = terminal_from_row(rows[-1])
     f = terminal_features(state, request(DAY0 + 2 * HOUR))
     assert (f["term_tx_count_1d"], f["term_tx_count_7d"], f["term_tx_count_30d"]) == (1, 2, 3)
+
+
+def test_terminal_amount_profile_uses_whole_previous_days_only() -> None:
+    """A shop's usual ticket: today's payments (this one included) never count."""
+    times_amounts = [
+        (DAY0 - 31 * US_PER_DAY, 9999.0),  # 31 days ago: outside the 30 days
+        (DAY0 - 30 * US_PER_DAY, 10.0),
+        (DAY0 - 2 * US_PER_DAY, 20.004),  # kept in whole cents: 20.00
+        (DAY0 - 1, 30.0),
+        (DAY0 + HOUR, 5000.0),  # today: not yet in the profile
+    ]
+    state = terminal_from_row(fold_terminal("t1", times_amounts, [])[-1])
+    big = TxnEvent("x9", DAY0 + 2 * HOUR, "c9", "t1", "m1", "FR", 400.0)
+    f = terminal_features(state, big)
+    assert f["term_amount_mean_30d"] == 20.0  # (10 + 20 + 30) / 3
+    assert f["term_amount_ratio_30d"] == 20.0
+    new = terminal_features(None, big)
+    assert (new["term_amount_mean_30d"], new["term_amount_ratio_30d"]) == (0.0, 1.0)
+
+
+def test_matured_risk_skips_the_unlabelled_week_and_unarrived_labels() -> None:
+    """Matured windows end MATURED_DELAY_DAYS whole days before today."""
+    folder = StateFolder(DELAY)
+    old_fraud = txn(1, DAY0 - 10 * US_PER_DAY)  # in the matured 7-day window (days 8..14 back)
+    late_fraud = txn(2, DAY0 - 12 * US_PER_DAY)  # in it too, but its label comes after t
+    recent = txn(3, DAY0 - 2 * US_PER_DAY)  # too recent for any matured window
+    folder.apply([late_fraud, old_fraud, recent, txn(4, DAY0 - 9 * US_PER_DAY)])
+    t = DAY0 + HOUR
+    folder.apply(
+        [
+            LabelEvent("x1", DAY0 - 3 * US_PER_DAY, True),
+            LabelEvent("x3", DAY0 - US_PER_DAY, True),
+            LabelEvent("x2", t + 1, True),  # arrives after scoring time
+        ]
+    )
+    f = terminal_features(folder.terminals["t1"], request(t))
+    assert f["term_matured_tx_count_7d"] == 3  # x1, x2, x4; not x3
+    assert f["term_matured_fraud_count_7d"] == 1  # x1 only: x2's label has not arrived
+    assert f["term_matured_fraud_rate_7d"] == 1 / 3
+    assert f["term_fraud_count_7d"] == 1  # the plain 7 days hold x3, labelled yesterday
+    assert f["term_matured_tx_count_30d"] == 3
 
 
 def test_label_rules_delay_non_fraud_and_duplicates() -> None:
@@ -98,7 +139,9 @@ def test_fold_terminal_matches_stream_folder() -> None:
             for t in txns
             if t.transaction_id == lab.transaction_id and t.terminal_id == key
         ]
-        rows = fold_terminal(key, [t.time_us for t in txns if t.terminal_id == key], marks)
+        rows = fold_terminal(
+            key, [(t.time_us, t.amount) for t in txns if t.terminal_id == key], marks
+        )
         assert terminal_from_row(rows[-1]) == folder.terminals[key]
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fake_api import TEST_TOKENIZER, fake_api_context, fake_service
 from fastapi import FastAPI
+from transactions import make_txn
 
 from fraudlens.errors import BrokerError
 from fraudlens.schema import Label
@@ -86,20 +87,10 @@ def client(service: ScoringService, labels: Labels) -> Iterator[ApiClient]:
 
 
 def body(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "transaction_id": "t1",
-        "event_time": "2026-06-03T14:00:00Z",
-        "card_token": "tok_k1_" + "a" * 32,
-        "customer_id": "c1",
-        "terminal_id": "T1",
-        "merchant_id": "M1",
-        "mcc": "5411",
-        "amount": 40.0,
-        "currency": "EUR",
-        "channel": "card_present",
-        "entry_mode": "chip",
-        "country": "FR",
-    }
+    """A request body (make_txn's fields); overrides may be invalid, None drops a field."""
+    fields = make_txn(transaction_id="t1", card_token="tok_k1_" + "a" * 32).model_dump(
+        mode="json", exclude_none=True
+    )
     fields.update(overrides)
     return {k: v for k, v in fields.items() if v is not None}
 

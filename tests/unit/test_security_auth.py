@@ -362,3 +362,62 @@ def test_principal_is_injected(rsa_pair: tuple[Any, str]) -> None:
     assert response.json() == {"actor": f"api_key:{KEYS[Role.ANALYST][0]}"}
     spec = app.openapi()["components"]["securitySchemes"]
     assert spec["ApiKey"]["name"] == "X-API-Key" and spec["Bearer"]["scheme"] == "bearer"
+
+
+class KeyTable:
+    """The ``KeyLookup`` interface over a dict (the real one is PostgreSQL's ``api_keys``)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+        self.down = False
+        self.lookups: list[str] = []
+        self.touched: list[str] = []
+
+    def lookup(self, key_id: str) -> Any:
+        from fraudlens.errors import RecordsError
+
+        self.lookups.append(key_id)
+        if self.down:
+            raise RecordsError("cannot read the api_keys table: OperationalError")
+        return self.entries.get(key_id)
+
+    def touch(self, key_id: str) -> None:
+        self.touched.append(key_id)
+
+
+def test_stored_keys_are_accepted_beside_the_settings_keys() -> None:
+    from fraudlens.settings import ApiKeyEntry
+
+    table = KeyTable()
+    kid, key, digest = generate_api_key("set01")
+    sid, stored_key, stored_digest = generate_api_key("db01")
+    table.entries[sid] = ApiKeyEntry(role="analyst", sha256=stored_digest)
+    auth = Authenticator({kid: ApiKeyEntry(role="admin", sha256=digest)}, key_store=table)
+
+    assert auth.authenticate(api_key=stored_key) == Principal(
+        sid, frozenset({Role.ANALYST}), "api_key"
+    )
+    assert table.touched == [sid]
+    assert auth.authenticate(api_key=key).subject == kid
+    assert table.lookups == [sid]  # a settings key is never looked up
+    with pytest.raises(AuthError):  # right id, wrong secret
+        auth.authenticate(api_key=stored_key[:-1] + ("A" if stored_key[-1] != "A" else "B"))
+    with pytest.raises(AuthError):
+        auth.authenticate(api_key="not-a-key")
+    assert table.lookups == [sid, sid]  # a malformed key is not looked up
+
+    table.down = True  # the database is down: stored keys fail closed, settings keys work
+    with pytest.raises(AuthError):
+        auth.authenticate(api_key=stored_key)
+    assert auth.authenticate(api_key=key).subject == kid
+    assert table.touched == [sid]
+
+
+def test_settings_with_a_records_database_make_a_lazy_key_store() -> None:
+    settings = Settings(records={"database_url": "postgresql://nobody@127.0.0.1:1/none"})
+    assert Authenticator.from_settings(settings).key_store is not None  # nothing connected yet
+    off = settings.model_copy(
+        update={"security": settings.security.model_copy(update={"stored_api_keys": False})}
+    )
+    assert Authenticator.from_settings(off).key_store is None
+    assert Authenticator.from_settings(Settings()).key_store is None

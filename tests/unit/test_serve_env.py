@@ -50,12 +50,15 @@ def test_start_ray_sets_the_switches_before_ray_starts(monkeypatch: pytest.Monke
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: seen.update(kw, env=dict(os.environ)))
     os.environ.pop("RAY_SERVE_THROUGHPUT_OPTIMIZED", None)
+    os.environ.pop("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", None)
     os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "0"  # set by hand: wins
 
     start_ray(Settings(), num_cpus=2)
 
     assert seen["num_cpus"] == 2 and seen["include_dashboard"] is False
     assert seen["env"]["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+    # no load balancer to wait for: a stopping replica drains 5 s, not Serve's 30 s
+    assert seen["env"]["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] == "5"
     assert seen["env"]["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
 
 

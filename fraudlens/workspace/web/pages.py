@@ -3,7 +3,8 @@
 Sign-in takes an API key or a bearer token (the API's own credentials) and
 opens a server-side session (``fraudlens.workspace.sessions``); every other
 page needs a session whose roles grant ``work_cases`` (analyst, admin), and
-every form post needs the session's CSRF token.
+every form post needs the session's CSRF token. The rules page
+(``rules_pages``) needs ``manage_rules`` (admin) as well.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import AuthError, BrokerError, ConfigError, RecordsError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
+from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.engine import engine_from_settings
+from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.security.audit import audit_log_from_settings
 from fraudlens.security.auth import Authenticator
 from fraudlens.security.pan_scan import redact
@@ -53,6 +56,7 @@ from fraudlens.workspace.queue import (
     terminal_history,
 )
 from fraudlens.workspace.sessions import Session, end_session, load_session, start_session
+from fraudlens.workspace.web.rules_pages import PageKit, add_rules_routes
 from fraudlens.workspace.web.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -62,6 +66,7 @@ from fraudlens.workspace.web.security import (
     same_token,
     set_cookie,
 )
+from fraudlens.workspace.web.users_pages import add_users_routes
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -94,6 +99,7 @@ class WorkspaceContext:
         self._lock = threading.Lock()
         self.authenticator = authenticator
         self.settings = settings or WorkspaceSettings()
+        self.rules: RuleAdmin | None = None  # set by the API app when it has an admin context
 
     @classmethod
     def ready(
@@ -116,6 +122,13 @@ class WorkspaceContext:
     def engine(self) -> Engine:
         """The records database (opened on first use)."""
         return self._open()[0]
+
+    @property
+    def keys(self) -> PgKeyStore | None:
+        """The authenticator's stored API keys (None: it accepts only the settings' keys,
+        so keys made here would not work and the users page is off)."""
+        store = self.authenticator.key_store if self.authenticator else None
+        return store if isinstance(store, PgKeyStore) else None
 
     @property
     def desk(self) -> CaseDesk:
@@ -353,6 +366,10 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
             ),
             f"{PREFIX}/queue",
         )
+
+    kit = PageKit(PREFIX, page, refused, signed_in, checked_form)
+    add_rules_routes(router, kit, lambda: ctx.rules)
+    add_users_routes(router, kit, lambda: ctx.keys, lambda: ctx.desk.audit)
 
     @router.get("/overview")
     async def overview_page(request: Request) -> Response:

@@ -13,6 +13,7 @@ T0 = datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
 CARD_A = "tok_k1_" + "a" * 32
 CARD_B = "tok_k1_" + "b" * 32
 TERMINAL = "T42"
+CARD_LAST4 = {CARD_A: "4242", CARD_B: "0005"}
 
 
 def decision(
@@ -40,6 +41,7 @@ def decision(
         scored_at=T0 + timedelta(minutes=minutes, seconds=1),
         source="stream",
         transaction={
+            "card_last4": CARD_LAST4.get(card),
             "amount": amount,
             "currency": "EUR",
             "terminal_id": terminal,

@@ -20,11 +20,14 @@ from sqlalchemy import Engine
 from workspace_app import Workspace
 
 from fraudlens.kafka import free_port
+from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.audit import PgAuditLog
+from fraudlens.scoring.rule_store import FileRuleStore
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.settings import ApiKeyEntry, KafkaSettings, WorkspaceSettings
 from fraudlens.workspace import CaseDesk
 from fraudlens.workspace.web import WorkspaceContext
+from ray_apps.admin import AdminContext
 from ray_apps.api import create_api
 from ray_apps.labels import KafkaLabelPublisher
 
@@ -52,9 +55,16 @@ class ResponseRecorder:
         await self.app(scope, receive, keep)
 
 
+def _unused(*_: Any) -> Any:
+    raise AssertionError("not used by the workspace tests")
+
+
 @pytest.fixture(scope="module")
 def workspace(
-    records_engine: Engine, module_kafka_settings: KafkaSettings, pan_guard: Any
+    records_engine: Engine,
+    module_kafka_settings: KafkaSettings,
+    pan_guard: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Workspace]:
     """The scoring API app with the workspace, served by uvicorn in a thread.
 
@@ -67,14 +77,21 @@ def workspace(
         entries[key_id] = ApiKeyEntry(role=role, sha256=digest)  # type: ignore[arg-type]
     audit = PgAuditLog(records_engine)
     publisher = KafkaLabelPublisher(module_kafka_settings)
+    # One authenticator for the API and the workspace, accepting the keys admins create.
+    authenticator = Authenticator(entries, key_store=PgKeyStore(records_engine))
+    data_dir = tmp_path_factory.mktemp("workspace")
+    admin = AdminContext(  # the rules page changes this store (promotion, erasure unused)
+        FileRuleStore(data_dir / "rules.json"), audit, data_dir, _unused, _unused, 0
+    )
     ctx = fake_api_context(
         fake_service("7"),
         labels=publisher,
-        authenticator=Authenticator(entries),
+        authenticator=authenticator,
+        admin=admin,
         workspace=WorkspaceContext.ready(
             records_engine,
             CaseDesk(records_engine, publisher, audit),
-            Authenticator(entries),
+            authenticator,
             WorkspaceSettings(secure_cookie=False),  # plain http on localhost
         ),
     )

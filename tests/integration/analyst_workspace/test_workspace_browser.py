@@ -81,6 +81,7 @@ def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> No
     assert page.url.endswith("/workspace/queue")
     page.locator("a.case-link").first.click()
     assert page.locator("#transaction-id").inner_text() == "a2"
+    assert page.locator("#card-last4").inner_text() == "4242"  # truncated PAN, never more
     reasons = page.locator("#reasons").inner_text()
     assert "amount far above the card's usual" in reasons
     assert "amount / the card's mean amount over 30 days" in reasons  # the feature's meaning
@@ -233,3 +234,28 @@ def test_headers_cookies_bulk_close_and_metrics(workspace: Workspace, sign_in: S
     assert 'fraudlens_workspace_verdicts{analyst="api_key:boss",verdict="legitimate"} 2.0' in text
     assert "fraudlens_workspace_oldest_case_age_seconds" in text
     assert TERMINAL not in text  # figures only
+
+
+def test_an_admin_sets_a_limit_and_an_analyst_cannot(workspace: Workspace, sign_in: SignIn) -> None:
+    page = sign_in("boss")
+    page.click("nav >> text=Rules")
+    page.fill("#limit-form input[name=name]", "big_amount")
+    page.fill("#limit-form input[name=max]", "5000")
+    page.fill("#limit-form input[name=text]", INJECTED)
+    page.click("#save-limit")
+    assert page.locator("#rules-version").inner_text() == "1"
+    limits = page.locator("#limits").inner_text()
+    assert "big_amount" in limits and INJECTED in limits
+    assert page.evaluate("window.__pwned") is None and page.locator("script").count() == 0
+    with workspace.engine.connect() as conn:
+        last = conn.execute(select(audit).order_by(audit.c.seq.desc()).limit(1)).one()
+    assert (last.actor, last.action, last.target) == (
+        "api_key:boss",
+        "rule.changed",
+        "rules version 1",
+    )
+
+    analyst = sign_in("ana1")
+    assert analyst.locator("nav >> text=Rules").count() == 0
+    analyst.goto(f"{workspace.url}/rules")
+    assert "Only admins manage rules." in analyst.content()

@@ -2,8 +2,9 @@
 
 A simulated stream goes through the real embedded broker into the stream
 feature job. After each micro-batch is pushed, the test reads the online
-vector of every transaction in it, exactly as serving does (``online_vectors``
-with the transaction). Then ``get_historical_features`` (``historical_vectors``)
+vector of every transaction in it through Feast's ODFVs (``online_vectors``)
+and as serving does (``online_feature_columns``: one state read, the same
+functions over the batch); the two must be the same bits. Then ``get_historical_features`` (``historical_vectors``)
 computes the same transactions at the same timestamps from the offline store
 the job wrote. Every value must agree within 1e-9, with no row dropped.
 """
@@ -20,7 +21,12 @@ import pytest
 
 from fraudlens.features.registry import ALL_FEATURES, FEATURE_NAMES
 from fraudlens.features.state import TxnEvent
-from fraudlens.features.store import historical_vectors, online_vectors, open_store
+from fraudlens.features.store import (
+    historical_vectors,
+    online_feature_columns,
+    online_vectors,
+    open_store,
+)
 from fraudlens.features.stream import run_stream_job
 from fraudlens.settings import Settings
 from fraudlens.simulator import Simulation
@@ -41,7 +47,12 @@ def stream_and_read_online(
     def read_batch(txns: list[TxnEvent]) -> None:
         ids = [t.transaction_id for t in txns]
         requests = by_id.loc[ids].to_dict("records")
-        for txn_id, vector in zip(ids, online_vectors(store, requests), strict=True):
+        through_odfvs = online_vectors(store, requests)
+        serving = online_feature_columns(store, requests)
+        for name in FEATURE_NAMES:
+            odfv = np.array([v[name] for v in through_odfvs], dtype=np.float64)
+            assert np.array_equal(odfv, np.array(serving[name], dtype=np.float64), equal_nan=True)
+        for txn_id, vector in zip(ids, through_odfvs, strict=True):
             vectors[txn_id] = vector
 
     produce(settings.kafka, sim)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from http_ready import wait_ready
 from records_data import decision_rows_per_transaction
 from records_workers import serve_scoring_api
 from sqlalchemy import Engine
 from transactions import make_txn
 
+from fraudlens.kafka import free_port
 from fraudlens.records.sink import run_decision_sink
 from fraudlens.settings import KafkaSettings, Settings
 
@@ -23,33 +23,15 @@ pytestmark = pytest.mark.integration
 KILL_AFTER = 300  # answered requests before the SIGKILL
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, process: multiprocessing.process.BaseProcess) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.is_alive():
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API process never became ready")
-
-
 def test_sigkilled_replica_lost_no_answered_decision(
     kafka_settings: KafkaSettings, records_url: str, records_engine: Engine, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("spawn")
     api = ctx.Process(target=serve_scoring_api, args=(kafka_settings, tmp_path, port))
     api.start()
-    _wait_ready(url, api)
+    wait_ready(url, 90, api.is_alive)
 
     answered: list[str] = []
     lock = threading.Lock()

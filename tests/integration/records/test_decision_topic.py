@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from fraudlens.scoring.decision_log import DecisionLog
 from fraudlens.scoring.decision_topic import FanOutSink, KafkaDecisionSink
 from fraudlens.scoring.factory import decision_sink
 from fraudlens.scoring.result import Reason, ScoreResult
+from fraudlens.scoring.service import DecisionSink
 from fraudlens.settings import KafkaSettings, Settings
 
 pytestmark = pytest.mark.integration
@@ -43,19 +45,35 @@ def _result(i: int) -> ScoreResult:
     )
 
 
+ApiSink = Callable[..., tuple[Settings, DecisionSink]]
+
+
+@pytest.fixture
+def api_sink(kafka_settings: KafkaSettings, records_url: str, tmp_path: Path) -> ApiSink:
+    """``api_sink(**records)``: Settings on the test's topics, schema and data dir (records
+    options on top), and the API's decision sink they make."""
+
+    def make(**records: str) -> tuple[Settings, DecisionSink]:
+        settings = Settings(
+            data_dir=tmp_path,
+            kafka=kafka_settings,
+            records={"database_url": records_url, **records},
+        )
+        sink = decision_sink(settings, "api")
+        assert sink is not None
+        return settings, sink
+
+    return make
+
+
 def test_api_decisions_reach_postgres_and_the_parquet_log(
+    api_sink: ApiSink,
     kafka_settings: KafkaSettings,
     kafka_consumer_config: dict[str, object],
-    records_url: str,
     records_engine: Engine,
     tmp_path: Path,
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        kafka=kafka_settings,
-        records={"database_url": records_url, "decision_sink": "both"},
-    )
-    sink = decision_sink(settings, "api")
+    settings, sink = api_sink(decision_sink="both")
     assert isinstance(sink, FanOutSink)
     topic = sink.sinks[1]
     assert isinstance(topic, KafkaDecisionSink)
@@ -152,20 +170,12 @@ def test_the_setting_picks_the_sink(kafka_settings: KafkaSettings, tmp_path: Pat
 
 
 def test_on_defaults_an_api_review_opens_a_case(
-    kafka_settings: KafkaSettings,
-    kafka_consumer_config: dict[str, object],
-    records_url: str,
-    records_engine: Engine,
-    tmp_path: Path,
+    api_sink: ApiSink, kafka_consumer_config: dict[str, object], records_engine: Engine
 ) -> None:
     from fraudlens.workspace import QueueFilter, list_queue
 
     # No decision_sink chosen: with a broker and the workspace on, the API publishes too.
-    settings = Settings(
-        data_dir=tmp_path, kafka=kafka_settings, records={"database_url": records_url}
-    )
-    sink = decision_sink(settings, "api")
-    assert sink is not None
+    settings, sink = api_sink()
     results = [_result(i) for i in range(3)]  # the first is a review
     sink.write(
         [

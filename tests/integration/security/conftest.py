@@ -131,7 +131,9 @@ def populated(tmp_path: Path, private_redis: str) -> Callable[[str], Stores]:
         terminal_rows = [
             r
             for t in terminals
-            for r in fold_terminal(t, (e.time_us for e in events if e.terminal_id == t), [])
+            for r in fold_terminal(
+                t, ((e.time_us, e.amount) for e in events if e.terminal_id == t), []
+            )
         ]
         write_rows(offline_path(settings), "card_state", card_rows, "test")
         write_rows(offline_path(settings), "terminal_state", terminal_rows, "test")

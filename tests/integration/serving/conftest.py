@@ -7,7 +7,8 @@ Built once per session (Ray and Serve start slowly on 2 cores):
 - ``online_redis``: a private redis-server the tests can stop and restart;
 - ``serving_settings``: Settings with the Feast repo applied, the online store
   filled from the simulation, and three registered model versions
-  (``champion``, ``challenger``, and a bad one);
+  (``champion``, ``challenger``, and a bad one) in an MLflow whose backend store
+  is a PostgreSQL database (``mlflow_url``), as in production;
 - ``serve_url``: the Serve app started with ``ray_apps.run.serve_local``;
 - ``online_store_switch``: stops and restarts (refilled) Redis in one test; it
   is running again after the test whatever happens.
@@ -16,22 +17,23 @@ Built once per session (Ray and Serve start slowly on 2 cores):
 from __future__ import annotations
 
 import os
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xgboost as xgb
 from api_client import api_keys
+from http_ready import wait_ready
 from online_store import OnlineStoreSwitch
 from serving_data import Models, transactions_of
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
@@ -48,6 +50,7 @@ from fraudlens.security.tokenize import tokenizer_from_settings
 from fraudlens.settings import (
     FeastSettings,
     KafkaSettings,
+    MlflowSettings,
     SecuritySettings,
     ServeSettings,
     Settings,
@@ -170,16 +173,29 @@ def register_models(settings: Settings, sim: Simulation) -> Models:
 
 
 @pytest.fixture(scope="session")
+def mlflow_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database for MLflow's backend store (tracking and registry)."""
+    name = f"mlflow_serving_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
 def serving_settings(
     tmp_path_factory: pytest.TempPathFactory,
     serving_sim: Simulation,
     online_redis: EmbeddedRedis,
     serving_kafka: KafkaSettings,
+    mlflow_url: str,
 ) -> Settings:
     """Settings whose Feast store is filled and whose registry holds three versions."""
     settings = Settings(
         data_dir=tmp_path_factory.getbasetemp() / "serving-data",
         kafka=serving_kafka,
+        mlflow=MlflowSettings(tracking_uri=mlflow_url),
         feast=FeastSettings(
             online_store="redis",
             redis_connection_string=online_redis.url,
@@ -217,16 +233,7 @@ def serve_url(serving_settings: Settings, models: Models) -> Iterator[str]:
     start_ray(serving_settings, num_cpus=2, logging_level="warning")
     try:
         url = serve_local(serving_settings, blocking=False, shadow=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the Serve app did not become ready in 120 s")
+        wait_ready(url, 120)
         yield url
     finally:
         serve.shutdown()

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from api_client import http
+from sqlalchemy import create_engine, text
 
 from fraudlens.model import mlflow_client
 from fraudlens.scoring import ScoringConfig, ThresholdOverride, read_log
@@ -110,6 +111,23 @@ def test_alias_switch_and_refusal_without_failed_requests(
     assert "fraud_model_v999" in refusal["reason"]
     assert load.errors == [] and set(load.statuses) == {200}, (load.statuses, load.errors[:3])
     assert load.versions[models.champion] > 0 and load.versions[models.challenger] > 0
+
+
+def test_the_registry_serving_reads_is_postgresql(
+    serve_url: str, serving_settings: Settings, models: Any, mlflow_url: str
+) -> None:
+    """Production's MLflow backend store: the champion alias lives in PostgreSQL rows."""
+    engine = create_engine(mlflow_url)
+    with engine.connect() as conn:
+        aliases = dict(
+            conn.execute(
+                text("SELECT alias, version FROM registered_model_aliases WHERE name = :name"),
+                {"name": serving_settings.mlflow.model_name},
+            ).all()
+        )
+    engine.dispose()
+    assert serving_settings.mlflow.tracking_uri == mlflow_url
+    assert aliases["champion"] == int(models.champion) == int(served_version(serve_url))
 
 
 def test_user_config_switch_in_place(
