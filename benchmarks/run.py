@@ -12,7 +12,7 @@ import sys
 
 BENCHMARKS = (
     "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference", "serving",
-    "drift", "records",
+    "drift", "records", "offline",
 )  # fmt: skip
 
 

@@ -3,7 +3,9 @@
 The offline folder comes from ``FRAUDLENS_FEAST__OFFLINE_PATH`` (the same
 variable as the settings field ``feast.offline_path``); ``fraudlens features
 apply`` sets it from the settings. Each state view reads every Parquet file
-in its folder: the Spark backfill and the stream job add files there.
+in its folder: the Spark backfill and the stream job add files there. So does
+``transaction_features`` (one row of scalar features per transaction, stamped
+with the transaction's event time).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from feast.types import Float64, Int64, PrimitiveFeastType, String
 
 from fraudlens.features.odfv import REQUEST_FIELDS
 from fraudlens.features.state import STATE_TS
+from fraudlens.features.transaction_rows import TXN_TS, TXN_VIEW
 
 OFFLINE_PATH = Path(
     os.environ.get("FRAUDLENS_FEAST__OFFLINE_PATH", Path(__file__).parent / "data" / "offline")
@@ -45,6 +48,14 @@ terminal_state_push = PushSource(
     name="terminal_state_push",
     batch_source=_state_files("terminal_state"),
     description="Terminal state rows pushed by the stream feature job.",
+)
+
+transaction_feature_files = FileSource(
+    name="transaction_feature_files",
+    path=str(OFFLINE_PATH / TXN_VIEW),
+    file_format=ParquetFormat(),
+    timestamp_field=TXN_TS,
+    description="Per-transaction feature rows (Spark backfill, stream job), Parquet",
 )
 
 transaction_request = RequestSource(

@@ -1,4 +1,4 @@
-"""Feast entities: the card (by token, never the PAN) and the terminal."""
+"""Feast entities: the card (by token, never the PAN), the terminal, the transaction."""
 
 from __future__ import annotations
 
@@ -16,4 +16,11 @@ terminal = Entity(
     join_keys=["terminal_id"],
     value_type=ValueType.STRING,
     description="A payment terminal (point of sale or e-commerce gateway).",
+)
+
+transaction = Entity(
+    name="transaction",
+    join_keys=["transaction_id"],
+    value_type=ValueType.STRING,
+    description="One transaction: the key of its feature row (training reads these).",
 )

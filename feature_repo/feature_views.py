@@ -1,19 +1,28 @@
-"""State views: compact per-entity state, as list columns (see fraudlens.features.state).
+"""State views (compact per-entity state as list columns, see fraudlens.features.state)
+and the per-transaction feature view that training reads.
 
 ``ttl`` is 0 (no expiry): the feature functions apply their own windows, so
 online reads and historical joins see the same latest state row.
+
+``transaction_features`` is offline only: one row of scalar features per
+transaction at its own event time (fraudlens.features.transaction_rows), the
+values the online path computed, or would have, when scoring it. A
+historical retrieval from it is a plain as-of join on ``transaction_id``, with
+no list columns and no on-demand views. Serving keeps the state views + ODFVs.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from data_sources import card_state_push, terminal_state_push
-from entities import card, terminal
+from data_sources import card_state_push, terminal_state_push, transaction_feature_files
+from entities import card, terminal, transaction
 from feast import FeatureView, Field
 from feast.types import Array, Float64, Int64, PrimitiveFeastType, String
 
+from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS
+from fraudlens.features.transaction_rows import TXN_VIEW
 
 _TYPES: dict[str, PrimitiveFeastType] = {"int64": Int64, "float64": Float64, "string": String}
 
@@ -40,4 +49,14 @@ terminal_state = FeatureView(
     source=terminal_state_push,
     online=True,
     description="The terminal's daily counts and fraud labels with their arrival times.",
+)
+
+transaction_features = FeatureView(
+    name=TXN_VIEW,
+    entities=[transaction],
+    ttl=timedelta(0),
+    schema=[Field(name=s.name, dtype=_TYPES[s.dtype]) for s in ALL_FEATURES],
+    source=transaction_feature_files,
+    online=False,
+    description="Every feature of a transaction at its own time (training, offline only).",
 )

@@ -403,7 +403,9 @@ class TrainingSettings(BaseModel):
         "or DATA_DIR/import, whichever exists, the newer if both)",
     )
     features_source: Literal["feast", "memory"] = Field(
-        "feast", description="feast: point-in-time join; memory: fold the history in-process"
+        "feast",
+        description="feast: per-transaction feature rows (transaction_features view); "
+        "memory: fold the history in-process (the test oracle)",
     )
     label_delay_days: int = Field(
         14, ge=0, description="days for a label to mature; the gap between train and validation"
@@ -456,7 +458,10 @@ class TrainingSettings(BaseModel):
     )
     seed: int = Field(7, description="random seed of both members")
     feature_chunk_days: int = Field(
-        7, ge=1, description="Feast training path: fetch historical features this many days at once"
+        30,
+        ge=1,
+        description="Feast training path: fetch feature rows this many days at once "
+        "(memory is bounded by a chunk; fewer, larger chunks are faster)",
     )
     search_trials: int = Field(
         0,

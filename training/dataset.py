@@ -1,9 +1,10 @@
 """The training set: labelled transactions joined with their feature vectors.
 
 ``load_training_data`` reads the history of a time range and asks Feast for
-the historical features of the model's feature service (a point-in-time join),
-checking that every transaction comes back exactly once: Feast's file offline
-store silently drops entity rows with no feature match. ``from_frame`` wraps a
+the features of the model's feature service from the per-transaction
+``transaction_features`` view (an as-of join on ``transaction_id``), checking
+that every transaction comes back exactly once with a feature row: offline
+stores silently drop or null entity rows with no feature match. ``from_frame`` wraps a
 frame built elsewhere (tests, benchmarks, ``training.local_features``).
 """
 
@@ -216,7 +217,8 @@ def load_training_data(
     """Labelled history of ``[start, end)`` with the features of a feature service.
 
     With ``training.features_source = "feast"`` (default) the features come from
-    Feast's point-in-time join, with rows counted in and out. With ``"memory"``
+    Feast's ``transaction_features`` view (the feature service names which), with
+    rows counted in and out. With ``"memory"``
     the same feature functions are folded over the history in this process
     (exactly equal values, no offline store needed; for small data and demos).
 
@@ -228,7 +230,8 @@ def load_training_data(
         folder: the history folder (default: ``fraudlens.history.find_history``).
 
     Raises:
-        DataError: no history, or the join lost or duplicated rows.
+        DataError: no history, the join lost or duplicated rows, or a
+            transaction has no feature row (run ``fraudlens features backfill``).
         FeatureStoreError: Feast could not answer.
     """
     lo, hi = as_utc(start), as_utc(end)
@@ -244,21 +247,21 @@ def load_training_data(
         frame = pd.concat([history, features[names]], axis=1)
         data = from_frame(frame, names, service, lo, hi)
         return TrainingData(data.frame, names, service, lo, hi, source="memory")
-    from fraudlens.features.store import historical_vectors, open_store
+    from fraudlens.features.store import historical_rows, open_store
 
+    names = service_features(settings, service)
     history = read_history(folder, lo, hi)
     store = open_store(settings)
     vectors = in_time_chunks(
         history,
         settings.training.feature_chunk_days,
-        lambda part: historical_vectors(store, part, service),
+        lambda part: historical_rows(store, part, names),
     )
-    # historical_vectors checks the join; check again that rows line up one to one.
+    # historical_rows checks the join; check again that rows line up one to one.
     if len(vectors) != len(history) or not np.array_equal(
         vectors["transaction_id"].to_numpy(), history["transaction_id"].astype(str).to_numpy()
     ):
         raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
-    names = [c for c in vectors.columns if c not in ("transaction_id", "event_timestamp")]
     frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
     logger.info(
         "training data: %d rows in, %d out, %d features", len(history), len(frame), len(names)

@@ -69,7 +69,7 @@ def features_backfill(
         ),
     ] = None,
 ) -> None:
-    """Recompute every feature state over history with Spark into the offline store."""
+    """Recompute every feature state and per-transaction feature row with Spark (offline store)."""
     from fraudlens.features.batch import backfill
     from fraudlens.history import find_history
 

@@ -28,7 +28,8 @@ def features_step(state: DemoState, console: Console) -> None:
     )
     console.print(
         f"Spark backfill: {result.transactions:,} transactions and {result.labels:,} labels "
-        f"-> {result.card_rows:,} card and {result.terminal_rows:,} terminal state rows "
+        f"-> {result.card_rows:,} card and {result.terminal_rows:,} terminal state rows, "
+        f"{result.transaction_rows:,} transaction feature rows "
         f"in {result.spark_seconds + result.publish_seconds:.1f} s"
     )
     transactions = pd.read_parquet(state.sim_dir / "transactions.parquet")

@@ -22,14 +22,10 @@ def train_step(state: DemoState, console: Console) -> None:
     times = pd.read_parquet(state.sim_dir / "transactions.parquet", columns=["event_time"])
     first = times["event_time"].min().date()
     last = times["event_time"].max().date()
-    # Feast's DuckDB offline store still joins list-typed state rows and runs the on-demand
-    # views in Python: at demo scale (236k rows) that took 314 s and 9.3 GB against 43 s and
-    # 1.4 GB for the in-process fold of the same feature functions, with identical frames
-    # (tests/integration/model_training/test_dataset_feast.py proves it at small scale). So
-    # the demo folds in-process until the offline store holds per-transaction feature rows;
-    # `fraudlens train` reads Feast by default (training.features_source=feast).
-    training_settings = state.settings.training.model_copy(update={"features_source": "memory"})
-    settings = state.settings.model_copy(update={"training": training_settings})
+    # Training reads Feast (training.features_source=feast, the default): the
+    # per-transaction feature rows the Spark backfill of step 3 wrote, through the
+    # transaction_features view (a plain as-of join on transaction_id in DuckDB).
+    settings = state.settings
     result = train(settings, first, last)
     console.print(
         f"training frame: {SOURCES.get(result.data_source, result.data_source)}, "

@@ -16,6 +16,7 @@ from fraudlens.features.repo import apply, materialize
 from fraudlens.features.state import CardState, TerminalState, TxnEvent
 from fraudlens.features.store import (
     DEFAULT_SERVICE,
+    historical_rows,
     historical_vectors,
     online_vector,
     online_vectors,
@@ -37,6 +38,7 @@ __all__ = [
     "apply",
     "backfill",
     "card_features",
+    "historical_rows",
     "historical_vectors",
     "materialize",
     "online_vector",

@@ -1,4 +1,4 @@
-"""The Spark batch feature job: historical Parquet -> state rows -> offline store.
+"""The Spark batch feature job: historical Parquet -> state rows + feature rows -> offline store.
 
 ``groupBy(entity).applyInArrow`` (the Arrow flavour of ``applyInPandas``:
 no pandas round trip for the list columns) hands each card's (or terminal's)
@@ -7,9 +7,16 @@ runners write the same rows. Labels become terminal fraud marks with the same
 rule (``state.label_applies``, first fraud label per transaction). Then
 ``materialize`` fills the online store from the offline rows.
 
+The same group also computes, for each of its transactions, the card (or
+terminal) features from the state row at the transaction's time, with the
+ODFV code (``fraudlens.features.transaction_rows``): a group returns its state
+rows and its feature rows in one table (the other columns null), so each
+history is folded once. Card and terminal feature rows are joined on
+``transaction_id`` into the ``transaction_features`` rows training reads.
+
 Spark writes to a staging folder; the files are then rewritten with the exact
-Arrow schema of the state views (Spark names list items differently) and
-replace the previous backfill's files in the offline folder.
+Arrow schema of each view (Spark names list items differently) and replace the
+previous backfill's files in the offline folder.
 """
 
 from __future__ import annotations
@@ -27,26 +34,40 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fraudlens.errors import DataError
 from fraudlens.features.fold import fold_card, fold_terminal
 from fraudlens.features.offline import (
-    View,
+    Folder,
     ensure_offline_folders,
     rows_to_table,
     state_schema,
     write_table,
 )
+from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.repo import offline_path
 from fraudlens.features.state import (
     CARD_COLUMNS,
+    STATE_TS,
     TERMINAL_COLUMNS,
     US_PER_DAY,
     FraudMark,
     TxnEvent,
     coord,
     label_applies,
+)
+from fraudlens.features.transaction_rows import (
+    CARD_NAMES,
+    TERMINAL_NAMES,
+    TIMESTAMP,
+    TXN_KEY,
+    TXN_TS,
+    TXN_VIEW,
+    card_columns_at,
+    terminal_columns_at,
+    transaction_schema,
 )
 from fraudlens.settings import Settings
 
@@ -75,6 +96,7 @@ class BackfillResult:
     labels: int
     card_rows: int
     terminal_rows: int
+    transaction_rows: int = 0  # per-transaction feature rows (transaction_features)
     spark_seconds: float = 0.0  # Spark: read, fold (applyInPandas), write staging Parquet
     publish_seconds: float = 0.0  # rewrite with the view schema into the offline folder
 
@@ -98,9 +120,31 @@ def spark_session(settings: Settings) -> Any:
     )
 
 
-def _ddl(key: str, columns: tuple[tuple[str, str, str], ...]) -> str:
+_DTYPES = {spec.name: spec.dtype for spec in ALL_FEATURES}
+_ARROW = {"int64": pa.int64(), "float64": pa.float64()}
+
+
+def _ddl(key: str, columns: tuple[tuple[str, str, str], ...], features: tuple[str, ...]) -> str:
+    """Spark schema of a group's output: state columns, then feature row columns."""
     cols = ", ".join(f"{c} array<{_SPARK_TYPES[k]}>" for c, _, k in columns)
-    return f"{key} string, state_ts timestamp, {cols}"
+    feats = ", ".join(f"{n} {_SPARK_TYPES[_DTYPES[n]]}" for n in features)
+    return (
+        f"{key} string, {STATE_TS} timestamp, {cols}, {TXN_KEY} string, {TXN_TS} timestamp, {feats}"
+    )
+
+
+def _group_table(
+    state: pa.Table, key: str, ids: list[str], times_us: list[int], features: dict[str, list[Any]]
+) -> pa.Table:
+    """A group's state rows and feature rows in one table (the other side's columns null)."""
+    arrays: dict[str, pa.Array] = {
+        key: pa.array([state.column(key)[0].as_py() if state.num_rows else None] * len(ids)),
+        TXN_KEY: pa.array(ids, pa.string()),
+        TXN_TS: pa.array(times_us, pa.int64()).cast(TIMESTAMP),
+    }
+    arrays.update({n: pa.array(v, _ARROW[_DTYPES[n]]) for n, v in features.items()})
+    rows = pa.table(arrays)
+    return pa.concat_tables([state, rows], promote_options="default")
 
 
 def _tune_gc() -> None:
@@ -129,7 +173,15 @@ def _card_group(table: pa.Table) -> pa.Table:
             strict=True,
         )
     ]
-    return rows_to_table("card_state", fold_card(cols["card_token"][0], events))
+    key = cols["card_token"][0]
+    states = fold_card(key, events)
+    at = {row[STATE_TS]: row for row in states}
+    features = card_columns_at(events, [at[e.time_us] for e in events])
+    times = [e.time_us for e in events]
+    table = _group_table(
+        rows_to_table("card_state", states), "card_token", cols["transaction_id"], times, features
+    )
+    return table
 
 
 def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
@@ -139,6 +191,7 @@ def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
         cols = {name: table.column(name).to_pylist() for name in table.column_names}
         key = str(cols["terminal_id"][0])
         txns: list[tuple[int, float]] = []
+        txn_ids: list[str] = []
         labels: list[tuple[int, str, bool, int]] = []
         for kind, time_us, txn_id, is_fraud, txn_us, amount in zip(
             cols["kind"],
@@ -151,13 +204,19 @@ def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
         ):
             if kind == 0:
                 txns.append((time_us, amount))
+                txn_ids.append(txn_id)
             else:
                 labels.append((time_us, txn_id, bool(is_fraud), txn_us))
         marks: dict[str, FraudMark] = {}
         for label_us, txn_id, is_fraud, txn_us in sorted(labels):  # first label wins
             if txn_id not in marks and label_applies(is_fraud, label_us, txn_us, max_delay_us):
                 marks[txn_id] = FraudMark(txn_id, key, label_us, txn_us)
-        return rows_to_table("terminal_state", fold_terminal(key, txns, marks.values()))
+        states = fold_terminal(key, txns, marks.values())
+        at = {row[STATE_TS]: row for row in states}
+        times = [t for t, _ in txns]
+        features = terminal_columns_at(txns, [at[t] for t in times])
+        state = rows_to_table("terminal_state", states)
+        return _group_table(state, "terminal_id", txn_ids, times, features)
 
     return fold
 
@@ -195,7 +254,7 @@ def state_frames(
         "transaction_id", "is_fraud", F.unix_micros("label_time").alias("time_us")
     )
     card_rows = txns.groupBy("card_token").applyInArrow(
-        _card_group, _ddl("card_token", CARD_COLUMNS)
+        _card_group, _ddl("card_token", CARD_COLUMNS, CARD_NAMES)
     )
     marks = labels.join(
         txns.select("transaction_id", "terminal_id", F.col("time_us").alias("txn_us")),
@@ -221,18 +280,37 @@ def state_frames(
         )
     )
     terminal_rows = items.groupBy("terminal_id").applyInArrow(
-        _terminal_group(max_delay_us), _ddl("terminal_id", TERMINAL_COLUMNS)
+        _terminal_group(max_delay_us), _ddl("terminal_id", TERMINAL_COLUMNS, TERMINAL_NAMES)
     )
     return card_rows, terminal_rows, txns, labels
 
 
-def _publish(staging: Path, root: Path, view: View) -> int:
-    """Rewrite Spark's part files with the view schema; replace the old backfill."""
+def _feature_rows(spark: Any, staging: Path) -> Any:
+    """Card and terminal feature rows of the staged group outputs, joined per transaction."""
+    from pyspark.sql import functions as F
+
+    def rows(view: str, names: tuple[str, ...]) -> Any:
+        frame = spark.read.parquet(str(staging / view))
+        return frame.where(F.col(TXN_KEY).isNotNull()).select(TXN_KEY, *names)
+
+    cards = rows("card_state", (TXN_TS, *CARD_NAMES))
+    terminals = rows("terminal_state", TERMINAL_NAMES)
+    return cards.join(terminals, TXN_KEY).select(*transaction_schema().names)
+
+
+def _publish(staging: Path, root: Path, view: Folder, schema: pa.Schema) -> int:
+    """Rewrite Spark's part files with the view schema; replace the old backfill.
+
+    Only rows with the schema's timestamp set belong to the view (the group
+    outputs mix state rows and feature rows).
+    """
     folder = root / view
     old = sorted(folder.glob(f"{BACKFILL_PREFIX}-*.parquet"))
     rows = 0
+    stamp = schema.names[1]
     for part in sorted(staging.glob("*.parquet")):
-        table = pq.read_table(part).cast(state_schema(view))
+        table = pq.read_table(part)
+        table = table.filter(pc.is_valid(table.column(stamp))).select(schema.names).cast(schema)
         rows += table.num_rows
         write_table(root, view, table, f"{BACKFILL_PREFIX}-new")
     for path in old:
@@ -249,7 +327,7 @@ def backfill(
     *,
     spark: Any | None = None,
 ) -> BackfillResult:
-    """Recompute every state row from historical Parquet into the offline store.
+    """Recompute every state row and feature row from historical Parquet into the offline store.
 
     Args:
         settings: FraudLens settings (``spark.master``, ``feast.offline_path``...).
@@ -275,10 +353,14 @@ def backfill(
         started = time.perf_counter()
         card_rows.write.parquet(str(staging / "card_state"))
         terminal_rows.write.parquet(str(staging / "terminal_state"))
+        _feature_rows(spark, staging).write.parquet(str(staging / TXN_VIEW))
         spark_seconds = time.perf_counter() - started
-        counts = {
-            view: _publish(staging / view, root, view) for view in ("card_state", "terminal_state")
+        schemas: dict[Folder, pa.Schema] = {
+            "card_state": state_schema("card_state"),
+            "terminal_state": state_schema("terminal_state"),
+            TXN_VIEW: transaction_schema(),
         }
+        counts = {view: _publish(staging / view, root, view, s) for view, s in schemas.items()}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     publish_seconds = time.perf_counter() - started - spark_seconds
@@ -287,6 +369,7 @@ def backfill(
         labels=labels.count(),
         card_rows=counts["card_state"],
         terminal_rows=counts["terminal_state"],
+        transaction_rows=counts[TXN_VIEW],
         spark_seconds=spark_seconds,
         publish_seconds=publish_seconds,
     )

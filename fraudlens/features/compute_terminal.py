@@ -88,7 +88,7 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     count = _segment_sums(np.where(inside, tx, 0), day_offsets)
     total = _segment_sums(np.where(inside, cents, 0), day_offsets)
     mean = safe_divide(total.astype(np.float64), 100 * count, count > 0, 0.0)
-    amount = np.array(inputs.get("req_amount", [0.0] * rows), dtype=np.float64)
+    amount = np.array(inputs["req_amount"], dtype=np.float64)
     out[f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d"] = mean
     out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = safe_divide(amount, mean, mean > 0, 1.0)
     return out

@@ -103,6 +103,10 @@ class FoldResult:
 
     card_rows: list[dict[str, Any]] = field(default_factory=list)
     terminal_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The transactions applied (duplicates skipped): each has a card row and a
+    # terminal row at its time above, hence its feature row
+    # (``fraudlens.features.transaction_rows.rows_from_states``).
+    transactions: list[TxnEvent] = field(default_factory=list)
 
     @staticmethod
     def latest(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -143,6 +147,7 @@ class StateFolder:
         """Apply events (sorted here by ``event_order``) and return the new rows."""
         cards: dict[tuple[str, int], CardState] = {}
         terminals: dict[tuple[str, int], TerminalState] = {}
+        applied: list[TxnEvent] = []
         for event in sorted(events, key=event_order):
             self._clock_us = max(self._clock_us, event.time_us)
             if isinstance(event, TxnEvent):
@@ -151,6 +156,7 @@ class StateFolder:
                     continue
                 self._index[event.transaction_id] = _IndexEntry(event.terminal_id, event.time_us)
                 self._index_order.append((event.time_us, event.transaction_id))
+                applied.append(event)
                 card = update_card(self.cards.get(event.card_token), event)
                 self.cards[event.card_token] = card
                 cards[(event.card_token, event.time_us)] = card
@@ -171,6 +177,7 @@ class StateFolder:
         return FoldResult(
             card_rows=list(_card_rows_keyed(cards)),
             terminal_rows=list(_terminal_rows_keyed(terminals)),
+            transactions=applied,
         )
 
     def card_rows(self, keys: Iterable[str]) -> list[dict[str, Any]]:

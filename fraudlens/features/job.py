@@ -279,6 +279,10 @@ class StreamFeatureJob:
             events = [e for e in events if isinstance(e, TxnEvent)]
         result = self.folder.apply(events)
         self.stats.fold_seconds += time.perf_counter() - t0
+        if self.role != "all":
+            # A feature row needs both states at the transaction's time: only
+            # a job that folds both writes per-transaction rows.
+            result.transactions = []
         if self.role == "card":
             result.terminal_rows = []
         elif self.role == "terminal":

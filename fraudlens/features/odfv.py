@@ -121,7 +121,7 @@ def terminal_feature_columns(
     state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
     for i in range(_rows(inputs)):
         row = {col: inputs[col][i] if col in inputs else None for col in state_cols}
-        amount = float(inputs["req_amount"][i]) if "req_amount" in inputs else 0.0
+        amount = float(inputs["req_amount"][i])
         request = TxnEvent("", int(inputs["req_time_us"][i]), "", "", "", "", amount)
         values = terminal_features(terminal_from_row(row), request)
         for name in names:

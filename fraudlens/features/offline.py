@@ -1,6 +1,8 @@
-"""State rows as Parquet files: the offline store's storage.
+"""State rows and feature rows as Parquet files: the offline store's storage.
 
-Each state view reads the folder ``OFFLINE/<view>/`` (every Parquet file in it). Writers add whole files
+Each view reads the folder ``OFFLINE/<view>/`` (every Parquet file in it): the
+two state views, and ``transaction_features`` (one scalar feature row per
+transaction, ``fraudlens.features.transaction_rows``). Writers add whole files
 (written to a temporary name, then renamed), so readers never see half a
 file and nobody rewrites existing data. Feast's own offline push for file
 sources reads and rewrites the whole dataset on every call (quadratic), which
@@ -29,9 +31,11 @@ from fraudlens.features.state import (
     TERMINAL_COLUMNS,
     TERMINAL_KEY,
 )
+from fraudlens.features.transaction_rows import TXN_VIEW, transaction_schema
 
 View = Literal["card_state", "terminal_state"]
 VIEWS: tuple[View, ...] = ("card_state", "terminal_state")
+Folder = Literal["card_state", "terminal_state", "transaction_features"]
 _ARROW = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -76,15 +80,16 @@ def rows_to_table(view: View, rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 def ensure_offline_folders(root: Path) -> None:
     """Create the view folders, each with an empty file that carries the schema."""
-    for view in VIEWS:
+    schemas = {view: state_schema(view) for view in VIEWS} | {TXN_VIEW: transaction_schema()}
+    for view, schema in schemas.items():
         folder = root / view
         folder.mkdir(parents=True, exist_ok=True)
         empty = folder / "empty-schema.parquet"
         if not empty.exists():
-            pq.write_table(state_schema(view).empty_table(), empty)
+            pq.write_table(schema.empty_table(), empty)
 
 
-def write_table(root: Path, view: View, table: pa.Table, prefix: str) -> Path | None:
+def write_table(root: Path, view: Folder, table: pa.Table, prefix: str) -> Path | None:
     """Add one Parquet file of rows to a view's folder; None when empty."""
     if table.num_rows == 0:
         return None
@@ -108,3 +113,11 @@ def read_view(root: Path, view: View) -> pa.Table:
     files = sorted((root / view).glob("*.parquet"))
     tables = [pq.read_table(f, schema=state_schema(view)) for f in files]
     return pa.concat_tables(tables) if tables else state_schema(view).empty_table()
+
+
+def read_transaction_rows(root: Path) -> pa.Table:
+    """Every per-transaction feature row (all files), for checks and tests."""
+    schema = transaction_schema()
+    files = sorted((root / TXN_VIEW).glob("*.parquet"))
+    tables = [pq.read_table(f, schema=schema) for f in files]
+    return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -7,6 +7,10 @@ not ``push(to=OFFLINE)``). Both writes are idempotent, so a batch written
 again after a restart changes nothing, and a push that fails on a transient
 error (a Redis restart) is retried with backoff (``fraudlens.features.retry``)
 before the job gives up.
+
+With offline writes on, the transactions of the micro-batch also get their
+feature rows (``fraudlens.features.transaction_rows``), computed from the
+batch's state rows at their times: the rows training reads through Feast.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from fraudlens.features.fold import FoldResult
 from fraudlens.features.metrics import StreamMetrics
 from fraudlens.features.offline import View, rows_to_table, view_key, write_table
 from fraudlens.features.retry import RetryPolicy
+from fraudlens.features.state import CARD_KEY, STATE_TS, TERMINAL_KEY
+from fraudlens.features.transaction_rows import TXN_VIEW, rows_from_states
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,10 @@ class FeastSink:
             "card_state": result.card_rows,
             "terminal_state": result.terminal_rows,
         }
+        if offline and self.offline_root is not None and result.transactions:
+            t0 = time.perf_counter()
+            self.write_transaction_rows(result)
+            self.last_offline_seconds += time.perf_counter() - t0
         for view, rows in views.items():
             if not rows:
                 continue
@@ -85,6 +95,16 @@ class FeastSink:
             self.last_push_seconds += time.perf_counter() - t1
             counts[view] = (written, len(latest))
         return counts
+
+    def write_transaction_rows(self, result: FoldResult) -> int:
+        """Add the feature rows of the batch's transactions to the offline folder."""
+        assert self.offline_root is not None
+        cards = {(row[CARD_KEY], row[STATE_TS]): row for row in result.card_rows}
+        terminals = {(row[TERMINAL_KEY], row[STATE_TS]): row for row in result.terminal_rows}
+        table = rows_from_states(result.transactions, cards, terminals)
+        write_table(self.offline_root, TXN_VIEW, table, self.prefix)
+        rows: int = table.num_rows
+        return rows
 
     def push(self, view: View, rows: list[dict[str, Any]]) -> None:
         """Push rows (one per entity) to the online store, retrying transient errors.

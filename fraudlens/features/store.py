@@ -5,8 +5,11 @@ terminal state of a whole batch, then the ODFVs' own functions over it (no
 Feast transformation layer in between). ``online_vectors`` asks Feast for a
 feature service's vectors through the ODFVs, as a data scientist would; both
 give the same bits (tests/integration/features/test_parity.py). Training calls
-``historical_vectors``. Feature services are asked for by name (one per model
-version), never for a copied list.
+``historical_rows``: the per-transaction feature rows of the
+``transaction_features`` view (a plain as-of join on ``transaction_id``), for
+the feature names of the model's feature service. ``historical_vectors`` (the
+point-in-time join over state rows + the same ODFVs) stays for parity checks.
+Callers name a feature service (one per model version), never a copied list.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fraudlens.features.odfv import (
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
 from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, coord
+from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
 from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -206,3 +210,50 @@ def historical_vectors(
     names = [n for n in FEATURE_NAMES if n in result.columns]
     ordered = result.set_index("transaction_id").loc[entity_df["transaction_id"]].reset_index()
     return ordered[["transaction_id", "event_timestamp", *names]]
+
+
+def historical_rows(store: Any, transactions: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Feature rows of past transactions from the ``transaction_features`` view.
+
+    Args:
+        store: a ``feast.FeatureStore``.
+        transactions: ``transaction_id`` and ``event_time``; unique ids.
+        names: the features to read (a feature service's names, registry order).
+
+    Returns:
+        ``transaction_id``, ``event_timestamp`` and ``names``, in input order.
+
+    Raises:
+        DataError: duplicate ids; or a transaction has no feature row (never
+            backfilled): the join must not drop it or train on missing values.
+        FeatureStoreError: Feast could not answer.
+    """
+    frame = transactions.reset_index(drop=True)
+    entity_df = pd.DataFrame(
+        {
+            TXN_KEY: frame["transaction_id"].astype(str),
+            "event_timestamp": pd.to_datetime(frame["event_time"], utc=True).astype(
+                "datetime64[us, UTC]"
+            ),
+        }
+    )
+    if entity_df[TXN_KEY].duplicated().any():
+        raise DataError("historical_rows: duplicate transaction_id in the input")
+    features = [f"{TXN_VIEW}:{name}" for name in names]
+    try:
+        result = store.get_historical_features(entity_df=entity_df, features=features).to_df()
+    except Exception as exc:
+        raise FeatureStoreError(f"historical feature retrieval failed: {exc}") from exc
+    rows_in, rows_out = len(entity_df), len(result)
+    if rows_out != rows_in or set(result[TXN_KEY]) != set(entity_df[TXN_KEY]):
+        raise DataError(f"historical join returned {rows_out} rows for {rows_in} transactions")
+    missing = result[list(names)].isna().any(axis=1) if names else pd.Series(False, result.index)
+    if missing.any():
+        raise DataError(
+            f"{int(missing.sum())} of {rows_in} transactions have no row in the "
+            f"{TXN_VIEW} view (first: {result.loc[missing, TXN_KEY].iloc[0]}): "
+            "run `fraudlens features backfill` over their history"
+        )
+    logger.info("historical_rows: %d rows in, %d rows out", rows_in, rows_out)
+    ordered = result.set_index(TXN_KEY).loc[entity_df[TXN_KEY]].reset_index()
+    return ordered[[TXN_KEY, "event_timestamp", *names]]

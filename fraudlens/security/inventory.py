@@ -99,13 +99,14 @@ INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
         name="offline_store",
         location="Feast offline store (FEAST__OFFLINE_PATH, Parquet)",
-        personal_data="card_token, per-card behaviour state (amounts, times, places)",
+        personal_data="card_token, per-card behaviour state (amounts, times, places), "
+        "per-transaction feature rows (by transaction_id)",
         purpose="point-in-time training sets, drift references",
         legal_basis=_LEGIT,
         protection="no direct identifiers (card tokens); volume encryption",
         erasure="rows rewritten out (customer_id / card_token / transaction_id)",
         paths=_offline,
-        time_columns=("state_ts", "event_timestamp", "event_time"),
+        time_columns=("state_ts", "txn_ts", "event_timestamp", "event_time"),
         encrypted_columns=ENCRYPTED_FIELDS,
     ),
     DataAsset(

@@ -49,7 +49,7 @@ def test_train_step_prints_the_frame_source_rows_and_time(
     train_step(state, Console(file=out, width=200))
 
     text = out.getvalue()
-    assert seen["source"] == "memory"
-    assert "training frame: feature functions folded in-process" in text
+    assert seen["source"] == "feast"  # the demo trains from Feast, as `fraudlens train` does
+    assert "training frame: Feast historical features (DuckDB offline store)" in text
     assert "235,753 rows in 42 s" in text
-    assert state.summary["model"]["training_source"] == "memory"
+    assert state.summary["model"]["training_source"] == "feast"

@@ -231,5 +231,6 @@ def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
         alone = terminal_feature_columns(one_row(inputs, i))  # 1 row: the definitions
         for name in TERMINAL_NAMES:
             assert exact(batch[name][i]) == exact(alone[name][0]), (i, name)
-    bare = terminal_feature_columns({"req_time_us": inputs["req_time_us"]})  # no state columns
+    request_only = {name: inputs[name] for name in ("req_time_us", "req_amount")}
+    bare = terminal_feature_columns(request_only)  # no state columns
     assert bare["term_tx_count_30d"] == [0] * 64

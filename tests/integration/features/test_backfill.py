@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 
 from fraudlens.features.batch import backfill
-from fraudlens.features.offline import VIEWS, read_view, view_key
+from fraudlens.features.offline import VIEWS, read_transaction_rows, read_view, view_key
 from fraudlens.features.repo import materialize, offline_path
 from fraudlens.features.store import historical_vectors, open_store
 from fraudlens.features.stream import run_stream_job
 from fraudlens.settings import Settings
 from fraudlens.simulator import Simulation, write_simulation
+from training.local_features import compute_features
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +30,11 @@ def offline_rows(settings: Settings, view: str) -> pd.DataFrame:
     for column in frame.columns.drop([key, "state_ts"]):
         frame[column] = frame[column].map(tuple)  # hashable, exact element values
     return frame.drop_duplicates().sort_values([key, "state_ts"]).reset_index(drop=True)
+
+
+def feature_rows(settings: Settings) -> pd.DataFrame:
+    frame = read_transaction_rows(offline_path(settings)).to_pandas()
+    return frame.drop_duplicates().sort_values("transaction_id").reset_index(drop=True)
 
 
 def test_spark_backfill_equals_stream(
@@ -57,6 +63,16 @@ def test_spark_backfill_equals_stream(
 
     for view in VIEWS:
         pd.testing.assert_frame_equal(offline_rows(batch, view), offline_rows(streamed, view))
+
+    # Per-transaction feature rows: one per transaction, the same from both
+    # runners, and equal to the in-memory oracle bit for bit.
+    assert result.transaction_rows == len(feature_sim.transactions)
+    rows = feature_rows(batch)
+    assert rows.equals(feature_rows(streamed))
+    oracle = compute_features(feature_sim.transactions, batch.feast.max_label_delay_days)
+    oracle.insert(0, "transaction_id", feature_sim.transactions["transaction_id"].astype(str))
+    oracle = oracle.sort_values("transaction_id").reset_index(drop=True)
+    assert rows.drop(columns="txn_ts").equals(oracle)
 
     times = feature_sim.transactions["event_time"]
     materialize(batch, times.min() - timedelta(days=1), feature_sim.labels["label_time"].max())

@@ -1,20 +1,27 @@
-"""The training set from Feast: historical features of the feature service, rows checked.
+"""The training set from Feast: the feature service's features from the per-transaction
+``transaction_features`` view, rows checked.
 
-The offline store is filled the way the stream job does it (fold + sink), and
-the result must equal the in-memory fold of the same feature functions.
+The offline store is filled the way the stream job does it (fold + sink, which
+writes the feature rows of each micro-batch), and the frame must equal the
+in-memory fold of the same feature functions bit for bit (DataFrame.equals).
+The history includes fraud labels, two transactions of one card in the same
+microsecond, and a card and a terminal seen for the first time.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
 import pytest
 
 from fraudlens.errors import DataError
 from fraudlens.features.fold import StateFolder
+from fraudlens.features.offline import read_transaction_rows, write_table
 from fraudlens.features.repo import apply, offline_path
 from fraudlens.features.sink import FeastSink
 from fraudlens.features.store import open_store
@@ -42,6 +49,22 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
         customers=120, terminals=40, days=10, start_date=date(2026, 6, 1), seed=4, fraud_rate=0.03
     )
     sim = simulate(config, Tokenizer("test", {"test": b"k" * 32}))
+    tx = sim.transactions
+    # Same microsecond for two transactions of one card (inside the window).
+    card = tx.loc[tx["event_time"] >= "2026-06-05", "card_token"].value_counts().index[0]
+    first, second = tx.index[(tx["card_token"] == card) & (tx["event_time"] >= "2026-06-05")][:2]
+    tx.loc[second, "event_time"] = tx.loc[first, "event_time"]
+    # A card and a terminal never seen before.
+    newcomer = tx.loc[[second]].assign(
+        transaction_id="newcomer",
+        card_token="tok_test_" + "a" * 32,
+        terminal_id="term-new",
+        is_fraud=False,
+    )
+    newcomer.loc[:, "label_time"] = pd.NaT
+    newcomer["fraud_scenario"] = None
+    tx = pd.concat([tx, newcomer]).sort_values(["event_time", "transaction_id"], kind="stable")
+    sim = replace(sim, transactions=tx.reset_index(drop=True))
     settings = Settings(
         data_dir=tmp_path, feast=FeastSettings(project=f"fl_training_{os.getpid()}")
     )
@@ -59,8 +82,9 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
     assert data.source == "feast" and data.feature_service == "fraud_model_v1"
     assert list(data.frame["transaction_id"]) == list(window["transaction_id"])
     assert data.frame["is_fraud"].sum() == window["is_fraud"].sum()
+    assert data.frame["is_fraud"].sum() > 0 and "newcomer" in set(data.frame["transaction_id"])
     expected = compute_features(sim.transactions).loc[window.index, data.feature_names]
-    assert np.array_equal(data.frame[data.feature_names].to_numpy(), expected.to_numpy())
+    assert data.frame[data.feature_names].equals(expected.reset_index(drop=True))
 
     # The in-process fold of the same functions gives the same training set.
     training = settings.training.model_copy(update={"features_source": "memory"})
@@ -70,3 +94,14 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
 
     with pytest.raises(DataError, match="no transactions"):
         load_training_data(settings, "2027-01-01", "2027-01-02")
+
+    # A transaction without a feature row is an error that says what to run.
+    root = offline_path(settings)
+    rows = read_transaction_rows(root)
+    for path in (root / "transaction_features").glob("test-*.parquet"):
+        path.unlink()
+    write_table(
+        root, "transaction_features", rows.filter(pc.field("transaction_id") != "newcomer"), "test"
+    )
+    with pytest.raises(DataError, match="1 of .* no row .*fraudlens features backfill"):
+        load_training_data(settings, *WINDOW)
