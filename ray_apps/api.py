@@ -259,6 +259,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
     if ctx.workspace is not None:
         if ctx.admin is not None:  # admins manage the API's rules from the workspace too
             ctx.workspace.rules = ctx.admin.rule_admin()
+        ctx.workspace.features = ctx.service.features  # the case page's stored history
         mount_workspace(app, ctx.workspace)
 
     @app.get("/healthz", tags=["health"])

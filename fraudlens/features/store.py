@@ -31,7 +31,15 @@ from fraudlens.features.odfv import (
 )
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
-from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, coord
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    TERMINAL_COLUMNS,
+    CardState,
+    TerminalState,
+    card_from_row,
+    coord,
+    terminal_from_row,
+)
 from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
 from fraudlens.settings import Settings
 
@@ -137,6 +145,24 @@ def online_feature_columns(
         raise FeatureStoreError(f"online feature read failed: {exc}") from exc
     inputs = {**state, **{name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}}
     return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
+
+
+def stored_state(
+    store: Any, card_token: str, terminal_id: str | None
+) -> tuple[CardState | None, TerminalState | None]:
+    """The state the online store holds now for one card and one terminal (None: none).
+
+    Raises:
+        FeatureStoreError: the online read failed.
+    """
+    key = {"card_token": card_token, "terminal_id": terminal_id or ""}
+    try:
+        state = store.get_online_features(features=STATE_REFS, entity_rows=[key]).to_dict()
+    except Exception as exc:
+        raise FeatureStoreError(f"online state read failed: {exc}") from exc
+    row = {name: values[0] for name, values in state.items()}
+    terminal = terminal_from_row(row) if terminal_id else None
+    return card_from_row(row), terminal
 
 
 def online_vector(

@@ -12,6 +12,7 @@ import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError
 from fraudlens.features.registry import ALL_FEATURES
+from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
 from fraudlens.scoring.interfaces import ScoringModel
 from fraudlens.scoring.request_features import request_only_frame
@@ -129,6 +130,14 @@ class FeastFeatures:
     def request_only(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:
         """Request-only features; the ones needing stored state are NaN."""
         return request_only_frame(txns, model.feature_names)
+
+    def stored_state(
+        self, card_token: str, terminal_id: str | None
+    ) -> tuple[CardState | None, TerminalState | None]:
+        """The card's and terminal's state in the online store now."""
+        from fraudlens.features.store import stored_state
+
+        return stored_state(self.store, card_token, terminal_id)
 
     def validate(self, model: ScoringModel) -> None:
         """Refuse a model whose feature service is unknown or lacks its features.

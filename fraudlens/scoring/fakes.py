@@ -15,6 +15,7 @@ import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError, ModelNotFoundError
 from fraudlens.features.registry import ALL_FEATURES
+from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
 from fraudlens.scoring.interfaces import ScoringModel
 from fraudlens.scoring.request_features import request_only_frame
@@ -107,6 +108,7 @@ class FakeFeatures:
 
     Attributes:
         stored: card token -> {feature: value} for features needing state.
+        cards / terminals: the raw states ``stored_state`` returns, by key.
         down: when True, ``online`` raises like an unreachable store.
         delay_s: sleep this long in ``online`` (to test timeouts).
         cold_delay_s: sleep this long in the first ``online`` call only (a cold store).
@@ -114,6 +116,8 @@ class FakeFeatures:
 
     def __init__(self, stored: dict[str, dict[str, float]] | None = None) -> None:
         self.stored = stored or {}
+        self.cards: dict[str, CardState] = {}
+        self.terminals: dict[str, TerminalState] = {}
         self.down = False
         self.delay_s = 0.0
         self.cold_delay_s = 0.0
@@ -142,6 +146,14 @@ class FakeFeatures:
     def request_only(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:
         """Request features; the rest NaN."""
         return request_only_frame(txns, model.feature_names)
+
+    def stored_state(
+        self, card_token: str, terminal_id: str | None
+    ) -> tuple[CardState | None, TerminalState | None]:
+        """States set in ``cards`` / ``terminals`` (None when not set)."""
+        if self.down:
+            raise FeatureStoreError("fake online store is down")
+        return self.cards.get(card_token), self.terminals.get(terminal_id or "")
 
     def validate(self, model: ScoringModel) -> None:
         """Every feature must be a registry feature."""

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
 
 
@@ -84,6 +85,16 @@ class FeatureSource(Protocol):
 
     def request_only(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:
         """Vectors from the request alone; features that need stored state are NaN."""
+        ...
+
+    def stored_state(
+        self, card_token: str, terminal_id: str | None
+    ) -> tuple[CardState | None, TerminalState | None]:
+        """What the store holds now of a card and a terminal (the analyst's case page).
+
+        Raises:
+            FeatureStoreError: the online store is unreachable or the read failed.
+        """
         ...
 
     def validate(self, model: ScoringModel) -> None:

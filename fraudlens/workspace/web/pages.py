@@ -34,6 +34,7 @@ from fraudlens.errors import AuthError, BrokerError, ConfigError, RecordsError, 
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.engine import engine_from_settings
+from fraudlens.scoring.interfaces import FeatureSource
 from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.security.audit import audit_log_from_settings
 from fraudlens.security.auth import Authenticator
@@ -41,6 +42,7 @@ from fraudlens.security.pan_scan import redact
 from fraudlens.security.roles import WORKSPACE_PERMISSION
 from fraudlens.settings import Settings, WorkspaceSettings
 from fraudlens.workspace.actions import ACTIONS, CaseDesk, LabelPublisher
+from fraudlens.workspace.activity import read_activity
 from fraudlens.workspace.metrics import WorkspaceCollector
 from fraudlens.workspace.overview import bar_chart, overview
 from fraudlens.workspace.queue import (
@@ -100,6 +102,7 @@ class WorkspaceContext:
         self.authenticator = authenticator
         self.settings = settings or WorkspaceSettings()
         self.rules: RuleAdmin | None = None  # set by the API app when it has an admin context
+        self.features: FeatureSource | None = None  # set by the API app: its feature store
 
     @classmethod
     def ready(
@@ -331,6 +334,7 @@ def workspace_router(ctx: WorkspaceContext) -> APIRouter:
         found = await run_in_threadpool(read)
         if found is None:
             return refused(404, "No such case.", session)
+        found["stored"] = await run_in_threadpool(read_activity, ctx.features, found["case"])
         return page("case.html", session=session, meanings=meanings, actions=ACTIONS, **found)
 
     async def carry_out(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from cases_data import stored_features
 from fake_api import fake_api_context, fake_service
 from sqlalchemy import Engine
 from workspace_app import Workspace
@@ -84,7 +85,7 @@ def workspace(
         FileRuleStore(data_dir / "rules.json"), audit, data_dir, _unused, _unused, 0
     )
     ctx = fake_api_context(
-        fake_service("7"),
+        fake_service("7", features=stored_features()),
         labels=publisher,
         authenticator=authenticator,
         admin=admin,

@@ -89,6 +89,12 @@ def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> No
     assert "a1" in page.locator("#card-history").inner_text()
     terminal = page.locator("#terminal-history").inner_text()
     assert "h1" in terminal and "fraud" in terminal  # the terminal's labelled sale
+    # What the feature store holds now: the card's sales (the later one marked), the terminal's days.
+    stored = page.locator("#stored-card tbody tr").all_inner_texts()
+    assert len(stored) == 3 and "777.00" in stored[0] and "after this case" in stored[0]
+    assert "33.00" in stored[1] and "after this case" not in stored[1]
+    days = page.locator("#stored-terminal tbody tr").all_inner_texts()
+    assert [d.split("\t")[1:] for d in days] == [["5", "0"], ["38", "1"], ["41", "0"]]
     page.fill("textarea[name=note]", "cardholder denies")
     page.click("#mark-fraud")
     assert page.locator("#case-status").inner_text() == "closed"
