@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import HTTPException, Request, Security, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from fraudlens.errors import AuthError, ForbiddenError, RateLimitError
@@ -74,10 +76,12 @@ def require(
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "authentication not configured"
             )
+        check = partial(
+            auth.check, need, api_key=api_key, bearer=bearer.credentials if bearer else None
+        )
         try:
-            principal = auth.check(
-                need, api_key=api_key, bearer=bearer.credentials if bearer else None
-            )
+            # A key created in the workspace is looked up in PostgreSQL: off the event loop.
+            principal = await run_in_threadpool(check) if auth.reads_store(api_key) else check()
         except (AuthError, RateLimitError) as exc:
             raise http_error(exc) from None
         request.state.principal = principal

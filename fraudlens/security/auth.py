@@ -201,6 +201,13 @@ class Authenticator:
         self.rate_limit(principal)
         return principal
 
+    def reads_store(self, api_key: str | None) -> bool:
+        """Whether checking ``api_key`` may query the stored keys' database (blocking I/O)."""
+        if api_key is None or self.key_store is None:
+            return False
+        match = _API_KEY.match(api_key)
+        return match is not None and match.group(1) not in self._keys
+
     def _check_api_key(self, key: str) -> Principal:
         match = _API_KEY.match(key)
         key_id = match.group(1) if match else ""

@@ -421,3 +421,35 @@ def test_settings_with_a_records_database_make_a_lazy_key_store() -> None:
     )
     assert Authenticator.from_settings(off).key_store is None
     assert Authenticator.from_settings(Settings()).key_store is None
+
+
+def test_a_stored_key_is_looked_up_off_the_event_loop() -> None:
+    import threading
+
+    from fraudlens.settings import ApiKeyEntry
+
+    class ThreadedTable(KeyTable):
+        def lookup(self, key_id: str) -> Any:
+            threads.append(threading.current_thread())
+            return super().lookup(key_id)
+
+    threads: list[threading.Thread] = []
+    table = ThreadedTable()
+    kid, key, digest = generate_api_key("set02")
+    sid, stored_key, stored_digest = generate_api_key("db02")
+    table.entries[sid] = ApiKeyEntry(role="scorer", sha256=stored_digest)
+    auth = Authenticator({kid: ApiKeyEntry(role="scorer", sha256=digest)}, key_store=table)
+    assert auth.reads_store(stored_key) and auth.reads_store("fl_nobody_" + "x" * 43)
+    assert not auth.reads_store(key) and not auth.reads_store(None)
+    assert not auth.reads_store("not-a-key")
+    app = FastAPI()
+
+    @app.post("/v1/score", dependencies=[Depends(require(Permission.SCORE, auth))])
+    async def score() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    with AsgiClient(app) as http:
+        assert http.post("/v1/score", headers={"X-API-Key": stored_key}).status_code == 200
+        assert http.post("/v1/score", headers={"X-API-Key": key}).status_code == 200
+    # The client's event loop runs in this thread: the database lookup ran elsewhere.
+    assert len(threads) == 1 and threads[0] is not threading.current_thread()
