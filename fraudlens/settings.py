@@ -381,6 +381,8 @@ _MONOTONE: dict[str, Literal[-1, 1]] = {
     "txn_amount": 1,
     "card_amount_ratio_30d": 1,
     "card_amount_zscore_30d": 1,
+    "card_amount_ratio_terminal_30d": 1,
+    "term_amount_ratio_30d": 1,
     "card_new_terminal_30d": 1,
     "card_new_merchant_30d": 1,
     "card_new_country_30d": 1,
@@ -390,6 +392,10 @@ _MONOTONE: dict[str, Literal[-1, 1]] = {
     "term_tx_count_30d": -1,
     "term_fraud_rate_7d": 1,
     "term_fraud_rate_30d": 1,
+    "term_matured_tx_count_7d": -1,
+    "term_matured_tx_count_30d": -1,
+    "term_matured_fraud_rate_7d": 1,
+    "term_matured_fraud_rate_30d": 1,
 }
 
 

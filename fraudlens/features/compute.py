@@ -270,7 +270,10 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     here_sum = _row_sums(np.where(here, recent, 0.0))
     n_here = here.sum(axis=1)
     here_mean = safe_divide(here_sum, n_here, n_here > 0, 0.0)
-    out["card_amount_ratio_terminal_30d"] = safe_divide(req.amount, here_mean, here_mean > 0, 1.0)
+    ratio_here = safe_divide(req.amount, here_mean, here_mean > 0, 1.0)
+    out["card_amount_ratio_terminal_30d"] = np.where(
+        here_mean > 0, ratio_here, out["card_amount_ratio_30d"]
+    )
 
     out.update(_previous(cards, req, lo["30d"], end))
     shift = np.rint(req.lon / 15.0 * US_PER_HOUR).astype(np.int64)

@@ -90,5 +90,6 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     mean = safe_divide(total.astype(np.float64), 100 * count, count > 0, 0.0)
     amount = np.array(inputs["req_amount"], dtype=np.float64)
     out[f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d"] = mean
-    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = safe_divide(amount, mean, mean > 0, 1.0)
+    ratio = safe_divide(amount, mean, mean > 0, 1.0)
+    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = np.where(mean > 0, ratio, amount)
     return out

@@ -147,10 +147,12 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     # The card's usual amount at this very terminal: the mean over all terminals
     # mixes shops of very different price levels and currencies (a 20x payment at
     # the usual grocer can sit below the card's 30-day mean, which holds rent or
-    # travel abroad).
+    # travel abroad). At a terminal the card has not used, the card-wide ratio:
+    # a new place is no reason to look less unusual.
     here = [a for a, term in zip(usual, terminals, strict=True) if term == request.terminal_id]
     here_mean = seq_sum(here) / len(here) if here else 0.0
-    out["card_amount_ratio_terminal_30d"] = amount / here_mean if here_mean > 0 else 1.0
+    ratio_here = amount / here_mean if here_mean > 0 else out["card_amount_ratio_30d"]
+    out["card_amount_ratio_terminal_30d"] = ratio_here
 
     out.update(_previous_features(state, request, lo_30d, end))
     local = local_time_us(request)
@@ -229,7 +231,8 @@ def terminal_features(state: TerminalState | None, request: TxnEvent) -> Feature
                 cents += c
     mean = cents / (100 * tx) if tx else 0.0
     out[f"term_amount_mean_{TERMINAL_AMOUNT_DAYS}d"] = mean
-    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = (
-        float(request.amount) / mean if mean > 0 else 1.0
-    )
+    # No sales there in the window: the amount itself (against a 1.00 ticket), so
+    # an unknown shop never makes an amount look more usual than a known one.
+    amount = float(request.amount)
+    out[f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d"] = amount / mean if mean > 0 else amount
     return out

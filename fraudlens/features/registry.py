@@ -95,7 +95,7 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
             "float64",
             "card",
             "amount / the card's mean amount at this terminal over 30 days "
-            "(1.0 if the card has not used it)",
+            "(card_amount_ratio_30d if the card has not used it)",
         ),
         FeatureSpec(
             "card_secs_since_prev",
@@ -178,7 +178,8 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
             f"term_amount_ratio_{TERMINAL_AMOUNT_DAYS}d",
             "float64",
             "terminal",
-            f"amount / the terminal's mean amount in {span} (1.0 without transactions)",
+            f"amount / the terminal's mean amount in {span} (the amount itself without "
+            "transactions: an unknown shop never makes an amount look usual)",
         ),
     ]
     return tuple(specs)

@@ -84,7 +84,8 @@ def test_terminal_amount_profile_uses_whole_previous_days_only() -> None:
     assert f["term_amount_mean_30d"] == 20.0  # (10 + 20 + 30) / 3
     assert f["term_amount_ratio_30d"] == 20.0
     new = terminal_features(None, big)
-    assert (new["term_amount_mean_30d"], new["term_amount_ratio_30d"]) == (0.0, 1.0)
+    # A terminal without sales in the window: the amount itself, never "usual".
+    assert (new["term_amount_mean_30d"], new["term_amount_ratio_30d"]) == (0.0, 400.0)
 
 
 def test_matured_risk_skips_the_unlabelled_week_and_unarrived_labels() -> None:

@@ -26,7 +26,9 @@ def _rescore(history: pd.DataFrame, changed: pd.DataFrame, trained: TrainResult)
 def _cases(history: pd.DataFrame, trained: TrainResult, night: bool = False) -> pd.DataFrame:
     """Legit test-period transactions on distinct cards at terminals with no known fraud."""
     test = history.loc[history["event_time"] >= trained.split.bounds.test_start]
-    pool = test[~test["is_fraud"] & (test["term_fraud_count_30d"] == 0)]
+    # No fraud known at the terminal in any window (the matured ones reach 37 days back).
+    known = test[[c for c in test.columns if c.startswith("term_") and "fraud_count" in c]]
+    pool = test[~test["is_fraud"] & (known == 0).all(axis=1)]
     if night:
         pool = pool[pool["txn_is_night"] == 1]
     pool = pool.drop_duplicates("card_token")
