@@ -11,6 +11,7 @@ import pytest
 from api_client import http
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,7 @@ def test_batch_scores_with_plain_language_reasons(
 def test_pan_is_tokenized_at_the_edge(serve_url: str, bodies: list[dict[str, Any]]) -> None:
     body = dict(bodies[100])
     del body["card_token"]
+    body.pop("card_last4", None)  # the simulated card's; the API takes the PAN's own
     body["pan"] = PAN
     response = http.post(f"{serve_url}/v1/score", json=body, timeout=10)
     assert response.status_code == 200, response.text
@@ -48,7 +50,9 @@ def test_pan_is_tokenized_at_the_edge(serve_url: str, bodies: list[dict[str, Any
 
 def test_model_health_and_docs(serve_url: str, models: Any) -> None:
     info = http.get(f"{serve_url}/v1/model", timeout=10).json()
-    assert info["feature_service"] == "fraud_model_v1" and len(info["features"]) == 47
+    assert info["feature_service"] == "fraud_model_v1" and len(info["features"]) == len(
+        FEATURE_NAMES
+    )
     assert 0 < info["thresholds"]["review"] <= info["thresholds"]["decline"] <= 1
     assert http.get(f"{serve_url}/healthz", timeout=10).status_code == 200
     ready = http.get(f"{serve_url}/readyz", timeout=10)
