@@ -33,6 +33,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -167,11 +168,43 @@ def pytest_configure(config: pytest.Config) -> None:
     guard.install()
     config.stash[_GUARD] = guard
     _REPORTS_TO[:] = [guard]  # test reports carry no config
+    config.pluginmanager.register(_Leave(), "fraudlens-leave")
+
+
+_SESSION = pytest.StashKey[pytest.Session]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _GUARD in config.stash:
         config.stash[_GUARD].uninstall()
+
+
+class _Leave:
+    """The very last hook: ``_leave``."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        _leave(config)
+
+
+def _leave(config: pytest.Config) -> None:
+    """End the test process once every report is written, without interpreter finalization.
+
+    A full run once crashed (SIGSEGV in a native thread) after its summary, while
+    the interpreter tore down: the results were in, the exit code was lost. So the
+    last hook stops Ray if this process started one, flushes, and exits with the
+    session's own status.
+    """
+    session = config.stash.get(_SESSION, None)
+    if session is None:
+        return
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(session.exitstatus))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -197,6 +230,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    config.stash[_SESSION] = session
     if _GUARD not in config.stash or not hasattr(config, "_tmp_path_factory"):
         return
     guard = config.stash[_GUARD]
