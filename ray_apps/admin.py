@@ -27,7 +27,7 @@ from fraudlens.errors import (
 )
 from fraudlens.schema import ID_PATTERN, TOKEN_PATTERN
 from fraudlens.security.api import require
-from fraudlens.security.audit import Action
+from fraudlens.security.audit import Action, AuditRecord
 from fraudlens.security.auth import Principal
 from fraudlens.security.privacy import ErasureReport
 from fraudlens.security.roles import Permission
@@ -35,7 +35,6 @@ from ray_apps import decisions
 from ray_apps.admin_context import (
     ERRORS,
     AdminContext,
-    AuditRecord,
     audit_failed,
     json_response,
     run_change,

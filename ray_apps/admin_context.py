@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from fraudlens.errors import AuditError, ModelError
 from fraudlens.scoring.rule_admin import RuleAdmin
 from fraudlens.scoring.rule_store import RuleStore, RuleWatcher, rule_store_from_settings
-from fraudlens.security.audit import AuditTrail, audit_log_from_settings
+from fraudlens.security.audit import AuditRecord, AuditTrail, audit_log_from_settings
 from fraudlens.security.auth import Principal
 from fraudlens.security.privacy import ErasureReport, erase_customer
 from fraudlens.settings import Settings
@@ -124,16 +124,6 @@ def store_failed(exc: Exception) -> Response:
 
 def unavailable() -> Response:
     return error_response(503, "admin_unavailable", "admin endpoints are not configured here")
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """The audit entry for a change; ``done`` says what ran if it cannot be written."""
-
-    action: str
-    target: str
-    done: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 async def run_change(

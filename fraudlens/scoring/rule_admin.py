@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from fraudlens.errors import AuditError
 from fraudlens.scoring.config import Rules
 from fraudlens.scoring.rule_store import RuleStore, StoredRules
-from fraudlens.security.audit import Action, AuditTrail
+from fraudlens.security.audit import Action, AuditRecord, AuditTrail
 
 
-@dataclass(frozen=True)
-class RulesAudit:
-    """The audit entry of a rules change; ``done`` says what ran if it cannot be written."""
-
-    action: str
-    target: str
-    done: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def rules_audit(rules: Rules, stored: StoredRules) -> RulesAudit:
+def rules_audit(rules: Rules, stored: StoredRules) -> AuditRecord:
     """The entry that records ``rules`` stored as ``stored.version``."""
     doc = rules.model_dump_json().encode()
-    return RulesAudit(
+    return AuditRecord(
         Action.RULE_CHANGED,
         f"rules version {stored.version}",
         f"rules stored as version {stored.version}",

@@ -66,6 +66,16 @@ class AuditEntry:
     hash: str
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """The audit entry of a change; ``done`` says what ran if it cannot be written."""
+
+    action: str
+    target: str
+    done: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class AuditVerification:
     """Result of ``verify``: ok only when there are no problems."""
