@@ -81,7 +81,7 @@ def audit_gate(settings: Settings, decision: Any, start: date, end: date) -> Non
 
     audit_log_from_settings(settings).append(
         JOB_ACTOR,
-        Action.MODEL_PROMOTED if decision.promoted else "model.promotion_refused",
+        Action.MODEL_PROMOTED if decision.promoted else Action.PROMOTION_REFUSED,
         target=f"model version {decision.version}",
         details={
             "previous_champion": decision.champion,

@@ -120,7 +120,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
 
         def record(gate: Any) -> AuditRecord:
             return AuditRecord(
-                Action.MODEL_PROMOTED if gate.promoted else "model.promotion_refused",
+                Action.MODEL_PROMOTED if gate.promoted else Action.PROMOTION_REFUSED,
                 f"model version {gate.version}",
                 f"promotion of version {gate.version} ran",
                 {

@@ -45,6 +45,7 @@ class Action(StrEnum):
     RULE_CHANGED = "rule.changed"
     LIST_CHANGED = "list.changed"
     MODEL_PROMOTED = "model.promoted"
+    PROMOTION_REFUSED = "model.promotion_refused"
     KEYS_ROTATED = "keys.rotated"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
