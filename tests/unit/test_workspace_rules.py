@@ -68,7 +68,7 @@ def _no_use(*_: Any) -> Any:
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     monkeypatch.setattr(
-        "fraudlens.workspace.web.pages.load_session", lambda _engine, cookie: SESSIONS.get(cookie)
+        "fraudlens.workspace.web.kit.load_session", lambda _engine, cookie: SESSIONS.get(cookie)
     )
     store, audit = FileRuleStore(tmp_path / "rules.json"), AuditLog(tmp_path / "audit.jsonl")
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
@@ -208,7 +208,7 @@ def test_a_change_that_cannot_be_audited_says_so_on_the_page_and_in_the_api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "fraudlens.workspace.web.pages.load_session", lambda _engine, cookie: SESSIONS.get(cookie)
+        "fraudlens.workspace.web.kit.load_session", lambda _engine, cookie: SESSIONS.get(cookie)
     )
     store = FileRuleStore(tmp_path / "rules.json")
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from fraudlens.workspace.web.pages import (
-    WorkspaceContext,
-    mount_workspace,
-    workspace_context,
-    workspace_router,
-)
+from fraudlens.workspace.web.context import WorkspaceContext, workspace_context
+from fraudlens.workspace.web.pages import mount_workspace, workspace_router
 from fraudlens.workspace.web.security import WorkspaceHeaders
 
 __all__ = [

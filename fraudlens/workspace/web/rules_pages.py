@@ -10,13 +10,12 @@ a change they did not see (409: reload).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from fraudlens.errors import AuditError, ValidationError
 from fraudlens.scoring.config import Rules
@@ -24,6 +23,7 @@ from fraudlens.security.pan_scan import redact
 from fraudlens.security.roles import Permission
 from fraudlens.workspace.rules import KINDS, LISTS, with_limit, with_list_entry, without_limit
 from fraudlens.workspace.sessions import Session
+from fraudlens.workspace.web.kit import PageKit
 
 if TYPE_CHECKING:
     from fraudlens.scoring.rule_admin import RuleAdmin
@@ -39,17 +39,6 @@ EDITS: dict[str, Callable[[Rules, dict[str, str]], Rules]] = {
 }
 
 
-@dataclass(frozen=True)
-class PageKit:
-    """The page helpers of ``workspace_router`` the rules routes share."""
-
-    prefix: str
-    page: Callable[..., Response]
-    refused: Callable[[int, str, Session | None], Response]
-    signed_in: Callable[[Request], Awaitable[Session | None]]
-    checked_form: Callable[[Request], Awaitable[tuple[Session, dict[str, str]] | Response]]
-
-
 class _Stale(Exception):
     """The form was made from an older version of the rules."""
 
@@ -60,13 +49,14 @@ def add_rules_routes(
     """Add ``GET/POST /rules`` to ``router``; ``rule_admin()`` is None where rules are
     not managed (no admin context): the page then answers 503."""
 
-    def admins_only(session: Session) -> Response | RuleAdmin:
-        if not session.allows(Permission.MANAGE_RULES):
-            return kit.refused(403, "Only admins manage rules.", session)
-        admin = rule_admin()
-        if admin is None:
-            return kit.refused(503, "Rules are not managed by this server.", session)
-        return admin
+    def admins_only(session: Session) -> RuleAdmin | Response:
+        return kit.granted(
+            session,
+            Permission.MANAGE_RULES,
+            "Only admins manage rules.",
+            rule_admin,
+            "Rules are not managed by this server.",
+        )
 
     def show(
         session: Session,
@@ -93,9 +83,9 @@ def add_rules_routes(
 
     @router.get("/rules")
     async def rules_page(request: Request) -> Response:
-        session = await kit.signed_in(request)
-        if session is None:
-            return RedirectResponse(f"{kit.prefix}/sign-in", status_code=303)
+        session = await kit.viewer(request)
+        if isinstance(session, Response):
+            return session
         admin = admins_only(session)
         if isinstance(admin, Response):
             return admin
@@ -143,7 +133,7 @@ def add_rules_routes(
         if error is not None:  # the form comes back filled in, never with a card number
             refill = {name: redact(value) for name, value in form.items()}
             return show(session, stored, 422, error, refill, form.get("name"))
-        return RedirectResponse(f"{kit.prefix}/rules", status_code=303)
+        return kit.go("/rules")
 
 
 def _store_failed(kit: PageKit, session: Session, exc: Exception) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from fraudlens.errors import ValidationError
 from fraudlens.records.api_keys import ROLES, PgKeyStore
@@ -23,7 +23,7 @@ from fraudlens.security.audit import Action, AuditTrail
 from fraudlens.security.pan_scan import redact
 from fraudlens.security.roles import Permission
 from fraudlens.workspace.sessions import Session
-from fraudlens.workspace.web.rules_pages import PageKit
+from fraudlens.workspace.web.kit import PageKit
 
 
 def add_users_routes(
@@ -36,14 +36,13 @@ def add_users_routes(
     (None: stored keys are off, the page answers 503), ``audit_trail()`` the chain."""
 
     def allowed(session: Session) -> PgKeyStore | Response:
-        if not session.allows(Permission.MANAGE_USERS):
-            return kit.refused(403, "Only admins manage users.", session)
-        store = key_store()
-        if store is None:
-            return kit.refused(
-                503, "Stored API keys are off here (security.stored_api_keys).", session
-            )
-        return store
+        return kit.granted(
+            session,
+            Permission.MANAGE_USERS,
+            "Only admins manage users.",
+            key_store,
+            "Stored API keys are off here (security.stored_api_keys).",
+        )
 
     async def show(session: Session, store: PgKeyStore, status: int = 200, **data: Any) -> Response:
         keys = await run_in_threadpool(store.list)
@@ -52,9 +51,9 @@ def add_users_routes(
 
     @router.get("/users")
     async def users_page(request: Request) -> Response:
-        session = await kit.signed_in(request)
-        if session is None:
-            return RedirectResponse(f"{kit.prefix}/sign-in", status_code=303)
+        session = await kit.viewer(request)
+        if isinstance(session, Response):
+            return session
         store = allowed(session)
         if isinstance(store, Response):
             return store
@@ -102,5 +101,5 @@ def add_users_routes(
 
             if not await run_in_threadpool(revoke):
                 return kit.refused(404, "No live key has that id.", session)
-            return RedirectResponse(f"{kit.prefix}/users", status_code=303)
+            return kit.go("/users")
         return kit.refused(422, "op: not a users change", session)
