@@ -198,6 +198,11 @@ def _leave(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is None:
         return
+    if _GUARD in config.stash and config.stash[_GUARD].findings:
+        # Again after the summary: a CI log that keeps only its tail says why it failed.
+        print(f"PAN scan FAILED (exit status {int(session.exitstatus)}):", flush=True)
+        for finding in list(dict.fromkeys(config.stash[_GUARD].findings))[:10]:
+            print(f"  {_short(finding.source)}: {finding.location}: {finding.masked}")
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         ray.shutdown()
