@@ -2,7 +2,8 @@
 
 ``fraudlens simulate`` writes ``DATA_DIR/sim`` and ``fraudlens import`` writes
 ``DATA_DIR/import`` (plus ``import.json``, what the import recorded about the
-data: its mapping's ``label_delay_days``). Training and the feature backfill
+data: its mapping's ``label_delay_days`` and declared passthrough columns,
+``extras``). Training and the feature backfill
 read the history with one rule:
 
 1. ``training.history_dir`` (``FRAUDLENS_TRAINING__HISTORY_DIR``) when set;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,14 @@ class History:
         origin: ``setting``, ``sim`` or ``import``.
         label_delay_days: the import mapping's label delay (None: not imported,
             or imported before the importer recorded it).
+        extras: the import's numeric passthrough columns, name -> default
+            (columns ``x_<name>`` of ``transactions.parquet``; empty: none).
     """
 
     folder: Path
     origin: str
     label_delay_days: float | None = None
+    extras: dict[str, float] = field(default_factory=dict)
 
 
 def _complete(folder: Path) -> bool:
@@ -60,9 +64,25 @@ def _import_info(folder: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def import_extras(folder: Path) -> dict[str, float]:
+    """The numeric passthrough columns an import declared (name -> default; empty: none).
+
+    Raises:
+        DataError: ``import.json`` cannot be read or its ``extras`` are invalid.
+    """
+    from fraudlens.features.extras import declared
+
+    try:
+        return declared(_import_info(folder))
+    except ValueError as exc:
+        raise DataError(f"{folder / IMPORT_INFO}: {exc}") from exc
+
+
 def _history(folder: Path, origin: str) -> History:
     delay = _import_info(folder).get("label_delay_days")
-    return History(folder, origin, float(delay) if delay is not None else None)
+    return History(
+        folder, origin, float(delay) if delay is not None else None, import_extras(folder)
+    )
 
 
 def find_history(data_dir: Path, configured: Path | None = None) -> History:
