@@ -85,7 +85,16 @@ def _fill_online_store(settings: Settings, transactions: pd.DataFrame) -> None:
 def test_passthrough_columns_reach_the_served_vector(
     ray_cluster: None, training_settings: Settings, tmp_path: Path
 ) -> None:
-    cfg = training_settings.training.model_copy(update={"features_source": "memory"})
+    # Smaller than the session's model: one class weighting, fewer rounds and epochs.
+    cfg = training_settings.training.model_copy(
+        update={
+            "features_source": "memory",
+            "imbalance_powers": [1.0],
+            "xgb_rounds": 60,
+            "mlp_epochs": 1,
+            "ray_workers": 1,
+        }
+    )
     settings = Settings(
         data_dir=tmp_path / "data",
         training=cfg,
