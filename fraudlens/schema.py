@@ -30,6 +30,8 @@ TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[a-p]{32}$"
 # Passthrough columns (``extras``): names declared by the import mapping.
 EXTRA_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,47}$"
 MAX_EXTRAS = 256
+# In Parquet (imported history) an extra is the column ``x_<name>``.
+EXTRA_COLUMN_PREFIX = "x_"
 _EXTRA_NAME = re.compile(EXTRA_NAME_PATTERN)
 
 # ISO 4217 codes accepted for amounts.

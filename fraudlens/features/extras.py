@@ -28,9 +28,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraudlens.features.registry import FEATURE_NAMES, FeatureSpec
-from fraudlens.schema import EXTRA_NAME_PATTERN, Transaction
+from fraudlens.schema import EXTRA_COLUMN_PREFIX, EXTRA_NAME_PATTERN, Transaction
 
-PREFIX = "x_"
+PREFIX = EXTRA_COLUMN_PREFIX
 METADATA_KEY = "extras"
 _NAME = re.compile(EXTRA_NAME_PATTERN)
 # Names an extra may not take: the schema's fields and the mapping's other keys.
