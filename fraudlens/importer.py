@@ -53,7 +53,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
-from fraudlens.features.extras import PREFIX, ExtrasMapping, column, finite_value
+from fraudlens.features.extras import PREFIX, ExtrasMapping, finite_value
+from fraudlens.features.extras import column as extra_column
 from fraudlens.history import write_import_info
 from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
 from fraudlens.security.encryption import KeyRing
@@ -359,7 +360,7 @@ def _transactions_frame(rows: list[dict[str, Any]], mapping: ColumnMapping) -> p
     frame.loc[~frame["is_fraud"], "label_time"] = pd.NaT
     frame["label_time"] = frame["label_time"].astype("datetime64[us, UTC]")
     for name in mapping.extras.numeric:
-        frame[column(name)] = pd.Series([r["extras"][name] for r in rows], dtype="float64")
+        frame[extra_column(name)] = pd.Series([r["extras"][name] for r in rows], dtype="float64")
     return frame.sort_values(["event_time", "transaction_id"], kind="stable").reset_index(drop=True)
 
 

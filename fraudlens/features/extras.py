@@ -46,9 +46,7 @@ def check_name(name: str) -> str:
         ValueError: naming the extra and why it is refused.
     """
     if not _NAME.match(name):
-        raise ValueError(
-            f"extra {name!r}: a name is a letter then up to 47 letters, digits or _"
-        )
+        raise ValueError(f"extra {name!r}: a name is a letter then up to 47 letters, digits or _")
     if name in RESERVED or name in FEATURE_NAMES or column(name) in FEATURE_NAMES:
         raise ValueError(f"extra {name!r}: clashes with a built-in field or feature")
     return name

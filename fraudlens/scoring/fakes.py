@@ -160,9 +160,7 @@ class FakeFeatures:
 
     def validate(self, model: ScoringModel) -> None:
         """Every feature must be a registry feature."""
-        unknown = [
-            n for n in model.feature_names if n not in self.descriptions and not is_extra(n)
-        ]
+        unknown = [n for n in model.feature_names if n not in self.descriptions and not is_extra(n)]
         if unknown:
             raise ModelError(f"features not served by the store: {unknown}")
 

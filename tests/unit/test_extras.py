@@ -58,9 +58,7 @@ def mapping_file(tmp_path: Path, extras: str) -> Path:
         ("extras:\n  numerics:\n    score: 0\n", "extras.numerics"),
     ],
 )
-def test_bad_extras_mapping_fails_naming_the_key(
-    tmp_path: Path, extras: str, message: str
-) -> None:
+def test_bad_extras_mapping_fails_naming_the_key(tmp_path: Path, extras: str, message: str) -> None:
     with pytest.raises(ConfigError, match="invalid mapping") as info:
         load_mapping(mapping_file(tmp_path, extras))
     assert message in str(info.value)

@@ -53,7 +53,9 @@ def _import_file(tmp_path: Path) -> tuple[Path, ColumnMapping]:
     rng = np.random.default_rng(3)
     fraud = tx["is_fraud"].to_numpy(bool)
     score = np.where(fraud, rng.uniform(0.91, 1.0, len(tx)), rng.uniform(0.0, 0.85, len(tx)))
-    fields = [f for f in TRANSACTION_FIELDS if f not in {"schema_version", "device_id", "ip_address"}]
+    fields = [
+        f for f in TRANSACTION_FIELDS if f not in {"schema_version", "device_id", "ip_address"}
+    ]
     source = tx[[*fields, "is_fraud", "label_time"]].assign(device_score=score.round(4))
     path = tmp_path / "history.parquet"
     source.to_parquet(path, index=False)
