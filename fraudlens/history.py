@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,11 @@ class History:
         origin: ``setting``, ``sim`` or ``import``.
         label_delay_days: the import mapping's label delay (None: not imported,
             or imported before the importer recorded it).
-        extras: the import's numeric passthrough columns, name -> default
-            (columns ``x_<name>`` of ``transactions.parquet``; empty: none).
     """
 
     folder: Path
     origin: str
     label_delay_days: float | None = None
-    extras: dict[str, float] = field(default_factory=dict)
 
 
 def _complete(folder: Path) -> bool:
@@ -80,9 +77,7 @@ def import_extras(folder: Path) -> dict[str, float]:
 
 def _history(folder: Path, origin: str) -> History:
     delay = _import_info(folder).get("label_delay_days")
-    return History(
-        folder, origin, float(delay) if delay is not None else None, import_extras(folder)
-    )
+    return History(folder, origin, float(delay) if delay is not None else None)
 
 
 def find_history(data_dir: Path, configured: Path | None = None) -> History:

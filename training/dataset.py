@@ -113,8 +113,9 @@ def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) ->
     """Transactions of ``[start, end)`` (all before ``end`` if no start) with their labels.
 
     ``transactions.parquet`` and ``labels.parquet`` (simulator or importer
-    layout; an import's passthrough columns ``x_*`` come along). A transaction is fraud if any fraud label names it; its
-    ``label_time`` is when the first fraud label arrived.
+    layout; an import's passthrough columns ``x_*`` come along). A
+    transaction is fraud if any fraud label names it; its ``label_time`` is
+    when the first fraud label arrived.
 
     Raises:
         DataError: a file is missing or the range has no transactions.
@@ -275,7 +276,11 @@ def load_training_data(
         raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
     frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
     logger.info(
-        "training data: %d rows in, %d out, %d features", len(history), len(frame), len(names)
+        "training data: %d rows in, %d out, %d features (%d passthrough)",
+        len(history),
+        len(frame),
+        len(names) + len(extra_names),
+        len(extra_names),
     )
     data = from_frame(frame, names + extra_names, service, lo, hi)
     return TrainingData(

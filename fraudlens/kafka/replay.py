@@ -187,8 +187,8 @@ def encode_events(frame: pd.DataFrame, model: type[BaseModel]) -> list[str]:
     """Build one JSON object per row with ``model``'s fields only.
 
     An import's passthrough columns (``x_<name>``) become the transaction's
-    ``extras`` object. Other extra columns are ignored; missing or null optional fields are omitted;
-    naive datetimes are taken as UTC. The result parses with the schema's
+    ``extras`` object. Other extra columns are ignored; missing or null
+    optional fields are omitted; naive datetimes are taken as UTC. The result parses with the schema's
     parser (``parse_transaction`` / ``parse_label``).
 
     Raises:
