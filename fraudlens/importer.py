@@ -148,6 +148,7 @@ class ImportResult:
     transactions_path: Path
     labels_path: Path
     rejects_path: Path | None
+    extra_columns: tuple[str, ...] = ()  # passthrough columns written (x_<name>)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -323,6 +324,7 @@ def import_transactions(
         transactions_path=paths[0],
         labels_path=paths[1],
         rejects_path=rejects_path,
+        extra_columns=tuple(extra_column(name) for name in mapping.extras.numeric),
     )
 
 

@@ -115,6 +115,7 @@ def test_import_writes_extra_columns_and_rejects_bad_values_naming_the_column(
     )
 
     assert (result.accepted, result.rejected) == (3, 2)
+    assert result.extra_columns == ("x_device_score", "x_V1")
     txns = pd.read_parquet(result.transactions_path)
     assert txns["transaction_id"].tolist() == ["t1", "t2", "t5"]
     assert txns["x_device_score"].tolist() == [0.9, 0.25, 0.3]
