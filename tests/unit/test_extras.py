@@ -202,3 +202,26 @@ def test_model_defaults_read_the_metadata() -> None:
 
     assert model_defaults(Model()) == {"score": 0.5}
     assert model_defaults(object()) == {}
+
+
+def test_the_challenger_in_shadow_gets_the_request_extras_with_its_own_default() -> None:
+    from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+    from fraudlens.scoring.shadow import ChampionRow, ShadowBatch, ShadowScorer
+
+    weights = {"txn_amount": 0.0, "x_device_score": 8.0}
+    challenger = FakeModel("2", weights=weights, metadata={"extras": {"device_score": 1.0}})
+    shadow = ShadowScorer(
+        FakeLoader([FakeModel("1"), challenger], {"challenger": "2"}), FakeFeatures(), None
+    )
+    assert shadow.load() is challenger
+    txns = [
+        parse_transaction({**TXN, "transaction_id": "a", "extras": {"device_score": 0.0}}),
+        parse_transaction({**TXN, "transaction_id": "b"}),  # none sent: the default, 1.0
+    ]
+    # The champion's vector lacks the challenger's extra.
+    champion_frame = pd.DataFrame({"txn_amount": [10.0, 10.0]})
+    rows = [ChampionRow(t.transaction_id, t.event_time, 0.1, "approve", "1") for t in txns]
+    assert shadow.score(ShadowBatch(txns, champion_frame, rows)) == 2
+    frame = shadow._frame(challenger, ShadowBatch(txns, champion_frame, rows))
+    assert frame["x_device_score"].tolist() == [0.0, 1.0]
+    assert shadow.stats["agree"] == 1 and shadow.stats["errors"] == 0
