@@ -2,7 +2,8 @@
 
 ``fraudlens simulate`` writes ``DATA_DIR/sim`` and ``fraudlens import`` writes
 ``DATA_DIR/import`` (plus ``import.json``, what the import recorded about the
-data: its mapping's ``label_delay_days``). Training and the feature backfill
+data: its mapping's ``label_delay_days`` and declared passthrough columns,
+``extras``). Training and the feature backfill
 read the history with one rule:
 
 1. ``training.history_dir`` (``FRAUDLENS_TRAINING__HISTORY_DIR``) when set;
@@ -58,6 +59,20 @@ def _import_info(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from exc
     return info if isinstance(info, dict) else {}
+
+
+def import_extras(folder: Path) -> dict[str, float]:
+    """The numeric passthrough columns an import declared (name -> default; empty: none).
+
+    Raises:
+        DataError: ``import.json`` cannot be read or its ``extras`` are invalid.
+    """
+    from fraudlens.features.extras import declared
+
+    try:
+        return declared(_import_info(folder))
+    except ValueError as exc:
+        raise DataError(f"{folder / IMPORT_INFO}: {exc}") from exc
 
 
 def _history(folder: Path, origin: str) -> History:

@@ -33,6 +33,9 @@ default; docs/import.md lists them all)::
     timezone: UTC          # for naive timestamps
     amount_scale: 1.0      # 0.01 when amounts are in cents
     label_delay_days: 30   # label time when is_fraud is set but no label_time column
+    extras:                # optional passthrough columns (fraudlens.features.extras)
+      numeric:             # your column: default when a cell is empty
+        device_score: 0.0
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
+from fraudlens.features.extras import PREFIX, ExtrasMapping, finite_value
+from fraudlens.features.extras import column as extra_column
 from fraudlens.history import write_import_info
 from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
 from fraudlens.security.encryption import KeyRing
@@ -91,6 +96,7 @@ class ColumnMapping(BaseModel):
     timezone: str = "UTC"
     amount_scale: float = Field(1.0, gt=0)
     label_delay_days: float = Field(30.0, gt=0)
+    extras: ExtrasMapping = Field(default_factory=ExtrasMapping)
 
     @model_validator(mode="after")
     def _check(self) -> ColumnMapping:
@@ -142,6 +148,7 @@ class ImportResult:
     transactions_path: Path
     labels_path: Path
     rejects_path: Path | None
+    extra_columns: tuple[str, ...] = ()  # passthrough columns written (x_<name>)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -185,8 +192,25 @@ def _id_text(field: str, value: Any) -> Any:
     return text.zfill(_DIGITS.get(field, 0))
 
 
+def _extras(row: dict[str, Any], mapping: ColumnMapping) -> dict[str, float]:
+    """The row's numeric extras: an empty cell takes the declared default."""
+    values: dict[str, float] = {}
+    for name, default in mapping.extras.numeric.items():
+        value = row[name]
+        if _missing(value):
+            values[name] = default
+            continue
+        try:
+            values[name] = finite_value(name, value)
+        except ValueError as exc:
+            raise ValidationError(f"extras.{name}", str(exc)) from None
+    return values
+
+
 def _event(row: dict[str, Any], mapping: ColumnMapping, tokenizer: Tokenizer) -> dict[str, Any]:
     event: dict[str, Any] = dict(mapping.defaults)
+    if mapping.extras.numeric:
+        event["extras"] = _extras(row, mapping)
     for field, column in mapping.columns.items():
         value = row[column]
         if _missing(value):
@@ -246,7 +270,8 @@ def import_transactions(
             passed validation (the message names the most common reason).
     """
     frame = read_table(input_path)
-    missing = sorted(set(mapping.columns.values()) - set(frame.columns))
+    wanted = set(mapping.columns.values()) | set(mapping.extras.numeric)
+    missing = sorted(wanted - set(frame.columns))
     if missing:
         raise DataError(f"{input_path}: mapped column(s) not found: {', '.join(missing)}")
 
@@ -287,6 +312,8 @@ def import_transactions(
             "rejected": len(rejects),
             "label_delay_days": mapping.label_delay_days,
             "label_time_column": "label_time" in mapping.columns,
+            # Passthrough columns: written as x_<name>; training reads them from here.
+            "extras": {"numeric": mapping.extras.numeric, "column_prefix": PREFIX},
         },
     )
     return ImportResult(
@@ -297,6 +324,7 @@ def import_transactions(
         transactions_path=paths[0],
         labels_path=paths[1],
         rejects_path=rejects_path,
+        extra_columns=tuple(extra_column(name) for name in mapping.extras.numeric),
     )
 
 
@@ -333,6 +361,8 @@ def _transactions_frame(rows: list[dict[str, Any]], mapping: ColumnMapping) -> p
     frame["label_time"] = label_time.where(label_time.notna(), default_label)
     frame.loc[~frame["is_fraud"], "label_time"] = pd.NaT
     frame["label_time"] = frame["label_time"].astype("datetime64[us, UTC]")
+    for name in mapping.extras.numeric:
+        frame[extra_column(name)] = pd.Series([r["extras"][name] for r in rows], dtype="float64")
     return frame.sort_values(["event_time", "transaction_id"], kind="stable").reset_index(drop=True)
 
 

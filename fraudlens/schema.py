@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -26,6 +27,12 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 # Token digests use the letters a-p for the 16 hex values: a token never holds a
 # digit run that could pass for a card number in logs or scans.
 TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[a-p]{32}$"
+# Passthrough columns (``extras``): names declared by the import mapping.
+EXTRA_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,47}$"
+MAX_EXTRAS = 256
+# In Parquet (imported history) an extra is the column ``x_<name>``.
+EXTRA_COLUMN_PREFIX = "x_"
+_EXTRA_NAME = re.compile(EXTRA_NAME_PATTERN)
 
 # ISO 4217 codes accepted for amounts.
 CURRENCIES = frozenset(
@@ -109,6 +116,11 @@ class Transaction(BaseModel):
     longitude: float | None = Field(None, ge=-180, le=180)
     device_id: str | None = Field(None, pattern=ID_PATTERN)
     ip_address: str | None = None
+    extras: dict[str, float] | None = Field(
+        None,
+        description="passthrough columns declared by the import mapping: name -> finite "
+        "number (docs/import.md)",
+    )
 
     _v_time = field_validator("event_time")(_utc)
 
@@ -144,6 +156,27 @@ class Transaction(BaseModel):
             ipaddress.ip_address(value)
         return value
 
+    @field_validator("extras", mode="before")
+    @classmethod
+    def _extras(cls, value: Any) -> Any:
+        # JSON numbers only: a string, a bool or a non-finite number is refused by name.
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("must be an object of name: number")
+        if len(value) > MAX_EXTRAS:
+            raise ValueError(f"at most {MAX_EXTRAS} extras")
+        out: dict[str, float] = {}
+        for name, number in value.items():
+            if not isinstance(name, str) or not _EXTRA_NAME.match(name):
+                raise ValueError(f"extra {name!r}: a name is a letter then letters, digits or _")
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(f"extra {name}: not a number: {number!r}")
+            if not math.isfinite(number):
+                raise ValueError(f"extra {name}: must be a finite number, got {number!r}")
+            out[name] = float(number)
+        return out
+
 
 class Label(BaseModel):
     """A confirmed outcome for one transaction, arriving after it."""
@@ -161,7 +194,8 @@ class Label(BaseModel):
     _v_time = field_validator("label_time")(_utc)
 
 
-TRANSACTION_FIELDS = tuple(Transaction.model_fields)
+# The scalar fields (one column each in Parquet); ``extras`` travels as ``x_<name>`` columns.
+TRANSACTION_FIELDS = tuple(name for name in Transaction.model_fields if name != "extras")
 LABEL_FIELDS = tuple(Label.model_fields)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import DataError
-from fraudlens.history import find_history
+from fraudlens.features.extras import column
+from fraudlens.history import find_history, import_extras
 from fraudlens.settings import Settings
 from training.lineage import fingerprint
 from training.split import as_utc
@@ -50,6 +51,8 @@ class TrainingData:
         start: first instant of the data range (UTC).
         end: end of the data range, exclusive (UTC).
         source: ``feast`` or ``frame``.
+        extras: passthrough columns among ``feature_names`` (``x_<name>``),
+            name -> the default a request without the value takes.
     """
 
     frame: pd.DataFrame
@@ -58,6 +61,7 @@ class TrainingData:
     start: pd.Timestamp
     end: pd.Timestamp
     source: str = "frame"
+    extras: dict[str, float] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -109,8 +113,9 @@ def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) ->
     """Transactions of ``[start, end)`` (all before ``end`` if no start) with their labels.
 
     ``transactions.parquet`` and ``labels.parquet`` (simulator or importer
-    layout). A transaction is fraud if any fraud label names it; its
-    ``label_time`` is when the first fraud label arrived.
+    layout; an import's passthrough columns ``x_*`` come along). A
+    transaction is fraud if any fraud label names it; its ``label_time`` is
+    when the first fraud label arrived.
 
     Raises:
         DataError: a file is missing or the range has no transactions.
@@ -238,19 +243,26 @@ def load_training_data(
     service = feature_service or settings.training.feature_service
     if folder is None:
         folder = find_history(settings.data_dir, settings.training.history_dir).folder
+    # Passthrough columns belong to the transaction: they ride on the history rows.
+    extras = import_extras(folder)
+    extra_names = [column(name) for name in extras]
     if settings.training.features_source == "memory":
         from training.local_features import compute_features
 
         names = service_features(settings, service)
         history = read_history(folder, None, hi)  # earlier rows feed the windows
+        _check_extras(history, extra_names, folder)
         features = compute_features(history, settings.feast.max_label_delay_days)
         frame = pd.concat([history, features[names]], axis=1)
-        data = from_frame(frame, names, service, lo, hi)
-        return TrainingData(data.frame, names, service, lo, hi, source="memory")
+        data = from_frame(frame, names + extra_names, service, lo, hi)
+        return TrainingData(
+            data.frame, data.feature_names, service, lo, hi, source="memory", extras=extras
+        )
     from fraudlens.features.store import historical_rows, open_store
 
     names = service_features(settings, service)
     history = read_history(folder, lo, hi)
+    _check_extras(history, extra_names, folder)
     store = open_store(settings)
     vectors = in_time_chunks(
         history,
@@ -264,7 +276,22 @@ def load_training_data(
         raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
     frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
     logger.info(
-        "training data: %d rows in, %d out, %d features", len(history), len(frame), len(names)
+        "training data: %d rows in, %d out, %d features (%d passthrough)",
+        len(history),
+        len(frame),
+        len(names) + len(extra_names),
+        len(extra_names),
     )
-    data = from_frame(frame, names, service, lo, hi)
-    return TrainingData(data.frame, data.feature_names, service, lo, hi, source="feast")
+    data = from_frame(frame, names + extra_names, service, lo, hi)
+    return TrainingData(
+        data.frame, data.feature_names, service, lo, hi, source="feast", extras=extras
+    )
+
+
+def _check_extras(history: pd.DataFrame, columns: Sequence[str], folder: Path) -> None:
+    missing = [c for c in columns if c not in history.columns]
+    if missing:
+        raise DataError(
+            f"{folder}: import.json declares passthrough column(s) missing from "
+            f"transactions.parquet: {', '.join(missing)} (import again)"
+        )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from fraudlens.features.extras import column, model_defaults
 from fraudlens.model import FraudModel
 from training.evaluate import HEADLINE, Evaluation
 
@@ -93,6 +94,7 @@ def model_card(
         "## Features",
         ", ".join(f"`{n}`" for n in model.feature_names),
         "",
+        *_passthrough(model_defaults(model)),
         *_constant(constant_columns, len(model.feature_names)),
         "## Limitations",
         _LIMITS,
@@ -108,6 +110,18 @@ def _members(xgb_weight: float) -> list[str]:
     if xgb_weight <= 0.0:
         return ["- XGBoost weight 0: not used (the MLP member alone gives the score)."]
     return [f"- Ensemble weights on log-odds: XGBoost {xgb_weight:.2f}, MLP {1 - xgb_weight:.2f}."]
+
+
+def _passthrough(defaults: Mapping[str, float]) -> list[str]:
+    """List the import's passthrough columns and the default a request without one gets."""
+    if not defaults:
+        return []
+    listed = ", ".join(f"`{column(n)}` (default {v:g})" for n, v in defaults.items())
+    return [
+        f"Passthrough columns of the import ({len(defaults)}), sent in a request's `extras`; "
+        f"a missing value takes its default: {listed}",
+        "",
+    ]
 
 
 def _constant(names: Sequence[str], total: int) -> list[str]:

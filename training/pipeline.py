@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fraudlens.features.extras import METADATA_KEY as EXTRAS_KEY
 from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
 from fraudlens.settings import Settings, TrainingSettings
@@ -116,7 +117,8 @@ def train(
         "code_version": code_version(),
     }
     choices = _choices(choice)
-    model.metadata = {"lineage": lineage, "choices": choices}
+    # Serving fills a passthrough value the request lacks with its default from here.
+    model.metadata = {"lineage": lineage, "choices": choices, EXTRAS_KEY: dict(data.extras)}
     clock["evaluate"] = time.perf_counter() - t0
     logger.info("train 5/5: evaluated in %.0f s; registering in MLflow", clock["evaluate"])
 

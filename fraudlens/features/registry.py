@@ -44,7 +44,7 @@ class FeatureSpec:
 
     name: str
     dtype: Dtype
-    entity: Literal["card", "terminal"]
+    entity: Literal["card", "terminal", "transaction"]
     description: str
 
 

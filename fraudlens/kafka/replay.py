@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from fraudlens.errors import DataError
 from fraudlens.kafka.producer import EventProducer
-from fraudlens.schema import SCHEMA_VERSION, Label, Transaction
+from fraudlens.schema import EXTRA_COLUMN_PREFIX, SCHEMA_VERSION, Label, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -169,11 +169,26 @@ def _encode_object(value: object) -> str | None:
     return json.dumps(value, default=str)
 
 
+def _encoded_extras(frame: pd.DataFrame) -> list[str] | Iterable[str]:
+    """``,"extras":{...}`` from an import's passthrough columns (``x_<name>``); missing: none."""
+    columns = [c for c in frame.columns if isinstance(c, str) and c.startswith(EXTRA_COLUMN_PREFIX)]
+    if not columns:
+        return itertools.repeat("")
+    values = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    names = [_encode_str(c.removeprefix(EXTRA_COLUMN_PREFIX)) for c in columns]
+    out: list[str] = []
+    for row in values.tolist():
+        items = [f"{n}:{v!r}" for n, v in zip(names, row, strict=True) if math.isfinite(v)]
+        out.append(',"extras":{' + ",".join(items) + "}" if items else "")
+    return out
+
+
 def encode_events(frame: pd.DataFrame, model: type[BaseModel]) -> list[str]:
     """Build one JSON object per row with ``model``'s fields only.
 
-    Extra columns are ignored; missing or null optional fields are omitted;
-    naive datetimes are taken as UTC. The result parses with the schema's
+    An import's passthrough columns (``x_<name>``) become the transaction's
+    ``extras`` object. Other extra columns are ignored; missing or null
+    optional fields are omitted; naive datetimes are taken as UTC. The result parses with the schema's
     parser (``parse_transaction`` / ``parse_label``).
 
     Raises:
@@ -187,6 +202,8 @@ def encode_events(frame: pd.DataFrame, model: type[BaseModel]) -> list[str]:
         if name == "schema_version" or name not in frame.columns:
             continue
         parts.append(_encoded_fields(name, frame[name]))
+    if "extras" in model.model_fields and "extras" not in frame.columns:
+        parts.append(_encoded_extras(frame))
     parts.append(itertools.repeat("}"))
     return list(map("".join, zip(*parts, strict=False)))
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError
+from fraudlens.features.extras import PREFIX, is_extra, spec
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
@@ -154,7 +155,8 @@ class FeastFeatures:
                 f"is not in the feature store ({exc})"
             ) from exc
         served = {f.name for p in service.feature_view_projections for f in p.features}
-        missing = [n for n in model.feature_names if n not in served]
+        # Passthrough columns (x_*) come from the request, not from the store.
+        missing = [n for n in model.feature_names if n not in served and not is_extra(n)]
         if missing:
             raise ModelError(
                 f"model {model.version}: feature service {model.feature_service!r} "
@@ -163,4 +165,6 @@ class FeastFeatures:
 
     def describe(self, feature: str) -> str | None:
         """The registry's description of a feature."""
+        if is_extra(feature):
+            return spec(feature.removeprefix(PREFIX)).description
         return self._descriptions.get(feature)

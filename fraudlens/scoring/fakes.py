@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError, ModelNotFoundError
+from fraudlens.features.extras import is_extra
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
@@ -47,6 +49,7 @@ class FakeModel:
     thresholds: FakeThresholds = field(default_factory=FakeThresholds)
     feature_service: str = "fraud_v1"
     fail: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)  # e.g. {"extras": {name: default}}
 
     @property
     def feature_names(self) -> list[str]:
@@ -157,7 +160,7 @@ class FakeFeatures:
 
     def validate(self, model: ScoringModel) -> None:
         """Every feature must be a registry feature."""
-        unknown = [n for n in model.feature_names if n not in self.descriptions]
+        unknown = [n for n in model.feature_names if n not in self.descriptions and not is_extra(n)]
         if unknown:
             raise ModelError(f"features not served by the store: {unknown}")
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FraudLensError
+from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
 from fraudlens.scoring.breaker import Breaker, Ticket
@@ -169,8 +170,11 @@ class Scorer:
         names = list(model.feature_names)
         t_features = time.perf_counter()
         frame_failed = frame is None
+        extras = [name for name in names if is_extra(name)]
         if frame is None:
             frame = self.features.request_only(txns, model)[names]
+            if extras:
+                fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             degraded = np.ones(len(txns), dtype=bool)
         else:
@@ -178,6 +182,9 @@ class Scorer:
             # feature: fill what the request alone gives and flag the row.
             if list(frame.columns) != names:
                 frame = frame.reindex(columns=names)
+            if extras:  # passthrough columns come from the request, never the store
+                frame = frame.copy()
+                fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             degraded = np.isnan(values).any(axis=1)
             if degraded.any():

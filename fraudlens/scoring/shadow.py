@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FraudLensError, ModelNotFoundError
+from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.decision_log import ParquetLog
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
@@ -138,8 +139,13 @@ class ShadowScorer:
     def _frame(self, model: ScoringModel, batch: ShadowBatch) -> pd.DataFrame:
         names = list(model.feature_names)
         if set(names) <= set(batch.frame.columns):
-            return batch.frame[names]
-        return self.features.online(batch.txns, model)[names]
+            frame = batch.frame[names]
+        else:
+            frame = self.features.online(batch.txns, model)[names]
+        if any(is_extra(name) for name in names):  # with this model's own defaults
+            frame = frame.copy()
+            fill_request_extras(frame, [t.extras for t in batch.txns], model_defaults(model))
+        return frame
 
     def summary(self) -> dict[str, Any]:
         """Agreement so far: rows, decision agreement rate, mean |score difference|."""

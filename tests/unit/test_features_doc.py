@@ -26,6 +26,12 @@ def test_doc_lists_exactly_the_registry_features_in_order() -> None:
     assert rows == [(s.name, s.entity, s.dtype, s.description) for s in ALL_FEATURES]
 
 
+def test_doc_lists_the_passthrough_columns_after_the_builtin_features() -> None:
+    table = DOC.read_text().split(BEGIN, 1)[1].split(END, 1)[0].strip().splitlines()
+    assert table[-1].startswith("| `x_<name>` | transaction | float64 | passthrough column")
+    assert "extras: numeric:" in table[-1]
+
+
 def test_committed_doc_is_what_the_generator_writes() -> None:
     text = DOC.read_text()
     assert with_table(text) == text, "run: python -m fraudlens.features.doc docs/features.md"

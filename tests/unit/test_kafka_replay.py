@@ -97,6 +97,20 @@ def test_object_columns_with_python_values() -> None:
         parse_transaction(text, now=datetime(2026, 7, 1, tzinfo=UTC))
 
 
+def test_passthrough_columns_become_the_extras_object() -> None:
+    frame = _frame().assign(x_device_score=[0.5, np.nan, 1e-9], x_V1=[1.0, 2.0, -3.5])
+    texts = encode_events(frame, Transaction)
+    parsed = [parse_transaction(t, now=datetime(2026, 7, 1, tzinfo=UTC)) for t in texts]
+    # A missing value is left out: the model's default applies when scored.
+    assert [p.extras for p in parsed] == [
+        {"device_score": 0.5, "V1": 1.0},
+        {"V1": 2.0},
+        {"device_score": 1e-9, "V1": -3.5},
+    ]
+    assert all(parse_transaction(to_json(p)) == p for p in parsed)
+    assert all("extras" not in json.loads(t) for t in encode_events(_frame(), Transaction))
+
+
 def test_a_missing_required_column_is_named() -> None:
     with pytest.raises(DataError, match="amount"):
         encode_events(_frame().drop(columns=["amount"]), Transaction)

@@ -15,7 +15,7 @@ from transactions import make_txn
 
 from fraudlens.errors import BrokerError
 from fraudlens.schema import Label
-from fraudlens.scoring import ScoringService
+from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from ray_apps.api import create_api
 
@@ -146,6 +146,11 @@ def test_pan_is_tokenized_and_never_returned(
         (body(card_token=None, pan=4111111111111111), 422, "pan"),
         (body(extra_field=1), 422, "extra_field"),
         (body(mcc=5411), 422, "mcc"),
+        (body(extras={"device_score": "high"}), 422, "extras"),
+        (body(extras={"device_score": True}), 422, "extras"),
+        (body(extras={"device_score": None}), 422, "extras"),
+        (body(extras={"bad name": 1.0}), 422, "extras"),
+        (body(extras=[0.5]), 422, "extras"),
     ],
 )
 def test_bad_requests_name_the_field(
@@ -329,3 +334,25 @@ def test_api_keys_and_roles(service: ScoringService) -> None:
         )
         assert accepted.status_code == 202
         assert client.get("/healthz").status_code == 200
+
+
+def test_extras_reach_the_model_and_take_its_default_when_missing() -> None:
+    weights = {"txn_amount": 0.0, "x_device_score": 8.0}
+    model = FakeModel("2", weights=weights, bias=-4.0, metadata={"extras": {"device_score": 0.1}})
+    svc = fake_service(models=[model])
+    svc.apply_config(ScoringConfig(model_version="2", max_reasons=0))
+    svc.warm_up()
+
+    def score(**extra: Any) -> float:
+        with ApiClient(create_api(fake_api_context(svc))) as api:
+            response = api.post("/v1/score", json=body(**extra))
+        assert response.status_code == 200, response.text
+        assert response.json()["degraded"] is False
+        return float(response.json()["score"])
+
+    high, low = score(extras={"device_score": 0.9}), score(extras={"device_score": 0.1})
+    assert high > 0.9 > 0.5 > low
+    # Missing: the model's default (0.1); an extra the model does not use is ignored.
+    assert score() == low
+    assert score(extras={"other": 1.0}) == low
+    assert score(extras={"device_score": 0.9, "other": 1.0}) == high

@@ -10,7 +10,7 @@ from transactions import make_txn
 
 from fraudlens.errors import BrokerError
 from fraudlens.kafka.consumer import ConsumedEvent
-from fraudlens.schema import Label, Transaction
+from fraudlens.schema import Label, Transaction, parse_transaction, to_json
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.stream import DECISION_ID_HEADER, StreamScorer
@@ -102,3 +102,18 @@ def test_alias_move_is_picked_up_between_batches() -> None:
     loader.aliases["champion"] = "2"
     scorer(consumed([txn(5)]))
     assert json.loads(producer.sent[-1][2])["model_version"] == "2"
+
+
+def test_extras_travel_in_the_event_and_reach_the_model() -> None:
+    weights = {"txn_amount": 0.0, "x_device_score": 8.0}
+    model = FakeModel("1", weights=weights, metadata={"extras": {"device_score": 0.0}})
+    service = ScoringService(FakeLoader([model], {"champion": "1"}), FakeFeatures())
+    service.apply_config(ScoringConfig(max_reasons=0))
+    producer = Producer()
+    scorer = StreamScorer(service, producer, "decisions", model_poll_s=0)  # type: ignore[arg-type]
+    sent = txn(0).model_copy(update={"extras": {"device_score": 0.9}})
+    wire = [to_json(sent), to_json(txn(1))]  # as the events travel on Kafka
+    assert b'"extras":{"device_score":0.9}' in wire[0] and b"extras" not in wire[1]
+    scorer(consumed([parse_transaction(raw) for raw in wire]))
+    scores = [json.loads(s[2])["score"] for s in producer.sent]
+    assert scores[0] > 0.9 > 0.5 > scores[1]

@@ -90,3 +90,27 @@ def test_card_warns_about_constant_features() -> None:
     assert "2 of 3 features were constant" in card
     assert "`merchant_risk`, `channel_online`" in card
     assert "were constant" not in _card(0.5, [])
+
+
+def test_card_lists_passthrough_columns_and_warns_when_one_is_constant() -> None:
+    names = ["amount", "x_device_score", "x_V1"]
+    train = pd.DataFrame({"amount": [1.0, 2.0], "x_device_score": [0.1, 0.9], "x_V1": [0.0, 0.0]})
+    constant = constant_features(train, names)
+    assert constant == ["x_V1"]
+    model = _model(0.5)
+    model.feature_names = names
+    model.metadata = {"extras": {"device_score": 0.25, "V1": 0.0}}
+    report = _evaluation()
+    card = model_card(
+        name="fraudlens",
+        model=model,
+        lineage={},
+        choices={},
+        counts={},
+        validation=report,
+        test=report,
+        constant_columns=constant,
+    )
+    assert "`x_device_score` (default 0.25), `x_V1` (default 0)" in card
+    assert "1 of 3 features were constant" in card and "`x_V1`" in card
+    assert "Passthrough columns" not in _card(0.5, [])

@@ -26,6 +26,7 @@ from fraudlens.features.repo import apply, offline_path
 from fraudlens.features.sink import FeastSink
 from fraudlens.features.store import open_store
 from fraudlens.features.stream import to_event
+from fraudlens.history import write_import_info
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import Tokenizer
 from fraudlens.settings import FeastSettings, Settings
@@ -91,6 +92,23 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
     memory = load_training_data(settings.model_copy(update={"training": training}), *WINDOW)
     assert memory.source == "memory" and memory.feature_names == data.feature_names
     assert memory.fingerprint == data.fingerprint
+
+    # Passthrough columns of an import ride on the history rows, on both paths.
+    history_path = settings.data_dir / "sim" / "transactions.parquet"
+    stored = pd.read_parquet(history_path)
+    stored["x_device_score"] = stored.index.to_numpy() / 1000.0
+    stored.to_parquet(history_path, index=False)
+    write_import_info(settings.data_dir / "sim", {"extras": {"numeric": {"device_score": 0.5}}})
+    with_extras = load_training_data(settings, *WINDOW)
+    assert with_extras.feature_names == [*data.feature_names, "x_device_score"]
+    assert with_extras.extras == {"device_score": 0.5}
+    by_id = stored.set_index("transaction_id")["x_device_score"]
+    expected_extra = by_id.loc[with_extras.frame["transaction_id"]].to_numpy()
+    assert (with_extras.frame["x_device_score"].to_numpy() == expected_extra).all()
+    assert with_extras.frame[data.feature_names].equals(data.frame[data.feature_names])
+    memory = load_training_data(settings.model_copy(update={"training": training}), *WINDOW)
+    assert memory.feature_names == with_extras.feature_names
+    assert memory.fingerprint == with_extras.fingerprint != data.fingerprint
 
     with pytest.raises(DataError, match="no transactions"):
         load_training_data(settings, "2027-01-01", "2027-01-02")
