@@ -5,13 +5,15 @@ Two Feast repos read it: the embedded one (DuckDB) and the production one
 (Redis online, Spark offline on the session's local Spark). ``historical_rows``
 must give the same transactions from both, rows counted in and out, every
 feature bit-equal (``DataFrame.equals``) and equal to the in-memory oracle; on
-Spark as on DuckDB, a transaction without a feature row is refused.
-The online side of the same check is in test_parity.py.
+Spark as on DuckDB, a transaction without a feature row is refused. Then
+``materialize`` through Spark fills Redis with the state the sink pushed.
+The online side of the row check is in test_parity.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -22,7 +24,7 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 from fraudlens.errors import DataError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
-from fraudlens.features.repo import offline_path
+from fraudlens.features.repo import materialize, offline_path
 from fraudlens.features.sink import FeastSink
 from fraudlens.features.store import historical_rows, open_store
 from fraudlens.features.stream import to_event
@@ -51,7 +53,10 @@ def by_id(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_spark_offline_rows_equal_duckdb(
-    feature_sim: Simulation, make_feature_settings: Callable[..., Settings], spark: Any
+    feature_sim: Simulation,
+    make_feature_settings: Callable[..., Settings],
+    online_state: Callable[[Settings, Simulation], dict[str, Any]],
+    spark: Any,
 ) -> None:
     duck = make_feature_settings(name="duckdb")
     fill_offline(duck, feature_sim)
@@ -80,3 +85,9 @@ def test_spark_offline_rows_equal_duckdb(
     never = txns.iloc[[0]].assign(transaction_id="never-backfilled")
     with pytest.raises(DataError, match="1 of 2 transactions have no row"):
         historical_rows(spark_store, pd.concat([txns.iloc[[1]], never]), NAMES)
+
+    # Materialize reads the state rows through Spark: Redis then holds the
+    # state the sink pushed to SQLite, list for list.
+    start = txns["event_time"].min() - timedelta(days=1)
+    materialize(on_spark, start, feature_sim.labels["label_time"].max())
+    assert online_state(on_spark, feature_sim) == online_state(duck, feature_sim)
