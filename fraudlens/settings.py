@@ -360,7 +360,11 @@ class CheckpointSettings(BaseModel):
 class SparkSettings(BaseModel):
     """Spark session for the batch feature job and the Spark offline store (Feast)."""
 
-    master: str = Field("local[*]", description="Spark master URL (local[*] runs in-process)")
+    master: str = Field(
+        "local[*]",
+        description="Spark master URL of the batch job and the Spark offline store "
+        "(local[*] runs in-process)",
+    )
     shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
     driver_memory: str = Field("2g", description="spark.driver.memory")
 
