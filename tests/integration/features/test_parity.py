@@ -7,7 +7,8 @@ and as serving does (``online_feature_columns``: one state read, the same
 functions over the batch); the two must be the same bits. Then ``get_historical_features`` (``historical_vectors``)
 computes the same transactions at the same timestamps from the offline store
 the job wrote, and ``historical_rows`` reads the per-transaction feature rows
-the job wrote (DuckDB; with Redis also through Feast's Spark offline store).
+the job wrote (DuckDB; with Redis also through Feast's Spark offline store, which
+must also give the same point-in-time join).
 Every value must be the same bits, with no row dropped.
 """
 
@@ -118,10 +119,13 @@ def test_online_equals_historical(
         on_spark = make_feature_settings(
             "redis", name="spark", offline_store="spark", offline_path=offline_path(settings)
         )
-        spark_rows = historical_rows(open_store(on_spark), feature_sim.transactions, FEATURE_NAMES)
+        spark_store = open_store(on_spark)
+        spark_rows = historical_rows(spark_store, feature_sim.transactions, FEATURE_NAMES)
         assert len(spark_rows) == len(feature_sim.transactions)
         assert_same_vectors(online, spark_rows)
         assert spark_rows.equals(rows)
+        # And the point-in-time join over the state rows + the ODFVs, on Spark.
+        assert historical_vectors(spark_store, feature_sim.transactions).equals(offline)
 
 
 def assert_point_in_time(offline: pd.DataFrame, sim: Simulation) -> None:
