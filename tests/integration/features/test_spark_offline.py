@@ -52,6 +52,12 @@ def by_id(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("transaction_id").reset_index(drop=True)
 
 
+def assert_equal_frames(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """``a.equals(b)`` (same columns, dtypes and bits); the message names what differs."""
+    differ = [c for c in a.columns if c not in b or not a[c].equals(b[c])]
+    assert a.equals(b), f"columns differ: {differ or list(b.columns.difference(a.columns))}"
+
+
 def test_spark_offline_rows_equal_duckdb(
     feature_sim: Simulation,
     make_feature_settings: Callable[..., Settings],
@@ -74,10 +80,10 @@ def test_spark_offline_rows_equal_duckdb(
 
     assert len(rows_duck) == len(rows_spark) == len(txns)  # rows in == rows out
     assert list(rows_spark["transaction_id"]) == list(txns["transaction_id"])
-    assert by_id(rows_spark).equals(by_id(rows_duck))
+    assert_equal_frames(by_id(rows_spark), by_id(rows_duck))
     oracle = compute_features(txns, duck.feast.max_label_delay_days)[NAMES]
     oracle.insert(0, "transaction_id", txns["transaction_id"].astype(str))
-    assert by_id(rows_spark)[["transaction_id", *NAMES]].equals(by_id(oracle))
+    assert_equal_frames(by_id(rows_spark)[["transaction_id", *NAMES]], by_id(oracle))
     # The data exercise the features (labels arrived, cards moved).
     assert rows_spark["term_fraud_count_30d"].max() > 0
     assert (rows_spark["card_km_from_prev"] > 0).any()
