@@ -314,6 +314,20 @@ class FeastSettings(BaseModel):
     sqlite_path: Path | None = Field(
         None, description="SQLite online store file (default: DATA_DIR/feast/online.db)"
     )
+    offline_store: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description=(
+            "duckdb (embedded, in-process) or spark (production: historical joins run on "
+            "the Spark master of `spark.master`; needs online_store=redis and a JVM)"
+        ),
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "extra Spark conf of the Spark offline store, a JSON object in the environment, "
+            'e.g. {"spark.executor.memory": "4g"}; overrides the conf built from `spark.*`'
+        ),
+    )
     max_label_delay_days: int = Field(
         120, ge=1, description="labels later than this after their transaction are ignored"
     )
@@ -344,9 +358,13 @@ class CheckpointSettings(BaseModel):
 
 
 class SparkSettings(BaseModel):
-    """Spark session for the batch feature job."""
+    """Spark session for the batch feature job and the Spark offline store (Feast)."""
 
-    master: str = Field("local[*]", description="Spark master URL (local[*] runs in-process)")
+    master: str = Field(
+        "local[*]",
+        description="Spark master URL of the batch job and the Spark offline store "
+        "(local[*] runs in-process)",
+    )
     shuffle_partitions: int = Field(8, ge=1, description="spark.sql.shuffle.partitions")
     driver_memory: str = Field("2g", description="spark.driver.memory")
 

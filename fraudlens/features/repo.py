@@ -1,11 +1,12 @@
 """The Feast repo as FraudLens uses it: configuration from Settings, apply, materialize.
 
-``feature_repo/feature_store.yaml`` (SQLite online) and
-``feature_repo/envs/redis.yaml`` (Redis online) use ``${FRAUDLENS_FEAST__*}``
-variables; ``feast_variables`` gives their values for a Settings object, so
-the yaml, the settings and the ``feast`` CLI agree on names. With
-``feast.registry_url`` the registry is a SQL registry on PostgreSQL (shared by
-every pod) instead of the file.
+``feature_repo/feature_store.yaml`` (SQLite online, DuckDB offline),
+``feature_repo/envs/redis.yaml`` (Redis online, DuckDB offline) and
+``feature_repo/envs/redis-spark.yaml`` (Redis online, Spark offline) use
+``${FRAUDLENS_*}`` variables; ``feast_variables`` gives their values for a
+Settings object, so the yaml, the settings and the ``feast`` CLI agree on
+names. With ``feast.registry_url`` the registry is a SQL registry on
+PostgreSQL (shared by every pod) instead of the file.
 """
 
 from __future__ import annotations
@@ -56,13 +57,33 @@ def feast_variables(settings: Settings) -> dict[str, str]:
         ),
         "FRAUDLENS_FEAST__REDIS_CONNECTION_STRING": feast.redis_connection_string,
         "FRAUDLENS_FEAST__OFFLINE_PATH": str(offline_path(settings)),
+        "FRAUDLENS_FEAST__OFFLINE_STORE": feast.offline_store,
+        "FRAUDLENS_SPARK__MASTER": settings.spark.master,
+        "FRAUDLENS_SPARK__DRIVER_MEMORY": settings.spark.driver_memory,
+        "FRAUDLENS_SPARK__SHUFFLE_PARTITIONS": str(settings.spark.shuffle_partitions),
     }
 
 
+# The variables data_sources.py reads when the repo modules are imported.
+_SOURCE_VARIABLES = ("FRAUDLENS_FEAST__OFFLINE_PATH", "FRAUDLENS_FEAST__OFFLINE_STORE")
+
+
 def yaml_path(settings: Settings) -> Path:
-    """The feature_store yaml for the configured online store."""
-    repo = settings.feast.repo_path
-    if settings.feast.online_store == "redis":
+    """The feature_store yaml for the configured online and offline stores.
+
+    Raises:
+        ConfigError: the Spark offline store with the SQLite online store (the
+            Spark store is the production choice, with Redis).
+    """
+    repo, feast = settings.feast.repo_path, settings.feast
+    if feast.offline_store == "spark":
+        if feast.online_store != "redis":
+            raise ConfigError(
+                "feast.offline_store=spark goes with feast.online_store=redis "
+                "(envs/redis-spark.yaml); the embedded SQLite store uses DuckDB"
+            )
+        return repo / "envs" / "redis-spark.yaml"
+    if feast.online_store == "redis":
         return repo / "envs" / "redis.yaml"
     return repo / "feature_store.yaml"
 
@@ -84,6 +105,8 @@ def repo_config(settings: Settings) -> Any:
     raw = yaml.safe_load(_VAR.sub(_sub, path.read_text()))
     if settings.feast.registry_url is not None:
         raw["registry"] = sql_registry(settings.feast.registry_url.get_secret_value())
+    if settings.feast.offline_store == "spark":
+        raw["offline_store"]["spark_conf"].update(settings.feast.spark_conf)
     config = RepoConfig(**raw)
     config.repo_path = settings.feast.repo_path
     return config
@@ -111,10 +134,11 @@ def sql_registry(url: str) -> dict[str, Any]:
 
 @contextmanager
 def _repo_import(settings: Settings) -> Iterator[dict[str, Any]]:
-    """Import the repo modules fresh, with the settings' offline path."""
+    """Import the repo modules fresh, with the settings' offline path and store."""
     repo = str(settings.feast.repo_path.resolve())
-    saved_env = os.environ.get("FRAUDLENS_FEAST__OFFLINE_PATH")
-    os.environ["FRAUDLENS_FEAST__OFFLINE_PATH"] = str(offline_path(settings))
+    values = feast_variables(settings)
+    saved_env = {name: os.environ.get(name) for name in _SOURCE_VARIABLES}
+    os.environ.update({name: values[name] for name in _SOURCE_VARIABLES})
     sys.path.insert(0, repo)
     for name in REPO_MODULES:
         sys.modules.pop(name, None)
@@ -124,10 +148,11 @@ def _repo_import(settings: Settings) -> Iterator[dict[str, Any]]:
         sys.path.remove(repo)
         for name in REPO_MODULES:
             sys.modules.pop(name, None)
-        if saved_env is None:
-            os.environ.pop("FRAUDLENS_FEAST__OFFLINE_PATH", None)
-        else:
-            os.environ["FRAUDLENS_FEAST__OFFLINE_PATH"] = saved_env
+        for name, saved in saved_env.items():
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved
 
 
 def load_definitions(settings: Settings) -> list[Any]:

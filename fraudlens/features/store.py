@@ -234,8 +234,10 @@ def historical_vectors(
         raise DataError(f"historical join returned {rows_out} rows for {rows_in} transactions")
     logger.info("historical_vectors: %d rows in, %d rows out", rows_in, rows_out)
     names = [n for n in FEATURE_NAMES if n in result.columns]
-    ordered = result.set_index("transaction_id").loc[entity_df["transaction_id"]].reset_index()
-    return ordered[["transaction_id", "event_timestamp", *names]]
+    ordered = result.set_index("transaction_id").loc[entity_df["transaction_id"], names]
+    ordered = ordered.reset_index()
+    ordered.insert(1, "event_timestamp", entity_df["event_timestamp"])  # see historical_rows
+    return ordered
 
 
 def historical_rows(store: Any, transactions: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -281,5 +283,8 @@ def historical_rows(store: Any, transactions: pd.DataFrame, names: Sequence[str]
             "run `fraudlens features backfill` over their history"
         )
     logger.info("historical_rows: %d rows in, %d rows out", rows_in, rows_out)
-    ordered = result.set_index(TXN_KEY).loc[entity_df[TXN_KEY]].reset_index()
-    return ordered[[TXN_KEY, "event_timestamp", *names]]
+    ordered = result.set_index(TXN_KEY).loc[entity_df[TXN_KEY], list(names)].reset_index()
+    # The as-of time is the input's: offline stores return it with other types
+    # (DuckDB: UTC microseconds; Spark: naive session-time nanoseconds).
+    ordered.insert(1, "event_timestamp", entity_df["event_timestamp"])
+    return ordered

@@ -6,7 +6,10 @@ vector of every transaction in it through Feast's ODFVs (``online_vectors``)
 and as serving does (``online_feature_columns``: one state read, the same
 functions over the batch); the two must be the same bits. Then ``get_historical_features`` (``historical_vectors``)
 computes the same transactions at the same timestamps from the offline store
-the job wrote. Every value must agree within 1e-9, with no row dropped.
+the job wrote, and ``historical_rows`` reads the per-transaction feature rows
+the job wrote (DuckDB; with Redis also through Feast's Spark offline store, which
+must also give the same point-in-time join).
+Every value must be the same bits, with no row dropped.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import pandas as pd
 import pytest
 
 from fraudlens.features.registry import ALL_FEATURES, FEATURE_NAMES
+from fraudlens.features.repo import offline_path
 from fraudlens.features.state import TxnEvent
 from fraudlens.features.store import (
+    historical_rows,
     historical_vectors,
     online_feature_columns,
     online_vectors,
@@ -89,6 +94,7 @@ def test_online_equals_historical(
     feature_sim: Simulation,
     make_feature_settings: Callable[..., Settings],
     produce_stream: Callable[..., int],
+    request: pytest.FixtureRequest,
 ) -> None:
     settings = make_feature_settings(online_store)
     online, store = stream_and_read_online(settings, feature_sim, produce_stream, batch_size=250)
@@ -102,6 +108,24 @@ def test_online_equals_historical(
     assert offline["card_tx_count_1h"].max() > 0
     assert (offline["card_km_from_prev"] > 0).any()
     assert_point_in_time(offline, feature_sim)
+
+    # The training path: the feature rows the job wrote, as-of joined.
+    rows = historical_rows(store, feature_sim.transactions, FEATURE_NAMES)
+    assert_same_vectors(online, rows)
+    if online_store == "redis":
+        # The same folder through Feast's Spark offline store (production
+        # choice, Redis only); the JVM starts only for this case.
+        request.getfixturevalue("spark")
+        on_spark = make_feature_settings(
+            "redis", name="spark", offline_store="spark", offline_path=offline_path(settings)
+        )
+        spark_store = open_store(on_spark)
+        spark_rows = historical_rows(spark_store, feature_sim.transactions, FEATURE_NAMES)
+        assert len(spark_rows) == len(feature_sim.transactions)
+        assert_same_vectors(online, spark_rows)
+        assert spark_rows.equals(rows)
+        # And the point-in-time join over the state rows + the ODFVs, on Spark.
+        assert historical_vectors(spark_store, feature_sim.transactions).equals(offline)
 
 
 def assert_point_in_time(offline: pd.DataFrame, sim: Simulation) -> None:
