@@ -13,6 +13,7 @@ from fraudlens.features.offline import ensure_offline_folders, read_view, write_
 from fraudlens.features.reorder import Reorderer
 from fraudlens.features.repo import feast_variables, repo_config
 from fraudlens.features.state import US_PER_DAY, TxnEvent
+from fraudlens.features.state_codec import decode_card
 from fraudlens.settings import FeastSettings, Settings
 
 P0, P1, LABELS = ("tx", 0), ("tx", 1), ("labels", 0)
@@ -81,7 +82,7 @@ def test_offline_rows_round_trip(tmp_path: Path) -> None:
     assert path is not None and path.name.startswith("test-")
     table = read_view(tmp_path, "card_state")
     assert table.num_rows == 3
-    assert table.column("c_amount").to_pylist()[-1] == [1.5, 1.5, 1.5]
+    assert decode_card(table.column("c_state").to_pylist()[-1]).amount == [1.5, 1.5, 1.5]
     assert str(pq.read_schema(path).field("state_ts").type) == "timestamp[us, tz=UTC]"
     assert not list(tmp_path.glob("**/.*.tmp"))
 
