@@ -23,6 +23,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fraudlens.errors import FeatureStoreError
 from fraudlens.features.state import (
     CARD_COLUMNS,
     CARD_KEY,
@@ -69,7 +70,12 @@ def rows_to_table(view: View, rows: Sequence[dict[str, Any]]) -> pa.Table:
 
 
 def ensure_offline_folders(root: Path) -> None:
-    """Create the view folders, each with an empty file that carries the schema."""
+    """Create the view folders, each with an empty file that carries the schema.
+
+    Raises:
+        FeatureStoreError: a folder was made by a release with another state
+            format (its schema file differs): its rows cannot be read.
+    """
     schemas = {view: state_schema(view) for view in VIEWS} | {TXN_VIEW: transaction_schema()}
     for view, schema in schemas.items():
         folder = root / view
@@ -77,6 +83,12 @@ def ensure_offline_folders(root: Path) -> None:
         empty = folder / "empty-schema.parquet"
         if not empty.exists():
             pq.write_table(schema.empty_table(), empty)
+        elif view in VIEWS and not pq.read_schema(empty).equals(schema):
+            raise FeatureStoreError(
+                f"{folder} holds {view} rows of an older state format (list columns, "
+                "before the state blobs): move that folder away, then run `fraudlens "
+                "features backfill` and `fraudlens features materialize`"
+            )
 
 
 def write_table(root: Path, view: Folder, table: pa.Table, prefix: str) -> Path | None:

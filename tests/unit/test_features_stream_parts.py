@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fraudlens.errors import ConfigError
+from fraudlens.errors import ConfigError, FeatureStoreError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.offline import ensure_offline_folders, read_view, write_rows
 from fraudlens.features.reorder import Reorderer
@@ -105,3 +106,13 @@ def test_missing_feast_yaml_is_a_config_error(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, feast=FeastSettings(repo_path=tmp_path))
     with pytest.raises(ConfigError):
         repo_config(settings)
+
+
+def test_an_offline_folder_of_the_list_column_format_is_refused(tmp_path: Path) -> None:
+    old = pa.schema([("card_token", pa.string()), ("c_ts", pa.list_(pa.int64()))])
+    (tmp_path / "card_state").mkdir()
+    pq.write_table(old.empty_table(), tmp_path / "card_state" / "empty-schema.parquet")
+    with pytest.raises(FeatureStoreError, match="older state format"):
+        ensure_offline_folders(tmp_path)
+    ensure_offline_folders(tmp_path / "fresh")
+    ensure_offline_folders(tmp_path / "fresh")  # a folder of this format is kept
