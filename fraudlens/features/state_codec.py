@@ -70,9 +70,11 @@ def _bytes(code: str, values: Sequence[Any]) -> bytes:
 def encode_card(state: CardState) -> bytes:
     """The blob of a card state (see the module docstring for the layout)."""
     table = list(dict.fromkeys(chain(state.terminal, state.merchant, state.country)))
-    index = {value: i for i, value in enumerate(table)}
-    text = [value.encode() for value in table]
-    ends = list(accumulate(map(len, text)))
+    index = dict(zip(table, range(len(table)), strict=True))
+    ends = list(accumulate(map(len, table)))
+    text = "".join(table).encode()
+    if ends and len(text) != ends[-1]:  # not all ASCII: count bytes, not characters
+        ends = list(accumulate(len(value.encode()) for value in table))
     n = len(state.ts)
     return b"".join(
         (
@@ -85,7 +87,7 @@ def encode_card(state: CardState) -> bytes:
             _bytes("i", [index[v] for v in state.merchant]),
             _bytes("i", [index[v] for v in state.country]),
             _bytes("I", ends),
-            *text,
+            text,
         )
     )
 
