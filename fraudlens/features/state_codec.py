@@ -68,14 +68,20 @@ def _bytes(code: str, values: Sequence[Any]) -> bytes:
 
 
 def encode_card(state: CardState) -> bytes:
-    """The blob of a card state (see the module docstring for the layout)."""
+    """The blob of a card state (see the module docstring for the layout).
+
+    Raises:
+        ValueError: the state's lists differ in length.
+    """
+    n = len(state.ts)
+    if any(len(getattr(state, name)) != n for name in CardState.__slots__):
+        raise ValueError("card state lists differ in length")
     table = list(dict.fromkeys(chain(state.terminal, state.merchant, state.country)))
     index = dict(zip(table, range(len(table)), strict=True))
     ends = list(accumulate(map(len, table)))
     text = "".join(table).encode()
     if ends and len(text) != ends[-1]:  # not all ASCII: count bytes, not characters
         ends = list(accumulate(len(value.encode()) for value in table))
-    n = len(state.ts)
     return b"".join(
         (
             _HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, n, len(table)),
@@ -93,12 +99,17 @@ def encode_card(state: CardState) -> bytes:
 
 
 def encode_terminal(state: TerminalState) -> bytes:
-    """The blob of a terminal state."""
+    """The blob of a terminal state.
+
+    Raises:
+        ValueError: the day lists or the mark lists differ in length.
+    """
+    days, marks = len(state.day), len(state.fraud_label_us)
+    if len(state.tx) != days or len(state.amount_cents) != days or len(state.fraud_day) != marks:
+        raise ValueError("terminal state lists differ in length")
     return b"".join(
         (
-            _HEADER.pack(
-                TERMINAL_MAGIC, FORMAT_VERSION, 0, len(state.day), len(state.fraud_label_us)
-            ),
+            _HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, marks),
             _bytes("q", state.day),
             _bytes("q", state.tx),
             _bytes("q", state.amount_cents),

@@ -197,3 +197,12 @@ def test_a_code_outside_the_table_is_refused() -> None:
     with pytest.raises(FeatureStoreError, match="outside its table"):
         card_views(bytes(blob))
     assert terminal_views(encode_terminal(TerminalState())).day.size == 0
+
+
+def test_ragged_states_are_not_encoded() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        encode_card(
+            CardState([1, 2], [1.0], ["t"] * 2, ["m"] * 2, ["FR"] * 2, [0.0] * 2, [0.0] * 2)
+        )
+    with pytest.raises(ValueError, match="differ in length"):
+        encode_terminal(TerminalState([1], [1], [1], [5], []))
