@@ -11,9 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudlens.errors import FeatureStoreError
+from fraudlens.features.odfv import (
+    FEAST_SAMPLE_BYTES,
+    VECTOR_MIN_ROWS,
+    card_feature_columns,
+    terminal_feature_columns,
+)
 from fraudlens.features.state import (
+    CARD_BLOB,
     CARD_MAX_EVENTS,
     MISSING_COORD,
+    TERMINAL_BLOB,
     TERMINAL_MAX_FRAUD_MARKS,
     TERMINAL_RETENTION_DAYS,
     CardState,
@@ -206,3 +214,27 @@ def test_ragged_states_are_not_encoded() -> None:
         )
     with pytest.raises(ValueError, match="differ in length"):
         encode_terminal(TerminalState([1], [1], [1], [5], []))
+
+
+@pytest.mark.parametrize("rows", [1, VECTOR_MIN_ROWS])
+def test_the_odfvs_read_feasts_inference_sample_as_no_state_and_refuse_other_bytes(
+    rows: int,
+) -> None:
+    request = {
+        "req_time_us": [1_780_000_000_000_000] * rows,
+        "req_amount": [12.5] * rows,
+        "req_terminal_id": ["t1"] * rows,
+        "req_merchant_id": ["m1"] * rows,
+        "req_country": ["FR"] * rows,
+        "req_lat": [None] * rows,
+        "req_lon": [None] * rows,
+    }
+    for columns, blob in (
+        (card_feature_columns, CARD_BLOB),
+        (terminal_feature_columns, TERMINAL_BLOB),
+    ):
+        bare = columns(request)
+        assert columns({**request, blob: [FEAST_SAMPLE_BYTES] * rows}) == bare
+        assert columns({**request, blob: [None] * rows}) == bare
+        with pytest.raises(FeatureStoreError, match="magic"):
+            columns({**request, blob: [b"hello there!" * 2] * rows})
