@@ -28,7 +28,15 @@ from fraudlens.features.odfv import (
     card_feature_columns,
     terminal_feature_columns,
 )
-from fraudlens.features.state import CARD_MAX_EVENTS, US_PER_DAY, US_PER_SECOND
+from fraudlens.features.state import (
+    CARD_BLOB,
+    CARD_MAX_EVENTS,
+    US_PER_DAY,
+    US_PER_SECOND,
+    CardState,
+    TerminalState,
+)
+from fraudlens.features.state_codec import card_row, card_views, terminal_row
 
 NOW = int(datetime(2026, 6, 1, 12, tzinfo=UTC).timestamp()) * US_PER_SECOND
 SIZES = (1, VECTOR_MIN_ROWS, 64, 512)
@@ -48,14 +56,25 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
         ts = np.sort(NOW - rng.integers(1, 31 * US_PER_DAY, n)).tolist()
         home = rng.uniform(-50, 60), rng.uniform(-120, 140)
         terminals = [f"t{k}" for k in rng.integers(0, 5_000, 8)]
+        card = CardState(
+            ts=ts,
+            amount=np.round(rng.lognormal(3.5, 1.0, n), 2).tolist(),
+            terminal=[terminals[k] for k in rng.integers(0, 8, n)],
+            merchant=[f"m{k}" for k in rng.integers(0, 40, n)],
+            country=["FR" if k else "DE" for k in rng.integers(0, 20, n)],
+            lat=(home[0] + rng.normal(0, 0.2, n)).tolist(),
+            lon=(home[1] + rng.normal(0, 0.2, n)).tolist(),
+        )
+        terminal = TerminalState(
+            day=list(range(NOW // US_PER_DAY - 31, NOW // US_PER_DAY + 1)),
+            tx=rng.integers(1, 200, 32).tolist(),
+            amount_cents=rng.integers(100, 10**7, 32).tolist(),
+            fraud_label_us=np.sort(NOW - rng.integers(0, 20 * US_PER_DAY, 3)).tolist(),
+            fraud_day=(NOW // US_PER_DAY - rng.integers(1, 25, 3)).tolist(),
+        )
         add(
-            c_ts=ts,
-            c_amount=np.round(rng.lognormal(3.5, 1.0, n), 2).tolist(),
-            c_terminal=[terminals[k] for k in rng.integers(0, 8, n)],
-            c_merchant=[f"m{k}" for k in rng.integers(0, 40, n)],
-            c_country=["FR" if k else "DE" for k in rng.integers(0, 20, n)],
-            c_lat=(home[0] + rng.normal(0, 0.2, n)).tolist(),
-            c_lon=(home[1] + rng.normal(0, 0.2, n)).tolist(),
+            **card_row(card),
+            **terminal_row(terminal),
             req_time_us=NOW,
             req_amount=round(float(rng.lognormal(3.5, 1.0)), 2),
             req_terminal_id=terminals[int(rng.integers(0, 9)) % 8],
@@ -63,11 +82,6 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
             req_country="FR",
             req_lat=home[0],
             req_lon=home[1],
-            t_day=list(range(NOW // US_PER_DAY - 31, NOW // US_PER_DAY + 1)),
-            t_tx=rng.integers(1, 200, 32).tolist(),
-            t_amount_cents=rng.integers(100, 10**7, 32).tolist(),
-            t_fraud_label_us=np.sort(NOW - rng.integers(0, 20 * US_PER_DAY, 3)).tolist(),
-            t_fraud_day=(NOW // US_PER_DAY - rng.integers(1, 25, 3)).tolist(),
         )
     return cols
 
@@ -95,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for rows in SIZES:
         inputs = batch(rows, args.tx_per_day)
-        events = sum(len(ts) for ts in inputs["c_ts"]) / rows
+        events = sum(len(card_views(b).ts) for b in inputs[CARD_BLOB]) / rows
         for entity, columns in (
             ("card", card_feature_columns),
             ("terminal", terminal_feature_columns),

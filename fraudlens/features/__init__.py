@@ -3,7 +3,8 @@
 ``state`` (per-entity state + pure updates) and ``definitions`` (state +
 request -> features) are the single source of truth; ``stream`` (Kafka ->
 Feast push), ``batch`` (Spark backfill) and the ODFVs of ``feature_repo/``
-all call them. ``store`` is the one helper training and serving use to read
+all call them. ``state_codec`` is how a state is stored: one versioned blob
+per entity. ``store`` is the one helper training and serving use to read
 feature vectors.
 """
 
@@ -14,6 +15,12 @@ from fraudlens.features.definitions import card_features, terminal_features
 from fraudlens.features.registry import ALL_FEATURES, FEATURE_NAMES, FeatureSpec
 from fraudlens.features.repo import apply, materialize
 from fraudlens.features.state import CardState, TerminalState, TxnEvent
+from fraudlens.features.state_codec import (
+    decode_card,
+    decode_terminal,
+    encode_card,
+    encode_terminal,
+)
 from fraudlens.features.store import (
     DEFAULT_SERVICE,
     historical_rows,
@@ -38,6 +45,10 @@ __all__ = [
     "apply",
     "backfill",
     "card_features",
+    "decode_card",
+    "decode_terminal",
+    "encode_card",
+    "encode_terminal",
     "historical_rows",
     "historical_vectors",
     "materialize",

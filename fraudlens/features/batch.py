@@ -1,7 +1,7 @@
 """The Spark batch feature job: historical Parquet -> state rows + feature rows -> offline store.
 
 ``groupBy(entity).applyInArrow`` (the Arrow flavour of ``applyInPandas``:
-no pandas round trip for the list columns) hands each card's (or terminal's)
+no pandas round trip) hands each card's (or terminal's)
 whole history to ``fraudlens.features.fold``, the code the stream job runs, so both
 runners write the same rows. Labels become terminal fraud marks with the same
 rule (``state.label_applies``, first fraud label per transaction). Then
@@ -15,8 +15,8 @@ history is folded once. Card and terminal feature rows are joined on
 ``transaction_id`` into the ``transaction_features`` rows training reads.
 
 Spark writes to a staging folder; the files are then rewritten with the exact
-Arrow schema of each view (Spark names list items differently) and replace the
-previous backfill's files in the offline folder.
+Arrow schema of each view and replace the previous backfill's files in the
+offline folder.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ TXN_COLUMNS = (
     "latitude",
     "longitude",
 )
-_SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string"}
+_SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bytes": "binary"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ _ARROW = {"int64": pa.int64(), "float64": pa.float64()}
 
 def _ddl(key: str, columns: tuple[tuple[str, str, str], ...], features: tuple[str, ...]) -> str:
     """Spark schema of a group's output: state columns, then feature row columns."""
-    cols = ", ".join(f"{c} array<{_SPARK_TYPES[k]}>" for c, _, k in columns)
+    cols = ", ".join(f"{c} {_SPARK_TYPES[k]}" for c, _, k in columns)
     feats = ", ".join(f"{n} {_SPARK_TYPES[_DTYPES[n]]}" for n in features)
     return (
         f"{key} string, {STATE_TS} timestamp, {cols}, {TXN_KEY} string, {TXN_TS} timestamp, {feats}"

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fraudlens.errors import FeatureStoreError
 from fraudlens.features.definitions import (
     MIN_SPEED_HOURS,
     NIGHT_HOURS,
@@ -32,14 +32,16 @@ from fraudlens.features.definitions import (
 )
 from fraudlens.features.registry import WINDOWS
 from fraudlens.features.state import (
-    CARD_COLUMNS,
+    CARD_BLOB,
     MISSING_COORD,
     US_PER_DAY,
     US_PER_SECOND,
 )
+from fraudlens.features.state_codec import CardViews, card_views
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
+Codes = NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +59,23 @@ class RequestBatch:
 
 @dataclass(frozen=True, slots=True)
 class CardBatch:
-    """The card states of a batch.
+    """The card states of a batch, flattened CSR-style.
 
-    Times and amounts, which every row reads whole, are concatenated: row i
-    owns ``offsets[i]:offsets[i+1]``. The other columns stay one list per row
-    (empty without state): they are only read through Python sets and a short
-    walk back, so converting them to arrays would cost more than it saves.
+    Row i owns ``offsets[i]:offsets[i+1]`` of every array. Terminal, merchant
+    and country are codes into the row's own string table (in ``views[i]``,
+    as stored in the blob, ``fraudlens.features.state_codec``): comparing
+    codes within a row is comparing the strings.
     """
 
     offsets: Ints
     ts: Ints
     amount: Floats
-    terminal: list[Sequence[str]]
-    merchant: list[Sequence[str]]
-    country: list[Sequence[str]]
-    lat: list[Sequence[float]]
-    lon: list[Sequence[float]]
+    lat: Floats
+    lon: Floats
+    terminal: Codes
+    merchant: Codes
+    country: Codes
+    views: list[CardViews | None]
 
 
 def _coords(values: Sequence[Any]) -> Floats:
@@ -96,38 +99,52 @@ def request_batch(inputs: Mapping[str, Sequence[Any]]) -> RequestBatch:
 
 
 def card_batch(inputs: Mapping[str, Sequence[Any]], rows: int) -> CardBatch:
-    """The card state columns of ODFV ``inputs``, flattened.
+    """The card state blobs of ODFV ``inputs``, flattened (one copy per array).
 
-    A row whose lists are missing, empty or of unequal lengths has no state
-    (as ``state.card_from_row`` says) and owns no events.
+    A row without a blob (no state) owns no events.
+
+    Raises:
+        FeatureStoreError: a blob is not readable (``state_codec.card_views``).
     """
-    cols = [inputs[col] if col in inputs else [None] * rows for col, _, _ in CARD_COLUMNS]
-    lengths = np.array([[0 if v is None else len(v) for v in col] for col in cols])
-    counts = lengths[0] if len(cols[0]) else np.zeros(rows, dtype=np.int64)
-    keep = (counts > 0) & (lengths == counts).all(axis=0)
-    counts = np.where(keep, counts, 0)
+    blobs = inputs[CARD_BLOB] if CARD_BLOB in inputs else [None] * rows
+    views = [None if b is None else card_views(b, check_codes=False) for b in blobs]
+    present = [v for v in views if v is not None]
+    counts = [0 if v is None else len(v.ts) for v in views]
     offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    total = int(offsets[-1])
-    kept = keep.tolist()
 
-    def numbers(k: int, dtype: type[np.generic]) -> Any:
-        values = chain.from_iterable([v for v, ok in zip(cols[k], kept, strict=True) if ok])
-        return np.fromiter(values, dtype=dtype, count=total)
+    def cat(k: int, dtype: type[np.generic]) -> Any:
+        return np.concatenate([v[k] for v in present]) if present else np.empty(0, dtype)
 
-    def per_row(k: int) -> list[Sequence[Any]]:
-        return [v if ok else () for v, ok in zip(cols[k], kept, strict=True)]
-
-    return CardBatch(
+    batch = CardBatch(
         offsets=offsets,
-        ts=numbers(0, np.int64),
-        amount=numbers(1, np.float64),
-        terminal=per_row(2),
-        merchant=per_row(3),
-        country=per_row(4),
-        lat=per_row(5),
-        lon=per_row(6),
+        ts=cat(0, np.int64),
+        amount=cat(1, np.float64),
+        lat=cat(2, np.float64),
+        lon=cat(3, np.float64),
+        terminal=cat(4, np.int32),
+        merchant=cat(5, np.int32),
+        country=cat(6, np.int32),
+        views=views,
     )
+    # Every code within its row's table (checked here once for the batch).
+    size = np.repeat([0 if v is None else len(v.ends) for v in views], counts)
+    for codes in (batch.terminal, batch.merchant, batch.country):
+        if ((codes < 0) | (codes >= size)).any():
+            raise FeatureStoreError("card state blob has a string code outside its table")
+    return batch
+
+
+def request_codes(cards: CardBatch, req: RequestBatch) -> tuple[Ints, Ints, Ints]:
+    """Per row, the codes of the request's terminal, merchant and country in the row's
+    table (-1: the card never used it)."""
+    out: tuple[list[int], list[int], list[int]] = ([], [], [])
+    wanted_rows = zip(req.terminal, req.merchant, req.country, strict=True)
+    for view, wanted in zip(cards.views, wanted_rows, strict=True):
+        for codes, value in zip(out, wanted, strict=True):
+            codes.append(-1 if view is None else view.code(value))
+    terminal, merchant, country = (np.array(c, dtype=np.int64) for c in out)
+    return terminal, merchant, country
 
 
 def _positions(before: NDArray[np.bool_], offsets: Ints) -> Ints:
@@ -171,25 +188,22 @@ def safe_divide(num: Floats, den: Any, where: NDArray[np.bool_], default: float)
 
 
 def _distinct(
-    states: list[Sequence[str]],
-    requested: list[str],
-    lo_1d: list[int],
-    lo_30d: list[int],
-    end: list[int],
+    codes: Codes, requested: Ints, lo_1d: list[int], lo_30d: list[int], end: list[int]
 ) -> tuple[Ints, Ints, Ints]:
     """Distinct values per row over 1 and 30 days, and 1 if the request's value is new.
 
-    Python sets on each row's slice (indices within the row): exact, and as
-    fast here as any array route, which needs one Python step per string too.
+    Python sets on each row's slice of codes: exact, and as fast here as any
+    array route for the few events a window holds.
     """
+    flat = codes.tolist()
     day: list[int] = []
     month: list[int] = []
     new: list[int] = []
-    for values, lo1, lo30, stop, wanted in zip(states, lo_1d, lo_30d, end, requested, strict=True):
-        seen = set(values[lo30:stop])
+    for wanted, lo1, lo30, stop in zip(requested.tolist(), lo_1d, lo_30d, end, strict=True):
+        seen = set(flat[lo30:stop])
         month.append(len(seen))
-        day.append(len(set(values[lo1:stop])) if stop - lo1 > 1 else stop - lo1)
-        new.append(wanted not in seen)
+        day.append(len(set(flat[lo1:stop])) if stop - lo1 > 1 else stop - lo1)
+        new.append(wanted not in seen)  # -1 (not in the row's table) never is
     return (
         np.array(day, dtype=np.int64),
         np.array(month, dtype=np.int64),
@@ -197,17 +211,17 @@ def _distinct(
     )
 
 
-def _same_terminal(
-    states: list[Sequence[str]], requested: list[str], lo: list[int], end: list[int], width: int
-) -> NDArray[np.bool_]:
-    """Per row, which of its last 30 days' events (right-aligned as ``_recent``) share the
-    request's terminal."""
-    out = np.zeros((len(requested), width), dtype=bool)
-    for i, (values, start, stop, wanted) in enumerate(zip(states, lo, end, requested, strict=True)):
-        n = stop - start
-        if n:
-            out[i, width - n :] = [v == wanted for v in values[start:stop]]
-    return out
+def _same_terminal(codes: Codes, requested: Ints, end: Ints, length: Ints) -> NDArray[np.bool_]:
+    """Per row, which of its last ``length`` events before ``end`` (right-aligned as
+    ``_recent``) share the request's terminal."""
+    width = int(length.max(initial=0))
+    steps = np.arange(width)
+    inside = steps >= width - length[:, None]
+    if not len(codes):
+        return np.zeros(inside.shape, dtype=bool)
+    index = np.clip(end[:, None] - width + steps, 0, len(codes) - 1)
+    same: NDArray[np.bool_] = inside & (codes[index] == requested[:, None])
+    return same
 
 
 def card_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
@@ -246,14 +260,14 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         top = np.where(inside, window, -np.inf).max(axis=1, initial=-np.inf)
         out[f"card_amount_max_{name}"] = np.where(n > 0, top + 0.0, 0.0)
 
-    start = cards.offsets[:-1]
-    inner = [(lo["1d"] - start).tolist(), (lo["30d"] - start).tolist(), (end - start).tolist()]
-    for what, states, requested, one in (
-        ("terminals", cards.terminal, req.terminal, "terminal"),
-        ("merchants", cards.merchant, req.merchant, "merchant"),
-        ("countries", cards.country, req.country, "country"),
+    wanted = request_codes(cards, req)
+    bounds = [lo["1d"].tolist(), lo["30d"].tolist(), end.tolist()]
+    for what, codes, requested, one in (
+        ("terminals", cards.terminal, wanted[0], "terminal"),
+        ("merchants", cards.merchant, wanted[1], "merchant"),
+        ("countries", cards.country, wanted[2], "country"),
     ):
-        day, month, new = _distinct(states, requested, *inner)
+        day, month, new = _distinct(codes, requested, *bounds)
         out[f"card_distinct_{what}_1d"] = day
         out[f"card_distinct_{what}_30d"] = month
         out[f"card_new_{one}_30d"] = new
@@ -266,7 +280,7 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
     out["card_amount_ratio_30d"] = safe_divide(req.amount, mean, (n30 > 0) & (mean > 0), 1.0)
     out["card_amount_zscore_30d"] = safe_divide(req.amount - mean, std, spread, 0.0)
     # Zeros between the matching amounts leave the left-to-right sum unchanged.
-    here = _same_terminal(cards.terminal, req.terminal, inner[1], inner[2], recent.shape[1])
+    here = _same_terminal(cards.terminal, wanted[0], end, n30)
     here_sum = _row_sums(np.where(here, recent, 0.0))
     n_here = here.sum(axis=1)
     here_mean = safe_divide(here_sum, n_here, n_here > 0, 0.0)
@@ -303,18 +317,16 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
         return out
     secs[has_prev] = (req.time_us[has_prev] - cards.ts[end[has_prev] - 1]) / US_PER_SECOND
     # The most recent earlier event that had a location: a short walk back per
-    # row (usually one step), over the Python lists, as the definition does.
-    start = cards.offsets[:-1]
+    # row (usually one step), as the definition does, on Python floats.
     located = has_prev & (req.lat != MISSING_COORD) & (req.lon != MISSING_COORD)
     located &= (req.lat >= -90.0) & (req.lat <= 90.0)
     found: list[tuple[int, int, float]] = []
     req_lat, req_lon = req.lat.tolist(), req.lon.tolist()
     for i in np.flatnonzero(located).tolist():
-        lats, lons, first = cards.lat[i], cards.lon[i], int(start[i])
-        for j in range(int(end[i]) - 1 - first, int(lo[i]) - 1 - first, -1):
-            if has_location(lats[j], lons[j]):
-                km_i = haversine_km(lats[j], lons[j], req_lat[i], req_lon[i])
-                found.append((i, first + j, km_i))
+        for j in range(int(end[i]) - 1, int(lo[i]) - 1, -1):
+            lat, lon = float(cards.lat[j]), float(cards.lon[j])
+            if has_location(lat, lon):
+                found.append((i, j, haversine_km(lat, lon, req_lat[i], req_lon[i])))
                 break
     if not found:
         return out

@@ -1,14 +1,14 @@
 """Terminal features for a whole batch at once (numpy), identical to ``definitions``.
 
-Each row's day lists and fraud marks are flattened CSR-style as in
-``compute``; counts and cents are integers, so their sums are exact, and the
-only float operations are the final divisions ``definitions`` also makes.
+Each row's state blob is read zero-copy (``state_codec``) and its days and
+fraud marks are flattened CSR-style as in ``compute``; counts and cents are
+integers, so their sums are exact, and the only float operations are the
+final divisions ``definitions`` also makes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,8 @@ from numpy.typing import NDArray
 
 from fraudlens.features.compute import Ints, safe_divide
 from fraudlens.features.registry import MATURED_WINDOWS, TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
-from fraudlens.features.state import MATURED_DELAY_DAYS, TERMINAL_COLUMNS, US_PER_DAY
+from fraudlens.features.state import MATURED_DELAY_DAYS, TERMINAL_BLOB, US_PER_DAY
+from fraudlens.features.state_codec import TerminalViews, terminal_views
 
 
 def _segment_sums(values: Ints, offsets: Ints) -> Ints:
@@ -26,22 +27,19 @@ def _segment_sums(values: Ints, offsets: Ints) -> Ints:
     return total[offsets[1:]] - total[offsets[:-1]]
 
 
-def _int_lists(a: Sequence[Any], b: Sequence[Any], keep: list[bool]) -> tuple[Ints, Ints, Ints]:
-    """Two parallel int list columns flattened: offsets, first values, second values."""
-    pairs = [
-        (x, y) if ok and x is not None and y is not None else ((), ())
-        for x, y, ok in zip(a, b, keep, strict=True)
+def _flatten(views: list[TerminalViews | None], first: int, count: int) -> list[Ints]:
+    """Fields ``first..first+count`` of every row's views, concatenated: offsets, then arrays.
+
+    The fields flattened together have the same length within a row.
+    """
+    present = [v for v in views if v is not None]
+    offsets = np.zeros(len(views) + 1, dtype=np.int64)
+    np.cumsum([0 if v is None else len(v[first]) for v in views], out=offsets[1:])
+    arrays = [
+        np.concatenate([v[k] for v in present]) if present else np.empty(0, np.int64)
+        for k in range(first, first + count)
     ]
-    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x, _ in pairs], out=offsets[1:])
-    total = int(offsets[-1])
-    first = np.fromiter(chain.from_iterable(x for x, _ in pairs), dtype=np.int64, count=total)
-    second = np.fromiter(chain.from_iterable(y for _, y in pairs), dtype=np.int64, count=total)
-    return offsets, first, second
-
-
-def _size(value: Sequence[Any] | None) -> int:
-    return 0 if value is None else len(value)
+    return [offsets, *arrays]
 
 
 def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
@@ -54,17 +52,10 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     t = np.array(inputs["req_time_us"], dtype=np.int64)
     rows = len(t)
     today = t // US_PER_DAY
-    days_, tx_, cents_, labels_, marks_ = (
-        inputs[col] if col in inputs else [None] * rows for col, _, _ in TERMINAL_COLUMNS
-    )
-    # As ``state.terminal_from_row``: unequal list lengths mean no state at all.
-    keep = [
-        _size(d) == _size(n) == _size(c) and _size(lab) == _size(m)
-        for d, n, c, lab, m in zip(days_, tx_, cents_, labels_, marks_, strict=True)
-    ]
-    day_offsets, day, tx = _int_lists(days_, tx_, keep)
-    _, _, cents = _int_lists(days_, cents_, keep)
-    mark_offsets, label_us, fraud_day = _int_lists(labels_, marks_, keep)
+    blobs = inputs[TERMINAL_BLOB] if TERMINAL_BLOB in inputs else [None] * rows
+    views = [None if b is None else terminal_views(b) for b in blobs]
+    day_offsets, day, tx, cents = _flatten(views, 0, 3)
+    mark_offsets, label_us, fraud_day = _flatten(views, 3, 2)
     day_ago = day - np.repeat(today, np.diff(day_offsets))
     mark_row = np.repeat(np.arange(rows), np.diff(mark_offsets))
     arrived = label_us < t[mark_row]

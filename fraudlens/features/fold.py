@@ -27,13 +27,12 @@ from fraudlens.features.state import (
     FraudMark,
     TerminalState,
     TxnEvent,
-    card_row,
     label_applies,
-    terminal_row,
     update_card,
     update_terminal_fraud,
     update_terminal_txn,
 )
+from fraudlens.features.state_codec import card_row, terminal_row
 
 
 class LabelEvent(NamedTuple):

@@ -19,14 +19,21 @@ from fraudlens.features.compute_terminal import terminal_matrix
 from fraudlens.features.definitions import card_features, terminal_features
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import (
+    CARD_BLOB,
     CARD_COLUMNS,
+    TERMINAL_BLOB,
     TERMINAL_COLUMNS,
     US_PER_SECOND,
     TxnEvent,
-    card_from_row,
     coord,
-    terminal_from_row,
 )
+from fraudlens.features.state_codec import card_from_row, terminal_from_row
+
+# What Feast passes for a Bytes feature when it runs a UDF on sample inputs
+# to infer its output types (``feast apply``); never a state blob (those start
+# with a magic), so the glue reads it as "no state". Any other value that is
+# not a readable blob is refused (``state_codec``).
+FEAST_SAMPLE_BYTES = b"hello world"
 
 # From this many rows on, numpy over the batch beats a Python loop per row
 # (measured crossover: ~16 rows for card features, ~10 for terminal ones).
@@ -85,6 +92,14 @@ def _rows(inputs: Mapping[str, Sequence[Any]]) -> int:
     return len(inputs["req_time_us"])
 
 
+def _without_sample(inputs: Mapping[str, Sequence[Any]], col: str) -> Mapping[str, Sequence[Any]]:
+    """``inputs`` with Feast's type-inference sample in ``col`` read as no state."""
+    values = inputs.get(col)
+    if values is None or FEAST_SAMPLE_BYTES not in values:
+        return inputs
+    return {**inputs, col: [None if v == FEAST_SAMPLE_BYTES else v for v in values]}
+
+
 def card_feature_columns(
     inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
 ) -> dict[str, list[Any]]:
@@ -93,6 +108,7 @@ def card_feature_columns(
     Batches of ``vector_min_rows`` rows or more are computed with numpy.
     """
     names = [spec.name for spec in CARD_FEATURES]
+    inputs = _without_sample(inputs, CARD_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = card_matrix(inputs)
         return {name: columns[name].tolist() for name in names}
@@ -114,6 +130,7 @@ def terminal_feature_columns(
     Batches of ``vector_min_rows`` rows or more are computed with numpy.
     """
     names = [spec.name for spec in TERMINAL_FEATURES]
+    inputs = _without_sample(inputs, TERMINAL_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = terminal_matrix(inputs)
         return {name: columns[name].tolist() for name in names}

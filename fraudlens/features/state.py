@@ -20,13 +20,15 @@ fraud marks. A fraud mark is added when a fraud LABEL arrives (at its
 and the UTC day of the fraudulent transaction, so a feature at time t can use
 only the labels that had arrived before t. Days older than 31 days before the
 newest applied event are dropped.
+
+In the stores, each state is one blob (``fraudlens.features.state_codec``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
@@ -40,8 +42,8 @@ CARD_MAX_EVENTS = 512
 MATURED_DELAY_DAYS = 7
 TERMINAL_RETENTION_DAYS = 30 + MATURED_DELAY_DAYS + 1
 TERMINAL_MAX_FRAUD_MARKS = 1024
-# Stored in the coordinate lists when a transaction has no location: the lists
-# stay dense (no nulls inside Feast/Parquet list columns).
+# Stored in the coordinate lists when a transaction has no location: the
+# arrays stay dense (no nulls, one float64 per event).
 MISSING_COORD = 999.0
 
 
@@ -96,24 +98,13 @@ class TerminalState:
     fraud_day: list[int] = field(default_factory=list)
 
 
-# Feast/Parquet columns of the state rows: (column, CardState/TerminalState
-# attribute, element type). Every runner and the feature repo use these.
-CARD_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("c_ts", "ts", "int64"),
-    ("c_amount", "amount", "float64"),
-    ("c_terminal", "terminal", "string"),
-    ("c_merchant", "merchant", "string"),
-    ("c_country", "country", "string"),
-    ("c_lat", "lat", "float64"),
-    ("c_lon", "lon", "float64"),
-)
-TERMINAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("t_day", "day", "int64"),
-    ("t_tx", "tx", "int64"),
-    ("t_amount_cents", "amount_cents", "int64"),
-    ("t_fraud_label_us", "fraud_label_us", "int64"),
-    ("t_fraud_day", "fraud_day", "int64"),
-)
+# Feast/Parquet columns of the state rows: (column, what it holds, type). Each
+# state is one blob (``fraudlens.features.state_codec``). Every runner and the
+# feature repo use these.
+CARD_BLOB = "c_state"
+TERMINAL_BLOB = "t_state"
+CARD_COLUMNS: tuple[tuple[str, str, str], ...] = ((CARD_BLOB, "card state", "bytes"),)
+TERMINAL_COLUMNS: tuple[tuple[str, str, str], ...] = ((TERMINAL_BLOB, "terminal state", "bytes"),)
 CARD_KEY = "card_token"
 TERMINAL_KEY = "terminal_id"
 STATE_TS = "state_ts"
@@ -221,62 +212,3 @@ def label_applies(is_fraud: bool, label_us: int, txn_us: int, max_label_delay_us
     ``max_label_delay_us`` of it.
     """
     return is_fraud and txn_us < label_us <= txn_us + max_label_delay_us
-
-
-def card_row(state: CardState) -> dict[str, list[Any]]:
-    """The Feast/Parquet columns of a card state.
-
-    The lists are shared with the state, not copied: the update functions
-    never modify a state they returned, so treat both as read-only.
-    """
-    return {
-        "c_ts": state.ts,
-        "c_amount": state.amount,
-        "c_terminal": state.terminal,
-        "c_merchant": state.merchant,
-        "c_country": state.country,
-        "c_lat": state.lat,
-        "c_lon": state.lon,
-    }
-
-
-def terminal_row(state: TerminalState) -> dict[str, list[Any]]:
-    """The Feast/Parquet columns of a terminal state (lists shared, read-only)."""
-    return {
-        "t_day": state.day,
-        "t_tx": state.tx,
-        "t_amount_cents": state.amount_cents,
-        "t_fraud_label_us": state.fraud_label_us,
-        "t_fraud_day": state.fraud_day,
-    }
-
-
-def _column(row: dict[str, Any], name: str) -> list[Any]:
-    value = row.get(name)
-    return [] if value is None else list(value)
-
-
-def card_from_row(row: dict[str, Any]) -> CardState | None:
-    """Rebuild a card state from stored columns; None when there is none.
-
-    Missing values (an entity never seen, an empty list the store returned as
-    null) all mean "no state", so online and offline reads agree.
-    """
-    cols = {attr: _column(row, col) for col, attr, _ in CARD_COLUMNS}
-    n = len(cols["ts"])
-    if n == 0 or any(len(v) != n for v in cols.values()):
-        return None
-    return CardState(**cols)
-
-
-def terminal_from_row(row: dict[str, Any]) -> TerminalState | None:
-    """Rebuild a terminal state from stored columns; None when there is none."""
-    cols = {attr: _column(row, col) for col, attr, _ in TERMINAL_COLUMNS}
-    days = len(cols["day"])
-    if len(cols["tx"]) != days or len(cols["amount_cents"]) != days:
-        return None
-    if len(cols["fraud_label_us"]) != len(cols["fraud_day"]):
-        return None
-    if not cols["day"] and not cols["fraud_day"]:
-        return None
-    return TerminalState(**cols)

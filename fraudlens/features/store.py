@@ -36,10 +36,9 @@ from fraudlens.features.state import (
     TERMINAL_COLUMNS,
     CardState,
     TerminalState,
-    card_from_row,
     coord,
-    terminal_from_row,
 )
+from fraudlens.features.state_codec import card_from_row, terminal_from_row
 from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
 from fraudlens.settings import Settings
 

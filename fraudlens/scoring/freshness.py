@@ -24,8 +24,8 @@ from fraudlens.scoring.metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
 
-# One small column per state view: only its row's event time is used.
-STATE_REFS = ("card_state:c_ts", "terminal_state:t_day")
+# The one column of each state view (its blob): only its row's event time is used.
+STATE_REFS = ("card_state:c_state", "terminal_state:t_state")
 _TS = "__ts"  # Feast's suffix of event-time columns (OnlineResponse.to_dict)
 
 

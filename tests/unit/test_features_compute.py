@@ -14,14 +14,16 @@ from fraudlens.features.definitions import card_features
 from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns, terminal_feature_columns
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES, WINDOWS
 from fraudlens.features.state import (
-    CARD_COLUMNS,
+    CARD_BLOB,
     MISSING_COORD,
-    TERMINAL_COLUMNS,
+    TERMINAL_BLOB,
     US_PER_DAY,
     US_PER_SECOND,
     CardState,
+    TerminalState,
     TxnEvent,
 )
+from fraudlens.features.state_codec import card_row, encode_card, encode_terminal, terminal_row
 
 T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()) * US_PER_SECOND
 MIN = 60 * US_PER_SECOND
@@ -37,7 +39,7 @@ def exact(value: float | int) -> tuple[type, str]:
     return type(value), value.hex() if isinstance(value, float) else str(value)
 
 
-def random_state(rng: random.Random, events: int) -> dict[str, list[Any]]:
+def random_state(rng: random.Random, events: int) -> CardState:
     """A card's state: ~30 days of events sorted by time, some with equal times."""
     ts = sorted(T0 - rng.randrange(32 * US_PER_DAY) for _ in range(events))
     for i in range(1, len(ts)):
@@ -45,19 +47,19 @@ def random_state(rng: random.Random, events: int) -> dict[str, list[Any]]:
             ts[i] = ts[i - 1]  # equal timestamps
     amounts = [rng.choice([0.1, 0.7, 19.99, -0.0, 0.0, round(rng.uniform(0, 500), 2)]) for _ in ts]
     located = [rng.random() < 0.8 for _ in ts]
-    return {
-        "c_ts": ts,
-        "c_amount": amounts,
-        "c_terminal": [f"t{rng.randrange(12)}" for _ in ts],
-        "c_merchant": [f"m{rng.randrange(6)}" for _ in ts],
-        "c_country": [rng.choice(["FR", "DE", "US"]) for _ in ts],
-        "c_lat": [rng.uniform(-60, 60) if ok else MISSING_COORD for ok in located],
-        "c_lon": [rng.uniform(-170, 170) if ok else MISSING_COORD for ok in located],
-    }
+    return CardState(
+        ts=ts,
+        amount=amounts,
+        terminal=[f"t{rng.randrange(12)}" for _ in ts],
+        merchant=[f"m{rng.randrange(6)}" for _ in ts],
+        country=[rng.choice(["FR", "DE", "US"]) for _ in ts],
+        lat=[rng.uniform(-60, 60) if ok else MISSING_COORD for ok in located],
+        lon=[rng.uniform(-170, 170) if ok else MISSING_COORD for ok in located],
+    )
 
 
-def random_request(rng: random.Random, state: dict[str, list[Any]] | None) -> dict[str, Any]:
-    ts = state["c_ts"] if state else [T0]
+def random_request(rng: random.Random, state: CardState | None) -> dict[str, Any]:
+    ts = state.ts if state else [T0]
     time_us = rng.choice(
         [
             T0 + rng.randrange(-2 * US_PER_DAY, US_PER_DAY),  # anywhere near the state
@@ -86,15 +88,8 @@ def coordinate(rng: random.Random, limit: float, odd: list[float | None]) -> flo
 
 
 def no_state(rng: random.Random) -> dict[str, Any]:
-    """The ways a row says "no state": nulls, empty lists, lists of unequal length."""
-    kind = rng.randrange(3)
-    if kind == 0:
-        return {col: None for col, _, _ in CARD_COLUMNS}
-    if kind == 1:
-        return {col: [] for col, _, _ in CARD_COLUMNS}
-    state = random_state(rng, 3)
-    state["c_lat"] = state["c_lat"][:2]
-    return state
+    """The ways a row says "no state": a null, the blob of an empty state."""
+    return {CARD_BLOB: rng.choice([None, encode_card(CardState())])}
 
 
 def random_inputs(seed: int, rows: int) -> Inputs:
@@ -107,7 +102,7 @@ def random_inputs(seed: int, rows: int) -> Inputs:
         else:
             size = 1 if roll < 0.25 else rng.choice([2, 5, 30, 120, 400])
             state = random_state(rng, size)
-            row = state
+            row = card_row(state)
         for col, value in {**row, **random_request(rng, state)}.items():
             inputs.setdefault(col, []).append(value)
     return inputs
@@ -173,7 +168,7 @@ def test_equal_inexact_amounts_give_no_zscore() -> None:
     )
     request = TxnEvent("x", T0, "c", "t1", "m1", "FR", 100.0)
     assert card_features(state, request)["card_amount_zscore_30d"] == 0.0
-    row: Inputs = {col: [getattr(state, attr)] * VECTOR_MIN_ROWS for col, attr, _ in CARD_COLUMNS}
+    row: Inputs = {CARD_BLOB: [encode_card(state)] * VECTOR_MIN_ROWS}
     row |= {
         "req_time_us": [T0] * VECTOR_MIN_ROWS,
         "req_amount": [100.0] * VECTOR_MIN_ROWS,
@@ -191,25 +186,22 @@ def random_terminal(rng: random.Random, time_us: int) -> dict[str, Any]:
     today = time_us // US_PER_DAY
     roll = rng.random()
     if roll < 0.1:
-        return {col: None for col, _, _ in TERMINAL_COLUMNS}
+        return {TERMINAL_BLOB: None}
     days = sorted(rng.sample(range(today - 33, today + 2), rng.randrange(0, 30)))
     marks = sorted(
         time_us + rng.randrange(-20 * US_PER_DAY, US_PER_DAY) for _ in range(rng.randrange(6))
     )
     marks[: rng.randrange(2)] = [time_us] * min(1, len(marks))  # a label arriving at t
-    state = {
-        "t_day": days,
-        "t_tx": [rng.randrange(1, 50) for _ in days],
-        "t_amount_cents": [rng.choice([0, 1, 1999, rng.randrange(0, 10**9)]) for _ in days],
-        "t_fraud_label_us": sorted(marks),
-        "t_fraud_day": [
-            (m - rng.randrange(0, 10 * US_PER_DAY)) // US_PER_DAY for m in sorted(marks)
-        ],
-    }
-    if roll < 0.2:
-        unequal = rng.choice(["t_tx", "t_amount_cents", "t_fraud_day"])
-        state[unequal].append(today - 1)  # unequal lengths
-    return state
+    if roll < 0.15:
+        return {TERMINAL_BLOB: encode_terminal(TerminalState())}
+    state = TerminalState(
+        day=days,
+        tx=[rng.randrange(1, 50) for _ in days],
+        amount_cents=[rng.choice([0, 1, 1999, rng.randrange(0, 10**9)]) for _ in days],
+        fraud_label_us=sorted(marks),
+        fraud_day=[(m - rng.randrange(0, 10 * US_PER_DAY)) // US_PER_DAY for m in sorted(marks)],
+    )
+    return terminal_row(state)
 
 
 @pytest.mark.parametrize("seed", range(4))

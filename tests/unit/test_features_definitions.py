@@ -17,10 +17,9 @@ from fraudlens.features.state import (
     US_PER_SECOND,
     CardState,
     TxnEvent,
-    card_from_row,
-    card_row,
     update_card,
 )
+from fraudlens.features.state_codec import card_from_row, card_row, decode_card
 
 T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()) * US_PER_SECOND  # a Monday
 MIN = 60 * US_PER_SECOND
@@ -196,15 +195,15 @@ def test_state_row_round_trip_and_null_means_no_state() -> None:
     state = build([txn(1, T0, lat=1.0, lon=2.0), txn(2, T0 + 1)])
     assert card_from_row(card_row(state)) == state
     assert card_from_row({}) is None
-    assert card_from_row({"c_ts": None}) is None
-    assert card_from_row({**card_row(state), "c_amount": [1.0]}) is None  # ragged
+    assert card_from_row({"c_state": None}) is None
+    assert card_from_row(card_row(CardState())) is None  # an empty state is no state
 
 
 def test_fold_emits_one_row_per_distinct_time() -> None:
     rows = fold_card("c1", [txn(2, T0), txn(1, T0), txn(3, T0 + 5)])
     assert [r["state_ts"] for r in rows] == [T0, T0 + 5]
-    assert rows[0]["c_ts"] == [T0, T0]
-    assert rows[1]["c_ts"] == [T0, T0, T0 + 5]
+    assert decode_card(rows[0]["c_state"]).ts == [T0, T0]
+    assert decode_card(rows[1]["c_state"]).ts == [T0, T0, T0 + 5]
 
 
 def test_fold_matches_incremental_folder() -> None:

@@ -12,8 +12,8 @@ from fraudlens.features.state import (
     US_PER_SECOND,
     FraudMark,
     TxnEvent,
-    terminal_from_row,
 )
+from fraudlens.features.state_codec import terminal_from_row
 
 DAY0 = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp()) * US_PER_SECOND
 HOUR = 3600 * US_PER_SECOND

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fraudlens.errors import ConfigError
+from fraudlens.errors import ConfigError, FeatureStoreError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.offline import ensure_offline_folders, read_view, write_rows
 from fraudlens.features.reorder import Reorderer
 from fraudlens.features.repo import feast_variables, repo_config
 from fraudlens.features.state import US_PER_DAY, TxnEvent
+from fraudlens.features.state_codec import decode_card
 from fraudlens.settings import FeastSettings, Settings
 
 P0, P1, LABELS = ("tx", 0), ("tx", 1), ("labels", 0)
@@ -81,7 +83,7 @@ def test_offline_rows_round_trip(tmp_path: Path) -> None:
     assert path is not None and path.name.startswith("test-")
     table = read_view(tmp_path, "card_state")
     assert table.num_rows == 3
-    assert table.column("c_amount").to_pylist()[-1] == [1.5, 1.5, 1.5]
+    assert decode_card(table.column("c_state").to_pylist()[-1]).amount == [1.5, 1.5, 1.5]
     assert str(pq.read_schema(path).field("state_ts").type) == "timestamp[us, tz=UTC]"
     assert not list(tmp_path.glob("**/.*.tmp"))
 
@@ -104,3 +106,13 @@ def test_missing_feast_yaml_is_a_config_error(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, feast=FeastSettings(repo_path=tmp_path))
     with pytest.raises(ConfigError):
         repo_config(settings)
+
+
+def test_an_offline_folder_of_the_list_column_format_is_refused(tmp_path: Path) -> None:
+    old = pa.schema([("card_token", pa.string()), ("c_ts", pa.list_(pa.int64()))])
+    (tmp_path / "card_state").mkdir()
+    pq.write_table(old.empty_table(), tmp_path / "card_state" / "empty-schema.parquet")
+    with pytest.raises(FeatureStoreError, match="older state format"):
+        ensure_offline_folders(tmp_path)
+    ensure_offline_folders(tmp_path / "fresh")
+    ensure_offline_folders(tmp_path / "fresh")  # a folder of this format is kept

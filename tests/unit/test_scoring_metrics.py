@@ -48,12 +48,12 @@ class StateStore:
         assert features == list(STATE_REFS)
         self.reads.append(entity_rows)
         n = len(entity_rows)
-        stamps = {"c_ts__ts": [self.written_at] * n, "t_day__ts": [0] * n}  # 0: no row
+        stamps = {"c_state__ts": [self.written_at] * n, "t_state__ts": [0] * n}  # 0: no row
 
         class Response:
             def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
                 assert include_event_timestamps
-                return {"c_ts": [[1]] * n, "t_day": [None] * n, **stamps}
+                return {"c_state": [b"x"] * n, "t_state": [None] * n, **stamps}
 
         return Response()
 
