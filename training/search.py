@@ -68,7 +68,6 @@ class SearchResult:
         return with_config(cfg, self.best)
 
 
-
 def run_name(now: float) -> str:
     """The Tune experiment's name at ``now`` (UTC), such as ``search-20261207T025218``.
 
@@ -76,6 +75,7 @@ def run_name(now: float) -> str:
     one 14-digit number, which a card-number scan flags whenever it passes Luhn.
     """
     return "search-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+
 
 def with_config(cfg: TrainingSettings, config: dict[str, Any]) -> TrainingSettings:
     """Training settings with one trial's values."""
