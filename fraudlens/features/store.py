@@ -1,7 +1,8 @@
 """The one place training and serving read feature vectors from Feast.
 
 Serving calls ``online_feature_columns``: one online read of the card and
-terminal state of a whole batch, then the ODFVs' own functions over it (no
+terminal state of a whole batch (on Redis straight from Feast's keys, see
+``state_reader``), then the ODFVs' own functions over it (no
 Feast transformation layer in between). ``online_vectors`` asks Feast for a
 feature service's vectors through the ODFVs, as a data scientist would; both
 give the same bits (tests/integration/features/test_parity.py). Training calls
@@ -31,14 +32,9 @@ from fraudlens.features.odfv import (
 )
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
-from fraudlens.features.state import (
-    CARD_COLUMNS,
-    TERMINAL_COLUMNS,
-    CardState,
-    TerminalState,
-    coord,
-)
+from fraudlens.features.state import CardState, TerminalState, coord
 from fraudlens.features.state_codec import card_from_row, terminal_from_row
+from fraudlens.features.state_reader import state_reader
 from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
 from fraudlens.settings import Settings
 
@@ -114,10 +110,18 @@ def online_vectors(
     return [{n: columns[n][i] for n in names} for i in range(len(rows))]
 
 
-# The state the ODFVs read: every column of the card and terminal state views.
-STATE_REFS = [f"card_state:{col}" for col, _, _ in CARD_COLUMNS] + [
-    f"terminal_state:{col}" for col, _, _ in TERMINAL_COLUMNS
-]
+def _read_states(
+    store: Any, cards: Sequence[str], terminals: Sequence[str]
+) -> dict[str, list[Any]]:
+    """The state blob of each (card, terminal) pair, from one online read.
+
+    Redis: Feast's own keys read directly; other stores: ``get_online_features``
+    (``fraudlens.features.state_reader``).
+
+    Raises:
+        FeatureStoreError: the online read failed.
+    """
+    return state_reader(store).read(cards, terminals)
 
 
 def online_feature_columns(
@@ -125,8 +129,8 @@ def online_feature_columns(
 ) -> dict[str, list[Any]]:
     """Every registry feature for transactions being scored now, as columns.
 
-    One ``get_online_features`` round trip for the state of all cards and
-    terminals of the batch, then ``card_feature_columns`` and
+    One online read for the state of all cards and terminals of the batch
+    (``_read_states``), then ``card_feature_columns`` and
     ``terminal_feature_columns`` (the functions the ODFVs call) over the whole
     batch: the same values as ``online_vectors``, without Feast converting
     and re-checking the ODFVs' inputs and outputs row by row.
@@ -137,11 +141,7 @@ def online_feature_columns(
     rows = [entity_row(r) for r in requests]
     if not rows:
         return {name: [] for name in FEATURE_NAMES}
-    keys = [{"card_token": r["card_token"], "terminal_id": r["terminal_id"]} for r in rows]
-    try:
-        state = store.get_online_features(features=STATE_REFS, entity_rows=keys).to_dict()
-    except Exception as exc:
-        raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+    state = _read_states(store, [r["card_token"] for r in rows], [r["terminal_id"] for r in rows])
     inputs = {**state, **{name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}}
     return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
 
@@ -154,11 +154,7 @@ def stored_state(
     Raises:
         FeatureStoreError: the online read failed.
     """
-    key = {"card_token": card_token, "terminal_id": terminal_id or ""}
-    try:
-        state = store.get_online_features(features=STATE_REFS, entity_rows=[key]).to_dict()
-    except Exception as exc:
-        raise FeatureStoreError(f"online state read failed: {exc}") from exc
+    state = _read_states(store, [card_token], [terminal_id or ""])
     row = {name: values[0] for name, values in state.items()}
     terminal = terminal_from_row(row) if terminal_id else None
     return card_from_row(row), terminal

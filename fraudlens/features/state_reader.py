@@ -1,0 +1,174 @@
+"""Reading the stored card and terminal state blobs of a batch from the online store.
+
+``state_reader(store)`` picks the reader by the online store type:
+
+- ``RedisStateReader`` (the production store): Feast's own Redis layout read
+  directly. Key = ``serialize_entity_key`` (version 3) + project; hash field
+  = ``_mmh3("{view}:{feature}")``. One pipelined HMGET per unique card and
+  terminal of the batch, in one round trip, then ``bytes_val`` of each
+  ``ValueProto``. No per-entity ``EntityKey`` protos, no response building:
+  those were half of a batched ``get_online_features`` here.
+- ``FeastStateReader`` (any other store, e.g. SQLite): ``get_online_features``.
+
+Both give the same values (tests/integration/features/test_state_reader.py).
+Feast's Redis read ignores the view's ``ttl`` (ours is 0: no expiry) and only
+Redis itself expires keys (``key_ttl_seconds``), so neither reader filters by
+age. An entity the store does not hold (a new card) reads as None.
+"""
+
+from __future__ import annotations
+
+import struct
+import weakref
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fraudlens.errors import FeatureStoreError
+from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB
+
+CARD_VIEW = "card_state"
+TERMINAL_VIEW = "terminal_state"
+STATE_REFS = [f"{CARD_VIEW}:{CARD_BLOB}", f"{TERMINAL_VIEW}:{TERMINAL_BLOB}"]
+
+Blobs = dict[str, list[Any]]
+
+
+class StateReader(Protocol):
+    """Reads the state blobs of (card, terminal) pairs."""
+
+    def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
+        """``{CARD_BLOB: [...], TERMINAL_BLOB: [...]}``, one value per input pair.
+
+        A value is the stored blob, or None when the store holds none.
+
+        Raises:
+            FeatureStoreError: the online read failed.
+        """
+        ...
+
+
+class FeastStateReader:
+    """``get_online_features`` for the state refs (every online store)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
+        """See ``StateReader.read``."""
+        rows = [{"card_token": c, "terminal_id": t} for c, t in zip(cards, terminals, strict=True)]
+        try:
+            state = self._store.get_online_features(features=STATE_REFS, entity_rows=rows)
+            columns = state.to_dict()
+        except Exception as exc:
+            raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+        return {CARD_BLOB: columns[CARD_BLOB], TERMINAL_BLOB: columns[TERMINAL_BLOB]}
+
+
+class _View:
+    """How one state view's rows are keyed in Feast's Redis store."""
+
+    def __init__(self, store: Any, view: str, feature: str) -> None:
+        from feast.infra.key_encoding_utils import serialize_entity_key_prefix
+        from feast.infra.online_stores.helpers import _mmh3, compute_versioned_name
+        from feast.protos.feast.types.Value_pb2 import ValueType
+
+        config = store.config
+        table = store.get_feature_view(view)
+        versioning = config.registry.enable_online_feature_view_versioning
+        self.field: bytes = _mmh3(f"{compute_versioned_name(table, versioning)}:{feature}")
+        # serialize_entity_key (v3) of one string join key = this prefix, then
+        # the value's type, length and bytes (pinned by a unit test).
+        self.prefix: bytes = serialize_entity_key_prefix(table.join_keys, 3)
+        self.string_type: int = ValueType.STRING
+        self.suffix: bytes = config.project.encode()
+
+    def key(self, value: str) -> bytes:
+        raw = value.encode()
+        return b"".join(
+            (self.prefix, struct.pack("<II", self.string_type, len(raw)), raw, self.suffix)
+        )
+
+
+class RedisStateReader:
+    """Feast's Redis layout, read with one pipelined HMGET per unique entity.
+
+    Uses the redis-py client Feast's ``RedisOnlineStore`` holds (same
+    connection string, pool and options).
+    """
+
+    def __init__(self, store: Any) -> None:
+        config = store.config
+        if config.entity_key_serialization_version != 3:
+            raise FeatureStoreError(
+                "the direct Redis state reader needs entity_key_serialization_version 3, "
+                f"not {config.entity_key_serialization_version}"
+            )
+        from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+
+        online = store._get_provider().online_store
+        self._client = online._get_client(config.online_store)
+        self._parse = ValueProto.FromString
+        self._card = _View(store, CARD_VIEW, CARD_BLOB)
+        self._terminal = _View(store, TERMINAL_VIEW, TERMINAL_BLOB)
+
+    def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
+        """See ``StateReader.read``."""
+        unique_cards = list(dict.fromkeys(cards))
+        unique_terminals = list(dict.fromkeys(terminals))
+        card_key, terminal_key = self._card.key, self._terminal.key
+        card_field, terminal_field = [self._card.field], [self._terminal.field]
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for card in unique_cards:
+                    pipe.hmget(card_key(card), card_field)
+                for terminal in unique_terminals:
+                    pipe.hmget(terminal_key(terminal), terminal_field)
+                replies = pipe.execute()
+        except Exception as exc:
+            raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+        parse = self._parse
+        values = [None if r[0] is None else _value(parse(r[0])) for r in replies]
+        by_card = dict(zip(unique_cards, values, strict=False))
+        by_terminal = dict(zip(unique_terminals, values[len(unique_cards) :], strict=True))
+        return {
+            CARD_BLOB: [by_card[c] for c in cards],
+            TERMINAL_BLOB: [by_terminal[t] for t in terminals],
+        }
+
+
+def _value(proto: Any) -> Any:
+    """The Python value of a stored ``ValueProto``, as ``to_dict`` gives it."""
+    kind = proto.WhichOneof("val")
+    if kind == "bytes_val":
+        return proto.bytes_val
+    if kind is None:
+        return None
+    from feast.type_map import feast_value_type_to_python_type
+
+    return feast_value_type_to_python_type(proto)  # not a blob: the decoder says so
+
+
+_READERS: weakref.WeakKeyDictionary[Any, StateReader] = weakref.WeakKeyDictionary()
+
+
+def state_reader(store: Any) -> StateReader:
+    """The reader for this store's online store type (one per store).
+
+    Raises:
+        FeatureStoreError: the store could not be inspected (registry, client).
+    """
+    reader = _READERS.get(store)
+    if reader is None:
+        from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+
+        try:
+            if isinstance(store.config.online_store, RedisOnlineStoreConfig):
+                reader = RedisStateReader(store)
+            else:
+                reader = FeastStateReader(store)
+        except FeatureStoreError:
+            raise
+        except Exception as exc:
+            raise FeatureStoreError(f"cannot set up the online state reader: {exc}") from exc
+        _READERS[store] = reader
+    return reader
