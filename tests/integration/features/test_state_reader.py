@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def redis_settings(tmp_path: Path, url: str) -> Settings:
 
 
 @pytest.fixture
-def filled(tmp_path: Path, redis_url: str, feature_sim: Simulation) -> tuple[object, list[dict]]:
+def filled(tmp_path: Path, redis_url: str, feature_sim: Simulation) -> tuple[Any, list[dict[str, Any]]]:
     """A Redis store holding the first half of the history; the requests of the second half."""
     settings = redis_settings(tmp_path, redis_url)
     store = open_store(settings)
@@ -84,7 +85,7 @@ def filled(tmp_path: Path, redis_url: str, feature_sim: Simulation) -> tuple[obj
     return store, requests
 
 
-def test_direct_reader_equals_feast(filled: tuple[object, list[dict]]) -> None:
+def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) -> None:
     store, requests = filled
     reader = state_reader(store)
     assert isinstance(reader, RedisStateReader)  # Redis store: the direct reader
@@ -124,7 +125,7 @@ def test_direct_reader_equals_feast(filled: tuple[object, list[dict]]) -> None:
     assert stored_state(store, "never-seen-card", None) == (None, None)
 
 
-def test_keys_are_feasts(filled: tuple[object, list[dict]]) -> None:
+def test_keys_are_feasts(filled: tuple[Any, list[dict[str, Any]]]) -> None:
     """The reader's keys and fields are the ones Feast's Redis store computes (pins
     the private helpers ``_mmh3`` and the key layout against Feast's own code)."""
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
@@ -133,15 +134,15 @@ def test_keys_are_feasts(filled: tuple[object, list[dict]]) -> None:
     store, _ = filled
     reader = state_reader(store)
     assert isinstance(reader, RedisStateReader)
-    online = store._get_provider().online_store  # type: ignore[attr-defined]
+    online = store._get_provider().online_store
     for view, join_key, value, feature in (
         (reader._card, "card_token", ODD_CARD, CARD_BLOB),
         (reader._terminal, "terminal_id", "T000017", TERMINAL_BLOB),
     ):
         proto = EntityKey(join_keys=[join_key], entity_values=[Value(string_val=value)])
-        [key] = online._generate_redis_keys_for_entities(store.config, [proto])  # type: ignore[attr-defined]
+        [key] = online._generate_redis_keys_for_entities(store.config, [proto])
         assert view.key(value) == key
-        table = store.get_feature_view(f"{join_key.split('_')[0]}_state")  # type: ignore[attr-defined]
+        table = store.get_feature_view(f"{join_key.split('_')[0]}_state")
         _, fields = online._generate_hset_keys_for_features(table, [feature])
         assert [view.field] == fields[:1]
 
