@@ -8,10 +8,12 @@
   terminal of the batch, in one round trip, then ``bytes_val`` of each
   ``ValueProto``. No per-entity ``EntityKey`` protos, no response building:
   those were half of a batched ``get_online_features`` here.
-- ``FeastStateReader`` (any other store, e.g. SQLite): ``get_online_features``.
+- ``SqliteStateReader`` (the embedded store): the same keys (without the
+  project), one ``SELECT ... WHERE entity_key IN (...)`` per view.
+- ``FeastStateReader`` (any other store): ``get_online_features``.
 
 Both give the same values (tests/integration/features/test_state_reader.py).
-Feast's Redis read ignores the view's ``ttl`` (ours is 0: no expiry) and only
+Feast's online reads ignore the view's ``ttl`` (ours is 0: no expiry) and only
 Redis itself expires keys (``key_ttl_seconds``), so neither reader filters by
 age. An entity the store does not hold (a new card) reads as None.
 """
@@ -65,27 +67,39 @@ class FeastStateReader:
 
 
 class _View:
-    """How one state view's rows are keyed in Feast's Redis store."""
+    """How one state view's rows are keyed in Feast's online store.
 
-    def __init__(self, store: Any, view: str, feature: str) -> None:
+    Args:
+        suffix: what follows the serialized entity key (Redis: the project).
+    """
+
+    def __init__(self, store: Any, view: str, suffix: bytes) -> None:
         from feast.infra.key_encoding_utils import serialize_entity_key_prefix
-        from feast.infra.online_stores.helpers import _mmh3, compute_versioned_name
+        from feast.infra.online_stores.helpers import compute_versioned_name
         from feast.protos.feast.types.Value_pb2 import ValueType
 
         config = store.config
         table = store.get_feature_view(view)
         versioning = config.registry.enable_online_feature_view_versioning
-        self.field: bytes = _mmh3(f"{compute_versioned_name(table, versioning)}:{feature}")
+        self.name: str = compute_versioned_name(table, versioning)
         # serialize_entity_key (v3) of one string join key = this prefix, then
-        # the value's type, length and bytes (pinned by a unit test).
+        # the value's type, length and bytes (pinned by test_state_reader.py).
         self.prefix: bytes = serialize_entity_key_prefix(table.join_keys, 3)
         self.string_type: int = ValueType.STRING
-        self.suffix: bytes = config.project.encode()
+        self.suffix = suffix
 
     def key(self, value: str) -> bytes:
         raw = value.encode()
         return b"".join(
             (self.prefix, struct.pack("<II", self.string_type, len(raw)), raw, self.suffix)
+        )
+
+
+def _check_key_version(config: Any) -> None:
+    if config.entity_key_serialization_version != 3:
+        raise FeatureStoreError(
+            "the direct state reader needs entity_key_serialization_version 3, "
+            f"not {config.entity_key_serialization_version}"
         )
 
 
@@ -97,26 +111,26 @@ class RedisStateReader:
     """
 
     def __init__(self, store: Any) -> None:
-        config = store.config
-        if config.entity_key_serialization_version != 3:
-            raise FeatureStoreError(
-                "the direct Redis state reader needs entity_key_serialization_version 3, "
-                f"not {config.entity_key_serialization_version}"
-            )
+        from feast.infra.online_stores.helpers import _mmh3
         from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
+        config = store.config
+        _check_key_version(config)
         online = store._get_provider().online_store
         self._client = online._get_client(config.online_store)
         self._parse = ValueProto.FromString
-        self._card = _View(store, CARD_VIEW, CARD_BLOB)
-        self._terminal = _View(store, TERMINAL_VIEW, TERMINAL_BLOB)
+        project = config.project.encode()
+        self._card = _View(store, CARD_VIEW, project)
+        self._terminal = _View(store, TERMINAL_VIEW, project)
+        self._card_field = [_mmh3(f"{self._card.name}:{CARD_BLOB}")]
+        self._terminal_field = [_mmh3(f"{self._terminal.name}:{TERMINAL_BLOB}")]
 
     def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
         """See ``StateReader.read``."""
         unique_cards = list(dict.fromkeys(cards))
         unique_terminals = list(dict.fromkeys(terminals))
         card_key, terminal_key = self._card.key, self._terminal.key
-        card_field, terminal_field = [self._card.field], [self._terminal.field]
+        card_field, terminal_field = self._card_field, self._terminal_field
         try:
             with self._client.pipeline(transaction=False) as pipe:
                 for card in unique_cards:
@@ -134,6 +148,51 @@ class RedisStateReader:
             CARD_BLOB: [by_card[c] for c in cards],
             TERMINAL_BLOB: [by_terminal[t] for t in terminals],
         }
+
+
+class SqliteStateReader:
+    """Feast's SQLite layout (table ``{project}_{view}``), one SELECT per view.
+
+    Uses the connection Feast's ``SqliteOnlineStore`` holds.
+    """
+
+    def __init__(self, store: Any) -> None:
+        from feast.infra.online_stores.sqlite import _quote_id
+        from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+
+        config = store.config
+        _check_key_version(config)
+        self._conn = store._get_provider().online_store._get_conn(config)
+        self._parse = ValueProto.FromString
+        self._card = _View(store, CARD_VIEW, b"")
+        self._terminal = _View(store, TERMINAL_VIEW, b"")
+        self._tables = {
+            view: _quote_id(f"{config.project}_{view.name}")
+            for view in (self._card, self._terminal)
+        }
+
+    def _select(self, view: _View, feature: str, values: Sequence[str]) -> list[Any]:
+        unique = list(dict.fromkeys(values))
+        keys = [view.key(v) for v in unique]
+        marks = ",".join("?" * len(keys))
+        sql = (
+            f"SELECT entity_key, value FROM {self._tables[view]} "
+            f"WHERE feature_name = ? AND entity_key IN ({marks})"
+        )
+        parse = self._parse
+        found = {key: _value(parse(raw)) for key, raw in self._conn.execute(sql, [feature, *keys])}
+        by_value = {v: found.get(k) for v, k in zip(unique, keys, strict=True)}
+        return [by_value[v] for v in values]
+
+    def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
+        """See ``StateReader.read``."""
+        try:
+            return {
+                CARD_BLOB: self._select(self._card, CARD_BLOB, cards),
+                TERMINAL_BLOB: self._select(self._terminal, TERMINAL_BLOB, terminals),
+            }
+        except Exception as exc:
+            raise FeatureStoreError(f"online feature read failed: {exc}") from exc
 
 
 def _value(proto: Any) -> Any:
@@ -160,10 +219,14 @@ def state_reader(store: Any) -> StateReader:
     reader = _READERS.get(store)
     if reader is None:
         from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+        from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 
         try:
-            if isinstance(store.config.online_store, RedisOnlineStoreConfig):
+            online = store.config.online_store
+            if isinstance(online, RedisOnlineStoreConfig):
                 reader = RedisStateReader(store)
+            elif isinstance(online, SqliteOnlineStoreConfig):
+                reader = SqliteStateReader(store)
             else:
                 reader = FeastStateReader(store)
         except FeatureStoreError:

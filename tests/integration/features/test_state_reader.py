@@ -1,4 +1,4 @@
-"""The direct Redis state reader == Feast's ``get_online_features``, on a real Redis.
+"""The direct state readers == Feast's ``get_online_features``, on a real Redis and SQLite.
 
 The first half of a simulated history is folded and pushed through Feast
 (``FeastSink``, as the stream job does), plus one card and one terminal with
@@ -29,6 +29,7 @@ from fraudlens.features.state_codec import card_from_row, terminal_from_row
 from fraudlens.features.state_reader import (
     FeastStateReader,
     RedisStateReader,
+    SqliteStateReader,
     state_reader,
 )
 from fraudlens.features.store import (
@@ -48,21 +49,27 @@ ODD_CARD = "kärtchen-ü-€"
 ODD_TERMINAL = "términal-日本"
 
 
-def redis_settings(tmp_path: Path, url: str) -> Settings:
-    """Settings with the Redis online store and a fresh project, repo applied."""
+def store_settings(tmp_path: Path, url: str, online_store: str = "redis") -> Settings:
+    """Settings with this online store and a fresh project, repo applied."""
     project = f"fl_reader_{os.getpid()}_{time.monotonic_ns() % 10**9}"
     settings = Settings(
         data_dir=tmp_path,
-        feast=FeastSettings(online_store="redis", redis_connection_string=url, project=project),
+        feast=FeastSettings(
+            online_store=online_store,  # type: ignore[arg-type]
+            redis_connection_string=url,
+            project=project,
+        ),
     )
     apply(settings)
     return settings
 
 
-@pytest.fixture
-def filled(tmp_path: Path, redis_url: str, feature_sim: Simulation) -> tuple[Any, list[dict[str, Any]]]:
-    """A Redis store holding the first half of the history; the requests of the second half."""
-    settings = redis_settings(tmp_path, redis_url)
+@pytest.fixture(params=["redis", "sqlite"])
+def filled(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, feature_sim: Simulation
+) -> tuple[Any, list[dict[str, Any]]]:
+    """A store holding the first half of the history; the requests of the second half."""
+    settings = store_settings(tmp_path, redis_url, request.param)
     store = open_store(settings)
     txns = feature_sim.transactions.sort_values("event_time").reset_index(drop=True)
     half = txns.iloc[: len(txns) // 2]
@@ -88,7 +95,8 @@ def filled(tmp_path: Path, redis_url: str, feature_sim: Simulation) -> tuple[Any
 def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) -> None:
     store, requests = filled
     reader = state_reader(store)
-    assert isinstance(reader, RedisStateReader)  # Redis store: the direct reader
+    direct_type = {"redis": RedisStateReader, "sqlite": SqliteStateReader}
+    assert isinstance(reader, direct_type[store.config.online_store.type])  # the direct reader
     cards = [r["card_token"] for r in requests]
     terminals = [r["terminal_id"] for r in requests]
 
@@ -125,26 +133,26 @@ def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) ->
     assert stored_state(store, "never-seen-card", None) == (None, None)
 
 
-def test_keys_are_feasts(filled: tuple[Any, list[dict[str, Any]]]) -> None:
+def test_redis_keys_are_feasts(tmp_path: Path, redis_url: str) -> None:
     """The reader's keys and fields are the ones Feast's Redis store computes (pins
     the private helpers ``_mmh3`` and the key layout against Feast's own code)."""
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
-    store, _ = filled
+    store = open_store(store_settings(tmp_path, redis_url))
     reader = state_reader(store)
     assert isinstance(reader, RedisStateReader)
     online = store._get_provider().online_store
-    for view, join_key, value, feature in (
-        (reader._card, "card_token", ODD_CARD, CARD_BLOB),
-        (reader._terminal, "terminal_id", "T000017", TERMINAL_BLOB),
+    for view, field, join_key, value, feature in (
+        (reader._card, reader._card_field, "card_token", ODD_CARD, CARD_BLOB),
+        (reader._terminal, reader._terminal_field, "terminal_id", "T000017", TERMINAL_BLOB),
     ):
         proto = EntityKey(join_keys=[join_key], entity_values=[Value(string_val=value)])
         [key] = online._generate_redis_keys_for_entities(store.config, [proto])
         assert view.key(value) == key
         table = store.get_feature_view(f"{join_key.split('_')[0]}_state")
         _, fields = online._generate_hset_keys_for_features(table, [feature])
-        assert [view.field] == fields[:1]
+        assert field == fields[:1]
 
 
 def free_port() -> int:
@@ -155,7 +163,7 @@ def free_port() -> int:
 
 
 def test_redis_down_is_a_feature_store_error(tmp_path: Path, feature_sim: Simulation) -> None:
-    store = open_store(redis_settings(tmp_path, f"127.0.0.1:{free_port()}"))
+    store = open_store(store_settings(tmp_path, f"127.0.0.1:{free_port()}"))
     requests = feature_sim.transactions.head(3).to_dict("records")
     with pytest.raises(FeatureStoreError, match="online feature read failed"):
         online_feature_columns(store, requests)
