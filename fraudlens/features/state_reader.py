@@ -12,7 +12,10 @@
   project), one ``SELECT ... WHERE entity_key IN (...)`` per view.
 - ``FeastStateReader`` (any other store): ``get_online_features``.
 
-Both give the same values (tests/integration/features/test_state_reader.py).
+All give the same values (tests/integration/features/test_state_reader.py).
+The direct readers work out keys and fields once per store: a view's online
+name changes only with Feast's online view versioning (off here), and then a
+new store must be opened.
 Feast's online reads ignore the view's ``ttl`` (ours is 0: no expiry) and only
 Redis itself expires keys (``key_ttl_seconds``), so neither reader filters by
 age. An entity the store does not hold (a new card) reads as None.
