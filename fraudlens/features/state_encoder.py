@@ -24,6 +24,8 @@ import struct
 from bisect import bisect_right
 from itertools import accumulate, chain
 
+import numpy as np
+
 from fraudlens.features.state import CardState, TerminalState, TxnEvent, coord
 from fraudlens.features.state_codec import (
     _HEADER,
@@ -73,11 +75,7 @@ class _Card:
             bytearray(_bytes("i", [index[v] for v in values]))
             for values in (state.terminal, state.merchant, state.country)
         ]
-        ends = list(accumulate(map(len, table)))
-        text = "".join(table).encode()
-        if ends and len(text) != ends[-1]:  # not all ASCII: count bytes
-            ends = list(accumulate(len(value.encode()) for value in table))
-        self.tail = _bytes("I", ends) + text
+        self.tail = _tail(table)
 
     def blob(self) -> bytes:
         state = self.state
@@ -102,15 +100,9 @@ class _Card:
             column[8 * i : 8 * i] = value
             del column[: 8 * start]
         words = (event.terminal_id, event.merchant_id, event.country)
-        index, (first_merchant, first_country) = self.index, self.bounds
-        codes = [index.get(word, -1) for word in words]
-        if i == n and not start and 0 <= codes[0] < first_merchant:
-            # An event at the end: the table stays unless a value is new or
-            # was used before only in a later column.
-            if 0 <= codes[1] < first_country and codes[2] >= 0:
-                for column, code in zip(self.codes, codes, strict=True):
-                    column += _I(code)
-                return
+        if i == n and not start and self._append(words):
+            return
+        codes = [self.index.get(word, -1) for word in words]
         head = list(dict.fromkeys(chain(new.terminal, new.merchant)))
         if (
             head == self.table[: len(head)]
@@ -123,6 +115,46 @@ class _Card:
             self.bounds = (len(set(new.terminal)), len(head))
             return
         self._set_table(new, head)
+
+    def _append(self, words: tuple[str, str, str]) -> bool:
+        """Add an event's codes at the end; False (nothing changed) when the table
+        would reorder: a value used before only in a later column."""
+        index, table = self.index, self.table
+        bounds = [*self.bounds, len(table)]  # where each column's new values go
+        if index.get(words[0], -1) >= bounds[0] or index.get(words[1], -1) >= bounds[1]:
+            return False
+        grown = False
+        for part, word in enumerate(words):
+            if word in index:
+                continue
+            # A new value goes at the end of its column's block of the table:
+            # the codes after it (later columns only) move up by one.
+            at = bounds[part]
+            table.insert(at, word)
+            for j in range(at, len(table)):
+                index[table[j]] = j
+            for column in self.codes[part + 1 :]:
+                shifted = np.frombuffer(column, dtype="<i4")
+                shifted[shifted >= at] += 1
+                del shifted  # a bytearray with a live view cannot be resized
+            for later in range(part, 3):
+                bounds[later] += 1
+            grown = True
+        for column, word in zip(self.codes, words, strict=True):
+            column += _I(index[word])
+        if grown:
+            self.bounds = (bounds[0], bounds[1])
+            self.tail = _tail(table)
+        return True
+
+
+def _tail(table: list[str]) -> bytes:
+    """The string table's end offsets and text (the end of a card blob)."""
+    ends = list(accumulate(map(len, table)))
+    text = "".join(table).encode()
+    if ends and len(text) != ends[-1]:  # not all ASCII: count bytes
+        ends = list(accumulate(len(value.encode()) for value in table))
+    return _bytes("I", ends) + text
 
 
 class CardBlobs:
