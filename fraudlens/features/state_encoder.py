@@ -24,8 +24,6 @@ import struct
 from bisect import bisect_right
 from itertools import accumulate, chain
 
-import numpy as np
-
 from fraudlens.features.state import CardState, TerminalState, TxnEvent, coord
 from fraudlens.features.state_codec import (
     _HEADER,
@@ -96,12 +94,16 @@ class _Card:
         self.state = new
         values = (_Q(event.time_us), _D(float(event.amount)))
         values += (_D(coord(event.latitude)), _D(coord(event.longitude)))
-        for column, value in zip(self.floats, values, strict=True):
-            column[8 * i : 8 * i] = value
-            del column[: 8 * start]
         words = (event.terminal_id, event.merchant_id, event.country)
-        if i == n and not start and self._append(words):
-            return
+        if i == n and not start:  # the common case: one event at the end
+            for column, value in zip(self.floats, values, strict=True):
+                column += value
+            if self._append(new, words):
+                return
+        else:
+            for column, value in zip(self.floats, values, strict=True):
+                column[8 * i : 8 * i] = value
+                del column[: 8 * start]
         codes = [self.index.get(word, -1) for word in words]
         head = list(dict.fromkeys(chain(new.terminal, new.merchant)))
         if (
@@ -116,33 +118,33 @@ class _Card:
             return
         self._set_table(new, head)
 
-    def _append(self, words: tuple[str, str, str]) -> bool:
-        """Add an event's codes at the end; False (nothing changed) when the table
-        would reorder: a value used before only in a later column."""
+    def _append(self, new: CardState, words: tuple[str, str, str]) -> bool:
+        """Add the codes of an event at the end of ``new``; False (codes unchanged)
+        when the table would reorder: a value used before only in a later column."""
         index, table = self.index, self.table
         bounds = [*self.bounds, len(table)]  # where each column's new values go
         if index.get(words[0], -1) >= bounds[0] or index.get(words[1], -1) >= bounds[1]:
             return False
-        grown = False
+        grown = 3  # the first column that brought a new value
         for part, word in enumerate(words):
             if word in index:
                 continue
-            # A new value goes at the end of its column's block of the table:
+            # A new value goes at the end of its column's block of the table;
             # the codes after it (later columns only) move up by one.
             at = bounds[part]
             table.insert(at, word)
             for j in range(at, len(table)):
                 index[table[j]] = j
-            for column in self.codes[part + 1 :]:
-                shifted = np.frombuffer(column, dtype="<i4")
-                shifted[shifted >= at] += 1
-                del shifted  # a bytearray with a live view cannot be resized
             for later in range(part, 3):
                 bounds[later] += 1
-            grown = True
-        for column, word in zip(self.codes, words, strict=True):
-            column += _I(index[word])
-        if grown:
+            grown = min(grown, part)
+        columns = (new.terminal, new.merchant, new.country)
+        for part, (column, word) in enumerate(zip(self.codes, words, strict=True)):
+            if part <= grown:
+                column += _I(index[word])
+            else:  # shifted codes: encode the column again (cheaper than patching it)
+                column[:] = _bytes("i", [index[v] for v in columns[part]])
+        if grown < 3:
             self.bounds = (bounds[0], bounds[1])
             self.tail = _tail(table)
         return True
