@@ -7,9 +7,11 @@ card, mostly its string table. ``CardBlobs`` and ``TerminalBlobs`` keep the
 encoded columns of each entity's newest state and update them:
 
 * card: the four 8-byte columns are bytearrays an event is inserted into and
-  evicted events cut from; the string table and the codes are kept when the
-  table does not change (the common case: an event at the end whose terminal,
-  merchant and country the card already used), else built again;
+  evicted events cut from. The string table and the codes are kept when the
+  table does not change (an event at the end whose terminal, merchant and
+  country the card already used); a new value at the end grows the table in
+  place (the code columns after it are encoded again); anything else (a late
+  event, evictions that reorder the table) builds the table again;
 * terminal: the two fraud-mark columns are reused while the state shares the
   previous state's mark lists (``update_terminal_txn`` does not copy them).
 
@@ -92,8 +94,12 @@ class _Card:
         i = bisect_right(old.ts, event.time_us)
         start = n + 1 - len(new.ts)  # events evicted from the front
         self.state = new
-        values = (_Q(event.time_us), _D(float(event.amount)))
-        values += (_D(coord(event.latitude)), _D(coord(event.longitude)))
+        values = (
+            _Q(event.time_us),
+            _D(float(event.amount)),
+            _D(coord(event.latitude)),
+            _D(coord(event.longitude)),
+        )
         words = (event.terminal_id, event.merchant_id, event.country)
         if i == n and not start:  # the common case: one event at the end
             for column, value in zip(self.floats, values, strict=True):
