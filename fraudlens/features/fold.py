@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from fraudlens.features.state import (
+    CARD_BLOB,
     CARD_KEY,
     STATE_TS,
+    TERMINAL_BLOB,
     TERMINAL_KEY,
     CardState,
     FraudMark,
@@ -33,6 +35,7 @@ from fraudlens.features.state import (
     update_terminal_txn,
 )
 from fraudlens.features.state_codec import card_row, terminal_row
+from fraudlens.features.state_encoder import CardBlobs, TerminalBlobs
 
 
 class LabelEvent(NamedTuple):
@@ -132,6 +135,10 @@ class StateFolder:
             ignored; it is also how long the transaction index keeps an entry.
     """
 
+    # The blob caches are slots, outside ``vars(self)``: a snapshot
+    # (``fraudlens.features.checkpoint``) holds the state, not its encoding.
+    __slots__ = ("__dict__", "_card_blobs", "_terminal_blobs")
+
     def __init__(self, max_label_delay_us: int) -> None:
         self.max_label_delay_us = max_label_delay_us
         self.cards: dict[str, CardState] = {}
@@ -141,11 +148,15 @@ class StateFolder:
         self._clock_us = 0
         self.duplicates = 0
         self.ignored_labels = 0
+        # Each event's new state is encoded at once, from the previous blob.
+        self._card_blobs = CardBlobs()
+        self._terminal_blobs = TerminalBlobs()
 
     def apply(self, events: Iterable[Event]) -> FoldResult:
         """Apply events (sorted here by ``event_order``) and return the new rows."""
-        cards: dict[tuple[str, int], CardState] = {}
-        terminals: dict[tuple[str, int], TerminalState] = {}
+        cards: dict[tuple[str, int], bytes] = {}
+        terminals: dict[tuple[str, int], bytes] = {}
+        card_blob, terminal_blob = self._card_blobs.after, self._terminal_blobs.blob
         applied: list[TxnEvent] = []
         for event in sorted(events, key=event_order):
             self._clock_us = max(self._clock_us, event.time_us)
@@ -156,14 +167,14 @@ class StateFolder:
                 self._index[event.transaction_id] = _IndexEntry(event.terminal_id, event.time_us)
                 self._index_order.append((event.time_us, event.transaction_id))
                 applied.append(event)
-                card = update_card(self.cards.get(event.card_token), event)
-                self.cards[event.card_token] = card
-                cards[(event.card_token, event.time_us)] = card
-                term = update_terminal_txn(
-                    self.terminals.get(event.terminal_id), event.time_us, event.amount
-                )
-                self.terminals[event.terminal_id] = term
-                terminals[(event.terminal_id, event.time_us)] = term
+                key = event.card_token
+                old = self.cards.get(key)
+                card = self.cards[key] = update_card(old, event)
+                cards[(key, event.time_us)] = card_blob(key, old, card, event)
+                key = event.terminal_id
+                term = update_terminal_txn(self.terminals.get(key), event.time_us, event.amount)
+                self.terminals[key] = term
+                terminals[(key, event.time_us)] = terminal_blob(key, term)
                 continue
             mark = self._mark(event)
             if mark is None:
@@ -171,11 +182,14 @@ class StateFolder:
                 continue
             term = update_terminal_fraud(self.terminals.get(mark.terminal_id), mark)
             self.terminals[mark.terminal_id] = term
-            terminals[(mark.terminal_id, event.time_us)] = term
+            terminals[(mark.terminal_id, event.time_us)] = terminal_blob(mark.terminal_id, term)
         self._evict_index()
         return FoldResult(
-            card_rows=list(_card_rows_keyed(cards)),
-            terminal_rows=list(_terminal_rows_keyed(terminals)),
+            card_rows=[{CARD_KEY: k, STATE_TS: ts, CARD_BLOB: b} for (k, ts), b in cards.items()],
+            terminal_rows=[
+                {TERMINAL_KEY: k, STATE_TS: ts, TERMINAL_BLOB: b}
+                for (k, ts), b in terminals.items()
+            ],
             transactions=applied,
         )
 

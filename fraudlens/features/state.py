@@ -149,11 +149,14 @@ def update_card(state: CardState | None, event: TxnEvent) -> CardState:
 
 def _evict_days(state: TerminalState, newest_day: int) -> None:
     first = newest_day - TERMINAL_RETENTION_DAYS
-    keep = [i for i, d in enumerate(state.day) if d >= first]
-    if len(keep) != len(state.day):
+    if state.day and state.day[0] < first:  # days are sorted
+        keep = [i for i, d in enumerate(state.day) if d >= first]
         state.day = [state.day[i] for i in keep]
         state.tx = [state.tx[i] for i in keep]
         state.amount_cents = [state.amount_cents[i] for i in keep]
+    marks_kept = min(state.fraud_day, default=first) >= first
+    if marks_kept and len(state.fraud_day) <= TERMINAL_MAX_FRAUD_MARKS:
+        return  # no mark to drop: the mark lists stay the same objects
     marks = [i for i, d in enumerate(state.fraud_day) if d >= first]
     marks = marks[-TERMINAL_MAX_FRAUD_MARKS:]
     if len(marks) != len(state.fraud_day):
@@ -177,8 +180,15 @@ def amount_cents(amount: float) -> int:
 
 
 def update_terminal_txn(state: TerminalState | None, time_us: int, amount: float) -> TerminalState:
-    """Return the terminal state after one transaction of ``amount`` at ``time_us``."""
-    new = _copy_terminal(state or TerminalState())
+    """Return the terminal state after one transaction of ``amount`` at ``time_us``.
+
+    The new state shares the input's fraud-mark lists (nothing here changes
+    them in place): a fold's encoder reuses their encoding.
+    """
+    old = state or TerminalState()
+    new = TerminalState(
+        list(old.day), list(old.tx), list(old.amount_cents), old.fraud_label_us, old.fraud_day
+    )
     day = utc_day(time_us)
     cents = amount_cents(amount)
     i = bisect_right(new.day, day)
