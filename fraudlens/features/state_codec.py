@@ -50,8 +50,8 @@ from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB, CardState, Termin
 FORMAT_VERSION = 1
 CARD_MAGIC = b"FLcs"
 TERMINAL_MAGIC = b"FLts"
-_HEADER = struct.Struct("<4sHHII")
-HEADER_SIZE = _HEADER.size  # 16
+HEADER = struct.Struct("<4sHHII")  # magic, version, reserved, two counts
+HEADER_SIZE = HEADER.size  # 16
 _BIG_ENDIAN = sys.byteorder == "big"
 
 Ints = NDArray[np.int64]
@@ -59,7 +59,8 @@ Floats = NDArray[np.float64]
 Codes = NDArray[np.int32]
 
 
-def _bytes(code: str, values: Sequence[Any]) -> bytes:
+def packed(code: str, values: Sequence[Any]) -> bytes:
+    """``values`` as little-endian machine values of ``array`` type ``code``."""
     # array() converts a Python list several times faster than numpy does.
     out = array(code, values)
     if _BIG_ENDIAN:
@@ -84,15 +85,15 @@ def encode_card(state: CardState) -> bytes:
         ends = list(accumulate(len(value.encode()) for value in table))
     return b"".join(
         (
-            _HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, n, len(table)),
-            _bytes("q", state.ts),
-            _bytes("d", state.amount),
-            _bytes("d", state.lat),
-            _bytes("d", state.lon),
-            _bytes("i", [index[v] for v in state.terminal]),
-            _bytes("i", [index[v] for v in state.merchant]),
-            _bytes("i", [index[v] for v in state.country]),
-            _bytes("I", ends),
+            HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, n, len(table)),
+            packed("q", state.ts),
+            packed("d", state.amount),
+            packed("d", state.lat),
+            packed("d", state.lon),
+            packed("i", [index[v] for v in state.terminal]),
+            packed("i", [index[v] for v in state.merchant]),
+            packed("i", [index[v] for v in state.country]),
+            packed("I", ends),
             text,
         )
     )
@@ -109,12 +110,12 @@ def encode_terminal(state: TerminalState) -> bytes:
         raise ValueError("terminal state lists differ in length")
     return b"".join(
         (
-            _HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, marks),
-            _bytes("q", state.day),
-            _bytes("q", state.tx),
-            _bytes("q", state.amount_cents),
-            _bytes("q", state.fraud_label_us),
-            _bytes("q", state.fraud_day),
+            HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, marks),
+            packed("q", state.day),
+            packed("q", state.tx),
+            packed("q", state.amount_cents),
+            packed("q", state.fraud_label_us),
+            packed("q", state.fraud_day),
         )
     )
 
@@ -122,7 +123,7 @@ def encode_terminal(state: TerminalState) -> bytes:
 def _header(blob: bytes, magic: bytes, what: str) -> tuple[int, int]:
     if len(blob) < HEADER_SIZE:
         raise FeatureStoreError(f"{what} state blob truncated: {len(blob)} bytes, no header")
-    found, version, _, a, b = _HEADER.unpack_from(blob)
+    found, version, _, a, b = HEADER.unpack_from(blob)
     if found != magic:
         raise FeatureStoreError(f"{what} state blob has magic {found!r}, expected {magic!r}")
     if version != FORMAT_VERSION:

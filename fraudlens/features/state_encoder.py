@@ -28,11 +28,11 @@ from itertools import accumulate, chain
 
 from fraudlens.features.state import CardState, TerminalState, TxnEvent, coord
 from fraudlens.features.state_codec import (
-    _HEADER,
     CARD_MAGIC,
     FORMAT_VERSION,
+    HEADER,
     TERMINAL_MAGIC,
-    _bytes,
+    packed,
 )
 
 _Q = struct.Struct("<q").pack
@@ -48,7 +48,7 @@ class _Card:
     def __init__(self, state: CardState) -> None:
         self.state = state
         self.floats = [
-            bytearray(_bytes(code, values))
+            bytearray(packed(code, values))
             for code, values in (
                 ("q", state.ts),
                 ("d", state.amount),
@@ -72,7 +72,7 @@ class _Card:
         # the merchants: a value seen only later would move up the table.
         self.bounds = (len(set(state.terminal)), len(head))
         self.codes = [
-            bytearray(_bytes("i", [index[v] for v in values]))
+            bytearray(packed("i", [index[v] for v in values]))
             for values in (state.terminal, state.merchant, state.country)
         ]
         self.tail = _tail(table)
@@ -81,7 +81,7 @@ class _Card:
         state = self.state
         return b"".join(
             (
-                _HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, len(state.ts), len(self.table)),
+                HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, len(state.ts), len(self.table)),
                 *self.floats,
                 *self.codes,
                 self.tail,
@@ -149,7 +149,7 @@ class _Card:
             if part <= grown:
                 column += _I(index[word])
             else:  # shifted codes: encode the column again (cheaper than patching it)
-                column[:] = _bytes("i", [index[v] for v in columns[part]])
+                column[:] = packed("i", [index[v] for v in columns[part]])
         if grown < 3:
             self.bounds = (bounds[0], bounds[1])
             self.tail = _tail(table)
@@ -162,7 +162,7 @@ def _tail(table: list[str]) -> bytes:
     text = "".join(table).encode()
     if ends and len(text) != ends[-1]:  # not all ASCII: count bytes
         ends = list(accumulate(len(value.encode()) for value in table))
-    return _bytes("I", ends) + text
+    return packed("I", ends) + text
 
 
 class CardBlobs:
@@ -196,17 +196,17 @@ class TerminalBlobs:
         else:
             if len(label_us) != len(fraud_day):
                 raise ValueError("terminal state lists differ in length")
-            marks = _bytes("q", label_us) + _bytes("q", fraud_day)
+            marks = packed("q", label_us) + packed("q", fraud_day)
             self._marks[key] = (label_us, fraud_day, marks)
         days = len(state.day)
         if len(state.tx) != days or len(state.amount_cents) != days:
             raise ValueError("terminal state lists differ in length")
         return b"".join(
             (
-                _HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, len(label_us)),
-                _bytes("q", state.day),
-                _bytes("q", state.tx),
-                _bytes("q", state.amount_cents),
+                HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, len(label_us)),
+                packed("q", state.day),
+                packed("q", state.tx),
+                packed("q", state.amount_cents),
                 marks,
             )
         )
