@@ -14,6 +14,7 @@ the same scalar ``haversine_km``, once per row that has one.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudlens.errors import FeatureStoreError
+from fraudlens.features.blob_batch import gather, join
 from fraudlens.features.definitions import (
     MIN_SPEED_HOURS,
     NIGHT_HOURS,
     STD_REL_EPSILON,
     US_PER_HOUR,
-    has_location,
     haversine_km,
 )
 from fraudlens.features.registry import WINDOWS
@@ -37,7 +38,7 @@ from fraudlens.features.state import (
     US_PER_DAY,
     US_PER_SECOND,
 )
-from fraudlens.features.state_codec import CardViews, card_views
+from fraudlens.features.state_codec import CARD_MAGIC, HEADER_SIZE, card_views
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -61,10 +62,13 @@ class RequestBatch:
 class CardBatch:
     """The card states of a batch, flattened CSR-style.
 
-    Row i owns ``offsets[i]:offsets[i+1]`` of every array. Terminal, merchant
-    and country are codes into the row's own string table (in ``views[i]``,
-    as stored in the blob, ``fraudlens.features.state_codec``): comparing
-    codes within a row is comparing the strings.
+    Row i owns ``offsets[i]:offsets[i+1]`` of every event array. Terminal,
+    merchant and country are codes into the row's own string table, as stored
+    in the blob (``fraudlens.features.state_codec``): comparing codes within a
+    row is comparing the strings. The tables stay encoded in ``buffer`` (the
+    batch's blobs, ``blob_batch``): row i's text starts at byte
+    ``text_at[i]`` and its strings end at ``ends[tables[i]:tables[i+1]]``
+    (relative to ``text_at[i]``).
     """
 
     offsets: Ints
@@ -75,7 +79,10 @@ class CardBatch:
     terminal: Codes
     merchant: Codes
     country: Codes
-    views: list[CardViews | None]
+    buffer: bytes
+    text_at: Ints
+    tables: Ints
+    ends: Ints
 
 
 def _coords(values: Sequence[Any]) -> Floats:
@@ -99,50 +106,83 @@ def request_batch(inputs: Mapping[str, Sequence[Any]]) -> RequestBatch:
 
 
 def card_batch(inputs: Mapping[str, Sequence[Any]], rows: int) -> CardBatch:
-    """The card state blobs of ODFV ``inputs``, flattened (one copy per array).
+    """The card state blobs of ODFV ``inputs``, flattened (``blob_batch``).
 
     A row without a blob (no state) owns no events.
 
     Raises:
         FeatureStoreError: a blob is not readable (``state_codec.card_views``).
     """
-    blobs = inputs[CARD_BLOB] if CARD_BLOB in inputs else [None] * rows
-    views = [None if b is None else card_views(b, check_codes=False) for b in blobs]
-    present = [v for v in views if v is not None]
-    counts = [0 if v is None else len(v.ts) for v in views]
+    blobs = join(inputs[CARD_BLOB] if CARD_BLOB in inputs else [None] * rows, CARD_MAGIC, _read)
+    n, k, start = blobs.first, blobs.second, blobs.start
+    text_at = HEADER_SIZE + 44 * n + 4 * k  # the layout of ``state_codec.encode_card``
+    blobs.require(blobs.size >= text_at)
+    last_end = blobs.words("<u4")[np.where(k > 0, (start + text_at) // 4 - 1, 0)]
+    blobs.require(blobs.size == text_at + np.where(k > 0, last_end, 0))
     offsets = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-
-    def cat(k: int, dtype: type[np.generic]) -> Any:
-        return np.concatenate([v[k] for v in present]) if present else np.empty(0, dtype)
-
+    np.cumsum(n, out=offsets[1:])
+    tables = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(k, out=tables[1:])
+    wide, floats, narrow = blobs.words("<i8"), blobs.words("<f8"), blobs.words("<i4")
+    event = gather((start + HEADER_SIZE) // 8, n)
+    steps = np.repeat(n, n)
+    code = gather((start + HEADER_SIZE + 32 * n) // 4, n)
     batch = CardBatch(
         offsets=offsets,
-        ts=cat(0, np.int64),
-        amount=cat(1, np.float64),
-        lat=cat(2, np.float64),
-        lon=cat(3, np.float64),
-        terminal=cat(4, np.int32),
-        merchant=cat(5, np.int32),
-        country=cat(6, np.int32),
-        views=views,
+        ts=wide[event],
+        amount=floats[event + steps],
+        lat=floats[event + 2 * steps],
+        lon=floats[event + 3 * steps],
+        terminal=narrow[code],
+        merchant=narrow[code + steps],
+        country=narrow[code + 2 * steps],
+        buffer=blobs.buffer,
+        text_at=start + text_at,
+        tables=tables,
+        ends=blobs.words("<u4")[gather((start + HEADER_SIZE + 44 * n) // 4, k)].astype(np.int64),
     )
     # Every code within its row's table (checked here once for the batch).
-    size = np.repeat([0 if v is None else len(v.ends) for v in views], counts)
+    size = np.repeat(k, n)
     for codes in (batch.terminal, batch.merchant, batch.country):
         if ((codes < 0) | (codes >= size)).any():
             raise FeatureStoreError("card state blob has a string code outside its table")
     return batch
 
 
+def _read(blob: Any) -> object:
+    return card_views(blob, check_codes=False)
+
+
+def _table_code(buffer: bytes, base: int, ends: list[int], lo: int, hi: int, value: str) -> int:
+    """The code of ``value`` in the table ``ends[lo:hi]`` whose text starts at byte
+    ``base``; -1 when absent (``state_codec.CardViews.code`` on a joined buffer)."""
+    want = value.encode()
+    size = len(want)
+    if not size:
+        sizes = [b - a for a, b in zip([0, *ends[lo:hi]], ends[lo:hi], strict=False)]
+        return sizes.index(0) if 0 in sizes else -1
+    stop = base + ends[hi - 1]
+    found = buffer.find(want, base, stop)
+    while found >= 0:
+        # A hit counts only where a whole string of the table starts and ends.
+        at = found - base
+        i = bisect_left(ends, at + size, lo, hi)
+        if i < hi and ends[i] == at + size and (ends[i - 1] if i > lo else 0) == at:
+            return i - lo
+        found = buffer.find(want, found + 1, stop)
+    return -1
+
+
 def request_codes(cards: CardBatch, req: RequestBatch) -> tuple[Ints, Ints, Ints]:
     """Per row, the codes of the request's terminal, merchant and country in the row's
     table (-1: the card never used it)."""
     out: tuple[list[int], list[int], list[int]] = ([], [], [])
+    buffer, ends, tables = cards.buffer, cards.ends.tolist(), cards.tables.tolist()
     wanted_rows = zip(req.terminal, req.merchant, req.country, strict=True)
-    for view, wanted in zip(cards.views, wanted_rows, strict=True):
+    for i, (base, wanted) in enumerate(zip(cards.text_at.tolist(), wanted_rows, strict=True)):
+        lo, hi = tables[i], tables[i + 1]
         for codes, value in zip(out, wanted, strict=True):
-            codes.append(-1 if view is None else view.code(value))
+            codes.append(_table_code(buffer, base, ends, lo, hi, value) if hi > lo else -1)
     terminal, merchant, country = (np.array(c, dtype=np.int64) for c in out)
     return terminal, merchant, country
 
@@ -187,28 +227,44 @@ def safe_divide(num: Floats, den: Any, where: NDArray[np.bool_], default: float)
     return out
 
 
-def _distinct(
-    codes: Codes, requested: Ints, lo_1d: list[int], lo_30d: list[int], end: list[int]
-) -> tuple[Ints, Ints, Ints]:
-    """Distinct values per row over 1 and 30 days, and 1 if the request's value is new.
+def _running(flags: NDArray[np.bool_]) -> Ints:
+    """How many ``flags`` are set before each index (0 to ``len(flags)``):
+    ``_running(f)[b] - _running(f)[a]`` is the count in ``[a, b)``, exact."""
+    seen = np.zeros(len(flags) + 1, dtype=np.int64)
+    np.cumsum(flags, out=seen[1:])
+    return seen
 
-    Python sets on each row's slice of codes: exact, and as fast here as any
-    array route for the few events a window holds.
+
+def _distinct(
+    cards: CardBatch, requested: list[Ints], row: Ints, lo_1d: Ints, lo_30d: Ints, end: Ints
+) -> list[tuple[Ints, Ints, Ints]]:
+    """For terminal, merchant and country: distinct values per row over 1 and 30 days,
+    and 1 if the request's value is new.
+
+    An event counts once in a window ``[lo, end)`` when it is its value's last
+    occurrence before ``end``. The three code columns are stacked (column c's
+    event j at ``c * n + j``), and (column, row, code) is a slot of the rows'
+    tables laid end to end, so one ``maximum.at`` finds every last occurrence.
     """
-    flat = codes.tolist()
-    day: list[int] = []
-    month: list[int] = []
-    new: list[int] = []
-    for wanted, lo1, lo30, stop in zip(requested.tolist(), lo_1d, lo_30d, end, strict=True):
-        seen = set(flat[lo30:stop])
-        month.append(len(seen))
-        day.append(len(set(flat[lo1:stop])) if stop - lo1 > 1 else stop - lo1)
-        new.append(wanted not in seen)  # -1 (not in the row's table) never is
-    return (
-        np.array(day, dtype=np.int64),
-        np.array(month, dtype=np.int64),
-        np.array(new, dtype=np.int64),
-    )
+    # int32 throughout (a batch holds far fewer than 2**31 / 3 events and strings):
+    # smaller arrays, fewer fresh pages.
+    codes = np.stack([cards.terminal, cards.merchant, cards.country])
+    n, size = len(row), int(cards.tables[-1])
+    kinds = np.arange(3, dtype=np.int32)[:, None] * np.int32(size)
+    slot = (kinds + cards.tables[:-1].astype(np.int32)[row] + codes).ravel()
+    index = np.arange(3 * n, dtype=np.int32)
+    before = np.tile(np.arange(n) < end[row], 3)
+    latest = np.full(3 * size, -1, dtype=np.int32)
+    np.maximum.at(latest, slot[before], index[before])
+    last = _running(latest[slot] == index)  # never true at or after end
+    wanted = np.stack(requested).astype(np.int32)[:, row]
+    hits = _running((codes == wanted).ravel())  # -1 never matches
+    out = []
+    for c in range(3):
+        stop, day, month = c * n + end, c * n + lo_1d, c * n + lo_30d
+        new = (hits[stop] - hits[month] == 0).astype(np.int64)
+        out.append((last[stop] - last[day], last[stop] - last[month], new))
+    return out
 
 
 def _same_terminal(codes: Codes, requested: Ints, end: Ints, length: Ints) -> NDArray[np.bool_]:
@@ -261,13 +317,12 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         out[f"card_amount_max_{name}"] = np.where(n > 0, top + 0.0, 0.0)
 
     wanted = request_codes(cards, req)
-    bounds = [lo["1d"].tolist(), lo["30d"].tolist(), end.tolist()]
-    for what, codes, requested, one in (
-        ("terminals", cards.terminal, wanted[0], "terminal"),
-        ("merchants", cards.merchant, wanted[1], "merchant"),
-        ("countries", cards.country, wanted[2], "country"),
+    counted = _distinct(cards, list(wanted), row, lo["1d"], lo["30d"], end)
+    for (what, one), (day, month, new) in zip(
+        (("terminals", "terminal"), ("merchants", "merchant"), ("countries", "country")),
+        counted,
+        strict=True,
     ):
-        day, month, new = _distinct(codes, requested, *bounds)
         out[f"card_distinct_{what}_1d"] = day
         out[f"card_distinct_{what}_30d"] = month
         out[f"card_new_{one}_30d"] = new
@@ -316,24 +371,33 @@ def _previous(cards: CardBatch, req: RequestBatch, lo: Ints, end: Ints) -> dict[
     if not has_prev.any():
         return out
     secs[has_prev] = (req.time_us[has_prev] - cards.ts[end[has_prev] - 1]) / US_PER_SECOND
-    # The most recent earlier event that had a location: a short walk back per
-    # row (usually one step), as the definition does, on Python floats.
+    # The most recent earlier event that had a location, if within 30 days:
+    # the last located event before ``end``, when it is at or after ``lo``.
+    has_place = (cards.lat != MISSING_COORD) & (cards.lon != MISSING_COORD)
+    has_place &= (cards.lat >= -90.0) & (cards.lat <= 90.0)
+    places, placed = np.flatnonzero(has_place), _running(has_place)
     located = has_prev & (req.lat != MISSING_COORD) & (req.lon != MISSING_COORD)
     located &= (req.lat >= -90.0) & (req.lat <= 90.0)
-    found: list[tuple[int, int, float]] = []
-    req_lat, req_lon = req.lat.tolist(), req.lon.tolist()
-    for i in np.flatnonzero(located).tolist():
-        for j in range(int(end[i]) - 1, int(lo[i]) - 1, -1):
-            lat, lon = float(cards.lat[j]), float(cards.lon[j])
-            if has_location(lat, lon):
-                found.append((i, j, haversine_km(lat, lon, req_lat[i], req_lon[i])))
-                break
-    if not found:
+    located &= placed[end] > placed[lo]
+    if not located.any():
         return out
-    rows_found, events, distances = zip(*found, strict=True)
-    ok = np.array(rows_found, dtype=np.int64)
-    dist = np.array(distances, dtype=np.float64)
-    elapsed = req.time_us[ok] - cards.ts[np.array(events, dtype=np.int64)]
+    ok = np.flatnonzero(located)
+    last = places[placed[end[ok]] - 1]
+    # The same scalar distance as the definition, on Python floats.
+    dist = np.array(
+        [
+            haversine_km(*coords)
+            for coords in zip(
+                cards.lat[last].tolist(),
+                cards.lon[last].tolist(),
+                req.lat[ok].tolist(),
+                req.lon[ok].tolist(),
+                strict=True,
+            )
+        ],
+        dtype=np.float64,
+    )
+    elapsed = req.time_us[ok] - cards.ts[last]
     hours = np.maximum(elapsed / US_PER_HOUR, MIN_SPEED_HOURS)
     km[ok] = dist
     speed[ok] = dist / hours

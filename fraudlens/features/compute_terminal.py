@@ -1,6 +1,6 @@
 """Terminal features for a whole batch at once (numpy), identical to ``definitions``.
 
-Each row's state blob is read zero-copy (``state_codec``) and its days and
+The batch's state blobs are read together (``blob_batch``) and their days and
 fraud marks are flattened CSR-style as in ``compute``; counts and cents are
 integers, so their sums are exact, and the only float operations are the
 final divisions ``definitions`` also makes.
@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fraudlens.features.blob_batch import gather, join
 from fraudlens.features.compute import Ints, safe_divide
 from fraudlens.features.registry import MATURED_WINDOWS, TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
 from fraudlens.features.state import MATURED_DELAY_DAYS, TERMINAL_BLOB, US_PER_DAY
-from fraudlens.features.state_codec import TerminalViews, terminal_views
+from fraudlens.features.state_codec import HEADER_SIZE, TERMINAL_MAGIC, terminal_views
 
 
 def _segment_sums(values: Ints, offsets: Ints) -> Ints:
@@ -27,19 +28,25 @@ def _segment_sums(values: Ints, offsets: Ints) -> Ints:
     return total[offsets[1:]] - total[offsets[:-1]]
 
 
-def _flatten(views: list[TerminalViews | None], first: int, count: int) -> list[Ints]:
-    """Fields ``first..first+count`` of every row's views, concatenated: offsets, then arrays.
+def _flatten(values: Sequence[Any]) -> tuple[list[Ints], list[Ints]]:
+    """The days (offsets, day, tx, cents) and the fraud marks (offsets, label time,
+    fraud day) of every row's blob, concatenated (``blob_batch``).
 
-    The fields flattened together have the same length within a row.
+    Raises:
+        FeatureStoreError: a blob is not readable (``state_codec.terminal_views``).
     """
-    present = [v for v in views if v is not None]
-    offsets = np.zeros(len(views) + 1, dtype=np.int64)
-    np.cumsum([0 if v is None else len(v[first]) for v in views], out=offsets[1:])
-    arrays = [
-        np.concatenate([v[k] for v in present]) if present else np.empty(0, np.int64)
-        for k in range(first, first + count)
-    ]
-    return [offsets, *arrays]
+    blobs = join(values, TERMINAL_MAGIC, terminal_views)
+    days, marks = blobs.first, blobs.second
+    blobs.require(blobs.size == HEADER_SIZE + 8 * (3 * days + 2 * marks))
+    wide = blobs.words("<i8")
+    out: list[list[Ints]] = []
+    first = (blobs.start + HEADER_SIZE) // 8
+    for base, count, fields in ((first, days, 3), (first + 3 * days, marks, 2)):
+        offsets = np.zeros(len(count) + 1, dtype=np.int64)
+        np.cumsum(count, out=offsets[1:])
+        index, steps = gather(base, count), np.repeat(count, count)
+        out.append([offsets, *(wide[index + k * steps] for k in range(fields))])
+    return out[0], out[1]
 
 
 def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
@@ -53,9 +60,7 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     rows = len(t)
     today = t // US_PER_DAY
     blobs = inputs[TERMINAL_BLOB] if TERMINAL_BLOB in inputs else [None] * rows
-    views = [None if b is None else terminal_views(b) for b in blobs]
-    day_offsets, day, tx, cents = _flatten(views, 0, 3)
-    mark_offsets, label_us, fraud_day = _flatten(views, 3, 2)
+    (day_offsets, day, tx, cents), (mark_offsets, label_us, fraud_day) = _flatten(blobs)
     day_ago = day - np.repeat(today, np.diff(day_offsets))
     mark_row = np.repeat(np.arange(rows), np.diff(mark_offsets))
     arrived = label_us < t[mark_row]

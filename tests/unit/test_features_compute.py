@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fraudlens.errors import FeatureStoreError
 from fraudlens.features.compute import card_matrix
 from fraudlens.features.definitions import card_features
 from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns, terminal_feature_columns
@@ -23,7 +24,14 @@ from fraudlens.features.state import (
     TerminalState,
     TxnEvent,
 )
-from fraudlens.features.state_codec import card_row, encode_card, encode_terminal, terminal_row
+from fraudlens.features.state_codec import (
+    card_row,
+    card_views,
+    encode_card,
+    encode_terminal,
+    terminal_row,
+    terminal_views,
+)
 
 T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()) * US_PER_SECOND
 MIN = 60 * US_PER_SECOND
@@ -226,3 +234,51 @@ def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
     request_only = {name: inputs[name] for name in ("req_time_us", "req_amount")}
     bare = terminal_feature_columns(request_only)  # no state columns
     assert bare["term_tx_count_30d"] == [0] * 64
+
+
+def _spoiled(blob: bytes) -> list[Any]:
+    """Ways a blob is not readable: truncated, extended, other magic, other version."""
+    version_at = 4  # after the magic (state_codec.HEADER)
+    return [
+        b"",
+        blob[:10],
+        blob[:-1],
+        blob + b"\0",
+        b"XXXX" + blob[4:],
+        blob[:version_at] + bytes([blob[version_at] + 1]) + blob[version_at + 1 :],
+        list(blob),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["card", "terminal"])
+def test_a_spoiled_blob_in_a_batch_raises_the_codecs_error(kind: str) -> None:
+    rng = random.Random(5)
+    column = CARD_BLOB if kind == "card" else TERMINAL_BLOB
+    read = card_views if kind == "card" else terminal_views
+    columns = card_feature_columns if kind == "card" else terminal_feature_columns
+    inputs = random_inputs(5, rows=VECTOR_MIN_ROWS)
+    if kind == "terminal":
+        inputs[column] = [random_terminal(rng, T0)[column] for _ in range(VECTOR_MIN_ROWS)]
+    if kind == "card":
+        good = encode_card(random_state(rng, 4))
+    else:
+        marks = {"fraud_label_us": [T0], "fraud_day": [T0 // US_PER_DAY]}
+        good = encode_terminal(TerminalState(day=[1, 2], tx=[3, 4], amount_cents=[5, 6], **marks))
+    for spoiled in _spoiled(good):
+        with pytest.raises(FeatureStoreError) as codec:
+            read(spoiled)
+        batch = {**inputs, column: [*inputs[column][:7], spoiled, *inputs[column][8:]]}
+        with pytest.raises(FeatureStoreError) as batched:
+            columns(batch, 1)
+        assert str(batched.value) == str(codec.value)
+
+
+def test_blobs_as_bytearray_or_memoryview_read_as_bytes() -> None:
+    inputs = random_inputs(8, rows=VECTOR_MIN_ROWS)
+    want = card_feature_columns(inputs, 1)
+    for wrap in (bytearray, memoryview):
+        blobs = [None if b is None else wrap(b) for b in inputs[CARD_BLOB]]
+        got = card_feature_columns({**inputs, CARD_BLOB: blobs}, 1)
+        assert {k: [exact(v) for v in got[k]] for k in NAMES} == {
+            k: [exact(v) for v in want[k]] for k in NAMES
+        }
