@@ -48,11 +48,11 @@ def _evaluation() -> Evaluation:
     )
 
 
-def _card(weight: float, constant: list[str]) -> str:
+def _card(weight: float, constant: list[str], model: FraudModel | None = None) -> str:
     report = _evaluation()
     return model_card(
         name="fraudlens",
-        model=_model(weight),
+        model=_model(weight) if model is None else model,
         lineage={},
         choices={},
         counts={},
@@ -100,17 +100,7 @@ def test_card_lists_passthrough_columns_and_warns_when_one_is_constant() -> None
     model = _model(0.5)
     model.feature_names = names
     model.metadata = {"extras": {"device_score": 0.25, "V1": 0.0}}
-    report = _evaluation()
-    card = model_card(
-        name="fraudlens",
-        model=model,
-        lineage={},
-        choices={},
-        counts={},
-        validation=report,
-        test=report,
-        constant_columns=constant,
-    )
+    card = _card(0.5, constant, model)
     assert "`x_device_score` (default 0.25), `x_V1` (default 0)" in card
     assert "1 of 3 features were constant" in card and "`x_V1`" in card
     assert "Passthrough columns" not in _card(0.5, [])
