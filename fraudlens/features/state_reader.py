@@ -9,7 +9,8 @@
   ``ValueProto``. No per-entity ``EntityKey`` protos, no response building:
   those were half of a batched ``get_online_features`` here.
 - ``SqliteStateReader`` (the embedded store): the same keys (without the
-  project), one ``SELECT ... WHERE entity_key IN (...)`` per view.
+  project), one ``SELECT ... WHERE entity_key IN (...)`` per view and per
+  ``SQLITE_CHUNK`` keys.
 - ``FeastStateReader`` (any other store): ``get_online_features``.
 
 All give the same values (tests/integration/features/test_state_reader.py).
@@ -36,6 +37,9 @@ TERMINAL_VIEW = "terminal_state"
 STATE_REFS = [f"{CARD_VIEW}:{CARD_BLOB}", f"{TERMINAL_VIEW}:{TERMINAL_BLOB}"]
 
 Blobs = dict[str, list[Any]]
+
+# Keys per SQLite SELECT: SQLite builds before 3.32 cap bound variables at 999.
+SQLITE_CHUNK = 500
 
 
 class StateReader(Protocol):
@@ -154,7 +158,7 @@ class RedisStateReader:
 
 
 class SqliteStateReader:
-    """Feast's SQLite layout (table ``{project}_{view}``), one SELECT per view.
+    """Feast's SQLite layout (table ``{project}_{view}``), one SELECT per view and chunk.
 
     Uses the connection Feast's ``SqliteOnlineStore`` holds.
     """
@@ -177,13 +181,16 @@ class SqliteStateReader:
     def _select(self, view: _View, feature: str, values: Sequence[str]) -> list[Any]:
         unique = list(dict.fromkeys(values))
         keys = [view.key(v) for v in unique]
-        marks = ",".join("?" * len(keys))
-        sql = (
-            f"SELECT entity_key, value FROM {self._tables[view]} "
-            f"WHERE feature_name = ? AND entity_key IN ({marks})"
-        )
         parse = self._parse
-        found = {key: _value(parse(raw)) for key, raw in self._conn.execute(sql, [feature, *keys])}
+        found: dict[bytes, Any] = {}
+        for start in range(0, len(keys), SQLITE_CHUNK):
+            chunk = keys[start : start + SQLITE_CHUNK]
+            sql = (
+                f"SELECT entity_key, value FROM {self._tables[view]} "
+                f"WHERE feature_name = ? AND entity_key IN ({','.join('?' * len(chunk))})"
+            )
+            for key, raw in self._conn.execute(sql, [feature, *chunk]):
+                found[key] = _value(parse(raw))
         by_value = {v: found.get(k) for v, k in zip(unique, keys, strict=True)}
         return [by_value[v] for v in values]
 

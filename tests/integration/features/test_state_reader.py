@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from fraudlens.features.sink import FeastSink
 from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB
 from fraudlens.features.state_codec import card_from_row, terminal_from_row
 from fraudlens.features.state_reader import (
+    SQLITE_CHUNK,
     FeastStateReader,
     RedisStateReader,
     SqliteStateReader,
@@ -153,6 +155,37 @@ def test_redis_keys_are_feasts(tmp_path: Path, redis_url: str) -> None:
         table = store.get_feature_view(f"{join_key.split('_')[0]}_state")
         _, fields = online._generate_hset_keys_for_features(table, [feature])
         assert field == fields[:1]
+
+
+def test_sqlite_reads_more_keys_than_one_chunk(
+    tmp_path: Path, redis_url: str, feature_sim: Simulation
+) -> None:
+    """More unique keys than ``SQLITE_CHUNK`` (twice over), on a connection that
+    allows 999 bound variables, as SQLite builds before 3.32 did."""
+    store = open_store(store_settings(tmp_path, redis_url, "sqlite"))
+    head = feature_sim.transactions.sort_values("event_time").head(50)
+    events = [to_event(Transaction.model_validate(r)) for r in transaction_records(head)]
+    result = StateFolder(10**12).apply(events)
+    known = SQLITE_CHUNK + 100
+    sink = FeastSink(store, None, "test")
+    card_row, terminal_row = result.card_rows[-1], result.terminal_rows[-1]
+    sink.push("card_state", [{**card_row, "card_token": f"c{i}"} for i in range(known)])
+    sink.push("terminal_state", [{**terminal_row, "terminal_id": f"t{i}"} for i in range(known)])
+    # Known and unknown keys in both chunks, then repeats.
+    cards = [f"c{i}" for i in range(2 * known)] + ["c1", "c1", "c4"]
+    terminals = [f"t{i}" for i in range(len(cards))]
+    expected = FeastStateReader(store).read(cards, terminals)
+
+    reader = state_reader(store)
+    assert isinstance(reader, SqliteStateReader)
+    reader._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    with pytest.raises(sqlite3.OperationalError, match="too many SQL variables"):
+        reader._conn.execute(f"SELECT {','.join('?' * 1000)}", list(range(1000)))
+    direct = reader.read(cards, terminals)
+    assert direct == expected
+    for blob in (CARD_BLOB, TERMINAL_BLOB):
+        found = [v is not None for v in direct[blob]]
+        assert found.count(True) > SQLITE_CHUNK and not all(found)
 
 
 def free_port() -> int:
