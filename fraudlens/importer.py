@@ -53,10 +53,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
-from fraudlens.features.extras import PREFIX, ExtrasMapping, finite_value
+from fraudlens.features.extras import PREFIX, ExtrasMapping
 from fraudlens.features.extras import column as extra_column
 from fraudlens.history import write_import_info
-from fraudlens.schema import TRANSACTION_FIELDS, LabelSource, Transaction, parse_transaction
+from fraudlens.schema import (
+    TRANSACTION_FIELDS,
+    LabelSource,
+    Transaction,
+    extra_value,
+    parse_transaction,
+)
 from fraudlens.security.encryption import KeyRing
 from fraudlens.security.personal_fields import encrypt_personal_fields
 from fraudlens.security.tokenize import Tokenizer, normalize_pan
@@ -201,7 +207,7 @@ def _extras(row: dict[str, Any], mapping: ColumnMapping) -> dict[str, float]:
             values[name] = default
             continue
         try:
-            values[name] = finite_value(name, value)
+            values[name] = extra_value(name, value, numbers_only=False)
         except ValueError as exc:
             raise ValidationError(f"extras.{name}", str(exc)) from None
     return values

@@ -89,6 +89,33 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def extra_value(name: str, value: Any, *, numbers_only: bool = True) -> float:
+    """A passthrough extra's value as a finite float (the one check, for events and imports).
+
+    Args:
+        name: the extra, named in the error.
+        value: the value. With ``numbers_only`` (events: JSON numbers) text is
+            refused; without it (an imported cell, a mapping's default) a number
+            written as text is parsed.
+
+    Raises:
+        ValueError: ``extra <name>: ...``: not a number (a bool is not one) or not finite.
+    """
+    if isinstance(value, bool) or (numbers_only and not isinstance(value, int | float)):
+        raise ValueError(f"extra {name}: not a number: {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float's range: not echoed (thousands of digits)
+        raise ValueError(
+            f"extra {name}: must be a finite number, got one beyond float range"
+        ) from None
+    except (TypeError, ValueError):
+        raise ValueError(f"extra {name}: not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"extra {name}: must be a finite number, got {value!r}")
+    return number
+
+
 class Transaction(BaseModel):
     """One card transaction (schema version 1)."""
 
@@ -170,11 +197,7 @@ class Transaction(BaseModel):
         for name, number in value.items():
             if not isinstance(name, str) or not _EXTRA_NAME.match(name):
                 raise ValueError(f"extra {name!r}: a name is a letter then letters, digits or _")
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise ValueError(f"extra {name}: not a number: {number!r}")
-            if not math.isfinite(number):
-                raise ValueError(f"extra {name}: must be a finite number, got {number!r}")
-            out[name] = float(number)
+            out[name] = extra_value(name, number)
         return out
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraudlens.features.registry import FEATURE_NAMES, FeatureSpec
-from fraudlens.schema import EXTRA_COLUMN_PREFIX, EXTRA_NAME_PATTERN, Transaction
+from fraudlens.schema import EXTRA_COLUMN_PREFIX, EXTRA_NAME_PATTERN, Transaction, extra_value
 
 PREFIX = EXTRA_COLUMN_PREFIX
 METADATA_KEY = "extras"
@@ -69,23 +69,6 @@ def spec(name: str) -> FeatureSpec:
     )
 
 
-def finite_value(name: str, value: Any) -> float:
-    """A numeric extra's value as a finite float.
-
-    Raises:
-        ValueError: not a number (a bool is not one) or not finite.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"extra {name}: not a number: {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"extra {name}: not a number: {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"extra {name}: must be a finite number, got {value!r}")
-    return number
-
-
 class ExtrasMapping(BaseModel):
     """The ``extras:`` part of an import mapping.
 
@@ -104,7 +87,9 @@ class ExtrasMapping(BaseModel):
     def _numeric(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {check_name(str(k)): finite_value(str(k), v) for k, v in value.items()}
+        return {
+            check_name(str(k)): extra_value(str(k), v, numbers_only=False) for k, v in value.items()
+        }
 
     @field_validator("categorical")
     @classmethod
@@ -121,7 +106,9 @@ def declared(info: Mapping[str, Any]) -> dict[str, float]:
     """The numeric extras (name -> default) recorded in ``import.json`` (empty if none)."""
     raw = info.get(METADATA_KEY) or {}
     numeric = raw.get("numeric", {}) if isinstance(raw, Mapping) else {}
-    return {check_name(str(k)): finite_value(str(k), v) for k, v in numeric.items()}
+    return {
+        check_name(str(k)): extra_value(str(k), v, numbers_only=False) for k, v in numeric.items()
+    }
 
 
 def model_defaults(model: object) -> dict[str, float]:

@@ -13,7 +13,7 @@ import pytest
 from fraudlens.errors import ConfigError, ValidationError
 from fraudlens.features.extras import declared, fill_request_extras, model_defaults
 from fraudlens.importer import import_transactions, load_mapping
-from fraudlens.schema import parse_transaction
+from fraudlens.schema import extra_value, parse_transaction
 from fraudlens.security import KeyRing, Tokenizer
 
 BASE = """
@@ -174,6 +174,7 @@ def test_transaction_extras_are_finite_numbers_named_in_errors() -> None:
         ({"device_score": True}, "extra device_score: not a number"),
         ({"device_score": None}, "extra device_score: not a number"),
         ({"device_score": float("inf")}, "extra device_score: must be a finite number"),
+        ({"device_score": 10**400}, "extra device_score: must be a finite number"),
         ({"bad name": 1.0}, "extra 'bad name'"),
         ([1.0], "must be an object"),
     ]:
@@ -184,6 +185,26 @@ def test_transaction_extras_are_finite_numbers_named_in_errors() -> None:
     # Infinity as it arrives in JSON text
     with pytest.raises(ValidationError, match="finite"):
         parse_transaction(json.dumps({**TXN, "extras": {"s": math.inf}}))
+
+
+def test_extra_value_is_the_one_check_of_events_and_imports() -> None:
+    """Events take JSON numbers only; imported cells and mapping defaults may be text."""
+    assert extra_value("s", 2) == 2.0 and extra_value("s", np.float64(0.5)) == 0.5
+    assert extra_value("s", " 0.25 ", numbers_only=False) == 0.25
+    assert extra_value("s", np.int64(3), numbers_only=False) == 3.0
+    for value, numbers_only, message in [
+        ("0.25", True, "extra s: not a number: '0.25'"),
+        (True, True, "extra s: not a number: True"),
+        (False, False, "extra s: not a number: False"),
+        ("high", False, "extra s: not a number: 'high'"),
+        (None, False, "extra s: not a number: None"),
+        (math.nan, True, "extra s: must be a finite number, got nan"),
+        ("-inf", False, "extra s: must be a finite number, got '-inf'"),
+        (10**5000, False, "extra s: must be a finite number, got one beyond float range"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            extra_value("s", value, numbers_only=numbers_only)
+        assert str(info.value) == message
 
 
 def test_fill_request_extras_takes_sent_values_then_the_model_default() -> None:
