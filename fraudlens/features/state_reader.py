@@ -17,6 +17,11 @@ All give the same values (tests/integration/features/test_state_reader.py).
 The direct readers work out keys and fields once per store: a view's online
 name changes only with Feast's online view versioning (off here), and then a
 new store must be opened.
+The direct readers refuse a store the previous release wrote (state as list
+columns, no blob), when first set up (the first read: serving's warm-up, so
+readiness says why): such a card would read as new, its history silently
+lost. See ``LEGACY_MESSAGE`` for the rebuild.
+
 Feast's online reads ignore the view's ``ttl`` (ours is 0: no expiry) and only
 Redis itself expires keys (``key_ttl_seconds``), so neither reader filters by
 age. An entity the store does not hold (a new card) reads as None.
@@ -24,6 +29,7 @@ age. An entity the store does not hold (a new card) reads as None.
 
 from __future__ import annotations
 
+import re
 import struct
 import weakref
 from collections.abc import Sequence
@@ -37,6 +43,18 @@ TERMINAL_VIEW = "terminal_state"
 STATE_REFS = [f"{CARD_VIEW}:{CARD_BLOB}", f"{TERMINAL_VIEW}:{TERMINAL_BLOB}"]
 
 Blobs = dict[str, list[Any]]
+
+# The previous release's first state column (lists, no blob): a row it wrote.
+LEGACY_FIELDS = {CARD_VIEW: "c_ts", TERMINAL_VIEW: "t_day"}
+# Redis: online keys sampled for such rows when a reader is set up.
+PROBE_KEYS = 1000
+LEGACY_MESSAGE = (
+    "the online store holds card or terminal state written by the previous release "
+    "(list columns, no state blob; {count} found): those cards and terminals would read "
+    "as new. Rebuild it: `fraudlens features apply`, `fraudlens features backfill`, then "
+    "`fraudlens features materialize --from <first day of the history> --to <now>` "
+    "(docs/design/feature-layer.md, Upgrading)"
+)
 
 # Keys per SQLite SELECT: SQLite builds before 3.32 cap bound variables at 999.
 SQLITE_CHUNK = 500
@@ -131,6 +149,42 @@ class RedisStateReader:
         self._terminal = _View(store, TERMINAL_VIEW, project)
         self._card_field = [_mmh3(f"{self._card.name}:{CARD_BLOB}")]
         self._terminal_field = [_mmh3(f"{self._terminal.name}:{TERMINAL_BLOB}")]
+        # Blob then legacy field, of both views: a key is a card's or a terminal's.
+        self._probe_fields = [
+            *self._card_field,
+            _mmh3(f"{self._card.name}:{LEGACY_FIELDS[CARD_VIEW]}"),
+            *self._terminal_field,
+            _mmh3(f"{self._terminal.name}:{LEGACY_FIELDS[TERMINAL_VIEW]}"),
+        ]
+        self._pattern = b"*" + re.sub(rb"([][*?\\])", rb"\\\1", project)
+
+    def legacy_rows(self) -> int:
+        """Entities with previous-release state and no blob, among up to ``PROBE_KEYS`` keys.
+
+        A sample (the first keys SCAN returns): a store never rebuilt holds
+        only such entities.
+
+        Raises:
+            FeatureStoreError: the read failed.
+        """
+        try:
+            keys: list[bytes] = []
+            cursor = 0
+            for _ in range(20):  # SCAN may return few keys per call; bounded either way
+                cursor, found = self._client.scan(cursor, match=self._pattern, count=PROBE_KEYS)
+                keys += found
+                if cursor == 0 or len(keys) >= PROBE_KEYS:
+                    break
+            with self._client.pipeline(transaction=False) as pipe:
+                for key in keys[:PROBE_KEYS]:
+                    pipe.hmget(key, self._probe_fields)
+                replies = pipe.execute()
+        except Exception as exc:
+            raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+        return sum(
+            (card_old is not None and card is None) or (term_old is not None and term is None)
+            for card, card_old, term, term_old in replies
+        )
 
     def read(self, cards: Sequence[str], terminals: Sequence[str]) -> Blobs:
         """See ``StateReader.read``."""
@@ -178,6 +232,28 @@ class SqliteStateReader:
             for view in (self._card, self._terminal)
         }
 
+    def legacy_rows(self) -> int:
+        """Entities with previous-release state and no blob (at most ``PROBE_KEYS``).
+
+        Raises:
+            FeatureStoreError: the read failed.
+        """
+        count = 0
+        try:
+            for view, blob in ((self._card, CARD_BLOB), (self._terminal, TERMINAL_BLOB)):
+                table = self._tables[view]
+                sql = (
+                    f"SELECT COUNT(*) FROM (SELECT entity_key FROM {table} "
+                    "WHERE feature_name = ? AND entity_key NOT IN "
+                    f"(SELECT entity_key FROM {table} WHERE feature_name = ?) LIMIT ?)"
+                )
+                legacy = LEGACY_FIELDS[CARD_VIEW if view is self._card else TERMINAL_VIEW]
+                [(found,)] = self._conn.execute(sql, [legacy, blob, PROBE_KEYS])
+                count += found
+        except Exception as exc:
+            raise FeatureStoreError(f"online feature read failed: {exc}") from exc
+        return count
+
     def _select(self, view: _View, feature: str, values: Sequence[str]) -> list[Any]:
         unique = list(dict.fromkeys(values))
         keys = [view.key(v) for v in unique]
@@ -224,24 +300,35 @@ def state_reader(store: Any) -> StateReader:
     """The reader for this store's online store type (one per store).
 
     Raises:
-        FeatureStoreError: the store could not be inspected (registry, client).
+        FeatureStoreError: the store could not be inspected (registry, client),
+            or it holds state from the previous release (``LEGACY_MESSAGE``),
+            checked again at each call until it is rebuilt.
     """
     reader = _READERS.get(store)
     if reader is None:
-        from feast.infra.online_stores.redis import RedisOnlineStoreConfig
-        from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-
-        try:
-            online = store.config.online_store
-            if isinstance(online, RedisOnlineStoreConfig):
-                reader = RedisStateReader(store)
-            elif isinstance(online, SqliteOnlineStoreConfig):
-                reader = SqliteStateReader(store)
-            else:
-                reader = FeastStateReader(store)
-        except FeatureStoreError:
-            raise
-        except Exception as exc:
-            raise FeatureStoreError(f"cannot set up the online state reader: {exc}") from exc
+        reader = _new_reader(store)
         _READERS[store] = reader
     return reader
+
+
+def _new_reader(store: Any) -> StateReader:
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    direct: RedisStateReader | SqliteStateReader
+    try:
+        online = store.config.online_store
+        if isinstance(online, RedisOnlineStoreConfig):
+            direct = RedisStateReader(store)
+        elif isinstance(online, SqliteOnlineStoreConfig):
+            direct = SqliteStateReader(store)
+        else:  # not probed: only the direct readers know the layout
+            return FeastStateReader(store)
+    except FeatureStoreError:
+        raise
+    except Exception as exc:
+        raise FeatureStoreError(f"cannot set up the online state reader: {exc}") from exc
+    count = direct.legacy_rows()
+    if count:
+        raise FeatureStoreError(LEGACY_MESSAGE.format(count=count))
+    return direct
