@@ -333,6 +333,19 @@ class FeastSettings(BaseModel):
     )
 
 
+class FeaturesSettings(BaseModel):
+    """The stream feature job's fold (memory bounds)."""
+
+    encoder_cache_entities: int = Field(
+        100_000,
+        ge=1,
+        description="most cards, and most terminals, whose encoded state blob the stream job "
+        "keeps to update with the next event (about 3.5 KB for a card of 50 events: the "
+        "default is about 350 MB; least recently used dropped, its next blob encoded in "
+        "full: the same bytes, slower)",
+    )
+
+
 class CheckpointSettings(BaseModel):
     """State snapshots of the stream feature job (a restart then reads only the topic tail)."""
 
@@ -734,6 +747,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     feast: FeastSettings = Field(default_factory=FeastSettings)
+    features: FeaturesSettings = Field(default_factory=FeaturesSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)

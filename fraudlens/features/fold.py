@@ -133,13 +133,16 @@ class StateFolder:
     Args:
         max_label_delay_us: labels later than this after their transaction are
             ignored; it is also how long the transaction index keeps an entry.
+        encoder_cache_entities: most cards, and most terminals, whose encoded
+            blob is kept for the next event (``state_encoder``); None: all.
+            The rows are the same either way.
     """
 
     # The blob caches are slots, outside ``vars(self)``: a snapshot
     # (``fraudlens.features.checkpoint``) holds the state, not its encoding.
     __slots__ = ("__dict__", "_card_blobs", "_terminal_blobs")
 
-    def __init__(self, max_label_delay_us: int) -> None:
+    def __init__(self, max_label_delay_us: int, encoder_cache_entities: int | None = None) -> None:
         self.max_label_delay_us = max_label_delay_us
         self.cards: dict[str, CardState] = {}
         self.terminals: dict[str, TerminalState] = {}
@@ -149,8 +152,8 @@ class StateFolder:
         self.duplicates = 0
         self.ignored_labels = 0
         # Each event's new state is encoded at once, from the previous blob.
-        self._card_blobs = CardBlobs()
-        self._terminal_blobs = TerminalBlobs()
+        self._card_blobs = CardBlobs(encoder_cache_entities)
+        self._terminal_blobs = TerminalBlobs(encoder_cache_entities)
 
     def apply(self, events: Iterable[Event]) -> FoldResult:
         """Apply events (sorted here by ``event_order``) and return the new rows."""

@@ -75,7 +75,10 @@ class StreamFeatureJob:
         self.metrics = metrics or StreamMetrics()
         self.on_batch = on_batch
         self.stats = JobStats()
-        self.folder = StateFolder(settings.feast.max_label_delay_days * US_PER_DAY)
+        self.folder = StateFolder(
+            settings.feast.max_label_delay_days * US_PER_DAY,
+            settings.features.encoder_cache_entities,
+        )
         self.sink = FeastSink(
             store,
             offline_path(settings) if offline else None,

@@ -18,13 +18,20 @@ encoded columns of each entity's newest state and update them:
 The cache is checked against the state it encoded (by identity): a state
 replaced from outside (a snapshot restore) is encoded from scratch. The
 blobs are byte-for-byte ``encode_card`` / ``encode_terminal`` (unit-tested).
+
+Each cache holds at most ``max_entities`` entities (about 3.5 KB for a card
+of 50 events), the least recently used dropped first
+(``features.encoder_cache_entities`` in the stream job): a dropped entity's
+next blob is encoded from scratch, the same bytes.
 """
 
 from __future__ import annotations
 
 import struct
 from bisect import bisect_right
+from collections import OrderedDict
 from itertools import accumulate, chain
+from typing import TypeVar
 
 from fraudlens.features.state import CardState, TerminalState, TxnEvent, coord
 from fraudlens.features.state_codec import (
@@ -38,6 +45,7 @@ from fraudlens.features.state_codec import (
 _Q = struct.Struct("<q").pack
 _D = struct.Struct("<d").pack
 _I = struct.Struct("<i").pack
+_T = TypeVar("_T")
 
 
 class _Card:
@@ -165,11 +173,27 @@ def _tail(table: list[str]) -> bytes:
     return packed("I", ends) + text
 
 
-class CardBlobs:
-    """The newest blob of each card, updated per event (a fold's cache)."""
+def _touch(cache: OrderedDict[str, _T], key: str, max_entities: int | None) -> None:
+    """Mark ``key`` used now; drop the least recently used entity over the bound."""
+    if max_entities is not None:
+        cache.move_to_end(key)
+        if len(cache) > max_entities:
+            cache.popitem(last=False)
 
-    def __init__(self) -> None:
-        self._cards: dict[str, _Card] = {}
+
+class CardBlobs:
+    """The newest blob of each card, updated per event (a fold's cache).
+
+    Args:
+        max_entities: most cards kept (least recently used dropped); None: all.
+    """
+
+    def __init__(self, max_entities: int | None = None) -> None:
+        self._cards: OrderedDict[str, _Card] = OrderedDict()
+        self.max_entities = max_entities
+
+    def __len__(self) -> int:
+        return len(self._cards)
 
     def after(self, key: str, old: CardState | None, new: CardState, event: TxnEvent) -> bytes:
         """The blob of ``new`` = ``update_card(old, event)`` for card ``key``."""
@@ -178,14 +202,23 @@ class CardBlobs:
             card = self._cards[key] = _Card(new)
         else:
             card.update(old, new, event)
+        _touch(self._cards, key, self.max_entities)
         return card.blob()
 
 
 class TerminalBlobs:
-    """Terminal blobs that reuse the encoded fraud marks while they are unchanged."""
+    """Terminal blobs that reuse the encoded fraud marks while they are unchanged.
 
-    def __init__(self) -> None:
-        self._marks: dict[str, tuple[list[int], list[int], bytes]] = {}
+    Args:
+        max_entities: most terminals kept (least recently used dropped); None: all.
+    """
+
+    def __init__(self, max_entities: int | None = None) -> None:
+        self._marks: OrderedDict[str, tuple[list[int], list[int], bytes]] = OrderedDict()
+        self.max_entities = max_entities
+
+    def __len__(self) -> int:
+        return len(self._marks)
 
     def blob(self, key: str, state: TerminalState) -> bytes:
         """The blob of a terminal's state (``encode_terminal``'s bytes)."""
@@ -198,6 +231,7 @@ class TerminalBlobs:
                 raise ValueError("terminal state lists differ in length")
             marks = packed("q", label_us) + packed("q", fraud_day)
             self._marks[key] = (label_us, fraud_day, marks)
+        _touch(self._marks, key, self.max_entities)
         days = len(state.day)
         if len(state.tx) != days or len(state.amount_cents) != days:
             raise ValueError("terminal state lists differ in length")

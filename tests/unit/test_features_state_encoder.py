@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fraudlens.features.fold import LabelEvent, StateFolder
 from fraudlens.features.state import (
+    CARD_BLOB,
+    CARD_KEY,
     CARD_RETENTION_US,
+    STATE_TS,
     US_PER_DAY,
     CardState,
     FraudMark,
@@ -95,3 +101,62 @@ def test_a_transaction_leaves_the_fraud_marks_untouched() -> None:
     assert new.fraud_label_us is state.fraud_label_us
     assert (state.day, state.tx) == ([1], [1])  # the input is not modified
     assert (new.day, new.tx, new.fraud_day) == ([1, 3], [1, 1], [1])
+
+
+def _stream(seed: int, batches: int = 12, size: int = 150) -> list[list[TxnEvent | LabelEvent]]:
+    """Micro-batches of transactions on 40 cards and 15 terminals over ~50 days
+    (a few late), with fraud labels arriving days after some of them."""
+    rng = random.Random(seed)
+    out: list[list[TxnEvent | LabelEvent]] = []
+    clock = 0
+    for b in range(batches):
+        batch: list[TxnEvent | LabelEvent] = []
+        for i in range(size):
+            clock += rng.randrange(0, 2 * 50 * US_PER_DAY // (batches * size))
+            late = rng.random() < 0.05
+            txn = TxnEvent(
+                f"x{b}-{i}",
+                clock - (rng.randrange(US_PER_DAY) if late else 0),
+                f"card{rng.randrange(40)}",
+                f"t{rng.randrange(15)}",
+                f"m{rng.randrange(25)}",
+                rng.choice(["FR", "DE", "ES", "é"]),
+                round(rng.uniform(1, 500), 2),
+            )
+            batch.append(txn)
+            if rng.random() < 0.1:
+                label_us = txn.time_us + rng.randrange(1, 5 * US_PER_DAY)
+                batch.append(LabelEvent(txn.transaction_id, label_us, rng.random() < 0.7))
+        out.append(batch)
+    return out
+
+
+def test_a_tiny_encoder_cache_gives_the_same_rows_as_an_unbounded_one() -> None:
+    unbounded = StateFolder(30 * US_PER_DAY)
+    tiny = {bound: StateFolder(30 * US_PER_DAY, encoder_cache_entities=bound) for bound in (1, 3)}
+    for batch in _stream(seed=5):
+        expected = unbounded.apply(batch)
+        for bound, folder in tiny.items():
+            assert folder.apply(batch) == expected
+            assert len(folder._card_blobs) == bound and len(folder._terminal_blobs) == bound
+    assert len(unbounded._card_blobs) == 40 and len(unbounded._terminal_blobs) == 15
+    # ... and both are the full encoding of the newest states.
+    for row in expected.card_rows:
+        if row[STATE_TS] == unbounded.cards[row[CARD_KEY]].ts[-1]:
+            assert row[CARD_BLOB] == encode_card(unbounded.cards[row[CARD_KEY]])
+
+
+def test_the_encoder_caches_drop_the_least_recently_used_entity() -> None:
+    blobs = CardBlobs(max_entities=2)
+    states: dict[str, CardState | None] = {"a": None, "b": None, "c": None}
+    for i, key in enumerate("abab" + "c" + "b"):  # "c" drops "a" (b was used after a)
+        event = TxnEvent(f"x{i}", i, key, "t1", "m1", "FR", 1.0)
+        new = update_card(states[key], event)
+        assert blobs.after(key, states[key], new, event) == encode_card(new)
+        states[key] = new
+    assert list(blobs._cards) == ["c", "b"]
+    terminals = TerminalBlobs(max_entities=1)
+    for key in ("t1", "t2"):
+        state = update_terminal_txn(None, US_PER_DAY, 5.0)
+        assert terminals.blob(key, state) == encode_terminal(state)
+    assert list(terminals._marks) == ["t2"]

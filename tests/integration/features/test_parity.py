@@ -33,7 +33,7 @@ from fraudlens.features.store import (
     open_store,
 )
 from fraudlens.features.stream import run_stream_job
-from fraudlens.settings import Settings
+from fraudlens.settings import FeaturesSettings, Settings
 from fraudlens.simulator import Simulation
 
 pytestmark = pytest.mark.integration
@@ -97,6 +97,9 @@ def test_online_equals_historical(
     request: pytest.FixtureRequest,
 ) -> None:
     settings = make_feature_settings(online_store)
+    if online_store == "sqlite":  # the job's encoder caches far smaller than its entities
+        tiny = FeaturesSettings(encoder_cache_entities=8)
+        settings = settings.model_copy(update={"features": tiny})
     online, store = stream_and_read_online(settings, feature_sim, produce_stream, batch_size=250)
     offline = historical_vectors(store, feature_sim.transactions)
 
