@@ -90,16 +90,35 @@ class Vocabulary:
         return self.default if text is None else text
 
     def encode(self, raw: Iterable[Any]) -> np.ndarray:
-        """One-hot rows ``(n, len(values) + 1)``: a value outside the vocabulary is ``other``."""
+        """One-hot rows ``(n, len(values) + 1)``: a value outside the vocabulary is ``other``.
+
+        A column (``pd.Series``, training) reads each distinct value once; a
+        request's few values are read one by one, through the same ``value``.
+        """
         other = len(self.values)
-        slots = np.fromiter((self._index.get(self.value(v), other) for v in raw), dtype=np.intp)
-        out = np.zeros((len(slots), other + 1), dtype=np.float64)
-        out[np.arange(len(slots)), slots] = 1.0
+        if isinstance(raw, pd.Series):
+            codes, uniques = _factorize(raw)
+            slot = np.fromiter(
+                (self._index.get(self.value(u), other) for u in uniques),
+                dtype=np.intp,
+                count=len(uniques),
+            )[codes]
+        else:
+            slot = np.fromiter((self._index.get(self.value(v), other) for v in raw), dtype=np.intp)
+        out = np.zeros((len(slot), other + 1), dtype=np.float64)
+        out[np.arange(len(slot)), slot] = 1.0
         return out
 
     def to_json(self) -> dict[str, Any]:
         """What the model metadata keeps."""
         return {"default": self.default, "values": list(self.values)}
+
+
+def _factorize(raw: Iterable[Any]) -> tuple[np.ndarray, Sequence[Any]]:
+    """Codes into the distinct raw values (missing ones included), and those values."""
+    series = raw if isinstance(raw, pd.Series) else pd.Series(list(raw), dtype=object)
+    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.intp), list(uniques)
 
 
 def learn_vocabulary(
@@ -110,9 +129,15 @@ def learn_vocabulary(
     Values seen in at least ``min_count`` rows, the ``max_categories`` most
     frequent (ties by text, so the same rows give the same vocabulary).
     """
-    counts = pd.Series([Vocabulary(name, default, ()).value(v) for v in raw]).value_counts()
+    codes, uniques = _factorize(raw)
+    rows = np.bincount(codes, minlength=len(uniques))
+    empty = Vocabulary(name, default, ())
+    counts: dict[str, int] = {}
+    for value, n in zip(uniques, rows.tolist(), strict=True):
+        text = empty.value(value)  # 12 and "12" are one value; missing is the default
+        counts[text] = counts.get(text, 0) + n
     kept = sorted(
-        ((int(n), str(v)) for v, n in counts.items() if n >= min_count),
+        ((n, v) for v, n in counts.items() if n >= min_count),
         key=lambda item: (-item[0], item[1]),
     )
     return Vocabulary(name, default, tuple(v for _, v in kept[:max_categories]))

@@ -57,6 +57,15 @@ def test_encode_puts_unseen_values_in_other_and_missing_ones_on_the_default() ->
     assert Vocabulary("seg", "a", ()).encode(["a", "b"]).tolist() == [[1.0], [1.0]]
 
 
+def test_a_training_column_and_a_request_list_encode_alike() -> None:
+    vocab = Vocabulary("seg", "7", ("12", "a", "7"))
+    raw = ["a", 12, 12.0, "12", None, float("nan"), "b", " a ", 7]
+    column = pd.Series(raw, index=range(10, 19), dtype=object)
+    assert vocab.encode(column).tolist() == vocab.encode(raw).tolist()
+    assert vocab.encode(raw).argmax(axis=1).tolist() == [1, 0, 0, 0, 2, 2, 3, 1, 2]
+    assert vocab.encode([]).shape == (0, 4)
+
+
 def test_numbers_are_the_text_of_the_number() -> None:
     assert [category_text(v) for v in (12, 12.0, np.int64(7), 2.5, " x ", "", None)] == [
         "12",
