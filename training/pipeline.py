@@ -132,7 +132,7 @@ def train(
             settings,
             model,
             run_name=f"train {split.bounds.start.date()}..{split.bounds.end.date()}",
-            params={**cfg.model_dump(), **choices, "features": len(features)},
+            params={**cfg.model_dump(), **choices, "features": len(model.feature_names)},
             metrics={
                 **{f"valid_{k}": v for k, v in valid_eval.metrics.items()},
                 **{f"test_{k}": v for k, v in test_eval.metrics.items()},
