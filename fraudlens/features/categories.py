@@ -14,7 +14,6 @@ missing value takes the declared default before it is encoded.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,10 +36,10 @@ def category_text(value: Any) -> str | None:
     read from a number column, or sent as a JSON number, meets the same value
     as the text one.
     """
-    if value is None:
-        return None
     if isinstance(value, str):
         return value.strip() or None
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None  # None, NaN, pd.NA (a nullable text column's empty cell)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):
@@ -49,8 +48,6 @@ def category_text(value: Any) -> str | None:
         return str(int(value))
     if isinstance(value, numbers.Real):
         number = float(value)
-        if math.isnan(number):
-            return None
         return str(int(number)) if number.is_integer() else repr(number)
     return str(value)
 

@@ -76,7 +76,10 @@ def test_numbers_are_the_text_of_the_number() -> None:
         None,
         None,
     ]
-    assert category_text(float("nan")) is None
+    assert category_text(float("nan")) is None and category_text(pd.NA) is None
+    # A nullable text column (as Parquet may give it) encodes like an object one.
+    text = pd.Series(["mobile", None, "desktop"], dtype="string")
+    assert DEVICE.encode(text).tolist() == DEVICE.encode(["mobile", None, "desktop"]).tolist()
 
 
 def test_with_onehot_and_learn_use_the_raw_columns_and_keep_the_rest() -> None:
