@@ -19,9 +19,12 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fraudlens.errors import DataError
+
+if TYPE_CHECKING:
+    from fraudlens.features.extras import ExtrasMapping
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +64,8 @@ def _import_info(folder: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def import_extras(folder: Path) -> dict[str, float]:
-    """The numeric passthrough columns an import declared (name -> default; empty: none).
+def import_extras(folder: Path) -> ExtrasMapping:
+    """The passthrough columns an import declared, numeric and categorical (empty: none).
 
     Raises:
         DataError: ``import.json`` cannot be read or its ``extras`` are invalid.
@@ -71,7 +74,7 @@ def import_extras(folder: Path) -> dict[str, float]:
 
     try:
         return declared(_import_info(folder))
-    except ValueError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is one
         raise DataError(f"{folder / IMPORT_INFO}: {exc}") from exc
 
 

@@ -36,6 +36,8 @@ default; docs/import.md lists them all)::
     extras:                # optional passthrough columns (fraudlens.features.extras)
       numeric:             # your column: default when a cell is empty
         device_score: 0.0
+      categorical:         # your text column: default when a cell is empty
+        device_type: unknown
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ConfigError, DataError, TokenizationError, ValidationError
+from fraudlens.features.categories import category_text
 from fraudlens.features.extras import PREFIX, ExtrasMapping
 from fraudlens.features.extras import column as extra_column
 from fraudlens.history import write_import_info
@@ -60,6 +63,7 @@ from fraudlens.schema import (
     TRANSACTION_FIELDS,
     LabelSource,
     Transaction,
+    extra_text,
     extra_value,
     parse_transaction,
 )
@@ -198,9 +202,9 @@ def _id_text(field: str, value: Any) -> Any:
     return text.zfill(_DIGITS.get(field, 0))
 
 
-def _extras(row: dict[str, Any], mapping: ColumnMapping) -> dict[str, float]:
-    """The row's numeric extras: an empty cell takes the declared default."""
-    values: dict[str, float] = {}
+def _extras(row: dict[str, Any], mapping: ColumnMapping) -> dict[str, float | str]:
+    """The row's extras: an empty cell takes the declared default."""
+    values: dict[str, float | str] = {}
     for name, default in mapping.extras.numeric.items():
         value = row[name]
         if _missing(value):
@@ -210,12 +214,18 @@ def _extras(row: dict[str, Any], mapping: ColumnMapping) -> dict[str, float]:
             values[name] = extra_value(name, value, numbers_only=False)
         except ValueError as exc:
             raise ValidationError(f"extras.{name}", str(exc)) from None
+    for name, text in mapping.extras.categorical.items():
+        found = category_text(row[name])
+        try:
+            values[name] = text if found is None else extra_text(name, found)
+        except ValueError as exc:
+            raise ValidationError(f"extras.{name}", str(exc)) from None
     return values
 
 
 def _event(row: dict[str, Any], mapping: ColumnMapping, tokenizer: Tokenizer) -> dict[str, Any]:
     event: dict[str, Any] = dict(mapping.defaults)
-    if mapping.extras.numeric:
+    if mapping.extras.names:
         event["extras"] = _extras(row, mapping)
     for field, column in mapping.columns.items():
         value = row[column]
@@ -276,7 +286,7 @@ def import_transactions(
             passed validation (the message names the most common reason).
     """
     frame = read_table(input_path)
-    wanted = set(mapping.columns.values()) | set(mapping.extras.numeric)
+    wanted = set(mapping.columns.values()) | set(mapping.extras.names)
     missing = sorted(wanted - set(frame.columns))
     if missing:
         raise DataError(f"{input_path}: mapped column(s) not found: {', '.join(missing)}")
@@ -319,7 +329,11 @@ def import_transactions(
             "label_delay_days": mapping.label_delay_days,
             "label_time_column": "label_time" in mapping.columns,
             # Passthrough columns: written as x_<name>; training reads them from here.
-            "extras": {"numeric": mapping.extras.numeric, "column_prefix": PREFIX},
+            "extras": {
+                "numeric": mapping.extras.numeric,
+                "categorical": mapping.extras.categorical,
+                "column_prefix": PREFIX,
+            },
         },
     )
     return ImportResult(
@@ -330,7 +344,7 @@ def import_transactions(
         transactions_path=paths[0],
         labels_path=paths[1],
         rejects_path=rejects_path,
-        extra_columns=tuple(extra_column(name) for name in mapping.extras.numeric),
+        extra_columns=tuple(extra_column(name) for name in mapping.extras.names),
     )
 
 
@@ -369,6 +383,8 @@ def _transactions_frame(rows: list[dict[str, Any]], mapping: ColumnMapping) -> p
     frame["label_time"] = frame["label_time"].astype("datetime64[us, UTC]")
     for name in mapping.extras.numeric:
         frame[extra_column(name)] = pd.Series([r["extras"][name] for r in rows], dtype="float64")
+    for name in mapping.extras.categorical:
+        frame[extra_column(name)] = pd.Series([r["extras"][name] for r in rows], dtype=object)
     return frame.sort_values(["event_time", "transaction_id"], kind="stable").reset_index(drop=True)
 
 

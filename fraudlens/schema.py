@@ -20,6 +20,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraudlens.errors import ValidationError
+from fraudlens.security.pan_scan import find_pans
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -30,6 +31,8 @@ TOKEN_PATTERN = r"^tok_[A-Za-z0-9]{1,16}_[a-p]{32}$"
 # Passthrough columns (``extras``): names declared by the import mapping.
 EXTRA_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,47}$"
 MAX_EXTRAS = 256
+# A categorical extra's value is text of at most this many characters.
+MAX_EXTRA_TEXT = 64
 # In Parquet (imported history) an extra is the column ``x_<name>``.
 EXTRA_COLUMN_PREFIX = "x_"
 _EXTRA_NAME = re.compile(EXTRA_NAME_PATTERN)
@@ -81,6 +84,25 @@ class LabelSource(StrEnum):
     CHARGEBACK = "chargeback"
     CUSTOMER_REPORT = "customer_report"
     ANALYST = "analyst"
+
+
+def extra_text(name: str, value: str) -> str:
+    """A categorical extra's value: stripped, printable, at most ``MAX_EXTRA_TEXT`` long.
+
+    Raises:
+        ValueError: naming the extra: empty, too long, with control characters, or
+            holding a card number (the value itself is not repeated then).
+    """
+    text = value.strip()
+    if not text:
+        raise ValueError(f"extra {name}: empty text")
+    if len(text) > MAX_EXTRA_TEXT:
+        raise ValueError(f"extra {name}: text longer than {MAX_EXTRA_TEXT} characters")
+    if not text.isprintable():
+        raise ValueError(f"extra {name}: text with control characters")
+    if find_pans(text):
+        raise ValueError(f"extra {name}: holds a card number; not accepted in clear")
+    return text
 
 
 def _utc(value: datetime) -> datetime:
@@ -143,10 +165,11 @@ class Transaction(BaseModel):
     longitude: float | None = Field(None, ge=-180, le=180)
     device_id: str | None = Field(None, pattern=ID_PATTERN)
     ip_address: str | None = None
-    extras: dict[str, float] | None = Field(
+    extras: dict[str, float | str] | None = Field(
         None,
         description="passthrough columns declared by the import mapping: name -> finite "
-        "number (docs/import.md)",
+        f"number (numeric extras) or text of at most {MAX_EXTRA_TEXT} characters "
+        "(categorical extras) (docs/import.md)",
     )
 
     _v_time = field_validator("event_time")(_utc)
@@ -186,18 +209,23 @@ class Transaction(BaseModel):
     @field_validator("extras", mode="before")
     @classmethod
     def _extras(cls, value: Any) -> Any:
-        # JSON numbers only: a string, a bool or a non-finite number is refused by name.
+        # JSON numbers (finite) or short text; a bool or null is refused by name.
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise ValueError("must be an object of name: number")
+            raise ValueError("must be an object of name: number or text")
         if len(value) > MAX_EXTRAS:
             raise ValueError(f"at most {MAX_EXTRAS} extras")
-        out: dict[str, float] = {}
-        for name, number in value.items():
+        out: dict[str, float | str] = {}
+        for name, item in value.items():
             if not isinstance(name, str) or not _EXTRA_NAME.match(name):
                 raise ValueError(f"extra {name!r}: a name is a letter then letters, digits or _")
-            out[name] = extra_value(name, number)
+            if isinstance(item, str):
+                out[name] = extra_text(name, item)
+            elif isinstance(item, int | float) and not isinstance(item, bool):
+                out[name] = extra_value(name, item)
+            else:
+                raise ValueError(f"extra {name}: not a number or text: {item!r}")
         return out
 
 

@@ -482,6 +482,23 @@ class TrainingSettings(BaseModel):
         0.5, gt=0, description="CPUs per worker; fractional locally so Ray Data is not starved"
     )
     reference_rows: int = Field(2000, ge=10, description="training rows kept for drift checks")
+    # A value rarer than this says little about fraud (at a rate of a few frauds per
+    # thousand, 50 rows hold a fraud or none); rare values pool into the other column.
+    categorical_min_count: int = Field(
+        50,
+        ge=1,
+        description="categorical extras: a value needs this many training rows for its own "
+        "one-hot column; rarer ones count as other",
+    )
+    # Each value is one more column for both members at every request; 20 covers the
+    # bulk of typical codes (device types, channels, MCC groups).
+    categorical_max_categories: int = Field(
+        20,
+        ge=1,
+        le=256,
+        description="categorical extras: at most this many values get a one-hot column "
+        "(the most frequent), plus one for other",
+    )
     gate_metric: str = Field("average_precision", description="primary metric of the gate")
     gate_margin: float = Field(
         0.002, ge=0, description="a challenger must beat the champion by this on gate_metric"

@@ -322,7 +322,13 @@ def run_backtest(
             len(frames.test),
         )
         fitted = fit_ensemble(
-            frames.train, frames.valid, data.feature_names, data.feature_service, cfg, storage
+            frames.train,
+            frames.valid,
+            data.feature_names,
+            data.feature_service,
+            cfg,
+            storage,
+            data.categorical,
         )
         scores = fitted.model.predict(frames.test)
         result = {

@@ -51,8 +51,11 @@ class TrainingData:
         start: first instant of the data range (UTC).
         end: end of the data range, exclusive (UTC).
         source: ``feast`` or ``frame``.
-        extras: passthrough columns among ``feature_names`` (``x_<name>``),
-            name -> the default a request without the value takes.
+        extras: numeric passthrough columns among ``feature_names``
+            (``x_<name>``), name -> the default a request without the value takes.
+        categorical: categorical passthrough columns, name -> default: their
+            raw text columns ``x_<name>`` ride in ``frame``, not in
+            ``feature_names``; training expands them (``fraudlens.features.categories``).
     """
 
     frame: pd.DataFrame
@@ -62,11 +65,13 @@ class TrainingData:
     end: pd.Timestamp
     source: str = "frame"
     extras: dict[str, float] = field(default_factory=dict)
+    categorical: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
         """Hash of the ids, labels and features (changes when any value does)."""
-        cols = ["transaction_id", "event_time", "is_fraud", *self.feature_names]
+        raw = [column(name) for name in self.categorical]
+        cols = ["transaction_id", "event_time", "is_fraud", *self.feature_names, *raw]
         return fingerprint(self.frame, cols)
 
 
@@ -244,25 +249,34 @@ def load_training_data(
     if folder is None:
         folder = find_history(settings.data_dir, settings.training.history_dir).folder
     # Passthrough columns belong to the transaction: they ride on the history rows.
-    extras = import_extras(folder)
+    declared = import_extras(folder)
+    extras, categorical = dict(declared.numeric), dict(declared.categorical)
     extra_names = [column(name) for name in extras]
+    raw_names = [column(name) for name in categorical]
     if settings.training.features_source == "memory":
         from training.local_features import compute_features
 
         names = service_features(settings, service)
         history = read_history(folder, None, hi)  # earlier rows feed the windows
-        _check_extras(history, extra_names, folder)
+        _check_extras(history, extra_names + raw_names, folder)
         features = compute_features(history, settings.feast.max_label_delay_days)
         frame = pd.concat([history, features[names]], axis=1)
         data = from_frame(frame, names + extra_names, service, lo, hi)
         return TrainingData(
-            data.frame, data.feature_names, service, lo, hi, source="memory", extras=extras
+            data.frame,
+            data.feature_names,
+            service,
+            lo,
+            hi,
+            source="memory",
+            extras=extras,
+            categorical=categorical,
         )
     from fraudlens.features.store import historical_rows, open_store
 
     names = service_features(settings, service)
     history = read_history(folder, lo, hi)
-    _check_extras(history, extra_names, folder)
+    _check_extras(history, extra_names + raw_names, folder)
     store = open_store(settings)
     vectors = in_time_chunks(
         history,
@@ -276,15 +290,24 @@ def load_training_data(
         raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
     frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
     logger.info(
-        "training data: %d rows in, %d out, %d features (%d passthrough)",
+        "training data: %d rows in, %d out, %d features (%d passthrough), "
+        "%d categorical passthrough columns",
         len(history),
         len(frame),
         len(names) + len(extra_names),
         len(extra_names),
+        len(raw_names),
     )
     data = from_frame(frame, names + extra_names, service, lo, hi)
     return TrainingData(
-        data.frame, data.feature_names, service, lo, hi, source="feast", extras=extras
+        data.frame,
+        data.feature_names,
+        service,
+        lo,
+        hi,
+        source="feast",
+        extras=extras,
+        categorical=categorical,
     )
 
 

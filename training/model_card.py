@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from fraudlens.features.categories import Vocabulary, model_vocabularies
 from fraudlens.features.extras import column, model_defaults
 from fraudlens.model import FraudModel
 from training.evaluate import HEADLINE, Evaluation
@@ -95,6 +96,7 @@ def model_card(
         ", ".join(f"`{n}`" for n in model.feature_names),
         "",
         *_passthrough(model_defaults(model)),
+        *_categorical(model_vocabularies(model)),
         *_constant(constant_columns, len(model.feature_names)),
         "## Limitations",
         _LIMITS,
@@ -120,6 +122,24 @@ def _passthrough(defaults: Mapping[str, float]) -> list[str]:
     return [
         f"Passthrough columns of the import ({len(defaults)}), sent in a request's `extras`; "
         f"a missing value takes its default: {listed}",
+        "",
+    ]
+
+
+def _categorical(vocabularies: Sequence[Vocabulary]) -> list[str]:
+    """Each categorical extra: its vocabulary size (one-hot columns) and default."""
+    if not vocabularies:
+        return []
+    listed = ", ".join(
+        f"`{v.column}`: {len(v.values)} values + other (columns `{v.column}__0`.. and "
+        f"`{v.columns[-1]}`, default '{v.default}')"
+        for v in vocabularies
+    )
+    return [
+        f"Categorical passthrough columns of the import ({len(vocabularies)}), sent in a "
+        "request's `extras` as text and one-hot encoded with the vocabulary learned on the "
+        "training rows (a value outside it counts as other; a missing one takes its "
+        f"default): {listed}",
         "",
     ]
 

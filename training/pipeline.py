@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from fraudlens.features import categories
 from fraudlens.features.extras import METADATA_KEY as EXTRAS_KEY
 from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
@@ -100,6 +101,7 @@ def train(
         data.feature_service,
         cfg,
         settings.data_dir / "ray_results",
+        data.categorical,
     )
     clock.update(fitted.seconds)
     model, choice = fitted.model, fitted.choice
@@ -117,8 +119,9 @@ def train(
         "code_version": code_version(),
     }
     choices = _choices(choice)
-    # Serving fills a passthrough value the request lacks with its default from here.
-    model.metadata = {"lineage": lineage, "choices": choices, EXTRAS_KEY: dict(data.extras)}
+    # Serving fills a passthrough value the request lacks with its default from here
+    # (the categorical extras' vocabularies are already in, from fit_ensemble).
+    model.metadata.update({"lineage": lineage, "choices": choices, EXTRAS_KEY: dict(data.extras)})
     clock["evaluate"] = time.perf_counter() - t0
     logger.info("train 5/5: evaluated in %.0f s; registering in MLflow", clock["evaluate"])
 
@@ -129,7 +132,7 @@ def train(
             settings,
             model,
             run_name=f"train {split.bounds.start.date()}..{split.bounds.end.date()}",
-            params={**cfg.model_dump(), **choices, "features": len(features)},
+            params={**cfg.model_dump(), **choices, "features": len(model.feature_names)},
             metrics={
                 **{f"valid_{k}": v for k, v in valid_eval.metrics.items()},
                 **{f"test_{k}": v for k, v in test_eval.metrics.items()},
@@ -155,7 +158,7 @@ def train(
         counts=counts,
         validation=valid_eval,
         test=test_eval,
-        constant_columns=constant_features(split.train, features),
+        constant_columns=constant_features(model.inputs(split.train), model.feature_names),
     )
     attach_card(settings, registered, card)
     _set_challenger(settings, registered)
@@ -225,14 +228,32 @@ def _search(
     logger.info("train: model search, %d Ray Tune trials", cfg.search_trials)
     bounds = split.bounds
     folds = search_folds(data.frame, bounds.label_cutoff, bounds.train_end, cfg, settings.backtest)
-    found = search(folds, data.feature_names, cfg, settings.data_dir / "ray_results")
+    features = data.feature_names
+    if data.categorical:  # one vocabulary for every fold: the run's training rows'
+        vocabularies = categories.learn(
+            split.train,
+            data.categorical,
+            cfg.categorical_min_count,
+            cfg.categorical_max_categories,
+        )
+        folds = [
+            replace(
+                f,
+                train=categories.with_onehot(f.train, vocabularies),
+                valid=categories.with_onehot(f.valid, vocabularies),
+                test=categories.with_onehot(f.test, vocabularies),
+            )
+            for f in folds
+        ]
+        features = [*features, *categories.onehot_names(vocabularies)]
+    found = search(folds, features, cfg, settings.data_dir / "ray_results")
     clock["search"] = time.perf_counter() - t0
     return found.apply(cfg)
 
 
 def _reference(train: pd.DataFrame, model: FraudModel, rows: int, seed: int) -> Reference:
     sample = train.sample(n=min(rows, len(train)), random_state=seed).sort_values("event_time")
-    features = sample[model.feature_names].reset_index(drop=True)
+    features = model.inputs(sample)[model.feature_names].reset_index(drop=True)
     return Reference(features, model.predict(features))
 
 

@@ -31,6 +31,13 @@ def feature_table() -> str:
         "(declared under `extras: numeric:` in the import mapping, docs/import.md; "
         "sent in a request's `extras`) |"
     )
+    # One-hot columns per categorical extra, from the vocabulary learned in training.
+    lines.append(
+        f"| `{extra.name}__<i>`, `{extra.name}__other` | {extra.entity} | float64 | "
+        "passthrough text column <name> from the import, one-hot: 1 when the value is "
+        "the vocabulary's i-th (or outside it: other) (declared under `extras: "
+        "categorical:`, docs/import.md; sent in a request's `extras` as text) |"
+    )
     return "\n".join(lines)
 
 

@@ -169,16 +169,32 @@ def _encode_object(value: object) -> str | None:
     return json.dumps(value, default=str)
 
 
+def _extra_item(name: str, value: object) -> str | None:
+    """``"name":value`` for one passthrough cell: a finite number or text; missing: None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return f"{name}:{_encode_str(value)}" if value.strip() else None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"{name}:{float(value)!r}"
+    return None
+
+
 def _encoded_extras(frame: pd.DataFrame) -> list[str] | Iterable[str]:
-    """``,"extras":{...}`` from an import's passthrough columns (``x_<name>``); missing: none."""
+    """``,"extras":{...}`` from an import's passthrough columns (``x_<name>``); missing: none.
+
+    A numeric extra's column holds floats, a categorical one's text.
+    """
     columns = [c for c in frame.columns if isinstance(c, str) and c.startswith(EXTRA_COLUMN_PREFIX)]
     if not columns:
         return itertools.repeat("")
-    values = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
     names = [_encode_str(c.removeprefix(EXTRA_COLUMN_PREFIX)) for c in columns]
+    cells = [frame[c].tolist() for c in columns]
     out: list[str] = []
-    for row in values.tolist():
-        items = [f"{n}:{v!r}" for n, v in zip(names, row, strict=True) if math.isfinite(v)]
+    for row in zip(*cells, strict=True):
+        items = [i for i in map(_extra_item, names, row) if i is not None]
         out.append(',"extras":{' + ",".join(items) + "}" if items else "")
     return out
 

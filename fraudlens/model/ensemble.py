@@ -28,6 +28,7 @@ import xgboost as xgb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fraudlens.errors import ModelError
+from fraudlens.features.categories import model_vocabularies, with_onehot
 from fraudlens.model.mlp import FraudMLP, scale
 from fraudlens.model.native import NumpyMlp
 
@@ -101,7 +102,22 @@ class FraudModel:
         self.booster.set_param({"nthread": 1})
         self._numpy_mlp: NumpyMlp | None = None
 
+    def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
+        """``features`` with the one-hot columns of categorical extras added when absent.
+
+        A frame of history rows holds a categorical extra as its raw text column
+        ``x_<name>``; the model's vocabulary (metadata) expands it, as serving does.
+        """
+        vocabularies = model_vocabularies(self)
+        if not vocabularies or all(c in features.columns for c in self.feature_names):
+            return features
+        missing = [v.column for v in vocabularies if v.column not in features.columns]
+        if missing:
+            raise ModelError(f"missing feature columns: {', '.join(missing)}")
+        return with_onehot(features, vocabularies)
+
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        features = self.inputs(features)
         missing = [name for name in self.feature_names if name not in features.columns]
         if missing:
             raise ModelError(f"missing feature columns: {', '.join(missing)}")

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError
-from fraudlens.features.extras import PREFIX, is_extra, spec
+from fraudlens.features.extras import describe as describe_extra
+from fraudlens.features.extras import is_extra
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
@@ -166,5 +167,5 @@ class FeastFeatures:
     def describe(self, feature: str) -> str | None:
         """The registry's description of a feature."""
         if is_extra(feature):
-            return spec(feature.removeprefix(PREFIX)).description
+            return describe_extra(feature)
         return self._descriptions.get(feature)

@@ -141,6 +141,7 @@ def top_reasons(
     contributions: np.ndarray,
     k: int,
     describe: Callable[[str], str | None],
+    sentence: Callable[[str, float], str | None] | None = None,
 ) -> list[Reason]:
     """The ``k`` features that pushed this score up the most, as reasons.
 
@@ -150,6 +151,8 @@ def top_reasons(
         contributions: the row's per-feature contributions (any bias term dropped).
         k: how many reasons at most.
         describe: feature -> registry description (fallback text).
+        sentence: (feature, value) -> this row's own sentence for a feature, tried
+            first (the categorical extras name the value sent), or None.
     """
     if k <= 0:
         return []
@@ -160,11 +163,12 @@ def top_reasons(
         if not contribution > 0:
             break
         name, value = feature_names[i], float(values[i])
+        text = sentence(name, value) if sentence is not None else None
         reasons.append(
             Reason(
                 kind="model",
                 code=name,
-                text=describe_feature(name, value, describe(name)),
+                text=text or describe_feature(name, value, describe(name)),
                 value=None if math.isnan(value) else value,
                 contribution=round(contribution, 6),
             )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FraudLensError
+from fraudlens.features.categories import model_vocabularies, reason_text
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
@@ -171,10 +172,13 @@ class Scorer:
         t_features = time.perf_counter()
         frame_failed = frame is None
         extras = [name for name in names if is_extra(name)]
+        vocabularies = model_vocabularies(model) if extras else []
         if frame is None:
             frame = self.features.request_only(txns, model)[names]
             if extras:
-                fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
+                fill_request_extras(
+                    frame, [t.extras for t in txns], model_defaults(model), vocabularies
+                )
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             degraded = np.ones(len(txns), dtype=bool)
         else:
@@ -184,7 +188,9 @@ class Scorer:
                 frame = frame.reindex(columns=names)
             if extras:  # passthrough columns come from the request, never the store
                 frame = frame.copy()
-                fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
+                fill_request_extras(
+                    frame, [t.extras for t in txns], model_defaults(model), vocabularies
+                )
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             degraded = np.isnan(values).any(axis=1)
             if degraded.any():
@@ -231,7 +237,7 @@ class Scorer:
                 )
             )
         if flagged and active.config.max_reasons:
-            self._explain(active, frame, values, flagged, results)
+            self._explain(active, frame, values, flagged, results, txns)
         end = time.perf_counter()
         latency_ms = (end - start) * 1000
         for result in results:
@@ -262,6 +268,7 @@ class Scorer:
         values: np.ndarray,
         flagged: list[int],
         results: list[ScoreResult],
+        txns: Sequence[Transaction],
     ) -> None:
         try:
             contrib = np.asarray(active.model.contributions(frame.iloc[flagged]), dtype=np.float64)
@@ -269,6 +276,7 @@ class Scorer:
             logger.warning("no contributions from model %s: %s", active.model.version, exc)
             return
         names = active.model.feature_names
+        vocabularies = model_vocabularies(active.model)
         for j, i in enumerate(flagged):
             results[i].reasons.extend(
                 top_reasons(
@@ -277,5 +285,6 @@ class Scorer:
                     contrib[j, : len(names)],
                     active.config.max_reasons,
                     self.features.describe,
+                    reason_text(vocabularies, txns[i].extras) if vocabularies else None,
                 )
             )

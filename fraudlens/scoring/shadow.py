@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FraudLensError, ModelNotFoundError
+from fraudlens.features.categories import model_vocabularies
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.decision_log import ParquetLog
@@ -144,7 +145,12 @@ class ShadowScorer:
             frame = self.features.online(batch.txns, model)[names]
         if any(is_extra(name) for name in names):  # with this model's own defaults
             frame = frame.copy()
-            fill_request_extras(frame, [t.extras for t in batch.txns], model_defaults(model))
+            fill_request_extras(
+                frame,
+                [t.extras for t in batch.txns],
+                model_defaults(model),
+                model_vocabularies(model),
+            )
         return frame
 
     def summary(self) -> dict[str, Any]:

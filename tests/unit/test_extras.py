@@ -54,7 +54,15 @@ def mapping_file(tmp_path: Path, extras: str) -> Path:
         ("extras:\n  numeric:\n    score: .nan\n", "extra score: must be a finite number"),
         ("extras:\n  numeric:\n    score: .inf\n", "extra score: must be a finite number"),
         ("extras:\n  numeric:\n    score: high\n", "extra score: not a number: 'high'"),
-        ("extras:\n  categorical: [segment]\n", "extras.categorical: categorical extras"),
+        ("extras:\n  categorical: [segment]\n", "extras.categorical: a mapping of your text"),
+        ("extras:\n  categorical:\n    seg: ''\n", "extra seg: needs a default text"),
+        ("extras:\n  categorical:\n    seg__1: a\n", "extra 'seg__1': __ is kept"),
+        ("extras:\n  categorical:\n    amount: a\n", "extra 'amount': clashes with a built-in"),
+        (f"extras:\n  categorical:\n    seg: {'a' * 65}\n", "extra seg: text longer than 64"),
+        (
+            "extras:\n  numeric:\n    seg: 0\n  categorical:\n    seg: a\n",
+            "extra(s) seg declared both numeric and categorical",
+        ),
         ("extras:\n  numerics:\n    score: 0\n", "extras.numerics"),
     ],
 )
@@ -62,8 +70,6 @@ def test_bad_extras_mapping_fails_naming_the_key(tmp_path: Path, extras: str, me
     with pytest.raises(ConfigError, match="invalid mapping") as info:
         load_mapping(mapping_file(tmp_path, extras))
     assert message in str(info.value)
-    if "categorical" in extras:
-        assert "not supported yet" in str(info.value)
 
 
 def test_good_extras_mapping(tmp_path: Path) -> None:
@@ -72,6 +78,12 @@ def test_good_extras_mapping(tmp_path: Path) -> None:
     )
     assert mapping.extras.numeric == {"device_score": 0.5, "V1": 0.0}
     assert load_mapping(mapping_file(tmp_path, "")).extras.numeric == {}
+    both = load_mapping(
+        mapping_file(tmp_path, "extras:\n  numeric:\n    V1: 0\n  categorical:\n    seg: 12\n")
+    )
+    # A default written as a number is the text of the number.
+    assert both.extras.categorical == {"seg": "12"}
+    assert both.extras.names == ["V1", "seg"]
 
 
 def test_import_writes_extra_columns_and_rejects_bad_values_naming_the_column(
@@ -128,7 +140,8 @@ def test_import_writes_extra_columns_and_rejects_bad_values_naming_the_column(
     assert "not a number: 'high'" in rejects["reason"].iloc[0]
     assert "finite" in rejects["reason"].iloc[1]
     info = json.loads((tmp_path / "out" / "import.json").read_text())
-    assert declared(info) == {"device_score": 0.25, "V1": -1.0}
+    assert declared(info).numeric == {"device_score": 0.25, "V1": -1.0}
+    assert declared(info).categorical == {}
 
 
 def test_import_without_the_extra_column_fails(tmp_path: Path) -> None:
@@ -165,14 +178,19 @@ TXN = {
 }
 
 
-def test_transaction_extras_are_finite_numbers_named_in_errors() -> None:
-    txn = parse_transaction({**TXN, "extras": {"device_score": 0.3, "V1": 2}})
-    assert txn.extras == {"device_score": 0.3, "V1": 2.0}
+def test_transaction_extras_are_finite_numbers_or_short_text_named_in_errors() -> None:
+    txn = parse_transaction(
+        {**TXN, "extras": {"device_score": 0.3, "V1": 2, "device_type": " mobile "}}
+    )
+    assert txn.extras == {"device_score": 0.3, "V1": 2.0, "device_type": "mobile"}
     assert parse_transaction(TXN).extras is None
     for extras, message in [
-        ({"device_score": "0.3"}, "extra device_score: not a number"),
-        ({"device_score": True}, "extra device_score: not a number"),
-        ({"device_score": None}, "extra device_score: not a number"),
+        ({"device_score": True}, "extra device_score: not a number or text"),
+        ({"device_score": None}, "extra device_score: not a number or text"),
+        ({"device_type": ""}, "extra device_type: empty text"),
+        ({"device_type": "x" * 65}, "extra device_type: text longer than 64"),
+        ({"device_type": "a\nb"}, "extra device_type: text with control characters"),
+        ({"device_type": "4111 1111 1111 1111"}, "extra device_type: holds a card number"),
         ({"device_score": float("inf")}, "extra device_score: must be a finite number"),
         ({"device_score": 10**400}, "extra device_score: must be a finite number"),
         ({"bad name": 1.0}, "extra 'bad name'"),

@@ -28,8 +28,10 @@ def test_doc_lists_exactly_the_registry_features_in_order() -> None:
 
 def test_doc_lists_the_passthrough_columns_after_the_builtin_features() -> None:
     table = DOC.read_text().split(BEGIN, 1)[1].split(END, 1)[0].strip().splitlines()
-    assert table[-1].startswith("| `x_<name>` | transaction | float64 | passthrough column")
-    assert "extras: numeric:" in table[-1]
+    assert table[-2].startswith("| `x_<name>` | transaction | float64 | passthrough column")
+    assert "extras: numeric:" in table[-2]
+    assert table[-1].startswith("| `x_<name>__<i>`, `x_<name>__other` | transaction | float64 |")
+    assert "extras: categorical:" in table[-1]
 
 
 def test_committed_doc_is_what_the_generator_writes() -> None:

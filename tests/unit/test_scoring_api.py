@@ -146,7 +146,8 @@ def test_pan_is_tokenized_and_never_returned(
         (body(card_token=None, pan=4111111111111111), 422, "pan"),
         (body(extra_field=1), 422, "extra_field"),
         (body(mcc=5411), 422, "mcc"),
-        (body(extras={"device_score": "high"}), 422, "extras"),
+        (body(extras={"device_type": "x" * 65}), 422, "extras"),
+        (body(extras={"device_type": "4111111111111111"}), 422, "extras"),
         (body(extras={"device_score": True}), 422, "extras"),
         (body(extras={"device_score": None}), 422, "extras"),
         (body(extras={"bad name": 1.0}), 422, "extras"),
@@ -356,3 +357,35 @@ def test_extras_reach_the_model_and_take_its_default_when_missing() -> None:
     assert score() == low
     assert score(extras={"other": 1.0}) == low
     assert score(extras={"device_score": 0.9, "other": 1.0}) == high
+
+
+def test_categorical_extras_are_one_hot_with_unseen_as_other_and_reasons_name_the_value() -> None:
+    # Vocabulary: desktop (column 0), emulator (column 1); anything else is other.
+    weights = {"txn_amount": 0.0, "x_device__0": 0.0, "x_device__1": 8.0, "x_device__other": 4.0}
+    vocabulary = {"device": {"default": "desktop", "values": ["desktop", "emulator"]}}
+    model = FakeModel("2", weights=weights, bias=-3.0, metadata={"categorical": vocabulary})
+    svc = fake_service(models=[model])
+    svc.apply_config(ScoringConfig(model_version="2", max_reasons=3))
+    svc.warm_up()
+
+    def score(**extra: Any) -> dict[str, Any]:
+        with ApiClient(create_api(fake_api_context(svc))) as api:
+            response = api.post("/v1/score", json=body(**extra))
+        assert response.status_code == 200, response.text
+        assert response.json()["degraded"] is False
+        out: dict[str, Any] = response.json()
+        return out
+
+    emulator = score(extras={"device": "emulator"})
+    desktop = score(extras={"device": "desktop"})
+    unseen = score(extras={"device": "smart fridge"})
+    assert emulator["score"] > unseen["score"] > desktop["score"]
+    # Missing: the default value (desktop); a number is the text of the number.
+    assert score()["score"] == desktop["score"]
+    assert score(extras={"device": 12})["score"] == unseen["score"]
+    texts = {r["code"]: r["text"] for r in emulator["reasons"] if r["kind"] == "model"}
+    assert texts["x_device__1"] == "device is 'emulator'"
+    texts = {r["code"]: r["text"] for r in unseen["reasons"] if r["kind"] == "model"}
+    assert (
+        texts["x_device__other"] == "device is 'smart fridge', a value rare or unseen in training"
+    )

@@ -117,3 +117,19 @@ def test_extras_travel_in_the_event_and_reach_the_model() -> None:
     scorer(consumed([parse_transaction(raw) for raw in wire]))
     scores = [json.loads(s[2])["score"] for s in producer.sent]
     assert scores[0] > 0.9 > 0.5 > scores[1]
+
+
+def test_categorical_extras_travel_as_text_in_the_event_and_reach_the_model() -> None:
+    weights = {"txn_amount": 0.0, "x_device__0": 8.0, "x_device__other": 0.0}
+    vocabulary = {"device": {"default": "desktop", "values": ["emulator"]}}
+    model = FakeModel("1", weights=weights, metadata={"categorical": vocabulary})
+    service = ScoringService(FakeLoader([model], {"champion": "1"}), FakeFeatures())
+    service.apply_config(ScoringConfig(max_reasons=0))
+    producer = Producer()
+    scorer = StreamScorer(service, producer, "decisions", model_poll_s=0)  # type: ignore[arg-type]
+    sent = txn(0).model_copy(update={"extras": {"device": "emulator"}})
+    wire = [to_json(sent), to_json(txn(1))]  # the second has none: the default, desktop
+    assert b'"extras":{"device":"emulator"}' in wire[0]
+    scorer(consumed([parse_transaction(raw) for raw in wire]))
+    scores = [json.loads(s[2])["score"] for s in producer.sent]
+    assert scores[0] > 0.9 > 0.5 > scores[1]

@@ -104,3 +104,21 @@ def test_card_lists_passthrough_columns_and_warns_when_one_is_constant() -> None
     assert "`x_device_score` (default 0.25), `x_V1` (default 0)" in card
     assert "1 of 3 features were constant" in card and "`x_V1`" in card
     assert "Passthrough columns" not in _card(0.5, [])
+
+
+def test_card_gives_vocabulary_sizes_and_warns_about_constant_one_hot_columns() -> None:
+    names = ["amount", "x_device__0", "x_device__1", "x_device__other"]
+    model = _model(0.5)
+    model.feature_names = names
+    vocabulary = {"device": {"default": "desktop", "values": ["mobile", "desktop"]}}
+    model.metadata = {"categorical": vocabulary}
+    # Training rows hold the raw text column; the model expands it with its vocabulary.
+    train = pd.DataFrame({"amount": [1.0, 2.0, 3.0], "x_device": ["mobile", "desktop", "mobile"]})
+    inputs = model.inputs(train)
+    assert inputs[names[1:]].to_numpy().tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    constant = constant_features(inputs, names)
+    assert constant == ["x_device__other"]
+    card = _card(0.5, constant, model)
+    assert "`x_device`: 2 values + other" in card and "default 'desktop'" in card
+    assert "1 of 4 features were constant" in card and "`x_device__other`" in card
+    assert "Categorical passthrough" not in _card(0.5, [])
