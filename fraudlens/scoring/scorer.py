@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FraudLensError
+from fraudlens.features.context import fill_request_context
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
@@ -173,6 +174,7 @@ class Scorer:
         extras = [name for name in names if is_extra(name)]
         if frame is None:
             frame = self.features.request_only(txns, model)[names]
+            fill_request_context(frame, txns)
             if extras:
                 fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -182,8 +184,10 @@ class Scorer:
             # feature: fill what the request alone gives and flag the row.
             if list(frame.columns) != names:
                 frame = frame.reindex(columns=names)
-            if extras:  # passthrough columns come from the request, never the store
-                frame = frame.copy()
+            # Context and passthrough columns come from the request, never the store.
+            frame = frame.copy()
+            fill_request_context(frame, txns)
+            if extras:
                 fill_request_extras(frame, [t.extras for t in txns], model_defaults(model))
             values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             degraded = np.isnan(values).any(axis=1)
