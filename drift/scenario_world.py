@@ -45,6 +45,7 @@ class ScenarioWorld:
         new_pattern: str,
         onset_day: int,
     ) -> None:
+        from fraudlens.features.context import frame_context
         from fraudlens.security.tokenize import Tokenizer
         from fraudlens.simulator import SCENARIOS, SimulatorConfig, simulate
         from training.local_features import compute_features
@@ -62,7 +63,7 @@ class ScenarioWorld:
         # throwaway key: tokens of this run link to nothing else
         sim = simulate(sim_cfg, Tokenizer("scn", {"scn": secrets.token_bytes(32)}))
         tx = sim.transactions.reset_index(drop=True)
-        self.frame = pd.concat([tx, compute_features(tx)], axis=1)
+        self.frame = pd.concat([tx, compute_features(tx), frame_context(tx)], axis=1)
         self.times = pd.to_datetime(self.frame["event_time"], utc=True)
         self.labels = sim.labels
         self.new_pattern = new_pattern
@@ -81,6 +82,7 @@ class ScenarioWorld:
     def training_data(self, start: date, end: date) -> Any:
         """Labelled features of ``[start, end)`` with only the labels known at ``end``."""
         from fraudlens.features import FEATURE_NAMES
+        from fraudlens.features.context import CONTEXT_NAMES
         from training.dataset import from_frame
 
         known_by = pd.Timestamp(end, tz="UTC")
@@ -89,7 +91,7 @@ class ScenarioWorld:
         frame.loc[late, "is_fraud"] = False
         frame.loc[late, "label_time"] = pd.NaT
         svc = self.settings.training.feature_service
-        return from_frame(frame, list(FEATURE_NAMES), svc, start, end)
+        return from_frame(frame, [*FEATURE_NAMES, *CONTEXT_NAMES], svc, start, end)
 
     def retrain(self, settings: Settings, start: date, end: date) -> JobResult:
         """The job body with in-memory data: train on the window, gate on its test period."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import DataError
+from fraudlens.features.context import CONTEXT_NAMES, frame_context
 from fraudlens.features.extras import column
 from fraudlens.history import find_history, import_extras
 from fraudlens.settings import Settings
@@ -260,8 +261,8 @@ def load_training_data(
         history = read_history(folder, None, hi)  # earlier rows feed the windows
         _check_extras(history, extra_names + raw_names, folder)
         features = compute_features(history, settings.feast.max_label_delay_days)
-        frame = pd.concat([history, features[names]], axis=1)
-        data = from_frame(frame, names + extra_names, service, lo, hi)
+        frame = pd.concat([history, features[names], frame_context(history)], axis=1)
+        data = from_frame(frame, [*names, *CONTEXT_NAMES, *extra_names], service, lo, hi)
         return TrainingData(
             data.frame,
             data.feature_names,
@@ -288,17 +289,18 @@ def load_training_data(
         vectors["transaction_id"].to_numpy(), history["transaction_id"].astype(str).to_numpy()
     ):
         raise DataError(f"feature join: {len(history)} transactions in, {len(vectors)} rows out")
-    frame = pd.concat([history, vectors[names].reset_index(drop=True)], axis=1)
+    vectors = vectors[names].reset_index(drop=True)
+    frame = pd.concat([history, vectors, frame_context(history).reset_index(drop=True)], axis=1)
     logger.info(
         "training data: %d rows in, %d out, %d features (%d passthrough), "
         "%d categorical passthrough columns",
         len(history),
         len(frame),
-        len(names) + len(extra_names),
+        len(names) + len(CONTEXT_NAMES) + len(extra_names),
         len(extra_names),
         len(raw_names),
     )
-    data = from_frame(frame, names + extra_names, service, lo, hi)
+    data = from_frame(frame, [*names, *CONTEXT_NAMES, *extra_names], service, lo, hi)
     return TrainingData(
         data.frame,
         data.feature_names,

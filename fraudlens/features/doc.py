@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from fraudlens.errors import ConfigError
+from fraudlens.features.context import CONTEXT_FEATURES
 from fraudlens.features.extras import spec
 from fraudlens.features.registry import ALL_FEATURES
 
@@ -21,10 +22,14 @@ END = "<!-- end of feature table -->"
 def feature_table() -> str:
     """The markdown table of every feature: name, entity, type, meaning.
 
-    The built-in features, then the pattern of the passthrough columns.
+    The built-in features, the transaction context, then the pattern of the
+    passthrough columns.
     """
     lines = ["| feature | entity | type | meaning |", "|---|---|---|---|"]
-    lines += [f"| `{s.name}` | {s.entity} | {s.dtype} | {s.description} |" for s in ALL_FEATURES]
+    lines += [
+        f"| `{s.name}` | {s.entity} | {s.dtype} | {s.description} |"
+        for s in (*ALL_FEATURES, *CONTEXT_FEATURES)
+    ]
     extra = spec("<name>")  # one row per numeric extra the import mapping declares
     lines.append(
         f"| `{extra.name}` | {extra.entity} | {extra.dtype} | {extra.description} "

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError
+from fraudlens.features.context import CONTEXT_FEATURES
 from fraudlens.features.extras import describe as describe_extra
 from fraudlens.features.extras import is_extra
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
 from fraudlens.scoring.interfaces import ScoringModel
-from fraudlens.scoring.request_features import request_only_frame
+from fraudlens.scoring.request_features import from_request, request_only_frame
 from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,9 @@ class FeastFeatures:
         self.settings = settings
         self._store: Any = None
         self._lock = threading.Lock()
-        self._descriptions = {spec.name: spec.description for spec in ALL_FEATURES}
+        self._descriptions = {
+            spec.name: spec.description for spec in (*ALL_FEATURES, *CONTEXT_FEATURES)
+        }
 
     @property
     def store(self) -> Any:
@@ -156,8 +159,8 @@ class FeastFeatures:
                 f"is not in the feature store ({exc})"
             ) from exc
         served = {f.name for p in service.feature_view_projections for f in p.features}
-        # Passthrough columns (x_*) come from the request, not from the store.
-        missing = [n for n in model.feature_names if n not in served and not is_extra(n)]
+        # Context (ctx_*) and passthrough (x_*) columns come from the request, not the store.
+        missing = [n for n in model.feature_names if n not in served and not from_request(n)]
         if missing:
             raise ModelError(
                 f"model {model.version}: feature service {model.feature_service!r} "

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError, ModelNotFoundError
-from fraudlens.features.extras import is_extra
+from fraudlens.features.context import CONTEXT_FEATURES
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.state import CardState, TerminalState
 from fraudlens.schema import Transaction
 from fraudlens.scoring.interfaces import ScoringModel
-from fraudlens.scoring.request_features import request_only_frame
+from fraudlens.scoring.request_features import from_request, request_only_frame
 
 FAKE_WEIGHTS: dict[str, float] = {
     "card_tx_count_10m": 0.9,
@@ -125,7 +125,9 @@ class FakeFeatures:
         self.delay_s = 0.0
         self.cold_delay_s = 0.0
         self.calls = 0
-        self.descriptions = {spec.name: spec.description for spec in ALL_FEATURES}
+        self.descriptions = {
+            spec.name: spec.description for spec in (*ALL_FEATURES, *CONTEXT_FEATURES)
+        }
         self._lock = threading.Lock()
 
     def online(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:
@@ -160,7 +162,9 @@ class FakeFeatures:
 
     def validate(self, model: ScoringModel) -> None:
         """Every feature must be a registry feature."""
-        unknown = [n for n in model.feature_names if n not in self.descriptions and not is_extra(n)]
+        unknown = [
+            n for n in model.feature_names if n not in self.descriptions and not from_request(n)
+        ]
         if unknown:
             raise ModelError(f"features not served by the store: {unknown}")
 

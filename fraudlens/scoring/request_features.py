@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fraudlens.features.context import is_context
 from fraudlens.features.definitions import card_features, terminal_features
+from fraudlens.features.extras import is_extra
 from fraudlens.features.odfv import time_us
 from fraudlens.features.state import TxnEvent, coord
 from fraudlens.schema import Transaction
@@ -34,6 +36,12 @@ def txn_event(txn: Transaction) -> TxnEvent:
         latitude=coord(txn.latitude),
         longitude=coord(txn.longitude),
     )
+
+
+def from_request(feature: str) -> bool:
+    """True for columns the request carries itself (context ``ctx_*``, passthrough ``x_*``):
+    never read from the online store."""
+    return is_context(feature) or is_extra(feature)
 
 
 def is_request_only(feature: str) -> bool:

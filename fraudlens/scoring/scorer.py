@@ -19,6 +19,7 @@ import pandas as pd
 
 from fraudlens.errors import FraudLensError
 from fraudlens.features.categories import model_vocabularies, reason_text
+from fraudlens.features.context import fill_request_context
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.active import ActiveModel
@@ -175,6 +176,7 @@ class Scorer:
         vocabularies = model_vocabularies(model) if extras else []
         if frame is None:
             frame = self.features.request_only(txns, model)[names]
+            fill_request_context(frame, txns)
             if extras:
                 fill_request_extras(
                     frame, [t.extras for t in txns], model_defaults(model), vocabularies
@@ -186,8 +188,10 @@ class Scorer:
             # feature: fill what the request alone gives and flag the row.
             if list(frame.columns) != names:
                 frame = frame.reindex(columns=names)
-            if extras:  # passthrough columns come from the request, never the store
-                frame = frame.copy()
+            # Context and passthrough columns come from the request, never the store.
+            frame = frame.copy()
+            fill_request_context(frame, txns)
+            if extras:
                 fill_request_extras(
                     frame, [t.extras for t in txns], model_defaults(model), vocabularies
                 )

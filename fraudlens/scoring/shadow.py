@@ -20,6 +20,7 @@ import pandas as pd
 
 from fraudlens.errors import FraudLensError, ModelNotFoundError
 from fraudlens.features.categories import model_vocabularies
+from fraudlens.features.context import fill_request_context
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
 from fraudlens.scoring.decision_log import ParquetLog
@@ -143,8 +144,9 @@ class ShadowScorer:
             frame = batch.frame[names]
         else:
             frame = self.features.online(batch.txns, model)[names]
+        frame = frame.copy()
+        fill_request_context(frame, batch.txns)
         if any(is_extra(name) for name in names):  # with this model's own defaults
-            frame = frame.copy()
             fill_request_extras(
                 frame,
                 [t.extras for t in batch.txns],
