@@ -444,6 +444,11 @@ class TrainingSettings(BaseModel):
     )
     xgb_rounds: int = Field(300, ge=1, description="maximum boosting rounds")
     xgb_early_stopping: int = Field(30, ge=1, description="early stopping rounds on validation")
+    xgb_early_stopping_metric: Literal["logloss", "aucpr"] = Field(
+        "logloss",
+        description="validation metric that stops boosting: logloss keeps improving while a "
+        "rare pattern (a tail of amounts) is being learnt, where the overall AP is flat",
+    )
     xgb_max_depth: int = Field(6, ge=1, description="tree depth")
     xgb_learning_rate: float = Field(0.1, gt=0, description="boosting learning rate")
     xgb_monotone: dict[str, Literal[-1, 1]] = Field(
@@ -507,13 +512,13 @@ class TrainingSettings(BaseModel):
         "average_precision", description="what the search maximises, mean over folds"
     )
     xgb_tree_method: Literal["hist", "approx", "exact"] = Field(
-        "hist",
+        "approx",
         description="hist: split candidates fixed once at xgb_max_bin quantiles of each "
         "feature (fastest); approx: re-drawn every round, weighted toward rows the model is "
         "still unsure of (folds about 60 % slower); exact: every value (one Ray worker only)",
     )
     xgb_max_bin: int = Field(
-        1024,
+        256,
         ge=2,
         description="hist/approx split candidates per feature; a threshold inside a rare "
         "tail (large amounts) is learnt only if a candidate falls near it: bins cover equal "

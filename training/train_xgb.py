@@ -53,18 +53,19 @@ def xgb_params(
 ) -> dict[str, Any]:
     """Booster parameters shared by the Ray run and the single-process baseline.
 
-    Tree method and bins are ``xgb_tree_method`` / ``xgb_max_bin``. Monotone
-    constraints (``xgb_monotone``) encode domain priors, e.g. a larger
-    amount or a never-seen terminal never lowers the risk; without them the
-    trees can learn artefacts such as "terminals without history are safe"
-    from the start of the data, where every terminal lacks history.
+    Tree method and bins are ``xgb_tree_method`` / ``xgb_max_bin``; boosting
+    stops on ``xgb_early_stopping_metric``. Monotone constraints
+    (``xgb_monotone``, none by default) encode domain priors where a user
+    trusts one; a prior true of one fraud pattern is false of another (risk
+    rises with the amount, except in card testing), and each default prior
+    cost validation AP on the backtest folds.
     """
     monotone = {name: sign for name, sign in cfg.xgb_monotone.items() if name in features}
     # exact tries every value and has no bins
     bins = {} if cfg.xgb_tree_method == "exact" else {"max_bin": cfg.xgb_max_bin}
     return {
         "objective": "binary:logistic",
-        "eval_metric": "aucpr",
+        "eval_metric": cfg.xgb_early_stopping_metric,
         "tree_method": cfg.xgb_tree_method,
         **bins,
         "max_depth": cfg.xgb_max_depth,
@@ -86,7 +87,7 @@ def fit_booster(
     rounds: int,
     early_stopping: int,
 ) -> xgb.Booster:
-    """Train with early stopping on validation AP; keep only the best rounds."""
+    """Train with early stopping on the validation metric; keep only the best rounds."""
     booster = xgb.train(
         params,
         dtrain,

@@ -97,7 +97,11 @@ def test_exact_trees_split_between_219_and_221(exact_model: FraudModel) -> None:
 
 def test_tree_method_and_bins_reach_the_booster_params() -> None:
     params = xgb_params(TrainingSettings(xgb_max_bin=512), 1.0, 1, FEATURES)
-    assert (params["tree_method"], params["max_bin"]) == ("hist", 512)
+    assert (params["tree_method"], params["max_bin"]) == ("approx", 512)
+    assert params["eval_metric"] == "logloss" and params["monotone_constraints"] == {}
+    hist = TrainingSettings(xgb_tree_method="hist", xgb_early_stopping_metric="aucpr")
+    assert xgb_params(hist, 1.0, 1, FEATURES)["tree_method"] == "hist"
+    assert xgb_params(hist, 1.0, 1, FEATURES)["eval_metric"] == "aucpr"
     exact = TrainingSettings(xgb_tree_method="exact", ray_workers=1)
     assert "max_bin" not in xgb_params(exact, 1.0, 1, FEATURES)
     with pytest.raises(ValidationError, match="ray_workers=1"):

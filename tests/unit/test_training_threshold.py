@@ -9,8 +9,11 @@ by ``training.ensemble.choose``.
 ``hist`` fixes its split candidates once, from feature quantiles: a tail this
 rare shares bins with the legit amounts just under the threshold (AP on the
 amount frauds 0.02-0.04 with 256 bins, 0.5-0.65 with 1024, 0.76-0.91 with
-2048 on this frame). ``approx`` re-draws the candidates every round, weighted
-toward the rows the model is still unsure of, and finds the threshold.
+2048 on this frame). ``approx`` (the default) re-draws the candidates every
+round, weighted toward the rows the model is still unsure of, and finds the
+threshold, if boosting goes on long enough: early stopping on validation AP
+stopped after ~12 rounds (amount AP 0.85, the overall AP being flat while the
+tail is learnt), on validation logloss (the default) after ~34 (AP 1.0).
 """
 
 from __future__ import annotations
@@ -48,13 +51,8 @@ def _data(n: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def scored() -> pd.DataFrame:
-    cfg = TrainingSettings(
-        imbalance_powers=[0.0],
-        mlp_epochs=2,
-        mlp_hidden=[8],
-        xgb_tree_method="approx",
-        xgb_max_bin=256,
-    )
+    # The default tree method, bins, early stopping and priors: what training uses.
+    cfg = TrainingSettings(imbalance_powers=[0.0], mlp_epochs=2, mlp_hidden=[8])
     train, valid, test = _data(60_000, 1), _data(30_000, 2), _data(30_000, 3)
     assert (train["pattern"] == "amount").mean() < 0.001  # a rare tail, far below 1/256
     (weight,) = pos_weights(train["is_fraud"], cfg.imbalance_powers)
