@@ -27,6 +27,7 @@ from fraudlens.errors import DataError, FeatureStoreError
 from fraudlens.features.odfv import (
     REQUEST_FIELDS,
     card_feature_columns,
+    request_columns,
     request_fields,
     terminal_feature_columns,
 )
@@ -138,11 +139,19 @@ def online_feature_columns(
     Raises:
         FeatureStoreError: the online read failed.
     """
-    rows = [entity_row(r) for r in requests]
-    if not rows:
+    if not requests:
         return {name: [] for name in FEATURE_NAMES}
-    state = _read_states(store, [r["card_token"] for r in rows], [r["terminal_id"] for r in rows])
-    inputs = {**state, **{name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}}
+    if all(isinstance(r, BaseModel) for r in requests):
+        # Transactions: their attributes as columns, no dict per row (request_columns).
+        cards = [r.card_token for r in requests]  # type: ignore[union-attr]
+        terminals = [r.terminal_id for r in requests]  # type: ignore[union-attr]
+        fields = request_columns(requests)
+    else:
+        rows = [entity_row(r) for r in requests]
+        cards = [r["card_token"] for r in rows]
+        terminals = [r["terminal_id"] for r in rows]
+        fields = {name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}
+    inputs = {**_read_states(store, cards, terminals), **fields}
     return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
 
 
