@@ -135,17 +135,22 @@ def _without_sample(inputs: Mapping[str, Sequence[Any]], col: str) -> Mapping[st
 
 
 def card_feature_columns(
-    inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
-) -> dict[str, list[Any]]:
+    inputs: Mapping[str, Sequence[Any]],
+    vector_min_rows: int = VECTOR_MIN_ROWS,
+    *,
+    arrays: bool = False,
+) -> dict[str, Any]:
     """Card features for every row of ``inputs`` (card state + request columns).
 
-    Batches of ``vector_min_rows`` rows or more are computed with numpy.
+    Batches of ``vector_min_rows`` rows or more are computed with numpy; with
+    ``arrays`` their columns stay numpy arrays (serving), else they are lists
+    (what Feast's python-mode ODFVs return). Smaller batches give lists.
     """
     names = [spec.name for spec in CARD_FEATURES]
     inputs = _without_sample(inputs, CARD_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = card_matrix(inputs)
-        return {name: columns[name].tolist() for name in names}
+        return {name: columns[name] if arrays else columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
     state_cols = [col for col, _, _ in CARD_COLUMNS]
     for i in range(_rows(inputs)):
@@ -157,17 +162,21 @@ def card_feature_columns(
 
 
 def terminal_feature_columns(
-    inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
-) -> dict[str, list[Any]]:
+    inputs: Mapping[str, Sequence[Any]],
+    vector_min_rows: int = VECTOR_MIN_ROWS,
+    *,
+    arrays: bool = False,
+) -> dict[str, Any]:
     """Terminal features for every row of ``inputs`` (terminal state + request time).
 
-    Batches of ``vector_min_rows`` rows or more are computed with numpy.
+    Batches of ``vector_min_rows`` rows or more are computed with numpy (see
+    ``card_feature_columns`` for ``arrays``).
     """
     names = [spec.name for spec in TERMINAL_FEATURES]
     inputs = _without_sample(inputs, TERMINAL_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = terminal_matrix(inputs)
-        return {name: columns[name].tolist() for name in names}
+        return {name: columns[name] if arrays else columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
     state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
     for i in range(_rows(inputs)):

@@ -126,8 +126,8 @@ def _read_states(
 
 
 def online_feature_columns(
-    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]]
-) -> dict[str, list[Any]]:
+    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]], *, arrays: bool = False
+) -> dict[str, Any]:
     """Every registry feature for transactions being scored now, as columns.
 
     One online read for the state of all cards and terminals of the batch
@@ -135,6 +135,9 @@ def online_feature_columns(
     ``terminal_feature_columns`` (the functions the ODFVs call) over the whole
     batch: the same values as ``online_vectors``, without Feast converting
     and re-checking the ODFVs' inputs and outputs row by row.
+
+    With ``arrays``, a column computed with numpy stays an array (serving
+    stacks them into one matrix); otherwise every column is a list.
 
     Raises:
         FeatureStoreError: the online read failed.
@@ -152,7 +155,8 @@ def online_feature_columns(
         terminals = [r["terminal_id"] for r in rows]
         fields = {name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}
     inputs = {**_read_states(store, cards, terminals), **fields}
-    return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
+    card = card_feature_columns(inputs, arrays=arrays)
+    return {**card, **terminal_feature_columns(inputs, arrays=arrays)}
 
 
 def stored_state(
