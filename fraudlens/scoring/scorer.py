@@ -229,7 +229,7 @@ class Scorer:
         n = len(txns)
         if scores is None:
             scores = np.full(n, np.nan)
-        known = ~np.isnan(scores)  # NaN: no usable score, decided on the amount below
+        known = (~np.isnan(scores)).tolist()  # NaN: no usable score, decided on the amount
         by_model = model_decisions(scores, active.review, active.decline)
         over = active.config.degraded_review_amount
         hits_of = evaluate_batch(txns, names, values, active.rules)
@@ -240,6 +240,7 @@ class Scorer:
         row_cause = cause if frame_failed else MISSING_FEATURES
         results: list[ScoreResult] = []
         flagged: list[int] = []
+        missing = degraded.tolist()
         for i, txn in enumerate(txns):
             hits = hits_of[i]
             if known[i]:
@@ -249,7 +250,7 @@ class Scorer:
             if hits:
                 decision = decide(decision, hits)
             reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
-            is_degraded = bool(degraded[i])
+            is_degraded = missing[i]
             if is_degraded:
                 reasons.append(DEGRADED_REASONS[row_cause])
             if decision != "approve" and score is not None:
