@@ -11,7 +11,8 @@ ones row by row through ``definitions``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from fraudlens.features.compute import card_matrix
@@ -51,9 +52,13 @@ REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def time_us(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact, no float)."""
-    delta = value - datetime(1970, 1, 1, tzinfo=value.tzinfo)
+    zone = value.tzinfo
+    delta = value - (_EPOCH_UTC if zone is UTC else datetime(1970, 1, 1, tzinfo=zone))
     return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
 
 
@@ -71,6 +76,35 @@ def request_fields(txn: Mapping[str, Any]) -> dict[str, Any]:
         "req_country": str(txn["country"]),
         "req_lat": coord(txn.get("latitude")),
         "req_lon": coord(txn.get("longitude")),
+    }
+
+
+# The schema fields ``request_fields`` reads, in ``REQUEST_FIELDS`` order.
+REQUEST_SOURCE = (
+    "event_time", "amount", "terminal_id", "merchant_id", "country", "latitude", "longitude",
+)  # fmt: skip
+_REQUEST_ATTRS = attrgetter(*REQUEST_SOURCE)
+
+
+def request_columns(txns: Sequence[Any]) -> dict[str, list[Any]]:
+    """``request_fields`` of many transactions, as columns (the same values).
+
+    ``txns`` are objects with the schema's attributes (``schema.Transaction``):
+    read with one attribute getter per row, without a dict per row.
+    """
+    if not txns:
+        return {name: [] for name, _ in REQUEST_FIELDS}
+    when, amount, terminal, merchant, country, lat, lon = zip(
+        *map(_REQUEST_ATTRS, txns), strict=True
+    )
+    return {
+        "req_time_us": [w if isinstance(w, int) else time_us(w) for w in when],
+        "req_amount": [float(v) for v in amount],
+        "req_terminal_id": [str(v) for v in terminal],
+        "req_merchant_id": [str(v) for v in merchant],
+        "req_country": [str(v) for v in country],
+        "req_lat": [coord(v) for v in lat],
+        "req_lon": [coord(v) for v in lon],
     }
 
 
@@ -101,17 +135,22 @@ def _without_sample(inputs: Mapping[str, Sequence[Any]], col: str) -> Mapping[st
 
 
 def card_feature_columns(
-    inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
-) -> dict[str, list[Any]]:
+    inputs: Mapping[str, Sequence[Any]],
+    vector_min_rows: int = VECTOR_MIN_ROWS,
+    *,
+    arrays: bool = False,
+) -> dict[str, Any]:
     """Card features for every row of ``inputs`` (card state + request columns).
 
-    Batches of ``vector_min_rows`` rows or more are computed with numpy.
+    Batches of ``vector_min_rows`` rows or more are computed with numpy; with
+    ``arrays`` their columns stay numpy arrays (serving), else they are lists
+    (what Feast's python-mode ODFVs return). Smaller batches give lists.
     """
     names = [spec.name for spec in CARD_FEATURES]
     inputs = _without_sample(inputs, CARD_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = card_matrix(inputs)
-        return {name: columns[name].tolist() for name in names}
+        return {name: columns[name] if arrays else columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
     state_cols = [col for col, _, _ in CARD_COLUMNS]
     for i in range(_rows(inputs)):
@@ -123,17 +162,21 @@ def card_feature_columns(
 
 
 def terminal_feature_columns(
-    inputs: Mapping[str, Sequence[Any]], vector_min_rows: int = VECTOR_MIN_ROWS
-) -> dict[str, list[Any]]:
+    inputs: Mapping[str, Sequence[Any]],
+    vector_min_rows: int = VECTOR_MIN_ROWS,
+    *,
+    arrays: bool = False,
+) -> dict[str, Any]:
     """Terminal features for every row of ``inputs`` (terminal state + request time).
 
-    Batches of ``vector_min_rows`` rows or more are computed with numpy.
+    Batches of ``vector_min_rows`` rows or more are computed with numpy (see
+    ``card_feature_columns`` for ``arrays``).
     """
     names = [spec.name for spec in TERMINAL_FEATURES]
     inputs = _without_sample(inputs, TERMINAL_BLOB)
     if _rows(inputs) >= vector_min_rows:
         columns = terminal_matrix(inputs)
-        return {name: columns[name].tolist() for name in names}
+        return {name: columns[name] if arrays else columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
     state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
     for i in range(_rows(inputs)):

@@ -27,6 +27,7 @@ from fraudlens.errors import DataError, FeatureStoreError
 from fraudlens.features.odfv import (
     REQUEST_FIELDS,
     card_feature_columns,
+    request_columns,
     request_fields,
     terminal_feature_columns,
 )
@@ -125,8 +126,8 @@ def _read_states(
 
 
 def online_feature_columns(
-    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]]
-) -> dict[str, list[Any]]:
+    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]], *, arrays: bool = False
+) -> dict[str, Any]:
     """Every registry feature for transactions being scored now, as columns.
 
     One online read for the state of all cards and terminals of the batch
@@ -135,15 +136,27 @@ def online_feature_columns(
     batch: the same values as ``online_vectors``, without Feast converting
     and re-checking the ODFVs' inputs and outputs row by row.
 
+    With ``arrays``, a column computed with numpy stays an array (serving
+    stacks them into one matrix); otherwise every column is a list.
+
     Raises:
         FeatureStoreError: the online read failed.
     """
-    rows = [entity_row(r) for r in requests]
-    if not rows:
+    if not requests:
         return {name: [] for name in FEATURE_NAMES}
-    state = _read_states(store, [r["card_token"] for r in rows], [r["terminal_id"] for r in rows])
-    inputs = {**state, **{name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}}
-    return {**card_feature_columns(inputs), **terminal_feature_columns(inputs)}
+    if all(isinstance(r, BaseModel) for r in requests):
+        # Transactions: their attributes as columns, no dict per row (request_columns).
+        cards = [r.card_token for r in requests]  # type: ignore[union-attr]
+        terminals = [r.terminal_id for r in requests]  # type: ignore[union-attr]
+        fields = request_columns(requests)
+    else:
+        rows = [entity_row(r) for r in requests]
+        cards = [r["card_token"] for r in rows]
+        terminals = [r["terminal_id"] for r in rows]
+        fields = {name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}
+    inputs = {**_read_states(store, cards, terminals), **fields}
+    card = card_feature_columns(inputs, arrays=arrays)
+    return {**card, **terminal_feature_columns(inputs, arrays=arrays)}
 
 
 def stored_state(

@@ -123,13 +123,12 @@ class FeastFeatures:
         from fraudlens.features.store import online_feature_columns
 
         names = list(model.feature_names)
-        columns = online_feature_columns(self.store, txns)
-        nan = float("nan")
-        # One float block in model order (a missing or null feature is NaN).
-        values = np.array(
-            [[nan if v is None else v for v in columns.get(n, [None] * len(txns))] for n in names],
-            dtype=np.float64,
-        ).T.reshape(len(txns), len(names))
+        columns = online_feature_columns(self.store, txns, arrays=True)
+        # One float block in model order; a missing or null (None) feature is NaN.
+        values = np.full((len(txns), len(names)), np.nan)
+        for j, name in enumerate(names):
+            if name in columns:
+                values[:, j] = np.asarray(columns[name], dtype=np.float64)
         return pd.DataFrame(values, columns=names)
 
     def request_only(self, txns: Sequence[Transaction], model: ScoringModel) -> pd.DataFrame:

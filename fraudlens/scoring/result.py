@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -35,14 +37,30 @@ CASE_FACTS = (
 )
 
 
+_FACTS = attrgetter(*CASE_FACTS)
+
+
 def case_facts(txn: Transaction) -> dict[str, Any]:
     """The transaction's non-card facts carried with its decision (see ``CASE_FACTS``)."""
-    return {name: getattr(txn, name) for name in CASE_FACTS}
+    return dict(zip(CASE_FACTS, _FACTS(txn), strict=True))
+
+
+_NS_SHA1 = hashlib.sha1(_DECISION_NS.bytes, usedforsecurity=False)
+# The bits ``uuid.UUID(..., version=5)`` sets: RFC 4122 variant, version 5.
+_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_SET = (0x8000 << 48) | (5 << 76)
 
 
 def decision_id(transaction_id: str, model_version: str) -> str:
-    """Deterministic id of the decision on one transaction by one model version."""
-    return uuid.uuid5(_DECISION_NS, f"{transaction_id}|{model_version}").hex
+    """Deterministic id of the decision on one transaction by one model version.
+
+    ``uuid.uuid5(_DECISION_NS, f"{transaction_id}|{model_version}").hex``,
+    without building a ``UUID`` (a third of the time; one id per scored row).
+    """
+    digest = _NS_SHA1.copy()
+    digest.update(f"{transaction_id}|{model_version}".encode())
+    value = int.from_bytes(digest.digest()[:16], "big") & _CLEAR | _SET
+    return f"{value:032x}"
 
 
 class Reason(BaseModel):

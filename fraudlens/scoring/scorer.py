@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from fraudlens.scoring.breaker import Breaker, Ticket
 from fraudlens.scoring.interfaces import FeatureSource
 from fraudlens.scoring.reasons import top_reasons
 from fraudlens.scoring.result import Reason, ScoreResult, case_facts, decision_id
-from fraudlens.scoring.rules import decide, evaluate_rules, model_decision
+from fraudlens.scoring.rules import decide, evaluate_batch, model_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -204,42 +203,9 @@ class Scorer:
         scores = self._predict(active, values, bool(degraded.any()))
         t_model = time.perf_counter()
 
-        results = []
-        flagged: list[int] = []
-        for i, txn in enumerate(txns):
-            row = dict(zip(names, values[i].tolist(), strict=True))
-            score = None if scores is None or math.isnan(scores[i]) else float(scores[i])
-            hits = evaluate_rules(txn, row, active.rules)
-            if score is not None:
-                by_model = model_decision(score, active.review, active.decline)
-            else:
-                over = txn.amount > active.config.degraded_review_amount
-                by_model = "review" if over else "approve"
-            decision = decide(by_model, hits)
-            reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
-            row_cause = (cause if frame_failed else MISSING_FEATURES) if degraded[i] else None
-            if row_cause is not None:
-                reasons.append(DEGRADED_REASONS[row_cause])
-            if decision != "approve" and score is not None:
-                flagged.append(i)
-            results.append(
-                ScoreResult(
-                    transaction_id=txn.transaction_id,
-                    decision_id=decision_id(txn.transaction_id, model.version),
-                    event_time=txn.event_time,
-                    card_token=txn.card_token,
-                    score=score,
-                    decision=decision,
-                    reasons=reasons,
-                    model_version=model.version,
-                    degraded=bool(degraded[i]),
-                    degraded_cause=row_cause,
-                    thresholds=(active.review, active.decline),
-                    rule_hits=[h.name for h in hits],
-                    features=row,
-                    transaction=case_facts(txn),
-                )
-            )
+        results, flagged = self._results(
+            txns, active, values, scores, degraded, cause, frame_failed
+        )
         if flagged and active.config.max_reasons:
             self._explain(active, frame, values, flagged, results, txns)
         end = time.perf_counter()
@@ -252,6 +218,72 @@ class Scorer:
             "policy_ms": (end - t_model) * 1000,
         }
         return Scored(txns, results, frame, bool(degraded.all()), timings)
+
+    @staticmethod
+    def _results(
+        txns: Sequence[Transaction],
+        active: ActiveModel,
+        values: np.ndarray,
+        scores: np.ndarray | None,
+        degraded: np.ndarray,
+        cause: str,
+        frame_failed: bool,
+    ) -> tuple[list[ScoreResult], list[int]]:
+        """One result per row, and the rows flagged by the model (to explain).
+
+        Decisions and limits are computed over the batch's arrays; what stays
+        per row is building the result itself.
+        """
+        model = active.model
+        names = list(model.feature_names)
+        n = len(txns)
+        if scores is None:
+            scores = np.full(n, np.nan)
+        known = (~np.isnan(scores)).tolist()  # NaN: no usable score, decided on the amount
+        by_model = model_decisions(scores, active.review, active.decline)
+        over = active.config.degraded_review_amount
+        hits_of = evaluate_batch(txns, names, values, active.rules)
+        score_of = scores.tolist()
+        rows = values.tolist()
+        thresholds = (active.review, active.decline)
+        version = model.version
+        row_cause = cause if frame_failed else MISSING_FEATURES
+        results: list[ScoreResult] = []
+        flagged: list[int] = []
+        missing = degraded.tolist()
+        for i, txn in enumerate(txns):
+            hits = hits_of[i]
+            if known[i]:
+                score, decision = score_of[i], by_model[i]
+            else:
+                score, decision = None, "review" if txn.amount > over else "approve"
+            if hits:
+                decision = decide(decision, hits)
+            reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
+            is_degraded = missing[i]
+            if is_degraded:
+                reasons.append(DEGRADED_REASONS[row_cause])
+            if decision != "approve" and score is not None:
+                flagged.append(i)
+            results.append(
+                ScoreResult(
+                    transaction_id=txn.transaction_id,
+                    decision_id=decision_id(txn.transaction_id, version),
+                    event_time=txn.event_time,
+                    card_token=txn.card_token,
+                    score=score,
+                    decision=decision,
+                    reasons=reasons,
+                    model_version=version,
+                    degraded=is_degraded,
+                    degraded_cause=row_cause if is_degraded else None,
+                    thresholds=thresholds,
+                    rule_hits=[h.name for h in hits],
+                    features=dict(zip(names, rows[i], strict=True)),
+                    transaction=case_facts(txn),
+                )
+            )
+        return results, flagged
 
     @staticmethod
     def _predict(active: ActiveModel, values: np.ndarray, degraded: bool) -> np.ndarray | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from store_settings import store_settings
 
@@ -105,6 +106,19 @@ def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) ->
         served = np.array(columns[name], dtype=np.float64)
         assert np.array_equal(odfv, served, equal_nan=True), name
     assert np.nanmax(np.array(columns["card_tx_count_1h"], dtype=np.float64)) > 0
+
+    # Transactions (what serving passes: attributes read as columns) and the
+    # array form serving stacks: the same bits as the dicts' lists.
+    known = requests[:120]
+    txns = [Transaction.model_validate(r) for r in transaction_records(pd.DataFrame(known))]
+    from_dicts = online_feature_columns(store, known)
+    for form in (
+        online_feature_columns(store, txns),
+        online_feature_columns(store, txns, arrays=True),
+    ):
+        for name in FEATURE_NAMES:
+            a = np.asarray(form[name], dtype=np.float64)
+            assert np.array_equal(a, np.array(from_dicts[name], dtype=np.float64)), name
 
     # One card's state, as the analyst workspace reads it.
     card, terminal = stored_state(store, ODD_CARD, ODD_TERMINAL)
