@@ -76,21 +76,17 @@ def context_columns(
     channel: Iterable[object], entry_mode: Iterable[object], mcc: Iterable[object]
 ) -> dict[str, NDArray[np.float64]]:
     """Every context feature for every row, as float columns (the models' input type)."""
-    channels = pd.Series(list(channel), dtype=object).astype(str)
-    modes = pd.Series(list(entry_mode), dtype=object).astype(str)
-    out = {
-        f"{PREFIX}channel_{c.value}": (channels == c.value).to_numpy(dtype=np.float64)
-        for c in Channel
-    }
-    out |= {
-        f"{PREFIX}entry_{m.value}": (modes == m.value).to_numpy(dtype=np.float64) for m in EntryMode
-    }
-    codes = pd.Series(list(mcc), dtype=object).astype(str)
-    digits = codes.str.fullmatch(r"[0-9]{4}").to_numpy(dtype=bool)
-    number = np.full(len(codes), -1.0)
-    number[digits] = codes[digits].astype(np.int64).to_numpy(dtype=np.float64)
-    out[MCC] = number
+    channels = np.array([str(c) for c in channel], dtype=object)
+    modes = np.array([str(m) for m in entry_mode], dtype=object)
+    out = {f"{PREFIX}channel_{c.value}": (channels == c.value).astype(np.float64) for c in Channel}
+    out |= {f"{PREFIX}entry_{m.value}": (modes == m.value).astype(np.float64) for m in EntryMode}
+    out[MCC] = np.array([_mcc_number(code) for code in mcc], dtype=np.float64)
     return out
+
+
+def _mcc_number(code: object) -> float:
+    text = str(code)
+    return float(text) if len(text) == 4 and text.isascii() and text.isdigit() else -1.0
 
 
 def frame_context(frame: pd.DataFrame) -> pd.DataFrame:
