@@ -14,8 +14,8 @@ from benchmarks.handbook import (
     HandbookConfig,
     customer_profiles,
     generate,
-    terminals_within,
     terminal_profiles,
+    terminals_within,
 )
 
 CFG = HandbookConfig(customers=300, terminals=600, days=40, seed=7)
