@@ -56,7 +56,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-bench: install ## print throughput figures (see benchmarks/)
+bench: install ## print every figure, then issue #12's targets beside them (see benchmarks/)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 	  || { echo "the serving benchmark needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
 	$(BIN)/python -m benchmarks.run

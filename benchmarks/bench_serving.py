@@ -18,8 +18,11 @@ ensemble, decision policy, reasons for flagged transactions, decision log):
 - ``serve-legacy``: Ray Serve's own defaults (Python proxy, user code on a
   separate thread and loop).
 
-After each app's three runs, one more run at concurrency 16 measures where the
-time goes (``serving_profile``: CPU per request per process, py-spy stages).
+After each app's three runs, ``serving_calls`` measures the server-side
+latency at concurrency 1 (the ``latency_ms`` the API reports) and
+``/v1/score/batch`` with 1,000 transactions per call; then one more run at
+concurrency 16 measures where the time goes (``serving_profile``: CPU per
+request per process, py-spy stages).
 Then the stream scorer's transactions/s from Kafka to Kafka. Shadow scoring is
 off everywhere, so all apps do the same work; all micro-batch the same way.
 Everything, the load generator included, shares this machine's cores.
@@ -43,6 +46,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks.serving_calls import batch_calls, print_calls, server_side
 from benchmarks.serving_profile import (
     StackSampler,
     cpu_per_request,
@@ -133,7 +137,7 @@ def load_test(
     roles: dict[str, list[int]],
     sampled: dict[str, int],
 ) -> dict[str, Any]:
-    """Warm up, ``wrk`` at each concurrency, then one profiled run at concurrency 16.
+    """Warm up, ``wrk`` at each concurrency, ``serving_calls``, one profiled run at c=16.
 
     Args:
         roles: processes whose CPU time is counted per request, by role.
@@ -146,11 +150,20 @@ def load_test(
         row.pop("wrk_cpu_s")
         print_row(row)
         rows.append(row)
+    bodies = script.with_name("bodies.jsonl").read_text().splitlines()
+    single, batch = server_side(url, bodies), batch_calls(url, bodies)
+    print_calls(name, single, batch)
     samplers = {who: StackSampler(pid, duration - 1) for who, pid in sampled.items()}
     profiled, cpu = cpu_per_request(roles, lambda: wrk(url, script, PROFILE_CONCURRENCY, duration))
     stages = {who: s.result() for who, s in samplers.items()}
     print_breakdown(f"{name} at c={PROFILE_CONCURRENCY} (profiled run)", cpu, stages)
-    return {"rows": rows, "cpu_ms_per_request": cpu, "stack_share_pct": stages}
+    return {
+        "rows": rows,
+        "server_side": single,
+        "batch": batch,
+        "cpu_ms_per_request": cpu,
+        "stack_share_pct": stages,
+    }
 
 
 # -- the bare app ----------------------------------------------------------------------
