@@ -260,7 +260,11 @@ def load_training_data(
         names = service_features(settings, service)
         history = read_history(folder, None, hi)  # earlier rows feed the windows
         _check_extras(history, extra_names + raw_names, folder)
-        features = compute_features(history, settings.feast.max_label_delay_days)
+        features = compute_features(
+            history,
+            settings.feast.max_label_delay_days,
+            matured_delay_days=settings.features.matured_delay_days,
+        )
         frame = pd.concat([history, features[names], frame_context(history)], axis=1)
         data = from_frame(frame, [*names, *CONTEXT_NAMES, *extra_names], service, lo, hi)
         return TrainingData(

@@ -28,7 +28,12 @@ import pyarrow as pa
 
 from fraudlens.features.odfv import card_feature_columns, terminal_feature_columns
 from fraudlens.features.registry import ALL_FEATURES, CARD_FEATURES, TERMINAL_FEATURES
-from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, TxnEvent
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    DEFAULT_MATURED_DELAY_DAYS,
+    TERMINAL_COLUMNS,
+    TxnEvent,
+)
 
 TXN_VIEW: Literal["transaction_features"] = "transaction_features"
 TXN_KEY = "transaction_id"
@@ -74,13 +79,19 @@ def card_columns_at(
 
 
 def terminal_columns_at(
-    txns: Sequence[tuple[int, float]], states: Sequence[Mapping[str, Any]]
+    txns: Sequence[tuple[int, float]],
+    states: Sequence[Mapping[str, Any]],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> dict[str, list[Any]]:
-    """Terminal features of each (time, amount) transaction from the terminal's state row then."""
+    """Terminal features of each (time, amount) transaction from the terminal's state row then.
+
+    ``matured_delay_days``: ``features.matured_delay_days``, baked into the rows.
+    """
     inputs: dict[str, list[Any]] = {col: [r[col] for r in states] for col, _, _ in TERMINAL_COLUMNS}
     inputs["req_time_us"] = [t for t, _ in txns]
     inputs["req_amount"] = [amount for _, amount in txns]
-    return terminal_feature_columns(inputs)
+    return terminal_feature_columns(inputs, matured_delay_days=matured_delay_days)
 
 
 def transaction_table(
@@ -101,6 +112,8 @@ def rows_from_states(
     events: Sequence[TxnEvent],
     card_states: Mapping[tuple[str, int], Mapping[str, Any]],
     terminal_states: Mapping[tuple[str, int], Mapping[str, Any]],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> pa.Table:
     """Feature rows of transactions from state rows keyed by (entity, time).
 
@@ -115,5 +128,6 @@ def rows_from_states(
     terms = terminal_columns_at(
         [(e.time_us, e.amount) for e in events],
         [terminal_states[(e.terminal_id, e.time_us)] for e in events],
+        matured_delay_days=matured_delay_days,
     )
     return transaction_table([e.transaction_id for e in events], times, {**cards, **terms})

@@ -123,7 +123,12 @@ class FeastFeatures:
         from fraudlens.features.store import online_feature_columns
 
         names = list(model.feature_names)
-        columns = online_feature_columns(self.store, txns, arrays=True)
+        columns = online_feature_columns(
+            self.store,
+            txns,
+            arrays=True,
+            matured_delay_days=self.settings.features.matured_delay_days,
+        )
         # One float block in model order; a missing or null (None) feature is NaN.
         values = np.full((len(txns), len(names)), np.nan)
         for j, name in enumerate(names):
