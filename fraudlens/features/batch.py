@@ -373,7 +373,7 @@ def backfill(
         schemas: dict[Folder, pa.Schema] = {
             "card_state": state_schema("card_state"),
             "terminal_state": state_schema("terminal_state"),
-            TXN_VIEW: transaction_schema(),
+            TXN_VIEW: transaction_schema(settings.features.matured_delay_days),
         }
         counts = {view: _publish(staging / view, root, view, s) for view, s in schemas.items()}
     finally:

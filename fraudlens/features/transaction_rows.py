@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from fraudlens.features.delay import rows_metadata
 from fraudlens.features.odfv import card_feature_columns, terminal_feature_columns
 from fraudlens.features.registry import ALL_FEATURES, CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import (
@@ -44,11 +45,16 @@ CARD_NAMES = tuple(spec.name for spec in CARD_FEATURES)
 TERMINAL_NAMES = tuple(spec.name for spec in TERMINAL_FEATURES)
 
 
-def transaction_schema() -> pa.Schema:
-    """Arrow schema of the rows: key, event time, one scalar column per feature."""
+def transaction_schema(matured_delay_days: int | None = None) -> pa.Schema:
+    """Arrow schema of the rows: key, event time, one scalar column per feature.
+
+    With ``matured_delay_days``, the schema's metadata records it: every file
+    of rows says which delay its matured features used (``delay.check_rows_delay``).
+    """
     fields = [pa.field(TXN_KEY, pa.string()), pa.field(TXN_TS, TIMESTAMP)]
     fields += [pa.field(spec.name, _ARROW[spec.dtype]) for spec in ALL_FEATURES]
-    return pa.schema(fields)
+    meta = None if matured_delay_days is None else rows_metadata(matured_delay_days)
+    return pa.schema(fields, metadata=meta)
 
 
 def _request_columns(events: Sequence[TxnEvent]) -> dict[str, list[Any]]:
@@ -95,14 +101,17 @@ def terminal_columns_at(
 
 
 def transaction_table(
-    ids: Sequence[str], times_us: Sequence[int], columns: Mapping[str, Sequence[Any]]
+    ids: Sequence[str],
+    times_us: Sequence[int],
+    columns: Mapping[str, Sequence[Any]],
+    matured_delay_days: int | None = None,
 ) -> pa.Table:
     """The rows as an Arrow table with ``transaction_schema()`` (every feature required).
 
     Raises:
         KeyError: a feature column is missing.
     """
-    schema = transaction_schema()
+    schema = transaction_schema(matured_delay_days)
     arrays = [pa.array(ids, pa.string()), pa.array(times_us, pa.int64()).cast(TIMESTAMP)]
     arrays += [pa.array(columns[f.name], f.type) for f in list(schema)[2:]]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -130,4 +139,5 @@ def rows_from_states(
         [terminal_states[(e.terminal_id, e.time_us)] for e in events],
         matured_delay_days=matured_delay_days,
     )
-    return transaction_table([e.transaction_id for e in events], times, {**cards, **terms})
+    ids = [e.transaction_id for e in events]
+    return transaction_table(ids, times, {**cards, **terms}, matured_delay_days)
