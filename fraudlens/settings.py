@@ -345,13 +345,14 @@ class FeaturesSettings(BaseModel):
         DEFAULT_MATURED_DELAY_DAYS,
         ge=0,
         le=MAX_MATURED_DELAY_DAYS,
-        description="matured terminal risk uses the windows [today - delay - w, today - delay) "
-        "in whole UTC days, so transactions whose fraud labels cannot have arrived yet do not "
-        "dilute it; `fraudlens labels delay` recommends a value from the observed label "
-        "delays. The per-transaction feature rows, the terminal states (kept 31 + delay "
-        "days) and every model bake it in: after a change, rebuild with `fraudlens features "
-        "backfill`, restart the stream job from scratch and retrain (serving refuses a model "
-        "trained with another delay)",
+        description="days (0 to 60): matured terminal risk uses the windows [today - delay - w, "
+        "today - delay) in whole UTC days, so transactions whose fraud labels cannot have "
+        "arrived yet do not dilute it; `fraudlens labels delay` recommends a value from the "
+        "observed label delays. The Feast registry, the per-transaction feature rows, the "
+        "terminal states (kept 31 + delay days) and every model bake it in: after a change "
+        "run `fraudlens features apply` and `fraudlens features backfill`, restart the stream "
+        "job with --no-snapshot and retrain (serving refuses a model or registry with another "
+        "delay; docs/features.md)",
     )
 
     encoder_cache_entities: int = Field(
