@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pytest
 
 from fraudlens.errors import DataError
+from fraudlens.features.context import frame_context
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.offline import read_transaction_rows, write_table
 from fraudlens.features.repo import apply, offline_path
@@ -84,7 +85,9 @@ def test_training_data_comes_from_feast_one_row_per_transaction(tmp_path: Path) 
     assert list(data.frame["transaction_id"]) == list(window["transaction_id"])
     assert data.frame["is_fraud"].sum() == window["is_fraud"].sum()
     assert data.frame["is_fraud"].sum() > 0 and "newcomer" in set(data.frame["transaction_id"])
-    expected = compute_features(sim.transactions).loc[window.index, data.feature_names]
+    # Context columns come from the transaction itself, on both paths.
+    columns = [compute_features(sim.transactions), frame_context(sim.transactions)]
+    expected = pd.concat(columns, axis=1).loc[window.index, data.feature_names]
     assert data.frame[data.feature_names].equals(expected.reset_index(drop=True))
 
     # The in-process fold of the same functions gives the same training set.

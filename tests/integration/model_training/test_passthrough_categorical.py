@@ -25,7 +25,7 @@ from test_passthrough import _fill_online_store
 from fraudlens.importer import ColumnMapping, import_transactions
 from fraudlens.schema import TRANSACTION_FIELDS, Transaction
 from fraudlens.scoring.adapters import FeastFeatures, MlflowModels
-from fraudlens.scoring.config import ScoringConfig
+from fraudlens.scoring.config import ScoringConfig, ThresholdOverride
 from fraudlens.scoring.scorer import Scorer
 from fraudlens.scoring.service import ScoringService
 from fraudlens.security import KeyRing, Tokenizer
@@ -119,7 +119,11 @@ def test_a_categorical_column_carries_its_signal_to_the_served_vector(
     )
     history = pd.read_parquet(imported.transactions_path)
     try:
-        service.apply_config(ScoringConfig(model_version=result.version, shadow=False))
+        # Reasons come with review/decline decisions; the model's own thresholds come
+        # from its validation frauds, so the test sets them: above 0.5 is a review.
+        limits = ThresholdOverride(review=0.5, decline=0.999)
+        config = ScoringConfig(model_version=result.version, thresholds=limits, shadow=False)
+        service.apply_config(config)
         assert service.warm_up() == "ok"
         legit = history.loc[~history["is_fraud"] & (history["event_time"] >= "2026-07-01")]
         base = [Transaction.model_validate(r) for r in transaction_records(legit.head(20))]
