@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from fraudlens.errors import BrokerError, ConfigError, ValidationError
+from fraudlens.errors import AuditError, BrokerError, ConfigError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.security.pan_scan import redact
 from fraudlens.workspace.actions import ACTIONS
@@ -124,6 +124,10 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
         except (BrokerError, ConfigError):
             return kit.refused(
                 503, "The labels topic is unavailable: nothing was changed.", session
+            )
+        except AuditError:
+            return kit.refused(
+                503, "The audit log cannot be written: nothing was changed.", session
             )
         return kit.go(then)
 
