@@ -50,6 +50,8 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
                 min_amount=_number(args.get("min_amount"), "min_amount"),
                 rule=redact(args.get("rule") or "") or None,
                 model_version=redact(args.get("model_version") or "") or None,
+                min_age_minutes=_number(args.get("min_age"), "min_age_minutes"),
+                max_age_minutes=_number(args.get("max_age"), "max_age_minutes"),
                 sort=args.get("sort") or "score",
             )
         except ValidationError as exc:
