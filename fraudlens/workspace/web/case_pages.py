@@ -169,6 +169,8 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
 def _number(value: str | None, name: str) -> float | None:
     if value is None or value.strip() == "":
         return None
+    if redact(value) != value:  # never echoed back, not even as a number
+        raise ValidationError(name, "looks like a card number")
     try:
         return float(value)
     except ValueError:
