@@ -23,6 +23,7 @@ from drift.metrics import DriftMetrics
 from drift.sources import DecisionSource, ParquetSource
 from fraudlens.errors import DataError
 from fraudlens.settings import Settings
+from training.labels import latest_verdicts
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ def label_performance(
 
     Args:
         decisions: ``transaction_id``, ``event_time``, ``score``, ``model_version``.
-        labels: ``transaction_id``, ``is_fraud``, ``label_time``.
+        labels: ``transaction_id``, ``is_fraud``, ``label_time`` (several per
+            transaction allowed: the newest known by ``as_of`` wins; at equal
+            times the later row).
         as_of: evaluation time; labels after it are unknown.
         maturity_days: age a transaction needs before it is judged.
         days: length of the matured period.
@@ -97,7 +100,9 @@ def label_performance(
         version = model_version or ""
     rows = rows.drop_duplicates("transaction_id", keep="last")
     known = labels.loc[pd.to_datetime(labels["label_time"], utc=True) <= as_of]
-    fraud_ids = set(known.loc[known["is_fraud"].astype(bool), "transaction_id"])
+    # The newest label known by as_of wins: an analyst's "legitimate" clears a chargeback.
+    verdicts = latest_verdicts(known)
+    fraud_ids = set(verdicts.loc[verdicts["is_fraud"], "transaction_id"])
     y = rows["transaction_id"].isin(fraud_ids).to_numpy(dtype=np.int64)
     scores = rows["score"].to_numpy(dtype=np.float64)
     frauds = int(y.sum())

@@ -149,9 +149,11 @@ class RecordsSource:
         decided = select(decisions.c.transaction_id).where(
             decisions.c.event_time >= start, decisions.c.event_time < end
         )
-        stmt = select(*(labels.c[name] for name in LABEL_COLUMNS)).where(
-            labels.c.label_time <= known_by, labels.c.transaction_id.in_(decided)
-        )
+        stmt = (
+            select(*(labels.c[name] for name in LABEL_COLUMNS))
+            .where(labels.c.label_time <= known_by, labels.c.transaction_id.in_(decided))
+            .order_by(labels.c.label_time, labels.c.label_id)
+        )  # arrival order breaks time ties
         return self._read(stmt, LABEL_COLUMNS)
 
     def _read(self, stmt: Select[Any], columns: tuple[str, ...]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from fraudlens.features.context import CONTEXT_NAMES, frame_context
 from fraudlens.features.extras import column
 from fraudlens.history import find_history, import_extras
 from fraudlens.settings import Settings
+from training.labels import VERDICT_COLUMNS, latest_verdicts, records_labels
 from training.lineage import fingerprint
 from training.split import as_utc
 
@@ -115,13 +116,28 @@ def from_frame(
     return TrainingData(kept.reset_index(drop=True), list(feature_names), feature_service, lo, hi)
 
 
-def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
+def read_history(
+    folder: Path,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp,
+    records: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Transactions of ``[start, end)`` (all before ``end`` if no start) with their labels.
 
     ``transactions.parquet`` and ``labels.parquet`` (simulator or importer
     layout; an import's passthrough columns ``x_*`` come along). A
     transaction is fraud if any fraud label names it; its ``label_time`` is
     when the first fraud label arrived.
+
+    With ``records`` (the records database's labels, oldest first: analysts'
+    verdicts, re-labels, chargebacks) they are merged over the history's: the
+    latest label of a transaction wins (``training.labels.latest_verdicts``;
+    at equal times the records' label). ``is_fraud`` is the winning verdict
+    and ``label_time`` when it became known (the first label of the run of
+    equal verdicts ending with the winner; NaT for unlabelled rows): an
+    analyst's "legitimate" after a chargeback makes the row legitimate from
+    the correction's time, an analyst's fraud adds a fraud known from its
+    label time. ``fraud_scenario`` is kept only on rows that end as fraud.
 
     Raises:
         DataError: a file is missing or the range has no transactions.
@@ -147,8 +163,23 @@ def read_history(folder: Path, start: pd.Timestamp | None, end: pd.Timestamp) ->
     fraud = labels[labels["is_fraud"].astype(bool)].sort_values("label_time", kind="stable")
     fraud = fraud.drop_duplicates("transaction_id").drop(columns="is_fraud")
     tx = tx.drop(columns=[c for c in ("is_fraud", "label_time", "fraud_scenario") if c in tx])
+    if records is not None:
+        return _with_records(tx, labels, fraud, records)
     out = tx.merge(fraud, on="transaction_id", how="left", validate="one_to_one")
     out["is_fraud"] = out["label_time"].notna()
+    return out.reset_index(drop=True)
+
+
+def _with_records(
+    tx: pd.DataFrame, history: pd.DataFrame, fraud: pd.DataFrame, records: pd.DataFrame
+) -> pd.DataFrame:
+    """``tx`` labelled by the latest of the history's and the records' labels."""
+    parts = [part[list(VERDICT_COLUMNS)] for part in (history, records) if not part.empty]
+    verdicts = latest_verdicts(pd.concat(parts, ignore_index=True) if parts else history)
+    out = tx.merge(verdicts, on="transaction_id", how="left", validate="one_to_one")
+    out["is_fraud"] = out["is_fraud"].fillna(False).astype(bool)
+    scenario = fraud.set_index("transaction_id")["fraud_scenario"]
+    out["fraud_scenario"] = out["transaction_id"].map(scenario).where(out["is_fraud"])
     return out.reset_index(drop=True)
 
 
@@ -227,6 +258,9 @@ def load_training_data(
 ) -> TrainingData:
     """Labelled history of ``[start, end)`` with the features of a feature service.
 
+    Labels are the history folder's, with the records database's merged over
+    them when one is configured (the latest label wins, see ``read_history``).
+
     With ``training.features_source = "feast"`` (default) the features come from
     Feast's ``transaction_features`` view (the feature service names which), with
     rows counted in and out. With ``"memory"``
@@ -254,11 +288,12 @@ def load_training_data(
     extras, categorical = dict(declared.numeric), dict(declared.categorical)
     extra_names = [column(name) for name in extras]
     raw_names = [column(name) for name in categorical]
+    labels = records_labels(settings)  # analysts' verdicts and re-labels, when any
     if settings.training.features_source == "memory":
         from training.local_features import compute_features
 
         names = service_features(settings, service)
-        history = read_history(folder, None, hi)  # earlier rows feed the windows
+        history = read_history(folder, None, hi, labels)  # earlier rows feed the windows
         _check_extras(history, extra_names + raw_names, folder)
         features = compute_features(
             history,
@@ -285,7 +320,7 @@ def load_training_data(
     names = service_features(settings, service)
     if uses_matured(names):  # rows baked with another delay would train a mismatched model
         check_rows_delay(offline_path(settings) / TXN_VIEW, settings.features.matured_delay_days)
-    history = read_history(folder, lo, hi)
+    history = read_history(folder, lo, hi, labels)
     _check_extras(history, extra_names + raw_names, folder)
     store = open_store(settings)
     vectors = in_time_chunks(

@@ -5,7 +5,9 @@ each row holds the canonical JSON that was hashed (``body``), its hash
 (SHA-256, or HMAC-SHA256 with ``security.audit_hmac_key``) and the previous
 row's hash. An append locks the chain (a transaction-scoped advisory lock),
 reads the head and inserts ``seq + 1``, so concurrent writers queue and the
-chain stays linear. ``verify`` names the row (``seq``) and the field that was
+chain stays linear. ``append_in`` does so in a caller's transaction, so an
+entry commits or rolls back with the change it records (the workspace's
+verdicts). ``verify`` names the row (``seq``) and the field that was
 changed, and detects deleted or reordered rows; truncation of the newest rows
 is detected with an ``expected_head`` kept elsewhere, as for the file log.
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, select, text
+from sqlalchemy import Connection, Engine, RowMapping, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import AuditError
@@ -79,17 +81,40 @@ class PgAuditLog:
             AuditError: no actor or action, ``details`` is not JSON-serializable,
                 or the database refused the write.
         """
-        body = entry_body(actor, action, target, details, self._clock())
         try:
             with self.engine.begin() as conn:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-                last = conn.execute(
-                    select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
-                ).first()
-                body["seq"], body["prev"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
-                data = canonical(body)
-                digest = chain_digest(data, self._key)
-                conn.execute(audit.insert().values(**body, hash=digest, body=data.decode()))
+                return self.append_in(conn, actor, action, target=target, details=details)
+        except SQLAlchemyError as exc:  # the commit
+            raise AuditError(f"cannot append to the audit table: {db_error(exc)}") from exc
+
+    def append_in(
+        self,
+        conn: Connection,
+        actor: str,
+        action: str,
+        *,
+        target: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """``append`` in the caller's transaction: the entry commits or rolls back with it.
+
+        ``conn`` must be on this chain's database. The chain lock is
+        transaction-scoped, so other writers wait until the caller commits:
+        keep the rest of that transaction short.
+
+        Raises:
+            AuditError: as ``append`` (the caller's transaction should then roll back).
+        """
+        body = entry_body(actor, action, target, details, self._clock())
+        try:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+            last = conn.execute(
+                select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
+            ).first()
+            body["seq"], body["prev"] = (last[0] + 1, last[1]) if last else (0, GENESIS)
+            data = canonical(body)
+            digest = chain_digest(data, self._key)
+            conn.execute(audit.insert().values(**body, hash=digest, body=data.decode()))
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot append to the audit table: {db_error(exc)}") from exc
         return AuditEntry(**body, hash=digest)

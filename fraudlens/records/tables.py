@@ -66,6 +66,13 @@ decisions = Table(
     Index(None, "event_time"),
 )
 
+# 0005: the case page's terminal history filters on a key of the transaction JSON.
+Index(
+    "ix_decisions_terminal_id_event_time",
+    decisions.c.transaction["terminal_id"].astext,
+    decisions.c.event_time,
+)
+
 labels = Table(
     "labels",
     metadata,

@@ -1,11 +1,16 @@
 """What an analyst does to cases: verdicts (with labels), escalation, notes, bulk close.
 
-A verdict (``fraud`` / ``legitimate``) closes the case, records a case event,
-stores an analyst label in PostgreSQL and publishes the same label on the
-labels topic (as ``POST /v1/labels`` does), all before the database
-transaction commits: a publish failure rolls the case back. Then the action is
-appended to the audit chain. A closed case can be re-labelled; every label is
-kept and the latest one wins (``fraudlens.records.labels``).
+Every action and its audit entry are one: the case changes, the case event,
+the analyst label (stored in PostgreSQL) and the audit entry are written in
+one database transaction, then the label is published on the labels topic (as
+``POST /v1/labels`` does), and only then does the transaction commit. An audit
+failure or a publish failure rolls everything back: no verdict, no label, no
+entry. With the audit chain in the records database (``PgAuditLog`` on the
+same database) the entry is in that very transaction; with another trail (the
+file log of the embedded mode) it is appended before the publish, and a
+rolled-back action gets a second entry ``<action>.rolled_back`` saying so.
+A closed case can be re-labelled; every label is kept and the latest one wins
+(``fraudlens.records.labels``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select
 
-from fraudlens.errors import ValidationError
+from fraudlens.errors import AuditError, ValidationError
+from fraudlens.records.audit import PgAuditLog
 from fraudlens.records.cases import add_case_event, set_case_status
 from fraudlens.records.labels import LabelRecord, add_labels
 from fraudlens.records.tables import cases, decisions
@@ -62,6 +68,7 @@ class CaseDesk:
             ValidationError: unknown action, no such case, a note that is
                 empty (for ``note``) or too long.
             BrokerError, ConfigError: the label could not be published (nothing changed).
+            AuditError: the audit chain could not be written (nothing changed).
         """
         note = _check_note(action, note)
         if action in VERDICTS:
@@ -74,13 +81,14 @@ class CaseDesk:
                 set_case_status(conn, case_id, "escalated", actor, note)
             else:
                 add_case_event(conn, case_id, actor, "note", note)
-        self.audit.append(actor, f"case.{action}", target=case_id, details={"note": note})
+            self._audited(conn, actor, [(f"case.{action}", case_id, {"note": note})], lambda: None)
 
     def close_card(self, card_token: str, actor: str, verdict: str, note: str = "") -> int:
         """Give every open or escalated case of a card the same verdict; returns how many.
 
         Raises:
             ValidationError: unknown verdict, a note too long, or no open case of the card.
+            BrokerError, ConfigError, AuditError: as ``act`` (nothing changed).
         """
         if verdict not in VERDICTS:
             raise ValidationError("verdict", f"{verdict!r} is not one of {sorted(VERDICTS)}")
@@ -109,27 +117,66 @@ class CaseDesk:
                 )
                 records.append(LabelRecord(transaction_id, is_fraud, now, "analyst", actor))
             add_labels(conn, records)
-            self.publisher.publish(
-                [
-                    Label(
-                        transaction_id=r.transaction_id,
-                        is_fraud=is_fraud,
-                        label_time=now,
-                        source=LabelSource.ANALYST,
-                        author=actor,
-                    )
-                    for r in records
-                ]
-            )
-        for case_id, transaction_id, previous in found:
-            self.audit.append(
-                actor,
-                f"case.{verdict}",
-                target=case_id,
-                details={"transaction_id": transaction_id, "previous": previous, "note": note},
-            )
+            labelled = [
+                Label(
+                    transaction_id=r.transaction_id,
+                    is_fraud=is_fraud,
+                    label_time=now,
+                    source=LabelSource.ANALYST,
+                    author=actor,
+                )
+                for r in records
+            ]
+            entries = [
+                (
+                    f"case.{verdict}",
+                    case_id,
+                    {"transaction_id": transaction_id, "previous": previous, "note": note},
+                )
+                for case_id, transaction_id, previous in found
+            ]
+            self._audited(conn, actor, entries, lambda: self.publisher.publish(labelled))
         logger.info("%s labelled %d case(s) %s", actor, len(found), verdict)
         return len(found)
+
+    def _audited(
+        self,
+        conn: Connection,
+        actor: str,
+        entries: Sequence[tuple[str, str, dict[str, Any]]],
+        publish: Callable[[], None],
+    ) -> None:
+        """Audit ``entries`` (action, target, details) in ``conn``'s transaction, then
+        ``publish``; an exception from either rolls the transaction back.
+
+        Raises:
+            AuditError: the audit chain could not be written (nothing published).
+        """
+        audit = self.audit
+        if isinstance(audit, PgAuditLog) and _same_database(audit.engine, self.engine):
+            for action, target, details in entries:
+                audit.append_in(conn, actor, action, target=target, details=details)
+            publish()
+            return
+        for action, target, details in entries:
+            audit.append(actor, action, target=target, details=details)
+        try:
+            publish()
+        except Exception as exc:
+            for action, target, _ in entries:
+                try:
+                    audit.append(
+                        actor, f"{action}.rolled_back", target=target, details={"error": str(exc)}
+                    )
+                except AuditError:
+                    logger.exception("cannot record that %s on %s was rolled back", action, target)
+            raise
+
+
+def _same_database(a: Engine, b: Engine) -> bool:
+    return a.url.render_as_string(hide_password=False) == b.url.render_as_string(
+        hide_password=False
+    )
 
 
 def _lock(conn: Connection, where: object) -> list[tuple[str, str, str | None]]:

@@ -29,6 +29,8 @@ class QueueFilter:
         min_amount: cases whose amount is at least this.
         rule: cases where this rule hit (its code).
         model_version: cases decided by this model version.
+        min_age_minutes: cases opened at least this many minutes ago (waiting this long).
+        max_age_minutes: cases opened at most this many minutes ago.
         sort: ``score`` (highest first), ``amount`` (largest first), ``age`` (oldest first).
     """
 
@@ -37,9 +39,18 @@ class QueueFilter:
     min_amount: float | None = None
     rule: str | None = None
     model_version: str | None = None
+    min_age_minutes: float | None = None
+    max_age_minutes: float | None = None
     sort: str = "score"
 
     def __post_init__(self) -> None:
+        for name in ("min_age_minutes", "max_age_minutes"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 10**7:
+                raise ValidationError(name, "must be between 0 and 10,000,000 minutes")
+        low, high = self.min_age_minutes, self.max_age_minutes
+        if low is not None and high is not None and low > high:
+            raise ValidationError("max_age_minutes", "is below the minimum age")
         if self.sort not in SORTS:
             raise ValidationError("sort", f"{self.sort!r} is not one of {list(SORTS)}")
         if self.status not in STATUS_VIEWS:
@@ -75,6 +86,10 @@ def list_queue(conn: Connection, wanted: QueueFilter, limit: int = 50) -> list[d
         )
     if wanted.model_version:
         stmt = stmt.where(decisions.c.model_version == wanted.model_version)
+    if wanted.min_age_minutes is not None:
+        stmt = stmt.where(cases.c.opened_at <= func.now() - _minutes(wanted.min_age_minutes))
+    if wanted.max_age_minutes is not None:
+        stmt = stmt.where(cases.c.opened_at >= func.now() - _minutes(wanted.max_age_minutes))
     order = {
         "score": (decisions.c.score.desc().nulls_last(), cases.c.opened_at),
         "amount": (_AMOUNT.desc().nulls_last(), cases.c.opened_at),
@@ -82,6 +97,10 @@ def list_queue(conn: Connection, wanted: QueueFilter, limit: int = 50) -> list[d
     }[wanted.sort]
     stmt = stmt.order_by(*order).limit(limit)
     return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _minutes(value: float) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, literal(value * 60.0, Float))
 
 
 def get_case(conn: Connection, case_id: str) -> dict[str, Any] | None:

@@ -138,3 +138,21 @@ def test_label_performance_carries_the_bound_only_when_asked() -> None:
     assert plain.ap_upper is None and plain.ap_bound == plain.average_precision
     assert bounded.ap_upper is not None and bounded.ap_bound == bounded.ap_upper
     assert bounded.ap_upper >= bounded.average_precision == plain.average_precision
+
+
+def test_the_newest_known_label_of_a_transaction_wins() -> None:
+    day = AS_OF - timedelta(days=3)
+    labels = pd.concat(
+        [
+            _labels(["t0", "t1", "t2"], day - timedelta(days=1)),  # chargebacks
+            _labels(["t0"], day).assign(is_fraud=False),  # an analyst clears t0
+            _labels(["t2"], AS_OF + timedelta(days=1)).assign(is_fraud=False),  # not known yet
+            _labels(["t3"], day).assign(is_fraud=False),  # cleared, then confirmed
+            _labels(["t3"], day + timedelta(days=1)),
+        ]
+    )
+    perf = label_performance(
+        _decisions(), labels, AS_OF, maturity_days=7, days=7, alert_budget=0.03, min_frauds=1
+    )
+    assert perf.frauds == 3  # t1, t2, t3
+    assert perf.precision_at_budget == pytest.approx(2 / 3)  # top 3: t0 (cleared), t1, t2

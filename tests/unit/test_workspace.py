@@ -128,3 +128,17 @@ def test_an_unreachable_database_gives_a_503_page_not_a_crash() -> None:
         assert answer.status_code == 503 and "unavailable" in answer.text
         assert answer.headers["content-security-policy"] == CSP
         assert client.get("/workspace/metrics").status_code == 503
+
+
+def test_a_card_number_typed_into_a_number_filter_is_refused_unechoed() -> None:
+    from fraudlens.security.pan_scan import find_pans
+    from fraudlens.workspace.web.case_pages import _number
+
+    assert _number(" 12.5 ", "min_amount") == 12.5 and _number("", "min_amount") is None
+    for typed in (PAN, PAN.replace(" ", ""), f"{PAN.replace(' ', '')}.0"):
+        with pytest.raises(ValidationError) as err:
+            _number(typed, "min_amount")
+        assert err.value.field == "min_amount" and not find_pans(err.value.reason)
+    with pytest.raises(ValidationError) as err:
+        _number("1.2.3", "min_age_minutes")
+    assert err.value.field == "min_age_minutes"

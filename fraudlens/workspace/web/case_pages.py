@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from fraudlens.errors import BrokerError, ConfigError, ValidationError
+from fraudlens.errors import AuditError, BrokerError, ConfigError, ValidationError
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.security.pan_scan import redact
 from fraudlens.workspace.actions import ACTIONS
@@ -50,6 +50,8 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
                 min_amount=_number(args.get("min_amount"), "min_amount"),
                 rule=redact(args.get("rule") or "") or None,
                 model_version=redact(args.get("model_version") or "") or None,
+                min_age_minutes=_number(args.get("min_age"), "min_age_minutes"),
+                max_age_minutes=_number(args.get("max_age"), "max_age_minutes"),
                 sort=args.get("sort") or "score",
             )
         except ValidationError as exc:
@@ -125,6 +127,10 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
             return kit.refused(
                 503, "The labels topic is unavailable: nothing was changed.", session
             )
+        except AuditError:
+            return kit.refused(
+                503, "The audit log cannot be written: nothing was changed.", session
+            )
         return kit.go(then)
 
     @router.post("/cases/{case_id}")
@@ -163,6 +169,8 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
 def _number(value: str | None, name: str) -> float | None:
     if value is None or value.strip() == "":
         return None
+    if redact(value) != value:  # never echoed back, not even as a number
+        raise ValidationError(name, "looks like a card number")
     try:
         return float(value)
     except ValueError:

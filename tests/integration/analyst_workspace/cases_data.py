@@ -37,7 +37,7 @@ def decision(
         event_time=T0 + timedelta(minutes=minutes),
         card_token=card,
         score=score,
-        decision=decision,  # type: ignore[arg-type]
+        decision=decision,
         reasons=reasons or [],
         model_version=model_version,
         degraded=False,

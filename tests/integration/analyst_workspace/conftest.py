@@ -75,11 +75,12 @@ def workspace(
     for key_id, role in ROLES.items():
         _, key, digest = generate_api_key(key_id)
         keys[key_id] = key
-        entries[key_id] = ApiKeyEntry(role=role, sha256=digest)  # type: ignore[arg-type]
+        entries[key_id] = ApiKeyEntry(role=role, sha256=digest)
     audit = PgAuditLog(records_engine)
     publisher = KafkaLabelPublisher(module_kafka_settings)
     # One authenticator for the API and the workspace, accepting the keys admins create.
     authenticator = Authenticator(entries, key_store=PgKeyStore(records_engine))
+    desk = CaseDesk(records_engine, publisher, audit)
     data_dir = tmp_path_factory.mktemp("workspace")
     admin = AdminContext(  # the rules page changes this store (promotion, erasure unused)
         FileRuleStore(data_dir / "rules.json"), audit, data_dir, _unused, _unused, 0
@@ -91,7 +92,7 @@ def workspace(
         admin=admin,
         workspace=WorkspaceContext.ready(
             records_engine,
-            CaseDesk(records_engine, publisher, audit),
+            desk,
             authenticator,
             WorkspaceSettings(secure_cookie=False),  # plain http on localhost
         ),
@@ -110,7 +111,13 @@ def workspace(
         time.sleep(0.05)
     try:
         yield Workspace(
-            f"http://127.0.0.1:{port}/workspace", keys, records_engine, module_kafka_settings, audit
+            f"http://127.0.0.1:{port}/workspace",
+            keys,
+            records_engine,
+            module_kafka_settings,
+            audit,
+            desk,
+            recorder.bodies,
         )
     finally:
         server.should_exit = True

@@ -17,13 +17,17 @@ from typing import Any
 import httpx
 import pytest
 from cases_data import CARD_A, CARD_B, TERMINAL, decision, store
-from sqlalchemy import select
+from sqlalchemy import func, select
 from workspace_app import Workspace
 
+from fraudlens.errors import AuditError
+from fraudlens.records.audit import PgAuditLog
 from fraudlens.records.labels import LabelRecord, add_labels, latest_labels
 from fraudlens.records.sink import DecisionWriter, run_decision_sink
-from fraudlens.records.tables import audit, cases, labels
+from fraudlens.records.tables import audit, case_events, cases, labels
 from fraudlens.scoring.result import Reason
+from fraudlens.security.audit import AuditEntry
+from fraudlens.security.pan_scan import find_pans
 from fraudlens.settings import RecordsSettings, Settings
 from fraudlens.workspace.web.security import CSP
 
@@ -265,3 +269,64 @@ def test_an_admin_sets_a_limit_and_an_analyst_cannot(workspace: Workspace, sign_
     assert analyst.locator("nav >> text=Rules").count() == 0
     analyst.goto(f"{workspace.url}/rules")
     assert "Only admins manage rules." in analyst.content()
+
+
+# A Luhn-valid test card number (Mastercard's), spaced as a cardholder reads it out.
+TEST_PAN = "5555 5555 5555 4444"
+
+
+def test_card_numbers_typed_in_never_come_back(workspace: Workspace, sign_in: SignIn) -> None:
+    page = sign_in("ana1")
+    start = len(workspace.responses)
+    page.goto(f"{workspace.url}/cases/d-x1")
+    page.fill("textarea[name=note]", f"cardholder read out {TEST_PAN}")
+    page.click("#add-note")
+    page.goto(f"{workspace.url}/cases/d-x1")
+    assert "[PAN REDACTED]" in page.locator("#trail").inner_text()
+    page.goto(f"{workspace.url}/queue")
+    page.fill("input[name=rule]", TEST_PAN)
+    page.fill("input[name=model_version]", TEST_PAN.replace(" ", ""))
+    page.click("form.filters button[type=submit]")
+    assert page.locator("input[name=rule]").input_value() == "[PAN REDACTED]"
+    for field in ("min_score", "min_amount", "min_age", "max_age"):  # numbers: refused or kept
+        for typed in (TEST_PAN, TEST_PAN.replace(" ", "")):
+            page.goto(f"{workspace.url}/queue")
+            page.fill(f"input[name={field}]", typed)
+            page.click("form.filters button[type=submit]")
+    sent = workspace.responses[start:]
+    assert len(sent) >= 12
+    leaked = [
+        path for path, body in sent if find_pans(body.decode(errors="replace"), networks_only=True)
+    ]
+    assert leaked == []  # the module's guard (conftest) scans every response again
+    with workspace.engine.connect() as conn:
+        notes = conn.execute(select(case_events.c.note)).scalars().all()
+        entries = conn.execute(select(audit.c.body)).scalars().all()
+    assert not [t for t in [*notes, *entries] if find_pans(t, networks_only=True)]
+
+
+class _BrokenAudit(PgAuditLog):
+    def append_in(self, conn: Any, *args: Any, **kwargs: Any) -> AuditEntry:
+        raise AuditError("cannot append to the audit table: disk full")
+
+
+def test_an_audit_failure_changes_nothing_and_says_so(
+    workspace: Workspace, sign_in: SignIn
+) -> None:
+    page = sign_in("ana1")
+    page.goto(f"{workspace.url}/cases/d-a1")
+    with workspace.engine.connect() as conn:
+        entries = conn.execute(select(func.count()).select_from(audit)).scalar_one()
+    working, workspace.desk.audit = workspace.desk.audit, _BrokenAudit(workspace.engine)
+    try:
+        answer = page.request.post(
+            f"{workspace.url}/cases/d-a1", form={"action": "fraud", "csrf": _csrf(page)}
+        )
+        assert answer.status == 503 and "audit log cannot be written" in answer.text()
+    finally:
+        workspace.desk.audit = working
+    with workspace.engine.connect() as conn:
+        status = conn.execute(select(cases.c.status).where(cases.c.case_id == "d-a1")).scalar()
+        a1_labels = conn.execute(select(labels).where(labels.c.transaction_id == "a1")).all()
+        after = conn.execute(select(func.count()).select_from(audit)).scalar_one()
+    assert (status, a1_labels, after) == ("open", [], entries)

@@ -6,12 +6,13 @@ another folder's conftest when several are loaded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from fraudlens.records.audit import PgAuditLog
 from fraudlens.settings import KafkaSettings
+from fraudlens.workspace import CaseDesk
 
 
 @dataclass
@@ -23,3 +24,5 @@ class Workspace:
     engine: Engine
     kafka: KafkaSettings
     audit: PgAuditLog
+    desk: CaseDesk  # what the case pages act through (a test may swap its audit trail)
+    responses: list[tuple[str, bytes]] = field(default_factory=list)  # (path, body) sent so far

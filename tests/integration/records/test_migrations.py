@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, make_url, select, text
 
 from fraudlens.records import head_revision, make_engine, status, upgrade
-from fraudlens.records.tables import metadata
+from fraudlens.records.tables import decisions, metadata
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +46,18 @@ def test_status_of_an_empty_schema_says_not_migrated(postgres_url: str) -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+def test_the_terminal_history_query_can_use_its_index(records_engine: Engine) -> None:
+    """Migration 0005 indexes the expression ``terminal_history`` filters on."""
+    names = {i["name"] for i in inspect(records_engine).get_indexes("decisions")}
+    assert "ix_decisions_terminal_id_event_time" in names
+    stmt = select(decisions.c.decision_id).where(  # terminal_history's filter
+        decisions.c.transaction["terminal_id"].astext == "T1",
+        decisions.c.event_time <= datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    with records_engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))  # a small table: force the choice
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = [str(r[0]) for r in conn.execute(text(f"EXPLAIN {compiled}"))]
+    assert any("ix_decisions_terminal_id_event_time" in line for line in plan), plan
