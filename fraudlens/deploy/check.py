@@ -34,7 +34,11 @@ from fraudlens.deploy.serve import (
     serve_rules,
     validate_serve_config,
 )
-from fraudlens.deploy.settings_env import manifest_env, settings_env_problems
+from fraudlens.deploy.settings_env import (
+    manifest_env,
+    production_env_problems,
+    settings_env_problems,
+)
 from fraudlens.errors import ConfigError
 
 # Each environment is what one cluster namespace runs: the overlay applied with
@@ -55,6 +59,7 @@ SECRET_ENV = (
     "FRAUDLENS_FEAST__REDIS_CONNECTION_STRING",
     "FRAUDLENS_FEAST__REGISTRY_URL",
     "FRAUDLENS_RECORDS__DATABASE_URL",
+    "FRAUDLENS_SECURITY__RATE_LIMIT_STORAGE",
 )
 # Settings groups the manifests use before Settings has them (another issue adds
 # them); their variables are accepted unchecked. Empty: every group has landed.
@@ -130,6 +135,7 @@ def check_bundle(
     problems += policy_problems(bundle, where, EXTERNAL_SECRETS)
     env = manifest_env(bundle) | {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
     problems += settings_env_problems(env, where, Settings, pending_settings)
+    problems += production_env_problems(env, where, Settings)
     return problems
 
 
