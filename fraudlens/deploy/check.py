@@ -41,14 +41,24 @@ from fraudlens.deploy.settings_env import (
 )
 from fraudlens.errors import ConfigError
 
-# Each environment is what one cluster namespace runs: the overlay applied with
-# `kubectl apply -k` and the training job created on demand.
+# Each environment is what one cluster runs: the overlay applied with
+# `kubectl apply -k`, the training job created on demand, and in prod the
+# optional MLflow tracking server (namespace mlflow).
 ENVIRONMENTS: dict[str, tuple[str, ...]] = {
     "dev": ("kuberay/overlays/dev", "kuberay/overlays/dev/training"),
-    "prod": ("kuberay/overlays/prod", "kuberay/overlays/prod/training"),
+    "prod": (
+        "kuberay/overlays/prod",
+        "kuberay/overlays/prod/training",
+        "kuberay/overlays/prod/mlflow",
+    ),
 }
 # Secrets the manifests reference; users create them (docs/deploy.md).
-EXTERNAL_SECRETS = ("fraudlens-secrets", "fraudlens-kafka-ca", "fraudlens-ray-gcs-redis")
+EXTERNAL_SECRETS = (
+    "fraudlens-secrets",
+    "fraudlens-kafka-ca",
+    "fraudlens-ray-gcs-redis",
+    "mlflow-backend-store",
+)
 # Keys of the Secret fraudlens-secrets, passed to the Pods with envFrom.
 SECRET_ENV = (
     "FRAUDLENS_SECURITY__TOKEN_KEYS",

@@ -82,6 +82,23 @@ def test_environments_have_what_the_issue_asks_for() -> None:
     )
 
 
+def test_optional_mlflow_server_keeps_its_runs_in_postgresql() -> None:
+    bundle = _bundle("prod")
+    server = _get(bundle, "Deployment", "mlflow")
+    service = _get(bundle, "Service", "mlflow")
+    assert server["metadata"]["namespace"] == service["metadata"]["namespace"] == "mlflow"
+    tracking = _get(bundle, "ConfigMap")["data"]["FRAUDLENS_MLFLOW__TRACKING_URI"]
+    assert tracking == f"http://mlflow.mlflow.svc:{service['spec']['ports'][0]['port']}"
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["mlflow", "server"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-backend-store",
+        "key": "uri",
+    }
+    assert "mlflow-backend-store" in EXTERNAL_SECRETS
+
+
 # --- negative tests: each breakage must fail validation ----------------------
 
 
@@ -373,4 +390,5 @@ def test_the_stream_deployments_run_the_stream_commands() -> None:
         "fraudlens-stream-features": ["fraudlens", "stream", "features"],
         "fraudlens-stream-scorer": ["fraudlens", "stream", "score"],
         "fraudlens-records-sink": ["fraudlens", "records", "sink"],
+        "mlflow": ["mlflow", "server"],  # the optional tracking server
     }
