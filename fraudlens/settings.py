@@ -159,8 +159,8 @@ class SecuritySettings(BaseModel):
     )
     rate_limit_storage: SecretStr = Field(
         SecretStr("memory://"),
-        description="memory:// (per replica) or redis://[:password@]host:port/db to share "
-        "rate limits across replicas; a secret",
+        description="memory:// (per replica; refused in production) or "
+        "redis://[:password@]host:port/db to share rate limits across replicas; a secret",
     )
 
     def resolved_token_keys(self, mode: Mode, data_dir: Path) -> tuple[str, dict[str, bytes]]:
@@ -179,6 +179,21 @@ class SecuritySettings(BaseModel):
         if active not in keys:
             raise ConfigError(f"security.active_token_key {active!r} is not in security.token_keys")
         return active, keys
+
+    def resolved_rate_limit_storage(self, mode: Mode) -> str:
+        """The ``limits`` storage URI; production refuses ``memory://``.
+
+        Memory storage counts per replica: N scoring replicas would admit N
+        times the configured rate.
+        """
+        uri = self.rate_limit_storage.get_secret_value()
+        if mode == "production" and uri.split("://", 1)[0].lower() == "memory":
+            raise ConfigError(
+                "security.rate_limit_storage must be shared storage in production mode "
+                "(redis://[:password@]host:port/db, set FRAUDLENS_SECURITY__RATE_LIMIT_STORAGE), "
+                "not memory:// (each replica would count alone)"
+            )
+        return uri
 
 
 def _demo_key(path: Path) -> bytes:
@@ -372,7 +387,8 @@ class CheckpointSettings(BaseModel):
     url: str = Field(
         "",
         description="where snapshots live: a folder or an fsspec URL such as "
-        "s3://bucket/fraudlens/checkpoints (default: DATA_DIR/checkpoints)",
+        "s3://bucket/fraudlens/checkpoints (default: DATA_DIR/checkpoints); production "
+        "refuses a local folder (a pod's disk does not survive a restart)",
     )
     every_seconds: float = Field(
         300.0, gt=0, description="write a snapshot at most this many seconds apart"
@@ -387,6 +403,22 @@ class CheckpointSettings(BaseModel):
         "or one older than the retention): warn that long-window features are incomplete, "
         "or refuse to start",
     )
+
+    def resolved_url(self, mode: Mode, data_dir: Path) -> str:
+        """Where snapshots live: ``url``, or ``data_dir/checkpoints`` when it is empty.
+
+        Production refuses a local folder (a path or ``file://``): a pod's disk
+        is gone after a restart, and with it the 31 days of state the topics no
+        longer hold.
+        """
+        url = self.url or str(data_dir / "checkpoints")
+        if mode == "production" and ("://" not in url or url.startswith("file://")):
+            raise ConfigError(
+                f"checkpoint.url must name object storage in production mode (an fsspec URL "
+                f"such as s3://bucket/checkpoints, set FRAUDLENS_CHECKPOINT__URL), not the "
+                f"local folder {url!r}"
+            )
+        return url
 
 
 class SparkSettings(BaseModel):

@@ -34,17 +34,31 @@ from fraudlens.deploy.serve import (
     serve_rules,
     validate_serve_config,
 )
-from fraudlens.deploy.settings_env import manifest_env, settings_env_problems
+from fraudlens.deploy.settings_env import (
+    manifest_env,
+    production_env_problems,
+    settings_env_problems,
+)
 from fraudlens.errors import ConfigError
 
-# Each environment is what one cluster namespace runs: the overlay applied with
-# `kubectl apply -k` and the training job created on demand.
+# Each environment is what one cluster runs: the overlay applied with
+# `kubectl apply -k`, the training job created on demand, and in prod the
+# optional MLflow tracking server (namespace mlflow).
 ENVIRONMENTS: dict[str, tuple[str, ...]] = {
     "dev": ("kuberay/overlays/dev", "kuberay/overlays/dev/training"),
-    "prod": ("kuberay/overlays/prod", "kuberay/overlays/prod/training"),
+    "prod": (
+        "kuberay/overlays/prod",
+        "kuberay/overlays/prod/training",
+        "kuberay/overlays/prod/mlflow",
+    ),
 }
 # Secrets the manifests reference; users create them (docs/deploy.md).
-EXTERNAL_SECRETS = ("fraudlens-secrets", "fraudlens-kafka-ca", "fraudlens-ray-gcs-redis")
+EXTERNAL_SECRETS = (
+    "fraudlens-secrets",
+    "fraudlens-kafka-ca",
+    "fraudlens-ray-gcs-redis",
+    "mlflow-backend-store",
+)
 # Keys of the Secret fraudlens-secrets, passed to the Pods with envFrom.
 SECRET_ENV = (
     "FRAUDLENS_SECURITY__TOKEN_KEYS",
@@ -55,6 +69,7 @@ SECRET_ENV = (
     "FRAUDLENS_FEAST__REDIS_CONNECTION_STRING",
     "FRAUDLENS_FEAST__REGISTRY_URL",
     "FRAUDLENS_RECORDS__DATABASE_URL",
+    "FRAUDLENS_SECURITY__RATE_LIMIT_STORAGE",
 )
 # Settings groups the manifests use before Settings has them (another issue adds
 # them); their variables are accepted unchecked. Empty: every group has landed.
@@ -130,6 +145,7 @@ def check_bundle(
     problems += policy_problems(bundle, where, EXTERNAL_SECRETS)
     env = manifest_env(bundle) | {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
     problems += settings_env_problems(env, where, Settings, pending_settings)
+    problems += production_env_problems(env, where, Settings)
     return problems
 
 

@@ -8,7 +8,7 @@ of ``Settings`` and each literal value must validate against that field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from fraudlens.deploy.kustomize import object_id
@@ -85,4 +85,61 @@ def settings_env_problems(
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             problems.append(Problem(f"{where} {location}", f"{name}={value!r}: {message}"))
+    return problems
+
+
+def production_env_problems(
+    env: Mapping[str, tuple[str, str | None]], where: str, settings_cls: Any
+) -> list[Problem]:
+    """What production mode would refuse (or lose) with these variables.
+
+    Built from the literal values (the Secret's keys are known by name only):
+    a checkpoint location on the pod's disk, per-replica rate limits, live
+    rules in the pod's folder or in a Redis without a URL. Only when the
+    environment sets ``FRAUDLENS_MODE=production``; values that do not
+    validate are ``settings_env_problems``' to report.
+    """
+    from pydantic import ValidationError
+
+    from fraudlens.errors import ConfigError
+
+    literal = {name: value for name, (_, value) in env.items() if value is not None}
+    if literal.get(f"{PREFIX}MODE") != "production":
+        return []
+    tree: dict[str, Any] = {}
+    for name, value in literal.items():
+        *groups, leaf = name[len(PREFIX) :].lower().split("__")
+        node = tree
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[leaf] = value
+    try:
+        settings = settings_cls.model_validate(tree)
+    except ValidationError:
+        return []
+
+    def refused(name: str, check: Callable[[], object]) -> list[Problem]:
+        try:
+            check()
+        except ConfigError as exc:
+            return [
+                Problem(f"{where} {env[name][0] if name in env else 'unset ' + name}", str(exc))
+            ]
+        return []
+
+    problems = refused(
+        f"{PREFIX}CHECKPOINT__URL",
+        lambda: settings.checkpoint.resolved_url(settings.mode, settings.data_dir),
+    )
+    limits = f"{PREFIX}SECURITY__RATE_LIMIT_STORAGE"
+    if limits not in env or env[limits][1] is not None:  # a Secret's value is not ours to read
+        problems += refused(
+            limits, lambda: settings.security.resolved_rate_limit_storage("production")
+        )
+    rules = f"{PREFIX}SERVE__RULES_STORE"
+    where_rules = f"{where} {env[rules][0] if rules in env else 'unset ' + rules}"
+    if settings.serve.rules_store == "file":
+        problems.append(Problem(where_rules, "serve.rules_store=file keeps live rules in one pod"))
+    elif settings.serve.rules_store == "redis" and f"{PREFIX}SERVE__RULES_REDIS_URL" not in env:
+        problems.append(Problem(where_rules, "serve.rules_store=redis needs serve.rules_redis_url"))
     return problems

@@ -133,10 +133,12 @@ class FsspecSnapshotStore:
 
 
 def open_snapshot_store(settings: Settings) -> SnapshotStore:
-    """The store named by ``checkpoint.url`` (a local folder when it is empty or a path)."""
-    url = settings.checkpoint.url
-    if not url:
-        return LocalSnapshotStore(settings.data_dir / "checkpoints")
+    """The store named by ``checkpoint.url`` (a local folder when it is empty or a path).
+
+    Raises:
+        ConfigError: a local folder in production mode, or an unusable URL.
+    """
+    url = settings.checkpoint.resolved_url(settings.mode, settings.data_dir)
     if "://" not in url or url.startswith("file://"):
         return LocalSnapshotStore(Path(url.removeprefix("file://")))
     return FsspecSnapshotStore(url)

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import RecordsError
@@ -86,15 +86,21 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
 
 
 def status(engine: Engine) -> RecordsStatus:
-    """The current and head revisions, and the row count of each table."""
+    """The current and head revisions, and the row count of each table it has.
+
+    A database behind the package lacks the newer tables: they are left out of
+    ``tables``, not an error (``records status`` is how one finds that out).
+    """
     from fraudlens.records.tables import metadata
 
     current = current_revision(engine)
     counts: dict[str, int] = {}
     if current is not None:
         with engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
             for table in metadata.sorted_tables:
-                counts[table.name] = int(
-                    conn.execute(text(f'SELECT count(*) FROM "{table.name}"')).scalar_one()
-                )
+                if table.name in present:
+                    counts[table.name] = int(
+                        conn.execute(text(f'SELECT count(*) FROM "{table.name}"')).scalar_one()
+                    )
     return RecordsStatus(current=current, head=head_revision(), tables=counts)

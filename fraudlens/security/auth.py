@@ -134,7 +134,12 @@ class Authenticator:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authenticator:
-        """Build from ``settings.security`` (JWT on when issuer and audience are set)."""
+        """Build from ``settings.security`` (JWT on when issuer and audience are set).
+
+        Raises:
+            ConfigError: bad JWT settings; in production, no caller credentials
+                or per-replica (``memory://``) rate-limit storage.
+        """
         sec = settings.security
         config = None
         if sec.jwt_issuer and sec.jwt_audience:
@@ -160,7 +165,7 @@ class Authenticator:
         elif settings.mode == "production" and not sec.api_keys:
             raise ConfigError("production needs security.api_keys or jwt_issuer + jwt_audience")
         limiter = limiter_from_settings(
-            sec.rate_limit_storage.get_secret_value(),
+            sec.resolved_rate_limit_storage(settings.mode),
             sec.rate_limit_per_second,
             sec.rate_limit_burst,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import shutil
@@ -41,7 +42,8 @@ def _config() -> Config:
 def _workflow_job(config: Config, name: str) -> dict[str, Any]:
     for entry in config["workflows"]["pipeline"]["jobs"]:
         if isinstance(entry, dict) and name in entry:
-            return entry[name]
+            job: dict[str, Any] = entry[name]
+            return job
     raise KeyError(name)
 
 
@@ -59,9 +61,92 @@ def test_pipeline_runs_the_make_targets_developers_run() -> None:
     assert {"install", "lint", "unit", "integration", "test"} <= makefile_targets(MAKEFILE)
 
 
-def test_integration_job_has_redis_kafka_and_postgres_service_containers() -> None:
-    images = [d["image"].split(":")[0] for d in _config()["jobs"]["integration"]["docker"][1:]]
-    assert images == ["cimg/redis", "cimg/postgres", "apache/kafka"]
+def test_integration_job_points_the_fixtures_at_its_service_containers() -> None:
+    job = _config()["jobs"]["integration"]
+    images = [d["image"].split(":")[0] for d in job["docker"][1:]]
+    # No Kafka container: the broker fixture always starts the embedded Tansu.
+    assert images == ["cimg/redis", "cimg/postgres"]
+    env = job["environment"]
+    assert env["FRAUDLENS_TEST_REDIS_URL"] == "localhost:6379"  # Feast's host:port form
+    postgres = job["docker"][2]["environment"]
+    assert env["FRAUDLENS_TEST_DATABASE_URL"] == (
+        f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+        f"@localhost:5432/{postgres['POSTGRES_DB']}"
+    )
+
+
+def _ci_environment(config: Config) -> dict[str, str]:
+    """``{name: where}`` of every variable CI sets for our own commands.
+
+    Job-level ``environment``, the primary container's and each ``run`` step's;
+    the service containers' own variables (``POSTGRES_USER``...) are theirs.
+    """
+    found: dict[str, str] = {}
+    for name, job in config["jobs"].items():
+        maps = [(f"jobs.{name}.environment", job.get("environment"))]
+        docker = job.get("docker") or [{}]
+        maps.append((f"jobs.{name}.docker.0.environment", docker[0].get("environment")))
+        for i, step in enumerate(job.get("steps") or []):
+            body = step.get("run") if isinstance(step, dict) else None
+            if isinstance(body, dict):
+                maps.append((f"jobs.{name}.steps.{i}.run.environment", body.get("environment")))
+        for where, env in maps:
+            found.update({var: where for var in env or {}})
+    return found
+
+
+def _fixture_variables() -> set[str]:
+    """Names the tests' conftest.py files read from the environment.
+
+    ``os.environ.get(X)``, ``os.environ[X]``, ``os.getenv(X)``, with X a string
+    literal or a module-level constant holding one (``REDIS_ENV = "..."``).
+    """
+    names: set[str] = set()
+    for path in (ROOT / "tests").rglob("conftest.py"):
+        tree = ast.parse(path.read_text())
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+        }
+        for node in ast.walk(tree):
+            key: ast.expr | None = None
+            if isinstance(node, ast.Call) and node.args:
+                called = ast.unparse(node.func)
+                if called in ("os.environ.get", "os.getenv"):
+                    key = node.args[0]
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+                key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                names.add(key.value)
+            elif isinstance(key, ast.Name) and key.id in constants:
+                names.add(constants[key.id])
+    return names
+
+
+# Variables CI sets for the tools themselves, not for our fixtures.
+TOOL_VARIABLES = {"PIP_EXTRA_INDEX_URL", "PYTEST_ADDOPTS"}
+
+
+def _dead_variables(config: Config) -> list[str]:
+    read = _fixture_variables() | TOOL_VARIABLES
+    return [f"{where}: {var}" for var, where in _ci_environment(config).items() if var not in read]
+
+
+def test_every_variable_ci_sets_is_read_by_the_test_fixtures() -> None:
+    assert _dead_variables(_config()) == []
+
+
+def test_a_variable_no_fixture_reads_is_caught() -> None:
+    config = _config()
+    config["jobs"]["integration"]["environment"]["FRAUDLENS_IT_POSTGRES_URL"] = "postgresql://x"
+    config["jobs"]["unit"]["steps"][1]["run"]["environment"]["FRAUDLENS_IT_KAFKA"] = "x"
+    assert sorted(_dead_variables(config)) == [
+        "jobs.integration.environment: FRAUDLENS_IT_POSTGRES_URL",
+        "jobs.unit.steps.1.run.environment: FRAUDLENS_IT_KAFKA",
+    ]
 
 
 def test_make_target_parsing() -> None:

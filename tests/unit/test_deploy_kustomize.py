@@ -19,6 +19,8 @@ TARGETS = [
     "kuberay/overlays/dev/training",
     "kuberay/overlays/prod",
     "kuberay/overlays/prod/training",
+    "kuberay/mlflow",
+    "kuberay/overlays/prod/mlflow",
 ]
 
 DEPLOYMENT = {

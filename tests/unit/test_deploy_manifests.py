@@ -14,6 +14,7 @@ from fraudlens.deploy.check import (
     ENVIRONMENTS,
     EXTERNAL_SECRETS,
     PENDING_SETTINGS,
+    SECRET_ENV,
     check_bundle,
     ray_version,
     render_environment,
@@ -22,7 +23,11 @@ from fraudlens.deploy.k8s import validate_core
 from fraudlens.deploy.kuberay_rules import kuberay_rules, serve_capacity
 from fraudlens.deploy.policy import policy_problems
 from fraudlens.deploy.problems import Problem
-from fraudlens.deploy.settings_env import manifest_env, settings_env_problems
+from fraudlens.deploy.settings_env import (
+    manifest_env,
+    production_env_problems,
+    settings_env_problems,
+)
 from fraudlens.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -67,6 +72,31 @@ def test_environments_have_what_the_issue_asks_for() -> None:
     dev = _get(_bundle("dev"), "RayService")["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
     assert (dev["minReplicas"], dev["maxReplicas"]) == (1, 2)
     assert cluster["workerGroupSpecs"][0]["maxReplicas"] == 12
+    # The system of record and shared state, not the pod's disk or memory.
+    config = _get(bundle, "ConfigMap")["data"]
+    assert config["FRAUDLENS_SERVE__RULES_STORE"] == "postgres"
+    assert config["FRAUDLENS_CHECKPOINT__URL"].startswith("s3://fraudlens-prod/")
+    assert config["FRAUDLENS_CHECKPOINT__MISSING_HISTORY"] == "refuse"
+    assert {"FRAUDLENS_RECORDS__DATABASE_URL", "FRAUDLENS_SECURITY__RATE_LIMIT_STORAGE"} <= set(
+        SECRET_ENV
+    )
+
+
+def test_optional_mlflow_server_keeps_its_runs_in_postgresql() -> None:
+    bundle = _bundle("prod")
+    server = _get(bundle, "Deployment", "mlflow")
+    service = _get(bundle, "Service", "mlflow")
+    assert server["metadata"]["namespace"] == service["metadata"]["namespace"] == "mlflow"
+    tracking = _get(bundle, "ConfigMap")["data"]["FRAUDLENS_MLFLOW__TRACKING_URI"]
+    assert tracking == f"http://mlflow.mlflow.svc:{service['spec']['ports'][0]['port']}"
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["mlflow", "server"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-backend-store",
+        "key": "uri",
+    }
+    assert "mlflow-backend-store" in EXTERNAL_SECRETS
 
 
 # --- negative tests: each breakage must fail validation ----------------------
@@ -270,6 +300,32 @@ def _mutations() -> list[tuple[str, Callable[[Bundle], None], str]]:
             "FRAUDLENS_KAFKA__SECURITY_PROTOCOL='SASL-SSL'",
         ),
         (
+            "checkpoints on the pod's disk",
+            lambda b: _get(b, "ConfigMap")["data"].__setitem__(
+                "FRAUDLENS_CHECKPOINT__URL", "/var/lib/fraudlens/checkpoints"
+            ),
+            "checkpoint.url must name object storage in production mode",
+        ),
+        (
+            "no checkpoint location",
+            lambda b: _get(b, "ConfigMap")["data"].pop("FRAUDLENS_CHECKPOINT__URL"),
+            "prod unset FRAUDLENS_CHECKPOINT__URL: checkpoint.url must name object storage",
+        ),
+        (
+            "live rules in one pod",
+            lambda b: _get(b, "ConfigMap")["data"].__setitem__(
+                "FRAUDLENS_SERVE__RULES_STORE", "file"
+            ),
+            "serve.rules_store=file keeps live rules in one pod",
+        ),
+        (
+            "rules in a redis without a url",
+            lambda b: _get(b, "ConfigMap")["data"].__setitem__(
+                "FRAUDLENS_SERVE__RULES_STORE", "redis"
+            ),
+            "serve.rules_store=redis needs serve.rules_redis_url",
+        ),
+        (
             "long name",
             lambda b: _get(b, "RayService")["metadata"].__setitem__("name", "x" * 48),
             "longer than 47",
@@ -288,10 +344,28 @@ def test_each_breakage_is_caught(
     version = ray_version()
     problems = policy_problems(bundle, "prod", EXTERNAL_SECRETS)
     problems += settings_env_problems(manifest_env(bundle), "prod", Settings, PENDING_SETTINGS)
+    secrets = {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
+    problems += production_env_problems(manifest_env(bundle) | secrets, "prod", Settings)
     for obj in bundle:
         if obj["apiVersion"].startswith("ray.io/"):
             problems += kuberay_rules(obj, f"prod {obj['kind']}", version)
     assert expected in _messages(problems), case
+
+
+def test_per_replica_rate_limits_fail() -> None:
+    env = manifest_env(_bundle())
+    secrets = {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
+    assert production_env_problems(env | secrets, "prod", Settings) == []
+    limits = "FRAUDLENS_SECURITY__RATE_LIMIT_STORAGE"
+    expected = "security.rate_limit_storage must be shared storage in production mode"
+    del secrets[limits]  # not in the Secret: the memory:// default
+    assert f"prod unset {limits}: {expected}" in _messages(
+        production_env_problems(env | secrets, "prod", Settings)
+    )
+    env[limits] = ("ConfigMap fraudlens-config", "memory://")
+    assert expected in _messages(production_env_problems(env | secrets, "prod", Settings))
+    env[limits] = ("ConfigMap fraudlens-config", "redis://redis:6379/1")
+    assert production_env_problems(env | secrets, "prod", Settings) == []
 
 
 def test_serve_replicas_that_cannot_fit_the_cluster_fail() -> None:
@@ -316,4 +390,5 @@ def test_the_stream_deployments_run_the_stream_commands() -> None:
         "fraudlens-stream-features": ["fraudlens", "stream", "features"],
         "fraudlens-stream-scorer": ["fraudlens", "stream", "score"],
         "fraudlens-records-sink": ["fraudlens", "records", "sink"],
+        "mlflow": ["mlflow", "server"],  # the optional tracking server
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fraudlens.errors import ConfigError
 from fraudlens.features.checkpoint import (
     _FIXED,
     MAGIC,
@@ -124,6 +125,15 @@ def test_open_snapshot_store_defaults_under_the_data_dir(tmp_path: Path) -> None
     local = open_snapshot_store(Settings(data_dir=tmp_path))
     assert isinstance(local, LocalSnapshotStore) and local.root == tmp_path / "checkpoints"
     remote = Settings(data_dir=tmp_path, checkpoint=CheckpointSettings(url="memory://b/c"))
+    assert isinstance(open_snapshot_store(remote), FsspecSnapshotStore)
+
+
+def test_production_opens_no_snapshot_store_on_the_pod_disk(tmp_path: Path) -> None:
+    prod = Settings(mode="production", kafka={"bootstrap_servers": "b:9092"}, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="checkpoint.url"):
+        open_snapshot_store(prod)
+    assert not (tmp_path / "checkpoints").exists()
+    remote = prod.model_copy(update={"checkpoint": CheckpointSettings(url="memory://b/c")})
     assert isinstance(open_snapshot_store(remote), FsspecSnapshotStore)
 
 

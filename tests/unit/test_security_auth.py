@@ -266,6 +266,9 @@ def test_config_errors(rsa_pair: tuple[Any, str]) -> None:
     prod = Settings(mode="production", kafka={"bootstrap_servers": "b:9093"})
     with pytest.raises(ConfigError, match="api_keys"):
         Authenticator.from_settings(prod)
+    keyed = prod.model_copy(update={"security": _settings(rsa_pair[1]).security})
+    with pytest.raises(ConfigError, match="rate_limit_storage"):  # per-replica counts
+        Authenticator.from_settings(keyed)
 
 
 def test_token_bucket() -> None:

@@ -31,6 +31,36 @@ def test_production_requires_keys_and_broker(monkeypatch: pytest.MonkeyPatch) ->
     assert tokenizer_from_settings(Settings()).active_kid == "k1"
 
 
+PROD = {"mode": "production", "kafka": {"bootstrap_servers": "b1:9092"}}
+
+
+def test_production_refuses_per_replica_rate_limits() -> None:
+    with pytest.raises(ConfigError, match=r"security.rate_limit_storage .*not memory://"):
+        Settings.model_validate(PROD).security.resolved_rate_limit_storage("production")
+    assert Settings().security.resolved_rate_limit_storage("embedded") == "memory://"
+    shared = PROD | {"security": {"rate_limit_storage": "redis://:pw@redis:6379/1"}}
+    settings = Settings.model_validate(shared)
+    uri = settings.security.resolved_rate_limit_storage(settings.mode)
+    assert uri == "redis://:pw@redis:6379/1"
+
+
+@pytest.mark.parametrize("url", ["", "/var/lib/fraudlens/ckpt", "file:///var/lib/ckpt"])
+def test_production_refuses_checkpoints_on_the_pod_disk(url: str, tmp_path: Path) -> None:
+    settings = Settings.model_validate(PROD | {"data_dir": tmp_path, "checkpoint": {"url": url}})
+    with pytest.raises(ConfigError, match=r"checkpoint.url must name object storage"):
+        settings.checkpoint.resolved_url(settings.mode, settings.data_dir)
+    embedded = Settings(data_dir=tmp_path, checkpoint={"url": url})
+    assert embedded.checkpoint.resolved_url("embedded", tmp_path) == (
+        url or str(tmp_path / "checkpoints")
+    )
+
+
+def test_production_accepts_checkpoints_in_object_storage(tmp_path: Path) -> None:
+    url = "s3://fraudlens-prod/checkpoints/stream-features"
+    settings = Settings.model_validate(PROD | {"data_dir": tmp_path, "checkpoint": {"url": url}})
+    assert settings.checkpoint.resolved_url(settings.mode, settings.data_dir) == url
+
+
 def test_demo_key_is_kept_between_runs(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     first = tokenizer_from_settings(settings).tokenize("4111111111111111")
