@@ -418,7 +418,22 @@ class CheckpointSettings(BaseModel):
                 f"such as s3://bucket/checkpoints, set FRAUDLENS_CHECKPOINT__URL), not the "
                 f"local folder {url!r}"
             )
+        if "://" in url and not url.startswith("file://"):
+            _check_fsspec_protocol(url)
         return url
+
+
+def _check_fsspec_protocol(url: str) -> None:
+    """Refuse an object-store URL whose fsspec plugin is not installed (say which)."""
+    import fsspec
+
+    protocol = url.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(
+            f"checkpoint.url {protocol}:// needs its fsspec plugin in the image: {exc}"
+        ) from exc
 
 
 class SparkSettings(BaseModel):

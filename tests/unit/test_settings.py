@@ -61,6 +61,13 @@ def test_production_accepts_checkpoints_in_object_storage(tmp_path: Path) -> Non
     assert settings.checkpoint.resolved_url(settings.mode, settings.data_dir) == url
 
 
+def test_checkpoints_need_the_url_s_fsspec_plugin(tmp_path: Path) -> None:
+    url = "nosuchstore://bucket/checkpoints"
+    settings = Settings.model_validate(PROD | {"data_dir": tmp_path, "checkpoint": {"url": url}})
+    with pytest.raises(ConfigError, match=r"nosuchstore:// needs its fsspec plugin"):
+        settings.checkpoint.resolved_url(settings.mode, settings.data_dir)
+
+
 def test_demo_key_is_kept_between_runs(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     first = tokenizer_from_settings(settings).tokenize("4111111111111111")
