@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -284,7 +284,7 @@ class RayJobLauncher:
         job_id = f"fraudlens-retrain-{uuid.uuid4().hex[:8]}"
         with self.records.begin() as conn:
             start_retrain_job(conn, job_id, datetime.now(UTC))
-        env = {k: v for k, v in os.environ.items() if k.startswith("FRAUDLENS_")}
+        env = job_env(os.environ)
         env["FRAUDLENS_DATA_DIR"] = str(self.settings.data_dir)
         self.client.submit_job(
             entrypoint=f"python -m drift.job --start {start} --end {end} --job-id {job_id}",
@@ -304,6 +304,18 @@ class RayJobLauncher:
         if result is not None:
             return result
         return JobResult("failed", None, [f"ray job {job_id} ended {status} without an outcome"])
+
+
+def job_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The monitor's FraudLens settings for a Ray job, secrets left out.
+
+    A job's runtime env is stored by Ray and shown on its dashboard; the
+    cluster's pods get the secrets from the Kubernetes Secret (``envFrom`` in
+    every Ray manifest), so the job's driver has them without this copy.
+    """
+    from fraudlens.deploy.check import SECRET_ENV
+
+    return {k: v for k, v in environ.items() if k.startswith("FRAUDLENS_") and k not in SECRET_ENV}
 
 
 def make_launcher(settings: Settings, records: Engine | None = None) -> Launcher:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drift.label_metrics import LabelPerformance
-from drift.launchers import InlineLauncher, JobResult
+from drift.launchers import InlineLauncher, JobResult, job_env
 from drift.metrics import DriftMetrics
 from drift.report import DriftReport, Status
 from drift.trigger import RetrainLoop
@@ -152,3 +152,16 @@ def test_both_reasons_are_labelled(tmp_path: Path, kind: str) -> None:
     loop.observe(drift, _perf(0.1), now=T0)
     label = "drift_and_performance" if kind == "drift" else "performance"
     assert _value(metrics, "fraudlens_retrain_triggers_total", reason=label) == 1
+
+
+def test_ray_jobs_get_the_settings_but_not_the_secrets() -> None:
+    from fraudlens.deploy.check import SECRET_ENV
+
+    environ = {name: "s3cret" for name in SECRET_ENV} | {
+        "FRAUDLENS_MODE": "production",
+        "FRAUDLENS_DRIFT__LAUNCHER": "ray_job",
+        "HOME": "/home/ray",
+    }
+    env = job_env(environ)
+    assert env == {"FRAUDLENS_MODE": "production", "FRAUDLENS_DRIFT__LAUNCHER": "ray_job"}
+    assert "FRAUDLENS_SECURITY__TOKEN_KEYS" in SECRET_ENV  # the list names the real ones
