@@ -17,10 +17,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudlens.errors import BrokerError, ConfigError, TokenizationError, ValidationError
-from fraudlens.schema import Transaction, parse_transaction
+from fraudlens.schema import Transaction, check_limits, validated_transaction
 from fraudlens.scoring.batcher import MicroBatcher
 from fraudlens.scoring.metrics import ServingMetrics
 from fraudlens.scoring.result import ScoreResult
@@ -102,49 +103,68 @@ def authenticator_for(settings: Settings) -> Authenticator | None:
 
 
 def to_transaction(req: ScoreRequest, ctx: ApiContext, field_prefix: str = "") -> Transaction:
-    """Tokenize the PAN (if any) and apply the schema's limits.
+    """Tokenize the PAN (if any), apply the configured limits and make the ``Transaction``.
+
+    ``req`` passed every check of ``Transaction`` already (``ScoreRequest``
+    extends it, validators included): its values are used as they are,
+    never validated a second time (``validated_transaction``).
 
     Raises:
         ValidationError: naming the offending field (a bad PAN is ``pan``).
     """
-    data = req.model_dump(exclude={"pan"}, exclude_none=True)
-    if req.pan is not None:
+    values = dict(vars(req))
+    secret = values.pop("pan")
+    if secret is not None:
         try:
-            pan = req.pan.get_secret_value()
-            data["card_token"] = ctx.tokenizer.tokenize(pan)
+            pan = secret.get_secret_value()
+            values["card_token"] = ctx.tokenizer.tokenize(pan)
             last4 = normalize_pan(pan)[-4:]
         except TokenizationError as exc:  # the message never holds the number
             raise ValidationError(f"{field_prefix}pan", str(exc)) from None
-        if data.setdefault("card_last4", last4) != last4:
+        if values["card_last4"] is None:
+            values["card_last4"] = last4
+        elif values["card_last4"] != last4:
             raise ValidationError(f"{field_prefix}card_last4", "does not end the card number sent")
+    txn = validated_transaction(values)
     try:
-        return parse_transaction(
-            data,
+        check_limits(
+            txn,
             max_amount=ctx.validation.max_amount,
             max_future_seconds=ctx.validation.max_future_seconds,
         )
     except ValidationError as exc:
         raise ValidationError(field_prefix + exc.field, exc.reason) from None
+    return txn
 
 
-def to_response(result: ScoreResult, latency_ms: float) -> ScoreResponse:
-    """The public view of a result (no features, no card data)."""
-    return ScoreResponse(
-        transaction_id=result.transaction_id,
-        decision_id=result.decision_id,
-        score=None if result.score is None else round(result.score, 6),
-        decision=result.decision,
-        reasons=result.reasons,
-        model_version=result.model_version,
-        latency_ms=round(latency_ms, 3),
-        degraded=result.degraded,
-        degraded_cause=result.degraded_cause,
-    )
+def to_response(result: ScoreResult, latency_ms: float) -> dict[str, Any]:
+    """The public view of a result (no features, no card data): ``ScoreResponse``'s fields.
+
+    A plain dict, serialized once with the whole answer (``_json_answer``):
+    the values come from the scoring code, there is nothing to validate.
+    """
+    return {
+        "transaction_id": result.transaction_id,
+        "decision_id": result.decision_id,
+        "score": None if result.score is None else round(result.score, 6),
+        "decision": result.decision,
+        "reasons": result.reasons,
+        "model_version": result.model_version,
+        "latency_ms": round(latency_ms, 3),
+        "degraded": result.degraded,
+        "degraded_cause": result.degraded_cause,
+    }
 
 
 def _json(model: Any, status: int = 200) -> Response:
     # Serialize once with pydantic-core; skips FastAPI's re-validation of the return value.
     return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def _json_answer(answer: dict[str, Any]) -> Response:
+    # One pydantic-core pass over the whole answer (the reasons are models), the same
+    # JSON as ScoreResponse / BatchScoreResponse.model_dump_json; no model built per row.
+    return Response(to_json(answer), media_type="application/json")
 
 
 def create_api(ctx: ApiContext) -> FastAPI:
@@ -192,7 +212,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
         start = time.perf_counter()
         txn = to_transaction(body, ctx)
         (result,) = await batcher.score([txn])
-        return _json(to_response(result, (time.perf_counter() - start) * 1000))
+        return _json_answer(to_response(result, (time.perf_counter() - start) * 1000))
 
     @app.post(
         "/v1/score/batch",
@@ -216,13 +236,13 @@ def create_api(ctx: ApiContext) -> FastAPI:
         ]
         results = await ctx.service.ascore(txns)
         latency = (time.perf_counter() - start) * 1000
-        return _json(
-            BatchScoreResponse(
-                results=[to_response(r, latency) for r in results],
-                model_version=results[0].model_version,
-                latency_ms=round(latency, 3),
-                degraded=any(r.degraded for r in results),
-            )
+        return _json_answer(
+            {
+                "results": [to_response(r, latency) for r in results],
+                "model_version": results[0].model_version,
+                "latency_ms": round(latency, 3),
+                "degraded": any(r.degraded for r in results),
+            }
         )
 
     @app.post(

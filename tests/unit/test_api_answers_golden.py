@@ -21,8 +21,12 @@ from asgi_client import AsgiClient
 from fake_api import TEST_TOKENIZER, fake_api_context, fake_service
 from transactions import make_txn
 
+from fraudlens.errors import ValidationError
+from fraudlens.schema import Transaction, parse_transaction, validated_transaction
 from fraudlens.scoring.fakes import FakeFeatures, FakeModel
-from ray_apps.api import create_api
+from fraudlens.security.tokenize import normalize_pan
+from ray_apps.api import create_api, to_transaction
+from ray_apps.schemas import ScoreRequest
 
 GOLDEN = Path(__file__).with_name("api_answers_golden.json")
 PAN = "4111 1111 1111 1111"
@@ -205,6 +209,46 @@ def test_cases_cover_errors_and_answers() -> None:
     assert {200, 400, 413, 422} <= statuses
     named = [a["body"]["field"] for a in recorded.values() if a["status"] == 422]
     assert all(named) and any(f.startswith("transactions.1.") for f in named)
+
+
+def validated_twice(request: ScoreRequest) -> Transaction:
+    """What the API did before: dump the request, then validate it again as a Transaction."""
+    data = request.model_dump(exclude={"pan"}, exclude_none=True)
+    if request.pan is not None:
+        pan = request.pan.get_secret_value()
+        data["card_token"] = TEST_TOKENIZER.tokenize(pan)
+        data.setdefault("card_last4", normalize_pan(pan)[-4:])
+    return parse_transaction(data)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in ITEMS])
+def test_one_validation_gives_the_transaction_two_gave(name: str) -> None:
+    overrides = dict(ITEMS)[name]
+    try:
+        request = ScoreRequest.model_validate(txn(**overrides))
+        once = to_transaction(request, fake_api_context())
+    except (ValueError, ValidationError):  # pydantic's ValidationError is a ValueError
+        return  # refused: the golden answers compare the errors
+    twice = validated_twice(request)
+    assert once == twice
+    assert once.model_fields_set == twice.model_fields_set
+    assert {k: type(v) for k, v in vars(once).items()} == {
+        k: type(v) for k, v in vars(twice).items()
+    }
+    assert once.model_dump_json() == twice.model_dump_json()
+    assert type(once) is Transaction
+
+
+def test_a_transaction_is_made_only_from_every_field() -> None:
+    values = dict(vars(make_txn()))
+    assert validated_transaction(dict(values)) == make_txn()
+    with pytest.raises(ValueError, match="pan"):
+        validated_transaction(values | {"pan": None})
+    del values["mcc"]
+    with pytest.raises(ValueError, match="mcc"):
+        validated_transaction(values)
+    # Nothing else to carry over: no private attributes, no post-init hook.
+    assert Transaction.__private_attributes__ == {} and Transaction.__pydantic_post_init__ is None
 
 
 if __name__ == "__main__":  # re-record (see the module docstring)
