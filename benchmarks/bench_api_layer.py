@@ -123,7 +123,10 @@ def measure(
             (end_wall - wall) * 1000,
         )
 
-    answer = json.loads(loop.run_until_complete(_call(app, path, body))[1])
+    status, out = loop.run_until_complete(_call(app, path, body))
+    if status != 200:
+        raise RuntimeError(f"{path}: {status} {out[:300]!r}")
+    answer = json.loads(out)
     results = answer.get("results", [answer])
     degraded = sum(bool(r["degraded"]) for r in results)
     best: dict[str, float] = {}
@@ -188,6 +191,7 @@ def _fake(rounds: int) -> Any:
     from fraudlens.schema import Transaction
     from fraudlens.scoring import ScoringConfig, ScoringService
     from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
+    from fraudlens.scoring.scorer import Scorer
     from fraudlens.security.tokenize import Tokenizer
     from fraudlens.settings import ValidationSettings
 
@@ -211,7 +215,9 @@ def _fake(rounds: int) -> Any:
             longitude=2.35,
         )
         bodies.append(txn.model_dump_json(exclude_none=True))
-    service = ScoringService(FakeLoader([FakeModel("1")], {"champion": "1"}), FakeFeatures({}))
+    features = FakeFeatures({})
+    loader = FakeLoader([FakeModel("1")], {"champion": "1"})
+    service = ScoringService(loader, features, scorer=Scorer(features, feature_timeout_s=10.0))
     service.apply_config(ScoringConfig())
     service.warm_up()
     return run(service, tokenizer, ValidationSettings(), bodies, rounds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +33,7 @@ from fraudlens.security.tokenize import Tokenizer, normalize_pan
 from fraudlens.settings import Settings, ValidationSettings
 from fraudlens.workspace.web import WorkspaceContext, mount_workspace
 from ray_apps.admin import AdminContext, admin_router
+from ray_apps.body import JsonBody, add_body_schemas, request_body_doc
 from ray_apps.errors import (
     body_limit,
     error_response,
@@ -58,6 +59,12 @@ API_VERSION = "1"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 413, 422, 429, 503)
 }
+
+# Scoring bodies validated in one pass over the raw bytes (ray_apps.body): each route
+# reads its body (``.read``, before the guard) and takes it as its parameter.
+_SINGLE, _BATCH = JsonBody(ScoreRequest), JsonBody(BatchScoreRequest)
+SingleBody = Annotated[ScoreRequest, Depends(_SINGLE)]
+BatchBody = Annotated[BatchScoreRequest, Depends(_BATCH)]
 
 
 @dataclass
@@ -205,9 +212,10 @@ def create_api(ctx: ApiContext) -> FastAPI:
         response_model=ScoreResponse,
         responses=_ERRORS,
         tags=["scoring"],
-        dependencies=guard(Permission.SCORE),
+        dependencies=[Depends(_SINGLE.read), *guard(Permission.SCORE)],
+        openapi_extra=request_body_doc(ScoreRequest),
     )
-    async def score(body: ScoreRequest) -> Response:
+    async def score(body: SingleBody) -> Response:
         """Score one transaction: fraud probability, decision and reasons."""
         start = time.perf_counter()
         txn = to_transaction(body, ctx)
@@ -219,9 +227,10 @@ def create_api(ctx: ApiContext) -> FastAPI:
         response_model=BatchScoreResponse,
         responses=_ERRORS,
         tags=["scoring"],
-        dependencies=guard(Permission.SCORE),
+        dependencies=[Depends(_BATCH.read), *guard(Permission.SCORE)],
+        openapi_extra=request_body_doc(BatchScoreRequest),
     )
-    async def score_batch(body: BatchScoreRequest) -> Response:
+    async def score_batch(body: BatchBody) -> Response:
         """Score many transactions in one call (results in request order)."""
         start = time.perf_counter()
         if len(body.transactions) > ctx.max_batch_size:
@@ -281,6 +290,17 @@ def create_api(ctx: ApiContext) -> FastAPI:
             ctx.workspace.rules = ctx.admin.rule_admin()
         ctx.workspace.features = ctx.service.features  # the case page's stored history
         mount_workspace(app, ctx.workspace)
+
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = document()  # built once, then cached by FastAPI
+        if fresh:  # the bodies read by JsonBody join its components
+            add_body_schemas(schema, ScoreRequest, BatchScoreRequest)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
