@@ -4,12 +4,14 @@ The golden answers (test_api_answers_golden.py) compare every answer; here:
 the one pass never accepts a body the two-step read refused, nor reads it
 differently; errors come in FastAPI's order (unparsable JSON before
 authentication, invalid fields after it); the OpenAPI document still
-declares the bodies; a batch above the size limit is refused.
+declares the bodies; an answer is the JSON the response models gave; a batch
+above the size limit is refused.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
@@ -19,11 +21,13 @@ from fake_api import fake_api_context
 from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import to_json
 
+from fraudlens.scoring.result import Reason, ScoreResult
 from fraudlens.security.auth import Authenticator, generate_api_key
 from fraudlens.settings import Settings
-from ray_apps.api import create_api
-from ray_apps.schemas import BatchScoreRequest, ScoreRequest
+from ray_apps.api import create_api, to_response
+from ray_apps.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResponse
 
 VALID: dict[str, Any] = {
     "transaction_id": "t1",
@@ -130,6 +134,29 @@ def test_openapi_declares_the_bodies_as_fastapi_does() -> None:
         assert body == expected["paths"][route]["post"]["requestBody"]
     for name in ("ScoreRequest", "BatchScoreRequest", "Channel", "EntryMode"):
         assert document["components"]["schemas"][name] == expected["components"]["schemas"][name]
+
+
+def test_an_answer_is_the_json_the_response_models_gave() -> None:
+    reasons = [
+        Reason(kind="rule", code="velocity", text="7 in 10 minutes", value=7.0),
+        Reason(kind="model", code="txn_amount", text="amount", value=1e-7, contribution=0.3),
+    ]
+    results = [
+        ScoreResult("t1", "d" * 32, datetime.now(UTC), "tok", 0.1234567891, "decline",
+                    reasons, "7", False, (0.5, 0.9)),
+        ScoreResult("t2", "e" * 32, datetime.now(UTC), "tok", None, "review",
+                    [], "7", True, (0.5, 0.9), degraded_cause="store_timeout"),
+    ]  # fmt: skip
+    rows = [to_response(r, 12.34567) for r in results]
+    assert to_json(rows[0]) == ScoreResponse(**rows[0]).model_dump_json().encode()
+    answer = {"results": rows, "model_version": "7", "latency_ms": 12.346, "degraded": True}
+    models = BatchScoreResponse(
+        results=[ScoreResponse(**row) for row in rows],
+        model_version="7",
+        latency_ms=12.346,
+        degraded=True,
+    )
+    assert to_json(answer) == models.model_dump_json().encode()
 
 
 def test_a_batch_above_the_limit_is_refused_after_its_fields_are_checked() -> None:
