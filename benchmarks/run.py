@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.targets import print_targets
 
 BENCHMARKS = (
-    "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference", "serving",
-    "drift", "records", "offline",
+    "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference",
+    "api_layer", "serving", "drift", "records", "offline",
 )  # fmt: skip
 
 
