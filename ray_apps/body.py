@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -67,7 +68,12 @@ class JsonBody(Generic[M]):
         Runs before the authentication dependency, as FastAPI's own body
         parsing does; validation errors wait for ``__call__`` (after it).
         """
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except StarletteHTTPException:  # the body limit's 413
+            raise
+        except Exception as exc:  # a client gone mid-body, ...: FastAPI's answer
+            raise HTTPException(400, "There was an error parsing the body") from exc
         json_type = _is_json(request.headers.get("content-type"))
         outcome: Any
         if raw and json_type:

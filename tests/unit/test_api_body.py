@@ -10,6 +10,7 @@ above the size limit is refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
+from starlette.types import Message
 
 from fraudlens.scoring.result import Reason, ScoreResult
 from fraudlens.security.auth import Authenticator, generate_api_key
@@ -168,3 +170,29 @@ def test_a_batch_above_the_limit_is_refused_after_its_fields_are_checked() -> No
         bad = client.post("/v1/score/batch", json={"transactions": [VALID] * 2 + [{}]})
         assert bad.status_code == 422
         assert client.post("/v1/score/batch", json={"transactions": [VALID] * 2}).is_success
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
+def test_a_client_gone_mid_body_gets_fastapis_400(path: str) -> None:
+    app = create_api(fake_api_context())
+    sent: list[Message] = []
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"transactions": [', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1), "server": ("api", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["message"] == "There was an error parsing the body"
