@@ -52,7 +52,10 @@ def prepare(data_dir: Path, redis_url: str, customers: int, days: int) -> tuple[
         to_event(Transaction.model_validate(r)) for r in transaction_records(sim.transactions)
     ]
     events += [to_event(Label.model_validate(r)) for r in label_records(sim.labels)]
-    result = StateFolder(settings.feast.max_label_delay_days * 86_400 * 10**6).apply(events)
+    result = StateFolder(
+        settings.feast.max_label_delay_days * 86_400 * 10**6,
+        matured_delay_days=settings.features.matured_delay_days,
+    ).apply(events)
     FeastSink(open_store(settings), offline_path(settings), "bench").write(result)
     register_champion(settings, sim.transactions)
     return settings, sim

@@ -63,7 +63,8 @@ class ScenarioWorld:
         # throwaway key: tokens of this run link to nothing else
         sim = simulate(sim_cfg, Tokenizer("scn", {"scn": secrets.token_bytes(32)}))
         tx = sim.transactions.reset_index(drop=True)
-        self.frame = pd.concat([tx, compute_features(tx), frame_context(tx)], axis=1)
+        features = compute_features(tx, matured_delay_days=settings.features.matured_delay_days)
+        self.frame = pd.concat([tx, features, frame_context(tx)], axis=1)
         self.times = pd.to_datetime(self.frame["event_time"], utc=True)
         self.labels = sim.labels
         self.new_pattern = new_pattern

@@ -18,6 +18,11 @@ from fraudlens.errors import ConfigError
 
 Mode = Literal["embedded", "production"]
 
+# ``fraudlens.features.state.DEFAULT_MATURED_DELAY_DAYS`` / ``MAX_MATURED_DELAY_DAYS``
+# (not imported: the features package imports these settings; a test keeps them equal).
+DEFAULT_MATURED_DELAY_DAYS = 7
+MAX_MATURED_DELAY_DAYS = 60
+
 TOPIC_RETENTION_DAYS = 7
 """Default ``retention.ms`` of every FraudLens topic, in days (the data inventory's limit)."""
 
@@ -334,7 +339,21 @@ class FeastSettings(BaseModel):
 
 
 class FeaturesSettings(BaseModel):
-    """The stream feature job's fold (memory bounds)."""
+    """Feature parameters every runner shares, and the stream feature job's fold (memory bounds)."""
+
+    matured_delay_days: int = Field(
+        DEFAULT_MATURED_DELAY_DAYS,
+        ge=0,
+        le=MAX_MATURED_DELAY_DAYS,
+        description="days (0 to 60): matured terminal risk uses the windows [today - delay - w, "
+        "today - delay) in whole UTC days, so transactions whose fraud labels cannot have "
+        "arrived yet do not dilute it; `fraudlens labels delay` recommends a value from the "
+        "observed label delays. The Feast registry, the per-transaction feature rows, the "
+        "terminal states (kept 31 + delay days) and every model bake it in: after a change "
+        "run `fraudlens features apply` and `fraudlens features backfill`, restart the stream "
+        "job with --no-snapshot and retrain (serving refuses a model or registry with another "
+        "delay; docs/features.md)",
+    )
 
     encoder_cache_entities: int = Field(
         100_000,

@@ -38,7 +38,7 @@ from fraudlens.errors import ConfigError, DataError
 from fraudlens.history import find_history
 from fraudlens.model import Thresholds
 from fraudlens.settings import BacktestSettings, Settings, TrainingSettings
-from training.card_precision import card_precision_top_k
+from training.card_precision import card_precision_top_k, known_compromised
 from training.dataset import TrainingData, load_training_data
 from training.evaluate import fraud_metrics, scenario_table
 from training.fit import fit_ensemble
@@ -177,16 +177,22 @@ def fold_split(frame: pd.DataFrame, fold: Fold, cfg: TrainingSettings) -> FoldFr
 
 
 def fold_metrics(
-    test: pd.DataFrame, scores: np.ndarray, thresholds: Thresholds, cfg: TrainingSettings
+    test: pd.DataFrame,
+    scores: np.ndarray,
+    thresholds: Thresholds,
+    cfg: TrainingSettings,
+    known: pd.Series | None = None,
 ) -> dict[str, Any]:
     """Headline metrics of one test block, its card precision per day, its scenarios.
 
     ``card_precision_at_k`` follows ``training.card_precision`` (detected cards
-    removed from later days); money caught is the fraud amount among the rows
-    at or above the review threshold.
+    removed from later days, and cards in ``known`` from the day after their
+    fraud label arrived); money caught is the fraud amount among the rows at or
+    above the review threshold. The other figures keep every row: the product
+    scores known cards too.
     """
     base = fraud_metrics(test, scores, thresholds, cfg)
-    cards = card_precision_top_k(test, scores, cfg.cards_per_day)
+    cards = card_precision_top_k(test, scores, cfg.cards_per_day, known=known)
     metrics = {key: base[key] for key in HEADLINE if key in base}
     metrics["card_precision_at_k"] = cards.mean
     metrics["money_caught_share"] = (
@@ -309,6 +315,7 @@ def run_backtest(
         data = load_training_data(settings, folds[0].start, hi, cfg.feature_service, folder=folder)
     results = []
     storage = settings.data_dir / "ray_results"
+    known = known_compromised(data.frame)
     for fold in folds:
         t0 = time.perf_counter()
         frames = fold_split(data.frame, fold, cfg)
@@ -339,7 +346,7 @@ def run_backtest(
             "gap_rows": frames.gap_rows,
             "late_label_frauds": frames.late_label_rows,
             "review_threshold": fitted.model.thresholds.review,
-            **fold_metrics(frames.test, scores, fitted.model.thresholds, cfg),
+            **fold_metrics(frames.test, scores, fitted.model.thresholds, cfg, known),
             "seconds": round(time.perf_counter() - t0, 1),
         }
         results.append(result)

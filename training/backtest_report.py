@@ -54,7 +54,8 @@ def markdown(backtest: Backtest) -> str:
         else "(no fraud in the test blocks)"
     )
     return (
-        f"card_precision_at_k: k = {k} cards a day, detected cards removed from later days\n\n"
+        f"card_precision_at_k: k = {k} cards a day; cards detected on earlier days, or whose fraud "
+        "label had arrived, left out\n\n"
         f"{folds}\n\n{money}\n\nper scenario (AP and ROC-AUC: mean over folds)\n\n{table}"
     )
 

@@ -5,7 +5,9 @@ suspicious (a card's score is its highest transaction score that day). The
 day's precision is the number of those cards that had a fraud that day,
 divided by k. A card found compromised is blocked: its later transactions
 are left out of the following test days, so the same card is not counted
-twice. The figure of a period is the mean over its days.
+twice. So is a card whose fraud label arrived before the day (``known``,
+from ``known_compromised``): the team already knows it, as in the
+Handbook's test sets. The figure of a period is the mean over its days.
 
 ``training.evaluate.card_precision_at_k`` is the simpler variant the gate
 uses (no removal, divided by the cards ranked that day).
@@ -37,8 +39,23 @@ class CardPrecision:
     mean: float
 
 
+def known_compromised(frame: pd.DataFrame) -> pd.Series:
+    """When each card's first fraud label arrived (index: card token).
+
+    Args:
+        frame: rows with ``card_token``, ``is_fraud`` and ``label_time``.
+    """
+    fraud = frame[frame["is_fraud"].astype(bool) & frame["label_time"].notna()]
+    return fraud.groupby("card_token")["label_time"].min()
+
+
 def card_precision_top_k(
-    frame: pd.DataFrame, scores: np.ndarray, k: int, *, remove_detected: bool = True
+    frame: pd.DataFrame,
+    scores: np.ndarray,
+    k: int,
+    *,
+    remove_detected: bool = True,
+    known: pd.Series | None = None,
 ) -> CardPrecision:
     """Card precision@k per day (see the module docstring).
 
@@ -47,6 +64,8 @@ def card_precision_top_k(
         scores: one score per row.
         k: cards checked per day.
         remove_detected: leave cards detected on earlier days out of later days.
+        known: when each card's fraud label arrived (``known_compromised``);
+            a card is left out of the days after its label arrived.
     """
     cards = pd.DataFrame(
         {
@@ -61,6 +80,8 @@ def card_precision_top_k(
     for day, rows in cards.groupby("day", sort=True):
         if remove_detected:
             rows = rows[~rows["card"].isin(detected)]
+        if known is not None:
+            rows = rows[~rows["card"].isin(known.index[known < day])]
         per_card = rows.groupby("card").agg(score=("score", "max"), fraud=("fraud", "max"))
         # Ties broken by card token so the figure does not depend on row order.
         top = per_card.reset_index().sort_values(["score", "card"], ascending=[False, True])[:k]

@@ -260,7 +260,11 @@ def load_training_data(
         names = service_features(settings, service)
         history = read_history(folder, None, hi)  # earlier rows feed the windows
         _check_extras(history, extra_names + raw_names, folder)
-        features = compute_features(history, settings.feast.max_label_delay_days)
+        features = compute_features(
+            history,
+            settings.feast.max_label_delay_days,
+            matured_delay_days=settings.features.matured_delay_days,
+        )
         frame = pd.concat([history, features[names], frame_context(history)], axis=1)
         data = from_frame(frame, [*names, *CONTEXT_NAMES, *extra_names], service, lo, hi)
         return TrainingData(
@@ -273,9 +277,14 @@ def load_training_data(
             extras=extras,
             categorical=categorical,
         )
+    from fraudlens.features.delay import check_rows_delay, uses_matured
+    from fraudlens.features.repo import offline_path
     from fraudlens.features.store import historical_rows, open_store
+    from fraudlens.features.transaction_rows import TXN_VIEW
 
     names = service_features(settings, service)
+    if uses_matured(names):  # rows baked with another delay would train a mismatched model
+        check_rows_delay(offline_path(settings) / TXN_VIEW, settings.features.matured_delay_days)
     history = read_history(folder, lo, hi)
     _check_extras(history, extra_names + raw_names, folder)
     store = open_store(settings)

@@ -17,12 +17,14 @@ import pandas as pd
 from fraudlens.errors import DataError
 from fraudlens.features import ALL_FEATURES, FEATURE_NAMES, card_features, terminal_features
 from fraudlens.features.state import (
+    DEFAULT_MATURED_DELAY_DAYS,
     CardState,
     FraudMark,
     TerminalState,
     TxnEvent,
     coord,
     label_applies,
+    terminal_retention_days,
     update_card,
     update_terminal_fraud,
     update_terminal_txn,
@@ -51,7 +53,12 @@ def _micros(values: pd.Series) -> np.ndarray:
     return out
 
 
-def compute_features(transactions: pd.DataFrame, max_label_delay_days: int = 120) -> pd.DataFrame:
+def compute_features(
+    transactions: pd.DataFrame,
+    max_label_delay_days: int = 120,
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
+) -> pd.DataFrame:
     """Return one row of features (``FEATURE_NAMES``) per transaction, same order.
 
     Fraud labels feed the terminal features at their ``label_time`` only.
@@ -60,6 +67,7 @@ def compute_features(transactions: pd.DataFrame, max_label_delay_days: int = 120
         transactions: the simulator's / importer's frame (schema fields plus
             ``is_fraud`` and ``label_time``).
         max_label_delay_days: labels later than this are ignored (as in Feast).
+        matured_delay_days: ``features.matured_delay_days`` (matured terminal risk).
 
     Raises:
         DataError: a needed column is missing.
@@ -82,12 +90,15 @@ def compute_features(transactions: pd.DataFrame, max_label_delay_days: int = 120
     cards: dict[str, CardState] = {}
     terms: dict[str, TerminalState] = {}
     out = np.zeros((len(transactions), len(FEATURE_NAMES)), dtype=np.float64)
+    retention = terminal_retention_days(matured_delay_days)
     for time_us, kind, i in order:
         term_id = cols["terminal_id"][i]
         if kind == 1:
             if label_applies(True, time_us, int(times[i]), max_delay_us):
                 mark = FraudMark(cols["transaction_id"][i], term_id, time_us, int(times[i]))
-                terms[term_id] = update_terminal_fraud(terms.get(term_id), mark)
+                terms[term_id] = update_terminal_fraud(
+                    terms.get(term_id), mark, retention_days=retention
+                )
             continue
         event = TxnEvent(
             transaction_id=cols["transaction_id"][i],
@@ -101,10 +112,15 @@ def compute_features(transactions: pd.DataFrame, max_label_delay_days: int = 120
             longitude=coord(cols["longitude"][i]),
         )
         card = cards.get(event.card_token)
-        values = {**card_features(card, event), **terminal_features(terms.get(term_id), event)}
+        terminal = terminal_features(
+            terms.get(term_id), event, matured_delay_days=matured_delay_days
+        )
+        values = {**card_features(card, event), **terminal}
         out[i] = [values[name] for name in FEATURE_NAMES]
         cards[event.card_token] = update_card(card, event)
-        terms[term_id] = update_terminal_txn(terms.get(term_id), time_us, event.amount)
+        terms[term_id] = update_terminal_txn(
+            terms.get(term_id), time_us, event.amount, retention_days=retention
+        )
     frame = pd.DataFrame(out, columns=list(FEATURE_NAMES), index=transactions.index)
     frame = frame.astype({spec.name: spec.dtype for spec in ALL_FEATURES})
     logger.info("computed %d features for %d transactions", len(FEATURE_NAMES), len(frame))

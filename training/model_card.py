@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from fraudlens.features.categories import Vocabulary, model_vocabularies
+from fraudlens.features.delay import model_delay
 from fraudlens.features.extras import column, model_defaults
 from fraudlens.model import FraudModel
 from training.evaluate import HEADLINE, Evaluation
@@ -78,6 +79,7 @@ def model_card(
         "",
         "## Data and lineage",
         f"- Feature service: `{model.feature_service}` ({len(model.feature_names)} features)",
+        *_delay(model),
         *[f"- {key}: {value}" for key, value in lineage.items()],
         *[f"- {key}: {value}" for key, value in counts.items()],
         "",
@@ -103,6 +105,17 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _delay(model: FraudModel) -> list[str]:
+    """The matured-window delay the model was trained with (serving must use the same)."""
+    delay = model_delay(model.metadata, model.feature_names)
+    if delay is None:
+        return ["- Matured terminal risk: no `term_matured_*` feature among the inputs"]
+    return [
+        f"- Matured terminal risk: windows ending {delay} days before the transaction "
+        "(`features.matured_delay_days`); serving refuses this model under another value"
+    ]
 
 
 def _members(xgb_weight: float) -> list[str]:

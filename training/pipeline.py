@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fraudlens.features import categories
+from fraudlens.features.delay import DELAY_KEY
 from fraudlens.features.extras import METADATA_KEY as EXTRAS_KEY
 from fraudlens.history import find_history
 from fraudlens.model import FraudModel, Reference, load_model, load_model_version, mlflow_client
@@ -122,6 +123,8 @@ def train(
     # Serving fills a passthrough value the request lacks with its default from here
     # (the categorical extras' vocabularies are already in, from fit_ensemble).
     model.metadata.update({"lineage": lineage, "choices": choices, EXTRAS_KEY: dict(data.extras)})
+    # The delay its matured features were computed with: serving refuses another one.
+    model.metadata[DELAY_KEY] = settings.features.matured_delay_days
     clock["evaluate"] = time.perf_counter() - t0
     logger.info("train 5/5: evaluated in %.0f s; registering in MLflow", clock["evaluate"])
 

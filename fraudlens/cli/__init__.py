@@ -1,8 +1,8 @@
 """The ``fraudlens`` command. Each subcommand is a thin wrapper over a typed function.
 
 Subcommands follow the data flow: simulate -> import -> replay -> features ->
-stream -> train -> promote -> serve -> drift, plus deploy, keys, audit, privacy
-and demo; records (PostgreSQL, the system of record).
+stream -> train -> promote -> serve -> drift, plus labels (label delays), deploy,
+keys, audit, privacy and demo; records (PostgreSQL, the system of record).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fraudlens.cli import decisions, ingest, models, records, runtime, security
+from fraudlens.cli import decisions, ingest, labels, models, records, runtime, security
 from fraudlens.deploy.cli import deploy_app
 
 app = typer.Typer(help="FraudLens: real-time fraud detection for card transactions.")
@@ -21,6 +21,7 @@ app.add_typer(models.app)
 app.add_typer(runtime.app)
 app.add_typer(runtime.features_app, name="features")
 app.add_typer(runtime.stream_app, name="stream")
+app.add_typer(labels.labels_app, name="labels")
 app.add_typer(decisions.decisions_app, name="decisions")
 app.add_typer(models.drift_app, name="drift")
 app.add_typer(deploy_app, name="deploy")

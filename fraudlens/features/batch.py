@@ -184,7 +184,7 @@ def _card_group(table: pa.Table) -> pa.Table:
     return table
 
 
-def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
+def _terminal_group(max_delay_us: int, matured_delay_days: int) -> Callable[[pa.Table], pa.Table]:
     def fold(table: pa.Table) -> pa.Table:
         """All state rows of one terminal from its transactions (kind 0) and labels (1)."""
         _tune_gc()
@@ -211,10 +211,12 @@ def _terminal_group(max_delay_us: int) -> Callable[[pa.Table], pa.Table]:
         for label_us, txn_id, is_fraud, txn_us in sorted(labels):  # first label wins
             if txn_id not in marks and label_applies(is_fraud, label_us, txn_us, max_delay_us):
                 marks[txn_id] = FraudMark(txn_id, key, label_us, txn_us)
-        states = fold_terminal(key, txns, marks.values())
+        states = fold_terminal(key, txns, marks.values(), matured_delay_days=matured_delay_days)
         at = {row[STATE_TS]: row for row in states}
         times = [t for t, _ in txns]
-        features = terminal_columns_at(txns, [at[t] for t in times])
+        features = terminal_columns_at(
+            txns, [at[t] for t in times], matured_delay_days=matured_delay_days
+        )
         state = rows_to_table("terminal_state", states)
         return _group_table(state, "terminal_id", txn_ids, times, features)
 
@@ -232,9 +234,17 @@ def _read(spark: Any, path: Path, required: list[str]) -> Any:
 
 
 def state_frames(
-    spark: Any, transactions_path: Path, labels_path: Path, max_delay_us: int
+    spark: Any,
+    transactions_path: Path,
+    labels_path: Path,
+    max_delay_us: int,
+    matured_delay_days: int,
 ) -> tuple[Any, Any, Any, Any]:
-    """Lazy Spark DataFrames: card rows, terminal rows, transactions, labels."""
+    """Lazy Spark DataFrames: card rows, terminal rows, transactions, labels.
+
+    ``matured_delay_days`` (``features.matured_delay_days``) sets the terminal
+    states' retention and the matured windows of the feature rows.
+    """
     from pyspark.sql import functions as F
 
     raw = _read(spark, transactions_path, list(TXN_COLUMNS[:7]))
@@ -280,7 +290,8 @@ def state_frames(
         )
     )
     terminal_rows = items.groupBy("terminal_id").applyInArrow(
-        _terminal_group(max_delay_us), _ddl("terminal_id", TERMINAL_COLUMNS, TERMINAL_NAMES)
+        _terminal_group(max_delay_us, matured_delay_days),
+        _ddl("terminal_id", TERMINAL_COLUMNS, TERMINAL_NAMES),
     )
     return card_rows, terminal_rows, txns, labels
 
@@ -346,7 +357,11 @@ def backfill(
     ensure_offline_folders(root)
     max_delay_us = settings.feast.max_label_delay_days * US_PER_DAY
     card_rows, terminal_rows, txns, labels = state_frames(
-        spark, Path(transactions_path), Path(labels_path), max_delay_us
+        spark,
+        Path(transactions_path),
+        Path(labels_path),
+        max_delay_us,
+        settings.features.matured_delay_days,
     )
     staging = root / f".staging-{uuid.uuid4().hex[:8]}"
     try:
@@ -358,7 +373,7 @@ def backfill(
         schemas: dict[Folder, pa.Schema] = {
             "card_state": state_schema("card_state"),
             "terminal_state": state_schema("terminal_state"),
-            TXN_VIEW: transaction_schema(),
+            TXN_VIEW: transaction_schema(settings.features.matured_delay_days),
         }
         counts = {view: _publish(staging / view, root, view, s) for view, s in schemas.items()}
     finally:

@@ -76,6 +76,7 @@ from fraudlens.errors import BrokerError, FraudLensError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.reorder import Partition
 from fraudlens.features.snapshots import SUFFIX, SnapshotStore
+from fraudlens.features.state import TERMINAL_RETENTION_DAYS
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
@@ -164,6 +165,7 @@ def encode(folder: StateFolder, meta: dict[str, Any]) -> bytes:
         "classes": {**pickler.classes, **packed},
         "attributes": sorted(vars(folder)),
         "max_label_delay_us": folder.max_label_delay_us,
+        "terminal_retention_days": folder.retention_days,
         "body_sha256": hashlib.sha256(body).hexdigest(),
     }
     head = json.dumps(header, sort_keys=True).encode()
@@ -219,6 +221,13 @@ def check_compatible(header: dict[str, Any], folder: StateFolder, name: str) -> 
     if header["max_label_delay_us"] != folder.max_label_delay_us:
         raise CheckpointError(
             f"snapshot {name} was built with another feast.max_label_delay_days: {REBUILD}"
+        )
+    # Snapshots from before the setting kept the default delay's 38 days.
+    retention = header.get("terminal_retention_days", TERMINAL_RETENTION_DAYS)
+    if retention != folder.retention_days:
+        raise CheckpointError(
+            f"snapshot {name} keeps {retention} days of terminal state, "
+            f"features.matured_delay_days needs {folder.retention_days}: {REBUILD}"
         )
 
 

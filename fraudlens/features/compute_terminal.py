@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from fraudlens.features.blob_batch import gather, join
 from fraudlens.features.compute import Ints, safe_divide
 from fraudlens.features.registry import MATURED_WINDOWS, TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
-from fraudlens.features.state import MATURED_DELAY_DAYS, TERMINAL_BLOB, US_PER_DAY
+from fraudlens.features.state import DEFAULT_MATURED_DELAY_DAYS, TERMINAL_BLOB, US_PER_DAY
 from fraudlens.features.state_codec import HEADER_SIZE, TERMINAL_MAGIC, terminal_views
 
 
@@ -49,12 +49,16 @@ def _flatten(values: Sequence[Any]) -> tuple[list[Ints], list[Ints]]:
     return out[0], out[1]
 
 
-def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[Any]]:
+def terminal_matrix(
+    inputs: Mapping[str, Sequence[Any]],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
+) -> dict[str, NDArray[Any]]:
     """Every terminal feature for every row of ODFV ``inputs``, as numpy columns.
 
     Same names, order and values as ``definitions.terminal_features`` row by
-    row: whole UTC days before the request's day, fraud marks whose label
-    arrived strictly before the request.
+    row (with the same ``matured_delay_days``): whole UTC days before the
+    request's day, fraud marks whose label arrived strictly before the request.
     """
     t = np.array(inputs["req_time_us"], dtype=np.int64)
     rows = len(t)
@@ -68,7 +72,7 @@ def terminal_matrix(inputs: Mapping[str, Sequence[Any]]) -> dict[str, NDArray[An
     out: dict[str, NDArray[Any]] = {}
     # (feature prefix, first day back, last day back (exclusive), window length)
     windows = [("", days, 0, days) for days in TERMINAL_DAY_WINDOWS]
-    delay = MATURED_DELAY_DAYS
+    delay = matured_delay_days
     windows += [("matured_", delay + days, delay, days) for days in MATURED_WINDOWS]
     for kind, first, stop, days in windows:
         in_window = (day_ago >= -first) & (day_ago < -stop)

@@ -33,7 +33,7 @@ from fraudlens.features.registry import (
     WINDOWS,
 )
 from fraudlens.features.state import (
-    MATURED_DELAY_DAYS,
+    DEFAULT_MATURED_DELAY_DAYS,
     MISSING_COORD,
     US_PER_DAY,
     US_PER_SECOND,
@@ -191,15 +191,23 @@ def _previous_features(
     return out
 
 
-def terminal_features(state: TerminalState | None, request: TxnEvent) -> FeatureValues:
+def terminal_features(
+    state: TerminalState | None,
+    request: TxnEvent,
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
+) -> FeatureValues:
     """Terminal risk features for ``request`` from the terminal's state.
 
     Counts cover whole UTC days before the request's day; a fraud mark counts
-    only when its label arrived strictly before the request time.
+    only when its label arrived strictly before the request time. Matured
+    windows are ``[today - delay - w, today - delay)``.
 
     Args:
         state: the terminal's state; None for a terminal never seen.
         request: the transaction being scored.
+        matured_delay_days: the delay of the matured windows
+            (``features.matured_delay_days``, passed by every runner).
 
     Returns:
         One value per terminal feature in ``registry.TERMINAL_FEATURES``.
@@ -207,7 +215,7 @@ def terminal_features(state: TerminalState | None, request: TxnEvent) -> Feature
     today = utc_day(request.time_us)
     out: FeatureValues = {}
     windows = [("", today - days, today, days) for days in TERMINAL_DAY_WINDOWS]
-    end = today - MATURED_DELAY_DAYS
+    end = today - matured_delay_days
     windows += [("matured_", end - days, end, days) for days in MATURED_WINDOWS]
     for kind, first, stop, days in windows:
         tx = 0

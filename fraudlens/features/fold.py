@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from fraudlens.features.state import (
     CARD_BLOB,
     CARD_KEY,
+    DEFAULT_MATURED_DELAY_DAYS,
     STATE_TS,
     TERMINAL_BLOB,
     TERMINAL_KEY,
@@ -30,6 +31,7 @@ from fraudlens.features.state import (
     TerminalState,
     TxnEvent,
     label_applies,
+    terminal_retention_days,
     update_card,
     update_terminal_fraud,
     update_terminal_txn,
@@ -77,12 +79,18 @@ def fold_card(key: str, events: Iterable[TxnEvent]) -> list[dict[str, Any]]:
 
 
 def fold_terminal(
-    key: str, txns: Iterable[tuple[int, float]], marks: Iterable[FraudMark]
+    key: str,
+    txns: Iterable[tuple[int, float]],
+    marks: Iterable[FraudMark],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> list[dict[str, Any]]:
     """All state rows of one terminal from its transactions and fraud marks.
 
-    ``marks`` must already follow ``label_applies`` and be one per transaction.
+    ``marks`` must already follow ``label_applies`` and be one per transaction;
+    the states keep the days ``matured_delay_days`` needs.
     """
+    retention = terminal_retention_days(matured_delay_days)
     items: list[tuple[int, int, str, float, FraudMark | None]] = [
         (t, 0, "", amount, None) for t, amount in txns
     ]
@@ -92,9 +100,9 @@ def fold_terminal(
     state: TerminalState | None = None
     for time_us, _, _, amount, mark in items:
         if mark is None:
-            state = update_terminal_txn(state, time_us, amount)
+            state = update_terminal_txn(state, time_us, amount, retention_days=retention)
         else:
-            state = update_terminal_fraud(state, mark)
+            state = update_terminal_fraud(state, mark, retention_days=retention)
         emitted[time_us] = state
     return list(_terminal_rows(key, emitted.items()))
 
@@ -109,6 +117,8 @@ class FoldResult:
     # terminal row at its time above, hence its feature row
     # (``fraudlens.features.transaction_rows.rows_from_states``).
     transactions: list[TxnEvent] = field(default_factory=list)
+    # The folder's delay: the feature rows of these transactions use it too.
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS
 
     @staticmethod
     def latest(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -136,14 +146,24 @@ class StateFolder:
         encoder_cache_entities: most cards, and most terminals, whose encoded
             blob is kept for the next event (``state_encoder``); None: all.
             The rows are the same either way.
+        matured_delay_days: ``features.matured_delay_days``; terminal states
+            keep ``state.terminal_retention_days`` of it.
     """
 
     # The blob caches are slots, outside ``vars(self)``: a snapshot
     # (``fraudlens.features.checkpoint``) holds the state, not its encoding.
-    __slots__ = ("__dict__", "_card_blobs", "_terminal_blobs")
+    # The delay is a slot too: snapshots record its retention in their header.
+    __slots__ = ("__dict__", "_card_blobs", "_terminal_blobs", "matured_delay_days")
 
-    def __init__(self, max_label_delay_us: int, encoder_cache_entities: int | None = None) -> None:
+    def __init__(
+        self,
+        max_label_delay_us: int,
+        encoder_cache_entities: int | None = None,
+        *,
+        matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
+    ) -> None:
         self.max_label_delay_us = max_label_delay_us
+        self.matured_delay_days = matured_delay_days
         self.cards: dict[str, CardState] = {}
         self.terminals: dict[str, TerminalState] = {}
         self._index: dict[str, _IndexEntry] = {}
@@ -155,12 +175,18 @@ class StateFolder:
         self._card_blobs = CardBlobs(encoder_cache_entities)
         self._terminal_blobs = TerminalBlobs(encoder_cache_entities)
 
+    @property
+    def retention_days(self) -> int:
+        """UTC days each terminal state keeps (``state.terminal_retention_days``)."""
+        return terminal_retention_days(self.matured_delay_days)
+
     def apply(self, events: Iterable[Event]) -> FoldResult:
         """Apply events (sorted here by ``event_order``) and return the new rows."""
         cards: dict[tuple[str, int], bytes] = {}
         terminals: dict[tuple[str, int], bytes] = {}
         card_blob, terminal_blob = self._card_blobs.after, self._terminal_blobs.blob
         applied: list[TxnEvent] = []
+        retention = self.retention_days
         for event in sorted(events, key=event_order):
             self._clock_us = max(self._clock_us, event.time_us)
             if isinstance(event, TxnEvent):
@@ -175,7 +201,12 @@ class StateFolder:
                 card = self.cards[key] = update_card(old, event)
                 cards[(key, event.time_us)] = card_blob(key, old, card, event)
                 key = event.terminal_id
-                term = update_terminal_txn(self.terminals.get(key), event.time_us, event.amount)
+                term = update_terminal_txn(
+                    self.terminals.get(key),
+                    event.time_us,
+                    event.amount,
+                    retention_days=retention,
+                )
                 self.terminals[key] = term
                 terminals[(key, event.time_us)] = terminal_blob(key, term)
                 continue
@@ -183,7 +214,9 @@ class StateFolder:
             if mark is None:
                 self.ignored_labels += 1
                 continue
-            term = update_terminal_fraud(self.terminals.get(mark.terminal_id), mark)
+            term = update_terminal_fraud(
+                self.terminals.get(mark.terminal_id), mark, retention_days=retention
+            )
             self.terminals[mark.terminal_id] = term
             terminals[(mark.terminal_id, event.time_us)] = terminal_blob(mark.terminal_id, term)
         self._evict_index()
@@ -194,6 +227,7 @@ class StateFolder:
                 for (k, ts), b in terminals.items()
             ],
             transactions=applied,
+            matured_delay_days=self.matured_delay_days,
         )
 
     def card_rows(self, keys: Iterable[str]) -> list[dict[str, Any]]:

@@ -78,6 +78,7 @@ class StreamFeatureJob:
         self.folder = StateFolder(
             settings.feast.max_label_delay_days * US_PER_DAY,
             settings.features.encoder_cache_entities,
+            matured_delay_days=settings.features.matured_delay_days,
         )
         self.sink = FeastSink(
             store,

@@ -22,6 +22,7 @@ from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import (
     CARD_BLOB,
     CARD_COLUMNS,
+    DEFAULT_MATURED_DELAY_DAYS,
     TERMINAL_BLOB,
     TERMINAL_COLUMNS,
     US_PER_SECOND,
@@ -166,16 +167,19 @@ def terminal_feature_columns(
     vector_min_rows: int = VECTOR_MIN_ROWS,
     *,
     arrays: bool = False,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> dict[str, Any]:
     """Terminal features for every row of ``inputs`` (terminal state + request time).
 
     Batches of ``vector_min_rows`` rows or more are computed with numpy (see
-    ``card_feature_columns`` for ``arrays``).
+    ``card_feature_columns`` for ``arrays``). ``matured_delay_days`` is the
+    configured ``features.matured_delay_days``: every caller passes it (the
+    ODFVs bake it in when the repo is applied, ``feature_repo/on_demand.py``).
     """
     names = [spec.name for spec in TERMINAL_FEATURES]
     inputs = _without_sample(inputs, TERMINAL_BLOB)
     if _rows(inputs) >= vector_min_rows:
-        columns = terminal_matrix(inputs)
+        columns = terminal_matrix(inputs, matured_delay_days=matured_delay_days)
         return {name: columns[name] if arrays else columns[name].tolist() for name in names}
     out: dict[str, list[Any]] = {name: [] for name in names}
     state_cols = [col for col, _, _ in TERMINAL_COLUMNS]
@@ -183,7 +187,9 @@ def terminal_feature_columns(
         row = {col: inputs[col][i] if col in inputs else None for col in state_cols}
         amount = float(inputs["req_amount"][i])
         request = TxnEvent("", int(inputs["req_time_us"][i]), "", "", "", "", amount)
-        values = terminal_features(terminal_from_row(row), request)
+        values = terminal_features(
+            terminal_from_row(row), request, matured_delay_days=matured_delay_days
+        )
         for name in names:
             out[name].append(values[name])
     return out

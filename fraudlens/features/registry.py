@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fraudlens.features.state import MATURED_DELAY_DAYS, US_PER_DAY, US_PER_SECOND
+from fraudlens.features.state import DEFAULT_MATURED_DELAY_DAYS, US_PER_DAY, US_PER_SECOND
 
 # Card windows: (suffix, width in microseconds).
 WINDOWS: tuple[tuple[str, int], ...] = (
@@ -25,7 +25,7 @@ TERMINAL_DAY_WINDOWS: tuple[int, ...] = (1, 7, 30)
 TERMINAL_AMOUNT_DAYS = 30
 # Matured terminal risk: the window [today - delay - w, today - delay) in whole
 # UTC days, so recent transactions whose labels cannot be known yet do not
-# dilute the fraud rate.
+# dilute the fraud rate; the delay is the setting ``features.matured_delay_days``.
 MATURED_WINDOWS: tuple[int, ...] = (7, 30)
 _WINDOW_WORDS = {
     "10m": "10 minutes",
@@ -145,7 +145,10 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
             ),
         ]
     for days in MATURED_WINDOWS:
-        span = f"the {days} UTC days ending {MATURED_DELAY_DAYS} days before today"
+        span = (
+            f"the {days} UTC days ending `features.matured_delay_days` "
+            f"(default {DEFAULT_MATURED_DELAY_DAYS}) days before today"
+        )
         specs += [
             FeatureSpec(
                 f"term_matured_tx_count_{days}d",

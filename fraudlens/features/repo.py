@@ -61,11 +61,18 @@ def feast_variables(settings: Settings) -> dict[str, str]:
         "FRAUDLENS_SPARK__MASTER": settings.spark.master,
         "FRAUDLENS_SPARK__DRIVER_MEMORY": settings.spark.driver_memory,
         "FRAUDLENS_SPARK__SHUFFLE_PARTITIONS": str(settings.spark.shuffle_partitions),
+        DELAY_VARIABLE: str(settings.features.matured_delay_days),
     }
 
 
-# The variables data_sources.py reads when the repo modules are imported.
-_SOURCE_VARIABLES = ("FRAUDLENS_FEAST__OFFLINE_PATH", "FRAUDLENS_FEAST__OFFLINE_STORE")
+# on_demand.py bakes this into the terminal ODFV (its source and its tags).
+DELAY_VARIABLE = "FRAUDLENS_FEATURES__MATURED_DELAY_DAYS"
+# The variables data_sources.py and on_demand.py read when the repo modules are imported.
+_SOURCE_VARIABLES = (
+    "FRAUDLENS_FEAST__OFFLINE_PATH",
+    "FRAUDLENS_FEAST__OFFLINE_STORE",
+    DELAY_VARIABLE,
+)
 
 
 def yaml_path(settings: Settings) -> Path:

@@ -101,7 +101,12 @@ class FeastSink:
         assert self.offline_root is not None
         cards = {(row[CARD_KEY], row[STATE_TS]): row for row in result.card_rows}
         terminals = {(row[TERMINAL_KEY], row[STATE_TS]): row for row in result.terminal_rows}
-        table = rows_from_states(result.transactions, cards, terminals)
+        table = rows_from_states(
+            result.transactions,
+            cards,
+            terminals,
+            matured_delay_days=result.matured_delay_days,
+        )
         write_table(self.offline_root, TXN_VIEW, table, self.prefix)
         rows: int = table.num_rows
         return rows

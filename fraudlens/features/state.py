@@ -18,8 +18,9 @@ Terminal state (one per ``terminal_id``): transaction counts per UTC day, and
 fraud marks. A fraud mark is added when a fraud LABEL arrives (at its
 ``label_time``), not when the transaction happened; it records the label time
 and the UTC day of the fraudulent transaction, so a feature at time t can use
-only the labels that had arrived before t. Days older than 31 days before the
-newest applied event are dropped.
+only the labels that had arrived before t. Days older than
+``terminal_retention_days(matured_delay_days)`` (38 with the default 7-day
+delay) before the newest applied event are dropped.
 
 In the stores, each state is one blob (``fraudlens.features.state_codec``).
 """
@@ -38,9 +39,22 @@ CARD_MAX_EVENTS = 512
 # Matured terminal risk: its windows end this many whole days before today, when
 # many fraud labels have arrived (the Fraud Detection Handbook's 7 days; in the
 # default simulation the median label delay is 6.7 days: 51 % of labels arrive
-# within 7 days, 83 % within 14).
-MATURED_DELAY_DAYS = 7
-TERMINAL_RETENTION_DAYS = 30 + MATURED_DELAY_DAYS + 1
+# within 7 days, 83 % within 14). The default of the setting
+# ``features.matured_delay_days``; every runner receives the configured value
+# as a parameter (``matured_delay_days``), never reads it here.
+DEFAULT_MATURED_DELAY_DAYS = 7
+MAX_MATURED_DELAY_DAYS = 60
+# The longest terminal window (30 days) before the newest matured day.
+_TERMINAL_SPAN_DAYS = 30
+
+
+def terminal_retention_days(matured_delay_days: int) -> int:
+    """UTC days a terminal state keeps: the 30-day windows ending ``delay`` days
+    before today, plus today (the matured windows reach back ``30 + delay`` days)."""
+    return _TERMINAL_SPAN_DAYS + matured_delay_days + 1
+
+
+TERMINAL_RETENTION_DAYS = terminal_retention_days(DEFAULT_MATURED_DELAY_DAYS)
 TERMINAL_MAX_FRAUD_MARKS = 1024
 # Stored in the coordinate lists when a transaction has no location: the
 # arrays stay dense (no nulls, one float64 per event).
@@ -147,8 +161,8 @@ def update_card(state: CardState | None, event: TxnEvent) -> CardState:
     return new
 
 
-def _evict_days(state: TerminalState, newest_day: int) -> None:
-    first = newest_day - TERMINAL_RETENTION_DAYS
+def _evict_days(state: TerminalState, newest_day: int, retention_days: int) -> None:
+    first = newest_day - retention_days
     if state.day and state.day[0] < first:  # days are sorted
         keep = [i for i, d in enumerate(state.day) if d >= first]
         state.day = [state.day[i] for i in keep]
@@ -179,8 +193,17 @@ def amount_cents(amount: float) -> int:
     return round(amount * 100.0)
 
 
-def update_terminal_txn(state: TerminalState | None, time_us: int, amount: float) -> TerminalState:
+def update_terminal_txn(
+    state: TerminalState | None,
+    time_us: int,
+    amount: float,
+    *,
+    retention_days: int = TERMINAL_RETENTION_DAYS,
+) -> TerminalState:
     """Return the terminal state after one transaction of ``amount`` at ``time_us``.
+
+    ``retention_days`` is ``terminal_retention_days(matured_delay_days)`` of the
+    configured delay (runners pass it; the default is the default delay's).
 
     The new state shares the input's fraud-mark lists (nothing here changes
     them in place): a fold's encoder reuses their encoding.
@@ -199,18 +222,26 @@ def update_terminal_txn(state: TerminalState | None, time_us: int, amount: float
         new.day.insert(i, day)
         new.tx.insert(i, 1)
         new.amount_cents.insert(i, cents)
-    _evict_days(new, max(day, new.day[-1]))
+    _evict_days(new, max(day, new.day[-1]), retention_days)
     return new
 
 
-def update_terminal_fraud(state: TerminalState | None, mark: FraudMark) -> TerminalState:
-    """Return the terminal state after a fraud label arrived (``mark.label_us``)."""
+def update_terminal_fraud(
+    state: TerminalState | None,
+    mark: FraudMark,
+    *,
+    retention_days: int = TERMINAL_RETENTION_DAYS,
+) -> TerminalState:
+    """Return the terminal state after a fraud label arrived (``mark.label_us``).
+
+    ``retention_days``: as in ``update_terminal_txn``.
+    """
     new = _copy_terminal(state or TerminalState())
     i = bisect_right(new.fraud_label_us, mark.label_us)
     new.fraud_label_us.insert(i, mark.label_us)
     new.fraud_day.insert(i, utc_day(mark.txn_us))
     newest = max(utc_day(mark.label_us), new.day[-1] if new.day else 0)
-    _evict_days(new, newest)
+    _evict_days(new, newest, retention_days)
     return new
 
 

@@ -33,7 +33,7 @@ from fraudlens.features.odfv import (
 )
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
-from fraudlens.features.state import CardState, TerminalState, coord
+from fraudlens.features.state import DEFAULT_MATURED_DELAY_DAYS, CardState, TerminalState, coord
 from fraudlens.features.state_codec import card_from_row, terminal_from_row
 from fraudlens.features.state_reader import state_reader
 from fraudlens.features.transaction_rows import TXN_KEY, TXN_VIEW
@@ -126,7 +126,11 @@ def _read_states(
 
 
 def online_feature_columns(
-    store: Any, requests: Sequence[BaseModel | Mapping[str, Any]], *, arrays: bool = False
+    store: Any,
+    requests: Sequence[BaseModel | Mapping[str, Any]],
+    *,
+    arrays: bool = False,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> dict[str, Any]:
     """Every registry feature for transactions being scored now, as columns.
 
@@ -138,6 +142,7 @@ def online_feature_columns(
 
     With ``arrays``, a column computed with numpy stays an array (serving
     stacks them into one matrix); otherwise every column is a list.
+    ``matured_delay_days``: ``features.matured_delay_days`` (serving passes it).
 
     Raises:
         FeatureStoreError: the online read failed.
@@ -156,7 +161,10 @@ def online_feature_columns(
         fields = {name: [r[name] for r in rows] for name, _ in REQUEST_FIELDS}
     inputs = {**_read_states(store, cards, terminals), **fields}
     card = card_feature_columns(inputs, arrays=arrays)
-    return {**card, **terminal_feature_columns(inputs, arrays=arrays)}
+    terminal = terminal_feature_columns(
+        inputs, arrays=arrays, matured_delay_days=matured_delay_days
+    )
+    return {**card, **terminal}
 
 
 def stored_state(

@@ -26,9 +26,15 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from fraudlens.features.delay import rows_metadata
 from fraudlens.features.odfv import card_feature_columns, terminal_feature_columns
 from fraudlens.features.registry import ALL_FEATURES, CARD_FEATURES, TERMINAL_FEATURES
-from fraudlens.features.state import CARD_COLUMNS, TERMINAL_COLUMNS, TxnEvent
+from fraudlens.features.state import (
+    CARD_COLUMNS,
+    DEFAULT_MATURED_DELAY_DAYS,
+    TERMINAL_COLUMNS,
+    TxnEvent,
+)
 
 TXN_VIEW: Literal["transaction_features"] = "transaction_features"
 TXN_KEY = "transaction_id"
@@ -39,11 +45,16 @@ CARD_NAMES = tuple(spec.name for spec in CARD_FEATURES)
 TERMINAL_NAMES = tuple(spec.name for spec in TERMINAL_FEATURES)
 
 
-def transaction_schema() -> pa.Schema:
-    """Arrow schema of the rows: key, event time, one scalar column per feature."""
+def transaction_schema(matured_delay_days: int | None = None) -> pa.Schema:
+    """Arrow schema of the rows: key, event time, one scalar column per feature.
+
+    With ``matured_delay_days``, the schema's metadata records it: every file
+    of rows says which delay its matured features used (``delay.check_rows_delay``).
+    """
     fields = [pa.field(TXN_KEY, pa.string()), pa.field(TXN_TS, TIMESTAMP)]
     fields += [pa.field(spec.name, _ARROW[spec.dtype]) for spec in ALL_FEATURES]
-    return pa.schema(fields)
+    meta = None if matured_delay_days is None else rows_metadata(matured_delay_days)
+    return pa.schema(fields, metadata=meta)
 
 
 def _request_columns(events: Sequence[TxnEvent]) -> dict[str, list[Any]]:
@@ -74,24 +85,33 @@ def card_columns_at(
 
 
 def terminal_columns_at(
-    txns: Sequence[tuple[int, float]], states: Sequence[Mapping[str, Any]]
+    txns: Sequence[tuple[int, float]],
+    states: Sequence[Mapping[str, Any]],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> dict[str, list[Any]]:
-    """Terminal features of each (time, amount) transaction from the terminal's state row then."""
+    """Terminal features of each (time, amount) transaction from the terminal's state row then.
+
+    ``matured_delay_days``: ``features.matured_delay_days``, baked into the rows.
+    """
     inputs: dict[str, list[Any]] = {col: [r[col] for r in states] for col, _, _ in TERMINAL_COLUMNS}
     inputs["req_time_us"] = [t for t, _ in txns]
     inputs["req_amount"] = [amount for _, amount in txns]
-    return terminal_feature_columns(inputs)
+    return terminal_feature_columns(inputs, matured_delay_days=matured_delay_days)
 
 
 def transaction_table(
-    ids: Sequence[str], times_us: Sequence[int], columns: Mapping[str, Sequence[Any]]
+    ids: Sequence[str],
+    times_us: Sequence[int],
+    columns: Mapping[str, Sequence[Any]],
+    matured_delay_days: int | None = None,
 ) -> pa.Table:
     """The rows as an Arrow table with ``transaction_schema()`` (every feature required).
 
     Raises:
         KeyError: a feature column is missing.
     """
-    schema = transaction_schema()
+    schema = transaction_schema(matured_delay_days)
     arrays = [pa.array(ids, pa.string()), pa.array(times_us, pa.int64()).cast(TIMESTAMP)]
     arrays += [pa.array(columns[f.name], f.type) for f in list(schema)[2:]]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -101,6 +121,8 @@ def rows_from_states(
     events: Sequence[TxnEvent],
     card_states: Mapping[tuple[str, int], Mapping[str, Any]],
     terminal_states: Mapping[tuple[str, int], Mapping[str, Any]],
+    *,
+    matured_delay_days: int = DEFAULT_MATURED_DELAY_DAYS,
 ) -> pa.Table:
     """Feature rows of transactions from state rows keyed by (entity, time).
 
@@ -115,5 +137,7 @@ def rows_from_states(
     terms = terminal_columns_at(
         [(e.time_us, e.amount) for e in events],
         [terminal_states[(e.terminal_id, e.time_us)] for e in events],
+        matured_delay_days=matured_delay_days,
     )
-    return transaction_table([e.transaction_id for e in events], times, {**cards, **terms})
+    ids = [e.transaction_id for e in events]
+    return transaction_table(ids, times, {**cards, **terms}, matured_delay_days)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from fraudlens.errors import FeatureStoreError, ModelError
 from fraudlens.features.context import CONTEXT_FEATURES
+from fraudlens.features.delay import check_model_delay, check_registry_delay, uses_matured
 from fraudlens.features.extras import describe as describe_extra
 from fraudlens.features.extras import is_extra
 from fraudlens.features.registry import ALL_FEATURES
@@ -123,7 +124,12 @@ class FeastFeatures:
         from fraudlens.features.store import online_feature_columns
 
         names = list(model.feature_names)
-        columns = online_feature_columns(self.store, txns, arrays=True)
+        columns = online_feature_columns(
+            self.store,
+            txns,
+            arrays=True,
+            matured_delay_days=self.settings.features.matured_delay_days,
+        )
         # One float block in model order; a missing or null (None) feature is NaN.
         values = np.full((len(txns), len(names)), np.nan)
         for j, name in enumerate(names):
@@ -144,11 +150,22 @@ class FeastFeatures:
         return stored_state(self.store, card_token, terminal_id)
 
     def validate(self, model: ScoringModel) -> None:
-        """Refuse a model whose feature service is unknown or lacks its features.
+        """Refuse a model whose feature service is unknown or lacks its features,
+        or whose matured features were computed with another delay than the store's.
 
         Raises:
-            ModelError: the feature service does not serve ``model.feature_names``.
+            ModelError: the feature service does not serve ``model.feature_names``;
+                the model was trained with another ``features.matured_delay_days``,
+                or the Feast registry was applied with another one.
         """
+        delay = self.settings.features.matured_delay_days
+        metadata = getattr(model, "metadata", None) or {}
+        check_model_delay(model.version, metadata, model.feature_names, delay)
+        if uses_matured(model.feature_names):
+            try:
+                check_registry_delay(self.store, delay)
+            except FeatureStoreError as exc:
+                raise ModelError(f"model {model.version}: {exc}") from exc
         self.store.forget(model.feature_service)  # read it fresh for a new model
         try:
             service = self.store.get_feature_service(model.feature_service, allow_cache=False)

@@ -13,7 +13,7 @@ from fraudlens.errors import ConfigError, DataError
 from fraudlens.model import Thresholds
 from fraudlens.settings import BacktestSettings, TrainingSettings
 from training.backtest import check_span, fold_metrics, fold_split, overall, plan_folds
-from training.card_precision import card_precision_top_k
+from training.card_precision import card_precision_top_k, known_compromised
 
 DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2026-06-01", tz="UTC")
@@ -179,3 +179,24 @@ def test_train_refuses_a_negative_number_of_search_trials() -> None:
     args = ["train", "--from", "2026-06-01", "--to", "2026-07-01", "--search-trials", "-1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "--search-trials" in result.output
+
+
+def test_card_precision_leaves_out_cards_whose_fraud_label_had_arrived() -> None:
+    frame, scores = _days(
+        [
+            (0, "a", 0.9, True),  # a's label arrives during day 0: counted on day 0 only
+            (0, "b", 0.5, False),
+            (1, "a", 0.99, True),
+            (1, "b", 0.7, False),
+            (2, "c", 0.8, True),  # c's label arrives on day 2 at noon: still counted that day
+        ]
+    )
+    t = frame["event_time"]
+    arrived = {0: t[0] + pd.Timedelta(hours=1), 4: t[4].floor("D") + pd.Timedelta(hours=12)}
+    frame["label_time"] = pd.Series(arrived, index=frame.index, dtype=t.dtype)
+    known = known_compromised(frame)
+    assert sorted(known.index) == ["a", "c"]
+    out = card_precision_top_k(frame, scores, 1, remove_detected=False, known=known)
+    # Without the label a would top day 1 again; with it, b (legitimate) is the top card.
+    assert out.per_day == [1.0, 0.0, 1.0]
+    assert card_precision_top_k(frame, scores, 1, remove_detected=False).per_day == [1.0] * 3

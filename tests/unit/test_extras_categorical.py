@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_extras import mapping_file
 
 from fraudlens.features.categories import (
     Vocabulary,
@@ -27,7 +28,6 @@ from fraudlens.importer import import_transactions, load_mapping
 from fraudlens.kafka.replay import encode_events
 from fraudlens.schema import Transaction, parse_transaction
 from fraudlens.security import KeyRing, Tokenizer
-from tests.unit.test_extras import mapping_file
 
 DEVICE = Vocabulary("device", "desktop", ("mobile", "desktop"))
 

@@ -84,6 +84,11 @@ def test_incompatible_snapshots_are_refused_naming_the_rebuild() -> None:
         check_compatible(changed, StateFolder(DELAY_US), "s")
     with pytest.raises(CheckpointError, match="max_label_delay_days"):
         check_compatible(header, StateFolder(DELAY_US + 1), "s")
+    # Another matured delay keeps other days of terminal state: rebuild.
+    with pytest.raises(CheckpointError, match="keeps 38 days.*needs 34.*--no-snapshot"):
+        check_compatible(header, StateFolder(DELAY_US, matured_delay_days=3), "s")
+    older = {k: v for k, v in header.items() if k != "terminal_retention_days"}
+    check_compatible(older, StateFolder(DELAY_US), "s")  # before the setting: 38 days
     with pytest.raises(CheckpointError, match="damaged"):
         decode(_rebuilt(header, body[:-3]))
 

@@ -16,6 +16,7 @@ from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns, termi
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES, WINDOWS
 from fraudlens.features.state import (
     CARD_BLOB,
+    DEFAULT_MATURED_DELAY_DAYS,
     MISSING_COORD,
     TERMINAL_BLOB,
     US_PER_DAY,
@@ -212,8 +213,9 @@ def random_terminal(rng: random.Random, time_us: int) -> dict[str, Any]:
     return terminal_row(state)
 
 
+@pytest.mark.parametrize("delay", [DEFAULT_MATURED_DELAY_DAYS, 3])
 @pytest.mark.parametrize("seed", range(4))
-def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
+def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int, delay: int) -> None:
     rng = random.Random(seed)
     inputs: Inputs = {}
     for _ in range(64):
@@ -222,15 +224,17 @@ def test_terminal_batch_equals_row_wise_definitions_exactly(seed: int) -> None:
         request = {"req_time_us": time_us, "req_amount": rng.choice([0.0, 0.1, 19.99, 5e3])}
         for col, value in {**random_terminal(rng, time_us), **request}.items():
             inputs.setdefault(col, []).append(value)
-    batch = terminal_feature_columns(inputs)
+    batch = terminal_feature_columns(inputs, matured_delay_days=delay)
     assert list(batch) == TERMINAL_NAMES
     assert any(batch["term_fraud_count_30d"]) and any(batch["term_fraud_rate_7d"])
     assert len(set(batch["term_amount_ratio_30d"])) > 10  # the ratio is exercised
     assert any(batch["term_matured_fraud_count_7d"]) and any(batch["term_matured_tx_count_30d"])
     for i in range(64):
-        alone = terminal_feature_columns(one_row(inputs, i))  # 1 row: the definitions
+        alone = terminal_feature_columns(one_row(inputs, i), matured_delay_days=delay)
         for name in TERMINAL_NAMES:
             assert exact(batch[name][i]) == exact(alone[name][0]), (i, name)
+    other = terminal_feature_columns(inputs, matured_delay_days=delay + 2)
+    assert other["term_matured_tx_count_7d"] != batch["term_matured_tx_count_7d"]
     request_only = {name: inputs[name] for name in ("req_time_us", "req_amount")}
     bare = terminal_feature_columns(request_only)  # no state columns
     assert bare["term_tx_count_30d"] == [0] * 64

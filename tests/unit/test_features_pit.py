@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from fraudlens.features.definitions import terminal_features
 from fraudlens.features.fold import LabelEvent, StateFolder, fold_terminal
 from fraudlens.features.odfv import card_feature_columns, request_fields, terminal_feature_columns
 from fraudlens.features.state import (
+    DEFAULT_MATURED_DELAY_DAYS,
     US_PER_DAY,
     US_PER_SECOND,
     FraudMark,
     TxnEvent,
+    terminal_retention_days,
 )
 from fraudlens.features.state_codec import terminal_from_row
 
@@ -89,7 +93,8 @@ def test_terminal_amount_profile_uses_whole_previous_days_only() -> None:
 
 
 def test_matured_risk_skips_the_unlabelled_week_and_unarrived_labels() -> None:
-    """Matured windows end MATURED_DELAY_DAYS whole days before today."""
+    """Matured windows end DEFAULT_MATURED_DELAY_DAYS (7) whole days before today."""
+    assert DEFAULT_MATURED_DELAY_DAYS == 7
     folder = StateFolder(DELAY)
     old_fraud = txn(1, DAY0 - 10 * US_PER_DAY)  # in the matured 7-day window (days 8..14 back)
     late_fraud = txn(2, DAY0 - 12 * US_PER_DAY)  # in it too, but its label comes after t
@@ -167,3 +172,53 @@ def test_odfv_columns_equal_direct_calls() -> None:
     assert cols["term_tx_count_1d"] == [2]
     empty = card_feature_columns({k: [v] for k, v in req.items()})  # entity not found
     assert empty["card_tx_count_30d"] == [0] and empty["txn_amount"] == [12.5]
+
+
+@pytest.mark.parametrize("delay", [DEFAULT_MATURED_DELAY_DAYS, 3, 14, 0])
+def test_matured_windows_end_exactly_delay_days_before_today(delay: int) -> None:
+    """For any ``features.matured_delay_days``: windows ``[today - delay - w, today - delay)``,
+    labels counted only once arrived, the same values row-wise and with numpy."""
+    folder = StateFolder(DELAY, matured_delay_days=delay)
+    today = DAY0 // US_PER_DAY
+
+    def on(day: int, i: int, hour: int = 12) -> TxnEvent:
+        return txn(i, (today - day) * US_PER_DAY + hour * HOUR)
+
+    inside_last = on(delay + 1, 1, hour=23)  # last day of both matured windows
+    too_recent = on(delay, 2, hour=0)  # the day the windows end: never in them
+    inside_first = on(delay + 7, 3, hour=0)  # first day of the 7-day window
+    older = on(delay + 8, 4)  # in the 30-day window only
+    first_30 = on(delay + 30, 5)  # first day of the 30-day window
+    before_30 = on(delay + 31, 6)  # the day before it: outside
+    gone = on(delay + 32, 8)  # beyond the retention: evicted
+    now = on(0, 7, hour=1)  # today: the newest event, so retention applies
+    events = [inside_last, too_recent, inside_first, older, first_30, before_30, gone, now]
+    folder.apply(events)
+    t = DAY0 + 2 * HOUR
+    folder.apply(
+        [
+            LabelEvent("x1", t - 1, True),  # arrived just before scoring
+            LabelEvent("x2", t - HOUR, True),  # arrived, but its day is too recent
+            LabelEvent("x3", t, True),  # arrives at scoring time: not yet known
+            LabelEvent("x4", t - 2 * HOUR, True),
+            LabelEvent("x5", t - 3 * HOUR, True),
+            LabelEvent("x6", t - 3 * HOUR, True),
+        ]
+    )
+    state = folder.terminals["t1"]
+    # The retention follows the delay: 30 + delay + 1 days back are kept.
+    assert min(state.day) == today - terminal_retention_days(delay) == today - delay - 31
+    f = terminal_features(state, request(t), matured_delay_days=delay)
+    assert f["term_matured_tx_count_7d"] == 2  # x1, x3
+    assert f["term_matured_fraud_count_7d"] == 1  # x1; x3's label has not arrived
+    assert f["term_matured_fraud_rate_7d"] == 0.5
+    assert f["term_matured_tx_count_30d"] == 4  # x1, x3, x4, x5
+    assert f["term_matured_fraud_count_30d"] == 3  # x1, x4, x5
+    assert f["term_matured_fraud_rate_30d"] == 3 / 4
+    row = folder.terminal_rows(["t1"])[0]
+    inputs = {**{k: [v] for k, v in row.items()}, "req_time_us": [t], "req_amount": [10.0]}
+    for min_rows in (1, 2):  # 1: numpy over the batch; 2: the definitions row by row
+        cols = terminal_feature_columns(inputs, min_rows, matured_delay_days=delay)
+        assert {k: v[0] for k, v in cols.items()} == f
+        for name, value in f.items():
+            assert type(cols[name][0]) is type(value), name

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from fraudlens.errors import ConfigError
 from fraudlens.security import tokenizer_from_settings
@@ -59,3 +60,15 @@ def test_sasl_needs_credentials() -> None:
 def test_unknown_setting_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError):
         Settings(colour="blue")  # type: ignore[call-arg]
+
+
+def test_matured_delay_setting_defaults_and_bounds_follow_the_feature_code() -> None:
+    from fraudlens.features import state
+    from fraudlens.settings import DEFAULT_MATURED_DELAY_DAYS, MAX_MATURED_DELAY_DAYS
+
+    assert DEFAULT_MATURED_DELAY_DAYS == state.DEFAULT_MATURED_DELAY_DAYS == 7
+    assert MAX_MATURED_DELAY_DAYS == state.MAX_MATURED_DELAY_DAYS
+    assert Settings().features.matured_delay_days == 7
+    for bad in (-1, MAX_MATURED_DELAY_DAYS + 1):
+        with pytest.raises(ValidationError):
+            Settings.model_validate({"features": {"matured_delay_days": bad}})

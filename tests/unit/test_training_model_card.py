@@ -122,3 +122,11 @@ def test_card_gives_vocabulary_sizes_and_warns_about_constant_one_hot_columns() 
     assert "`x_device`: 2 values + other" in card and "default 'desktop'" in card
     assert "1 of 4 features were constant" in card and "`x_device__other`" in card
     assert "Categorical passthrough" not in _card(0.5, [])
+
+
+def test_card_states_the_matured_delay_the_model_needs() -> None:
+    assert "no `term_matured_*` feature" in _card(0.7, [])
+    model = _model(0.7)
+    model.feature_names = [*FEATURES[:2], "term_matured_fraud_rate_7d"]
+    model.metadata["matured_delay_days"] = 3
+    assert "windows ending 3 days before the transaction" in _card(0.7, [], model)

@@ -32,7 +32,7 @@ from fraudlens.kafka import EventProducer, encode_events
 from fraudlens.redis_server import EmbeddedRedis
 from fraudlens.schema import Label, Transaction
 from fraudlens.security.tokenize import Tokenizer
-from fraudlens.settings import KafkaSettings, Settings
+from fraudlens.settings import FeaturesSettings, KafkaSettings, Settings
 from fraudlens.simulator import Simulation, SimulatorConfig, simulate
 
 pytestmark = pytest.mark.integration
@@ -70,9 +70,20 @@ def make_feature_settings(
 ) -> Callable[..., Settings]:
     """``make(online_store="sqlite", name="a")``: applied Settings in tmp_path/name."""
 
-    def make(online_store: str = "sqlite", name: str = "store", **feast: Any) -> Settings:
+    def make(
+        online_store: str = "sqlite",
+        name: str = "store",
+        features: FeaturesSettings | None = None,
+        **feast: Any,
+    ) -> Settings:
         return store_settings(
-            tmp_path, redis_url, online_store, name=name, kafka=kafka_settings, **feast
+            tmp_path,
+            redis_url,
+            online_store,
+            name=name,
+            kafka=kafka_settings,
+            features=features,
+            **feast,
         )
 
     return make

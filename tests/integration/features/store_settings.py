@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudlens.features.repo import apply
-from fraudlens.settings import FeastSettings, KafkaSettings, Settings
+from fraudlens.settings import FeastSettings, FeaturesSettings, KafkaSettings, Settings
 
 
 def store_settings(
@@ -18,12 +18,14 @@ def store_settings(
     *,
     name: str = "store",
     kafka: KafkaSettings | None = None,
+    features: FeaturesSettings | None = None,
     **feast: Any,
 ) -> Settings:
     """Settings in ``tmp_path/name`` with this online store and a fresh project, repo applied.
 
     ``kafka`` defaults to the settings' own (nothing started): the
-    ``make_feature_settings`` fixture passes its fresh topics.
+    ``make_feature_settings`` fixture passes its fresh topics. ``features``
+    (e.g. another matured delay) is applied to the repo too.
     """
     project = f"fl_{name}_{os.getpid()}_{time.monotonic_ns() % 10**9}"
     settings = Settings(
@@ -35,6 +37,7 @@ def store_settings(
             project=project,
             **feast,
         ),
+        features=features or FeaturesSettings(),
     )
     apply(settings)
     return settings

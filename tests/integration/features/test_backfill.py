@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 
 from fraudlens.features.batch import backfill
+from fraudlens.features.delay import rows_delays
 from fraudlens.features.offline import VIEWS, read_transaction_rows, read_view, view_key
 from fraudlens.features.repo import materialize, offline_path
 from fraudlens.features.store import historical_vectors, open_store
 from fraudlens.features.stream import run_stream_job
-from fraudlens.settings import Settings
+from fraudlens.features.transaction_rows import TXN_VIEW
+from fraudlens.settings import FeaturesSettings, Settings
 from fraudlens.simulator import Simulation, write_simulation
 from training.local_features import compute_features
 
@@ -45,7 +47,10 @@ def test_spark_backfill_equals_stream(
     spark: Any,
     tmp_path: Path,
 ) -> None:
-    streamed = make_feature_settings(name="streamed")
+    # A matured delay other than the default: both runners must thread it through
+    # (terminal retention, matured windows, the rows' recorded delay).
+    delay = FeaturesSettings(matured_delay_days=3)
+    streamed = make_feature_settings(name="streamed", features=delay)
     produce_stream(streamed.kafka, feature_sim)
     run_stream_job(
         streamed,
@@ -55,7 +60,7 @@ def test_spark_backfill_equals_stream(
         consumer_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     )
 
-    batch = make_feature_settings(name="batch")
+    batch = make_feature_settings(name="batch", features=delay)
     paths = write_simulation(feature_sim, tmp_path / "sim")
     result = backfill(batch, paths["transactions"], paths["labels"], spark=spark)
     assert result.transactions == len(feature_sim.transactions)
@@ -69,10 +74,16 @@ def test_spark_backfill_equals_stream(
     assert result.transaction_rows == len(feature_sim.transactions)
     rows = feature_rows(batch)
     assert rows.equals(feature_rows(streamed))
-    oracle = compute_features(feature_sim.transactions, batch.feast.max_label_delay_days)
+    oracle = compute_features(
+        feature_sim.transactions, batch.feast.max_label_delay_days, matured_delay_days=3
+    )
     oracle.insert(0, "transaction_id", feature_sim.transactions["transaction_id"].astype(str))
     oracle = oracle.sort_values("transaction_id").reset_index(drop=True)
     assert rows.drop(columns="txn_ts").equals(oracle)
+    assert rows["term_matured_fraud_count_7d"].max() > 0  # the 3-day windows see frauds
+    for settings in (batch, streamed):  # every row file says which delay made it
+        files = rows_delays(offline_path(settings) / TXN_VIEW)
+        assert set(files) == {3} and files[3] > 0
 
     times = feature_sim.transactions["event_time"]
     materialize(batch, times.min() - timedelta(days=1), feature_sim.labels["label_time"].max())

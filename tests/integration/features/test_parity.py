@@ -53,7 +53,9 @@ def stream_and_read_online(
         ids = [t.transaction_id for t in txns]
         requests = by_id.loc[ids].to_dict("records")
         through_odfvs = online_vectors(store, requests)
-        serving = online_feature_columns(store, requests)
+        serving = online_feature_columns(
+            store, requests, matured_delay_days=settings.features.matured_delay_days
+        )
         for name in FEATURE_NAMES:
             odfv = np.array([v[name] for v in through_odfvs], dtype=np.float64)
             assert np.array_equal(odfv, np.array(serving[name], dtype=np.float64), equal_nan=True)
@@ -96,10 +98,13 @@ def test_online_equals_historical(
     produce_stream: Callable[..., int],
     request: pytest.FixtureRequest,
 ) -> None:
-    settings = make_feature_settings(online_store)
-    if online_store == "sqlite":  # the job's encoder caches far smaller than its entities
-        tiny = FeaturesSettings(encoder_cache_entities=8)
-        settings = settings.model_copy(update={"features": tiny})
+    features = None
+    if online_store == "sqlite":
+        # The job's encoder caches far smaller than its entities, and a matured
+        # delay other than the default (3 days): applied to the registry, the
+        # stream job's states and rows, and serving alike.
+        features = FeaturesSettings(encoder_cache_entities=8, matured_delay_days=3)
+    settings = make_feature_settings(online_store, features=features)
     online, store = stream_and_read_online(settings, feature_sim, produce_stream, batch_size=250)
     offline = historical_vectors(store, feature_sim.transactions)
 
@@ -110,6 +115,8 @@ def test_online_equals_historical(
     assert offline["term_fraud_count_30d"].max() > 0
     assert offline["card_tx_count_1h"].max() > 0
     assert (offline["card_km_from_prev"] > 0).any()
+    if online_store == "sqlite":  # 3-day matured windows see labelled frauds in 14 days
+        assert offline["term_matured_fraud_count_7d"].max() > 0
     assert_point_in_time(offline, feature_sim)
 
     # The training path: the feature rows the job wrote, as-of joined.

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_passthrough import _fill_online_store
 
 from fraudlens.importer import ColumnMapping, import_transactions
 from fraudlens.schema import TRANSACTION_FIELDS, Transaction
@@ -30,7 +31,6 @@ from fraudlens.scoring.service import ScoringService
 from fraudlens.security import KeyRing, Tokenizer
 from fraudlens.settings import FeastSettings, Settings
 from fraudlens.simulator import SimulatorConfig, simulate, transaction_records
-from tests.integration.model_training.test_passthrough import _fill_online_store
 from training.dataset import load_training_data
 from training.pipeline import train
 
