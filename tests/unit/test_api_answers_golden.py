@@ -24,6 +24,7 @@ from transactions import make_txn
 from fraudlens.errors import ValidationError
 from fraudlens.schema import Transaction, parse_transaction, validated_transaction
 from fraudlens.scoring.fakes import FakeFeatures, FakeModel
+from fraudlens.scoring.scorer import Scorer
 from fraudlens.security.tokenize import normalize_pan
 from ray_apps.api import create_api, to_transaction
 from ray_apps.schemas import ScoreRequest
@@ -167,7 +168,10 @@ def cases() -> list[tuple[str, str, bytes, str | None]]:
 def answers() -> dict[str, dict[str, Any]]:
     """Status, content type and JSON body (``latency_ms`` removed) of every case."""
     features = FakeFeatures({RISKY: {"card_tx_count_10m": 7.0, "card_amount_ratio_30d": 12.0}})
-    service = fake_service(features=features, models=[FakeModel("2", bias=-3.5)])
+    # A generous read budget: on a loaded machine one slow fake read past the default
+    # 100 ms would open the breaker and turn the next answers degraded.
+    scorer = Scorer(features, feature_timeout_s=60.0)
+    service = fake_service(features=features, models=[FakeModel("2", bias=-3.5)], scorer=scorer)
     service.warm_up()
     ctx = fake_api_context(service, max_body_bytes=200_000, max_batch_size=3)
     out: dict[str, dict[str, Any]] = {}
