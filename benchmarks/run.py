@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.targets import print_targets
 
 BENCHMARKS = (
-    "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference", "serving",
-    "drift", "records", "offline", "handbook",
+    "simulator", "kafka", "features", "compute", "checkpoint", "training", "inference",
+    "api_layer", "serving", "drift", "records", "offline", "handbook",
 )  # fmt: skip
 # The Handbook backtest (#15's external-style benchmark) takes 5-20 minutes:
 # run it by name, ``python -m benchmarks.run handbook``.

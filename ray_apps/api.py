@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudlens.errors import BrokerError, ConfigError, TokenizationError, ValidationError
-from fraudlens.schema import Transaction, parse_transaction
+from fraudlens.schema import Transaction, check_limits, validated_transaction
 from fraudlens.scoring.batcher import MicroBatcher
 from fraudlens.scoring.metrics import ServingMetrics
 from fraudlens.scoring.result import ScoreResult
@@ -32,6 +33,7 @@ from fraudlens.security.tokenize import Tokenizer, normalize_pan
 from fraudlens.settings import Settings, ValidationSettings
 from fraudlens.workspace.web import WorkspaceContext, mount_workspace
 from ray_apps.admin import AdminContext, admin_router
+from ray_apps.body import JsonBody, add_body_schemas, request_body_doc
 from ray_apps.errors import (
     body_limit,
     error_response,
@@ -57,6 +59,12 @@ API_VERSION = "1"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 413, 422, 429, 503)
 }
+
+# Scoring bodies validated in one pass over the raw bytes (ray_apps.body): each route
+# reads its body (``.read``, before the guard) and takes it as its parameter.
+_SINGLE, _BATCH = JsonBody(ScoreRequest), JsonBody(BatchScoreRequest)
+SingleBody = Annotated[ScoreRequest, Depends(_SINGLE)]
+BatchBody = Annotated[BatchScoreRequest, Depends(_BATCH)]
 
 
 @dataclass
@@ -102,49 +110,68 @@ def authenticator_for(settings: Settings) -> Authenticator | None:
 
 
 def to_transaction(req: ScoreRequest, ctx: ApiContext, field_prefix: str = "") -> Transaction:
-    """Tokenize the PAN (if any) and apply the schema's limits.
+    """Tokenize the PAN (if any), apply the configured limits and make the ``Transaction``.
+
+    ``req`` passed every check of ``Transaction`` already (``ScoreRequest``
+    extends it, validators included): its values are used as they are,
+    never validated a second time (``validated_transaction``).
 
     Raises:
         ValidationError: naming the offending field (a bad PAN is ``pan``).
     """
-    data = req.model_dump(exclude={"pan"}, exclude_none=True)
-    if req.pan is not None:
+    values = dict(vars(req))
+    secret = values.pop("pan")
+    if secret is not None:
         try:
-            pan = req.pan.get_secret_value()
-            data["card_token"] = ctx.tokenizer.tokenize(pan)
+            pan = secret.get_secret_value()
+            values["card_token"] = ctx.tokenizer.tokenize(pan)
             last4 = normalize_pan(pan)[-4:]
         except TokenizationError as exc:  # the message never holds the number
             raise ValidationError(f"{field_prefix}pan", str(exc)) from None
-        if data.setdefault("card_last4", last4) != last4:
+        if values["card_last4"] is None:
+            values["card_last4"] = last4
+        elif values["card_last4"] != last4:
             raise ValidationError(f"{field_prefix}card_last4", "does not end the card number sent")
+    txn = validated_transaction(values)
     try:
-        return parse_transaction(
-            data,
+        check_limits(
+            txn,
             max_amount=ctx.validation.max_amount,
             max_future_seconds=ctx.validation.max_future_seconds,
         )
     except ValidationError as exc:
         raise ValidationError(field_prefix + exc.field, exc.reason) from None
+    return txn
 
 
-def to_response(result: ScoreResult, latency_ms: float) -> ScoreResponse:
-    """The public view of a result (no features, no card data)."""
-    return ScoreResponse(
-        transaction_id=result.transaction_id,
-        decision_id=result.decision_id,
-        score=None if result.score is None else round(result.score, 6),
-        decision=result.decision,
-        reasons=result.reasons,
-        model_version=result.model_version,
-        latency_ms=round(latency_ms, 3),
-        degraded=result.degraded,
-        degraded_cause=result.degraded_cause,
-    )
+def to_response(result: ScoreResult, latency_ms: float) -> dict[str, Any]:
+    """The public view of a result (no features, no card data): ``ScoreResponse``'s fields.
+
+    A plain dict, serialized once with the whole answer (``_json_answer``):
+    the values come from the scoring code, there is nothing to validate.
+    """
+    return {
+        "transaction_id": result.transaction_id,
+        "decision_id": result.decision_id,
+        "score": None if result.score is None else round(result.score, 6),
+        "decision": result.decision,
+        "reasons": result.reasons,
+        "model_version": result.model_version,
+        "latency_ms": round(latency_ms, 3),
+        "degraded": result.degraded,
+        "degraded_cause": result.degraded_cause,
+    }
 
 
 def _json(model: Any, status: int = 200) -> Response:
     # Serialize once with pydantic-core; skips FastAPI's re-validation of the return value.
     return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def _json_answer(answer: dict[str, Any]) -> Response:
+    # One pydantic-core pass over the whole answer (the reasons are models), the same
+    # JSON as ScoreResponse / BatchScoreResponse.model_dump_json; no model built per row.
+    return Response(to_json(answer), media_type="application/json")
 
 
 def create_api(ctx: ApiContext) -> FastAPI:
@@ -185,23 +212,25 @@ def create_api(ctx: ApiContext) -> FastAPI:
         response_model=ScoreResponse,
         responses=_ERRORS,
         tags=["scoring"],
-        dependencies=guard(Permission.SCORE),
+        dependencies=[Depends(_SINGLE.read), *guard(Permission.SCORE)],
+        openapi_extra=request_body_doc(ScoreRequest),
     )
-    async def score(body: ScoreRequest) -> Response:
+    async def score(body: SingleBody) -> Response:
         """Score one transaction: fraud probability, decision and reasons."""
         start = time.perf_counter()
         txn = to_transaction(body, ctx)
         (result,) = await batcher.score([txn])
-        return _json(to_response(result, (time.perf_counter() - start) * 1000))
+        return _json_answer(to_response(result, (time.perf_counter() - start) * 1000))
 
     @app.post(
         "/v1/score/batch",
         response_model=BatchScoreResponse,
         responses=_ERRORS,
         tags=["scoring"],
-        dependencies=guard(Permission.SCORE),
+        dependencies=[Depends(_BATCH.read), *guard(Permission.SCORE)],
+        openapi_extra=request_body_doc(BatchScoreRequest),
     )
-    async def score_batch(body: BatchScoreRequest) -> Response:
+    async def score_batch(body: BatchBody) -> Response:
         """Score many transactions in one call (results in request order)."""
         start = time.perf_counter()
         if len(body.transactions) > ctx.max_batch_size:
@@ -216,13 +245,13 @@ def create_api(ctx: ApiContext) -> FastAPI:
         ]
         results = await ctx.service.ascore(txns)
         latency = (time.perf_counter() - start) * 1000
-        return _json(
-            BatchScoreResponse(
-                results=[to_response(r, latency) for r in results],
-                model_version=results[0].model_version,
-                latency_ms=round(latency, 3),
-                degraded=any(r.degraded for r in results),
-            )
+        return _json_answer(
+            {
+                "results": [to_response(r, latency) for r in results],
+                "model_version": results[0].model_version,
+                "latency_ms": round(latency, 3),
+                "degraded": any(r.degraded for r in results),
+            }
         )
 
     @app.post(
@@ -261,6 +290,17 @@ def create_api(ctx: ApiContext) -> FastAPI:
             ctx.workspace.rules = ctx.admin.rule_admin()
         ctx.workspace.features = ctx.service.features  # the case page's stored history
         mount_workspace(app, ctx.workspace)
+
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = document()  # built once, then cached by FastAPI
+        if fresh:  # the bodies read by JsonBody join its components
+            add_body_schemas(schema, ScoreRequest, BatchScoreRequest)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
