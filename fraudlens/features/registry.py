@@ -95,7 +95,7 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
             "float64",
             "card",
             "amount / the card's mean amount at this terminal over 30 days "
-            "(card_amount_ratio_30d if the card has not used it)",
+            "(the ratio to its 30-day mean if the card has not used it)",
         ),
         FeatureSpec(
             "card_secs_since_prev",
@@ -146,8 +146,8 @@ def _terminal_specs() -> tuple[FeatureSpec, ...]:
         ]
     for days in MATURED_WINDOWS:
         span = (
-            f"the {days} UTC days ending `features.matured_delay_days` "
-            f"(default {DEFAULT_MATURED_DELAY_DAYS}) days before today"
+            f"the {days} UTC days that end the matured-label delay (a setting, "
+            f"{DEFAULT_MATURED_DELAY_DAYS} days by default) before today"
         )
         specs += [
             FeatureSpec(

@@ -50,3 +50,11 @@ def test_generator_rewrites_only_the_table(tmp_path: Path) -> None:
 def test_generator_refuses_a_doc_without_markers() -> None:
     with pytest.raises(ConfigError, match="markers"):
         with_table("# no table here\n")
+
+
+def test_descriptions_are_plain_english() -> None:
+    """They are the analysts' reason texts: no setting names, code or identifiers."""
+    from fraudlens.features.context import CONTEXT_FEATURES
+
+    for spec in (*ALL_FEATURES, *CONTEXT_FEATURES):
+        assert not re.search(r"[_`]", spec.description), (spec.name, spec.description)
