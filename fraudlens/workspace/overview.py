@@ -1,4 +1,4 @@
-"""The team's overview: alerts per day, queue size, time to decision, review precision."""
+"""The team's overview: alerts and verdicts per day, queue size, time to decision, precision."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class Overview:
 
     Attributes:
         alerts_per_day: cases opened per day of the transaction, oldest first.
+        verdicts_per_day: (day of the transaction, confirmed frauds, verdicts), oldest first.
         queue_size: open and escalated cases.
         decided: cases with a verdict.
         median_minutes_to_decision: opened -> verdict (None: no verdict yet).
@@ -25,6 +26,7 @@ class Overview:
     """
 
     alerts_per_day: list[tuple[date, int]] = field(default_factory=list)
+    verdicts_per_day: list[tuple[date, int, int]] = field(default_factory=list)
     queue_size: int = 0
     decided: int = 0
     median_minutes_to_decision: float | None = None
@@ -39,6 +41,14 @@ def overview(conn: Connection, days: int = 14) -> Overview:
     joined = cases.join(decisions, decisions.c.decision_id == cases.c.decision_id)
     per_day = conn.execute(
         select(day, func.count()).select_from(joined).group_by(day).order_by(day.desc()).limit(days)
+    ).all()
+    verdicts = conn.execute(
+        select(day, func.count().filter(cases.c.resolution == "fraud"), func.count())
+        .select_from(joined)
+        .where(cases.c.resolution.is_not(None))
+        .group_by(day)
+        .order_by(day.desc())
+        .limit(days)
     ).all()
     queue = conn.execute(
         select(func.count()).where(cases.c.status.in_(("open", "escalated")))
@@ -58,6 +68,7 @@ def overview(conn: Connection, days: int = 14) -> Overview:
     ).scalar_one()
     return Overview(
         alerts_per_day=[(d, int(n)) for d, n in reversed(per_day)],
+        verdicts_per_day=[(d, int(f), int(n)) for d, f, n in reversed(verdicts)],
         queue_size=int(queue),
         decided=int(decided),
         median_minutes_to_decision=None if median is None else float(median),

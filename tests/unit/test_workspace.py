@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -142,3 +143,27 @@ def test_a_card_number_typed_into_a_number_filter_is_refused_unechoed() -> None:
     with pytest.raises(ValidationError) as err:
         _number("1.2.3", "min_age_minutes")
     assert err.value.field == "min_age_minutes"
+
+
+def test_overview_page_draws_alerts_verdicts_and_model_or_rules() -> None:
+    from fraudlens.workspace.overview import Overview, bar_chart
+    from fraudlens.workspace.web.pages import _templates
+
+    figures = Overview(
+        alerts_per_day=[(date(2026, 6, 3), 3)],
+        verdicts_per_day=[(date(2026, 6, 3), 1, 2), (date(2026, 6, 4), 1, 1)],
+        fraud_by_model=2,
+    )
+    charts = {
+        "alerts": bar_chart([("2026-06-03", 3)]),
+        "frauds": bar_chart([("2026-06-03", 1), ("2026-06-04", 1)]),
+        "caught": bar_chart([("model", 2), ("rules", 0)], width=160),
+    }
+    html = (
+        _templates()
+        .get_template("overview.html")
+        .render(figures=figures, charts=charts, session=None, csrf="t", prefix="/workspace")
+    )
+    assert html.count('<svg class="chart"') == 3
+    assert "06-03 1 of 2, 06-04 1 of 1" in html
+    assert "<title>model: 2</title>" in html and "<title>rules: 0</title>" in html

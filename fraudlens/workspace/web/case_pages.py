@@ -162,8 +162,14 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
                 return overview(conn)
 
         figures = await run_in_threadpool(read)
-        chart = bar_chart([(d.isoformat(), n) for d, n in figures.alerts_per_day])
-        return kit.page("overview.html", session=session, figures=figures, chart=chart)
+        charts = {
+            "alerts": bar_chart([(d.isoformat(), n) for d, n in figures.alerts_per_day]),
+            "frauds": bar_chart([(d.isoformat(), f) for d, f, _ in figures.verdicts_per_day]),
+            "caught": bar_chart(
+                [("model", figures.fraud_by_model), ("rules", figures.fraud_by_rules)], width=160
+            ),
+        }
+        return kit.page("overview.html", session=session, figures=figures, charts=charts)
 
 
 def _number(value: str | None, name: str) -> float | None:

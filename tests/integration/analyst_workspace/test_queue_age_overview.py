@@ -82,6 +82,8 @@ def test_the_overview_figures_match_the_cases(records_engine: Engine) -> None:
         figures = overview(conn)
     assert figures.queue_size == 3  # o3, o5, o6
     assert figures.alerts_per_day == [(date(2026, 6, 3), 3), (date(2026, 6, 4), 3)]
+    # o1 fraud and o2 legitimate on the first day, o4 fraud on the next.
+    assert figures.verdicts_per_day == [(date(2026, 6, 3), 1, 2), (date(2026, 6, 4), 1, 1)]
     assert figures.decided == 3
     assert figures.precision == pytest.approx(2 / 3)
     assert (figures.fraud_by_model, figures.fraud_by_rules) == (2, 0)
