@@ -32,6 +32,7 @@ class QueueFilter:
         min_age_minutes: cases opened at least this many minutes ago (waiting this long).
         max_age_minutes: cases opened at most this many minutes ago.
         sort: ``score`` (highest first), ``amount`` (largest first), ``age`` (oldest first).
+        grouped: one row per card group (the group's first case in this order).
     """
 
     status: str = "open"
@@ -42,6 +43,7 @@ class QueueFilter:
     min_age_minutes: float | None = None
     max_age_minutes: float | None = None
     sort: str = "score"
+    grouped: bool = False
 
     def __post_init__(self) -> None:
         for name in ("min_age_minutes", "max_age_minutes"):
@@ -90,13 +92,23 @@ def list_queue(conn: Connection, wanted: QueueFilter, limit: int = 50) -> list[d
         stmt = stmt.where(cases.c.opened_at <= func.now() - _minutes(wanted.min_age_minutes))
     if wanted.max_age_minutes is not None:
         stmt = stmt.where(cases.c.opened_at >= func.now() - _minutes(wanted.max_age_minutes))
-    order = {
-        "score": (decisions.c.score.desc().nulls_last(), cases.c.opened_at),
-        "amount": (_AMOUNT.desc().nulls_last(), cases.c.opened_at),
-        "age": (cases.c.opened_at, cases.c.case_id),
-    }[wanted.sort]
+    order = _order(wanted.sort, decisions.c.score, _AMOUNT, cases.c.opened_at, cases.c.case_id)
+    if wanted.grouped:  # the group's size counts the cases the filters kept
+        rank = func.row_number().over(partition_by=cases.c.group_key, order_by=order)
+        inner = stmt.add_columns(rank.label("group_rank")).subquery()
+        c = inner.c
+        stmt = select(*[col for col in c if col.name != "group_rank"]).where(c.group_rank == 1)
+        order = _order(wanted.sort, c.score, c.amount, c.opened_at, c.case_id)
     stmt = stmt.order_by(*order).limit(limit)
     return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _order(sort: str, score: Any, amount: Any, opened_at: Any, case_id: Any) -> tuple[Any, ...]:
+    return {
+        "score": (score.desc().nulls_last(), opened_at, case_id),
+        "amount": (amount.desc().nulls_last(), opened_at, case_id),
+        "age": (opened_at, case_id),
+    }[sort]
 
 
 def _minutes(value: float) -> Any:

@@ -53,6 +53,7 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
                 min_age_minutes=_number(args.get("min_age"), "min_age_minutes"),
                 max_age_minutes=_number(args.get("max_age"), "max_age_minutes"),
                 sort=args.get("sort") or "score",
+                grouped=args.get("grouped") == "1",
             )
         except ValidationError as exc:
             return kit.refused(422, f"{exc.field}: {exc.reason}", session)

@@ -43,6 +43,8 @@ def test_review_decisions_open_grouped_cases_once(records_engine: Engine) -> Non
         top = list_queue(conn, QueueFilter())
         by_amount = list_queue(conn, QueueFilter(sort="amount", min_amount=500))
         of_version = list_queue(conn, QueueFilter(model_version="8"))
+        grouped = list_queue(conn, QueueFilter(grouped=True))
+        grouped_by_age = list_queue(conn, QueueFilter(grouped=True, sort="age"))
 
     assert set(found) == {"d-a1", "d-a2", "d-a3", "d-b2"}
     assert len(opened) == 4
@@ -55,6 +57,15 @@ def test_review_decisions_open_grouped_cases_once(records_engine: Engine) -> Non
     assert top[0]["group_size"] == 2
     assert [r["case_id"] for r in by_amount] == ["d-a2"]
     assert [r["case_id"] for r in of_version] == ["d-b2"]
+    # One row per card group: its top case in the chosen order, with the group's size.
+    assert [(r["case_id"], r["group_size"]) for r in grouped] == [
+        ("d-a2", 2),
+        ("d-b2", 1),
+        ("d-a3", 1),
+    ]
+    # By age (all opened in one transaction: ties broken by case id) a1 stands for its group.
+    assert [r["case_id"] for r in grouped_by_age] == ["d-a1", "d-a3", "d-b2"]
+    assert "group_rank" not in grouped[0]
 
 
 def test_demo_ends_with_the_workspace_and_open_cases(
