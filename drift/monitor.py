@@ -60,7 +60,11 @@ def read_window(
     """
     source = source or ParquetSource(settings)
     frame = source.decisions(
-        window.start, window.end, scored_only=True, at_most=settings.drift.window_rows
+        window.start,
+        window.end,
+        scored_only=True,
+        at_most=settings.drift.window_rows,
+        features=True,
     )
     if frame.empty:
         return frame
@@ -122,7 +126,7 @@ class DriftMonitor:
         )
         span = _span_days(frame)
         wanted = checked_columns(reference, cfg.exclude_features)
-        # the records database keeps scores, not feature vectors
+        # a window of the records database without enough sampled vectors has scores only
         columns = [c for c in wanted if c in frame.columns] if len(frame) else wanted
         if len(frame) < cfg.min_window_rows:
             report.notes.append(
