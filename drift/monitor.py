@@ -47,7 +47,9 @@ def read_window(
 ) -> pd.DataFrame:
     """Decisions with ``window.start <= event_time < window.end``, at most ``window_rows``.
 
-    Feature columns lose their ``f_`` prefix; degraded decisions (scored
+    Feature columns lose their ``f_`` prefix (from the records database, only
+    the decisions whose vector was sampled are read, see ``drift.sources``;
+    without enough of them, scores only); degraded decisions (scored
     without stored history) and rows without a score are left out, since
     their vectors are not what the model was trained on. The sample is an even
     one over the whole window, not the newest rows: those would cover a part of
