@@ -47,7 +47,9 @@ def read_window(
 ) -> pd.DataFrame:
     """Decisions with ``window.start <= event_time < window.end``, at most ``window_rows``.
 
-    Feature columns lose their ``f_`` prefix; degraded decisions (scored
+    Feature columns lose their ``f_`` prefix (from the records database, only
+    the decisions whose vector was sampled are read, see ``drift.sources``;
+    without enough of them, scores only); degraded decisions (scored
     without stored history) and rows without a score are left out, since
     their vectors are not what the model was trained on. The sample is an even
     one over the whole window, not the newest rows: those would cover a part of
@@ -60,7 +62,11 @@ def read_window(
     """
     source = source or ParquetSource(settings)
     frame = source.decisions(
-        window.start, window.end, scored_only=True, at_most=settings.drift.window_rows
+        window.start,
+        window.end,
+        scored_only=True,
+        at_most=settings.drift.window_rows,
+        features=True,
     )
     if frame.empty:
         return frame
@@ -122,7 +128,7 @@ class DriftMonitor:
         )
         span = _span_days(frame)
         wanted = checked_columns(reference, cfg.exclude_features)
-        # the records database keeps scores, not feature vectors
+        # a window of the records database without enough sampled vectors has scores only
         columns = [c for c in wanted if c in frame.columns] if len(frame) else wanted
         if len(frame) < cfg.min_window_rows:
             report.notes.append(

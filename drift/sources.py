@@ -7,18 +7,26 @@ scheduled job shares. ``drift.source`` picks one; ``auto`` reads PostgreSQL
 when the API publishes its decisions to the topic only
 (``records.decision_sink=kafka``: no Parquet log is written then).
 
-The records database keeps no feature vectors (the ``decisions`` table has no
-column for them), so a drift check on it tests the score only.
+The records database keeps the feature vector of a deterministic sample of
+decisions (``records.feature_sample_rate``, column ``decisions.features``).
+Asked for features, ``RecordsSource`` returns the sampled decisions of the
+window only: a sample by a hash of the decision id, so it is as even as the
+whole window and the score test loses nothing but rows. When the window holds
+fewer sampled decisions than ``drift.min_window_rows`` (a low rate, or rows
+stored before migration 0006), it returns every decision without features
+and the drift check tests the score only, naming the features not tested.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
+from fraudlens.scoring.decision_log import FEATURE_PREFIX
 from fraudlens.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,12 +44,20 @@ DECISION_COLUMNS = (
 )
 LABEL_COLUMNS = ("transaction_id", "is_fraud", "label_time")
 
+logger = logging.getLogger(__name__)
+
 
 class DecisionSource(Protocol):
     """Reads decisions and labels for drift checks and matured-label metrics."""
 
     def decisions(
-        self, start: datetime, end: datetime, *, scored_only: bool = False, at_most: int = 0
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        scored_only: bool = False,
+        at_most: int = 0,
+        features: bool = False,
     ) -> pd.DataFrame:
         """Decisions with ``start <= event_time < end`` (UTC ``event_time`` column).
 
@@ -51,6 +67,8 @@ class DecisionSource(Protocol):
             scored_only: leave out degraded decisions and those without a score.
             at_most: an even, reproducible sample of this many rows when there
                 are more (0: all).
+            features: with their feature values as ``f_<name>`` columns (a source
+                that keeps vectors for a sample of decisions returns that sample).
         """
         ...
 
@@ -86,8 +104,15 @@ class ParquetSource:
         self.labels_dir = labels_dir(settings)
 
     def decisions(
-        self, start: datetime, end: datetime, *, scored_only: bool = False, at_most: int = 0
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        scored_only: bool = False,
+        at_most: int = 0,
+        features: bool = False,
     ) -> pd.DataFrame:
+        """See ``DecisionSource.decisions`` (the log has every vector: ``features`` is moot)."""
         from fraudlens.scoring.decision_log import read_log
 
         days = pd.date_range(start.date(), end.date(), freq="D")
@@ -116,30 +141,70 @@ class RecordsSource:
 
     Args:
         engine: a migrated records database (the caller disposes of it).
+        min_feature_rows: fewer sampled feature vectors in a window: return its
+            decisions without features (``drift.min_window_rows``).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, min_feature_rows: int = 1) -> None:
         self.engine = engine
+        self.min_feature_rows = min_feature_rows
 
     def decisions(
-        self, start: datetime, end: datetime, *, scored_only: bool = False, at_most: int = 0
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        scored_only: bool = False,
+        at_most: int = 0,
+        features: bool = False,
     ) -> pd.DataFrame:
+        """See ``DecisionSource.decisions``; with ``features``, the sampled decisions only."""
         from sqlalchemy import func, select
 
         from fraudlens.records.tables import decisions as table
 
-        stmt = select(*(table.c[name] for name in DECISION_COLUMNS)).where(
+        columns = DECISION_COLUMNS + (("features",) if features else ())
+        stmt = select(*(table.c[name] for name in columns)).where(
             table.c.event_time >= start, table.c.event_time < end
         )
         if scored_only:
             stmt = stmt.where(table.c.degraded.is_(False), table.c.score.is_not(None))
         if at_most:
-            # a hash of the id spreads the sample over the whole window, the same each time
-            stmt = stmt.order_by(func.md5(table.c.decision_id)).limit(at_most)
-        frame = self._read(stmt, DECISION_COLUMNS)
+            # a hash of the id spreads the sample over the whole window, the same each
+            # time; decisions with a vector first (the sample rule draws them by the same
+            # hash, so they are the head of this order anyway at a constant rate)
+            by_hash = func.md5(table.c.decision_id)
+            if features:
+                stmt = stmt.order_by(table.c.features.is_(None), by_hash)
+            else:
+                stmt = stmt.order_by(by_hash)
+            stmt = stmt.limit(at_most)
+        frame = self._read(stmt, columns)
         frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
         frame["score"] = frame["score"].astype("float64")
+        if features:
+            frame = self._with_features(frame, start, end)
         return frame
+
+    def _with_features(self, frame: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+        """The rows with a vector, its values as ``f_`` columns; or all rows, none."""
+        vectors = frame.pop("features")
+        has = vectors.notna()
+        if int(has.sum()) < self.min_feature_rows:
+            if len(frame):
+                logger.warning(
+                    "%d of %d decisions in [%s, %s) carry a feature vector (< %d, "
+                    "records.feature_sample_rate): features not read",
+                    int(has.sum()),
+                    len(frame),
+                    start,
+                    end,
+                    self.min_feature_rows,
+                )
+            return frame
+        values = pd.DataFrame.from_records(list(vectors[has]), index=frame.index[has])
+        values = values.astype("float64").add_prefix(FEATURE_PREFIX)
+        return pd.concat([frame.loc[has], values], axis=1).reset_index(drop=True)
 
     def labels(self, start: datetime, end: datetime, known_by: datetime) -> pd.DataFrame:
         from sqlalchemy import select
@@ -197,4 +262,4 @@ def decision_source(settings: Settings, engine: Engine | None = None) -> Decisio
             "drift.source is the records database but none is open "
             "(set records.database_url, or drift.source=parquet)"
         )
-    return RecordsSource(engine)
+    return RecordsSource(engine, min_feature_rows=settings.drift.min_window_rows)

@@ -646,8 +646,9 @@ class DriftSettings(BaseModel):
         "auto",
         description=(
             "where checks and label joins read decisions and labels: the Parquet log under "
-            "DATA_DIR, the records database (PostgreSQL; score only, it keeps no features), or "
-            "auto: the records database when records.decision_sink=kafka"
+            "DATA_DIR, the records database (PostgreSQL; features of the decisions sampled by "
+            "records.feature_sample_rate), or auto: the records database when "
+            "records.decision_sink=kafka"
         ),
     )
     window_rows: int = Field(10_000, ge=10, description="rows sampled evenly from a larger window")
@@ -768,6 +769,19 @@ class RecordsSettings(BaseModel):
             "decisions topic (stored by `fraudlens records sink`, which opens the review cases), "
             "or both; auto: kafka in production (required there), both when a broker is "
             "configured and the workspace is on, else parquet"
+        ),
+    )
+    feature_sample_rate: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "share of decisions published with their feature vector and stored in the "
+            "decisions table (chosen by a hash of the decision id, so replicas and "
+            "redeliveries agree), for drift checks on the records database; 1 keeps every "
+            "vector; in production about 3 x drift.window_rows / decisions per drift window "
+            "(e.g. 0.005 at 1M decisions a day), below drift.min_window_rows sampled per "
+            "window the check tests the score only"
         ),
     )
 

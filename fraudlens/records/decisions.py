@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,11 @@ def decision_row(event: Any) -> dict[str, Any]:
     """A ``decisions`` row from a ``DecisionEvent`` (or anything with its fields).
 
     Rule hits are the codes of the ``rule`` reasons. Non-finite numbers in the
-    reasons become null, as on the topic (JSONB has no NaN).
+    reasons become null, as on the topic (JSONB has no NaN); so do those of
+    the feature vector, present on sampled decisions only.
     """
     reasons = [json.loads(r.model_dump_json()) for r in event.reasons]
+    features = getattr(event, "features", None)
     return {
         "decision_id": event.decision_id,
         "transaction_id": event.transaction_id,
@@ -34,7 +37,12 @@ def decision_row(event: Any) -> dict[str, Any]:
         "source": event.source,
         "scored_at": event.scored_at,
         "transaction": getattr(event, "transaction", None),
+        "features": _finite(features) if features is not None else None,
     }
+
+
+def _finite(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: v if v is not None and math.isfinite(v) else None for k, v in values.items()}
 
 
 def upsert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:

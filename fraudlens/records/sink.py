@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SOURCES = frozenset({"api", "stream"})
+MAX_FEATURES = 1024
+"""Most feature values one decision may carry (a model has tens; more is a broken producer)."""
 _MAX_LENGTH = {
     c.name: c.type.length
     for c in decisions.columns
@@ -80,6 +82,8 @@ def parse_decision(raw: bytes | None) -> DecisionEvent:
         raise ValidationError(field, err["msg"]) from None
     if event.source not in SOURCES:
         raise ValidationError("source", f"{event.source!r} is not one of {sorted(SOURCES)}")
+    if event.features is not None and len(event.features) > MAX_FEATURES:
+        raise ValidationError("features", f"more than {MAX_FEATURES} values")
     for name, limit in _MAX_LENGTH.items():
         value = getattr(event, name, None)
         if isinstance(value, str) and len(value) > limit:

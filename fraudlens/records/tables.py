@@ -59,6 +59,8 @@ decisions = Table(
     _created_at(),
     # 0003: the transaction's non-card facts (amount, terminal, merchant, ...) for the case page.
     Column("transaction", JSONB, nullable=True),
+    # 0006: the feature vector of a sampled decision (records.feature_sample_rate), for drift.
+    Column("features", JSONB(none_as_null=True), nullable=True),
     CheckConstraint("decision IN ('approve', 'review', 'decline')", name="decision"),
     CheckConstraint("source IN ('api', 'stream')", name="source"),
     Index(None, "transaction_id"),

@@ -18,6 +18,7 @@ from fraudlens.scoring.config import (
 )
 from fraudlens.scoring.decision_log import DecisionLog, ParquetLog, read_log
 from fraudlens.scoring.factory import build_service, decisions_dir, default_config, shadow_dir
+from fraudlens.scoring.feature_sample import feature_sampled
 from fraudlens.scoring.result import Reason, RuleHit, ScoreResult, decision_id
 from fraudlens.scoring.scorer import Scored, Scorer
 from fraudlens.scoring.service import NotReadyError, ScoringService, probe_model
@@ -47,6 +48,7 @@ __all__ = [
     "decision_id",
     "decisions_dir",
     "default_config",
+    "feature_sampled",
     "load_rules",
     "probe_model",
     "read_log",

@@ -32,6 +32,8 @@ class KafkaDecisionSink:
         topic: the decisions topic.
         source: ``api`` or ``stream``, carried in each message.
         ack_timeout_s: how long ``write`` waits for the broker's acknowledgement.
+        feature_sample_rate: share of decisions published with their features
+            (``records.feature_sample_rate``).
     """
 
     def __init__(
@@ -40,11 +42,13 @@ class KafkaDecisionSink:
         topic: str,
         source: str = "api",
         ack_timeout_s: float = 5.0,
+        feature_sample_rate: float = 0.0,
     ) -> None:
         self.producer = producer
         self.topic = topic
         self.source = source
         self.ack_timeout_s = ack_timeout_s
+        self.feature_sample_rate = feature_sample_rate
         # One batch in flight at a time: a delivery error is then this batch's own.
         self._lock = threading.Lock()
 
@@ -63,7 +67,7 @@ class KafkaDecisionSink:
         now = datetime.now(UTC)
         with self._lock:
             for result in results:
-                event = decision_event(result, now, source=self.source)
+                event = decision_event(result, now, self.source, self.feature_sample_rate)
                 self.producer.send(
                     self.topic,
                     result.card_token,

@@ -105,7 +105,12 @@ def decision_sink(settings: Settings, source: str) -> DecisionSink | None:
     from fraudlens.kafka.producer import EventProducer
     from fraudlens.scoring.decision_topic import FanOutSink, KafkaDecisionSink
 
-    topic = KafkaDecisionSink(EventProducer(settings.kafka), settings.kafka.decisions_topic, source)
+    topic = KafkaDecisionSink(
+        EventProducer(settings.kafka),
+        settings.kafka.decisions_topic,
+        source,
+        feature_sample_rate=settings.records.feature_sample_rate,
+    )
     return topic if log is None else FanOutSink([log, topic])
 
 

@@ -6,7 +6,9 @@ publishes one ``DecisionEvent`` per transaction to ``decisions``. The handler
 waits until the decisions are acknowledged before returning, so offsets are
 committed only after the decisions are durable. A redelivered transaction
 gets the same ``decision_id`` (transaction id + model version): consumers of
-``decisions`` drop duplicates by that id.
+``decisions`` drop duplicates by that id. A deterministic sample of the
+decisions (``records.feature_sample_rate``, see ``feature_sample``) carries
+its feature vector, for the drift monitor reading the records database.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fraudlens.scoring.factory import (
     freeze_heap,
     single_threaded_numerics,
 )
+from fraudlens.scoring.feature_sample import feature_sampled
 from fraudlens.scoring.metrics import StreamScorerMetrics, start_metrics_server
 from fraudlens.scoring.result import Reason, ScoreResult
 from fraudlens.scoring.service import ScoringService
@@ -56,12 +59,28 @@ class DecisionEvent(BaseModel):
     scored_at: datetime
     source: str = "stream"
     transaction: dict[str, Any] | None = None  # case_facts: amount, terminal, merchant, ...
+    # The feature vector of a sampled decision (None: not sampled, or an older
+    # producer); non-finite values travel as null, as JSONB stores them.
+    features: dict[str, float | None] | None = None
 
 
 def decision_event(
-    result: ScoreResult, scored_at: datetime, source: str = "stream"
+    result: ScoreResult,
+    scored_at: datetime,
+    source: str = "stream",
+    feature_sample_rate: float = 0.0,
 ) -> DecisionEvent:
-    """The topic's view of a result (features stay in the decision log)."""
+    """The topic's view of a result.
+
+    Args:
+        result: the scored transaction.
+        scored_at: when it was scored.
+        source: ``api`` or ``stream``.
+        feature_sample_rate: share of decisions whose features travel with them,
+            chosen by a hash of the decision id (``feature_sampled``); the others
+            keep theirs in the Parquet decision log only, when there is one.
+    """
+    sampled = bool(result.features) and feature_sampled(result.decision_id, feature_sample_rate)
     return DecisionEvent(
         decision_id=result.decision_id,
         transaction_id=result.transaction_id,
@@ -75,6 +94,7 @@ def decision_event(
         scored_at=scored_at,
         source=source,
         transaction=result.transaction or None,
+        features=dict(result.features) if sampled else None,
     )
 
 
@@ -87,6 +107,7 @@ class StreamScorer:
         topic: the decisions topic.
         model_poll_s: check the model alias at most this often (0: never).
         metrics: throughput and lag (default: on the service's metrics backend).
+        feature_sample_rate: share of decisions published with their features.
     """
 
     def __init__(
@@ -96,8 +117,10 @@ class StreamScorer:
         topic: str,
         model_poll_s: float = 30.0,
         metrics: StreamScorerMetrics | None = None,
+        feature_sample_rate: float = 0.0,
     ) -> None:
         self.service = service
+        self.feature_sample_rate = feature_sample_rate
         self.producer = producer
         self.topic = topic
         self.model_poll_s = model_poll_s
@@ -117,7 +140,7 @@ class StreamScorer:
         results = self.service.score(txns)
         now = datetime.now(UTC)
         for result in results:
-            event = decision_event(result, now)
+            event = decision_event(result, now, feature_sample_rate=self.feature_sample_rate)
             self.producer.send(
                 self.topic,
                 result.card_token,
@@ -174,7 +197,11 @@ def run_stream_scorer(
             freeze_heap()
     producer = EventProducer(settings.kafka)
     scorer = StreamScorer(
-        service, producer, settings.kafka.decisions_topic, settings.serve.model_poll_s
+        service,
+        producer,
+        settings.kafka.decisions_topic,
+        settings.serve.model_poll_s,
+        feature_sample_rate=settings.records.feature_sample_rate,
     )
     registry = service.metrics.registry  # None under Ray: Ray exports the metrics
     stop_metrics = None

@@ -189,12 +189,14 @@ INVENTORY: tuple[DataAsset, ...] = (
         location="PostgreSQL table decisions (records.database_url, or the embedded server "
         "under DATA_DIR/postgres)",
         personal_data="decision_id, transaction_id, card_token, card_last4, score, decision, "
-        "reasons",
+        "reasons, feature values of sampled decisions (column features: derived numbers, "
+        "no card data)",
         purpose="audit of automated decisions (GDPR Art. 22), drift and label monitoring "
         "shared by every replica",
         legal_basis=_LEGIT,
         protection="no direct identifiers (card tokens); TLS to the database; disk encryption",
-        erasure="rows deleted by card_token / transaction_id (with their cases)",
+        erasure="rows deleted by card_token / transaction_id (with their cases; the "
+        "feature vector is a column of the row and goes with it)",
         time_columns=("event_time",),
         table="decisions",
     ),

@@ -49,6 +49,7 @@ def test_a_valid_decision_parses() -> None:
         (_raw(decision_id="d" * 65), "decision_id"),
         (_raw(card_token="tok_" + "a" * 200), "card_token"),
         (_raw(model_version="v\x00"), "$"),
+        (_raw(features={f"f{i}": 0.0 for i in range(1025)}), "features"),
     ],
 )
 def test_what_cannot_be_stored_is_refused_naming_the_field(raw: bytes | None, field: str) -> None:

@@ -133,3 +133,14 @@ def test_categorical_extras_travel_as_text_in_the_event_and_reach_the_model() ->
     scorer(consumed([parse_transaction(raw) for raw in wire]))
     scores = [json.loads(s[2])["score"] for s in producer.sent]
     assert scores[0] > 0.9 > 0.5 > scores[1]
+
+
+def test_sampled_decisions_carry_their_features() -> None:
+    scorer, producer, _ = make()
+    scorer(consumed([txn(0)]))
+    assert json.loads(producer.sent[0][2])["features"] is None  # rate 0 unless configured
+    producer.sent.clear()
+    scorer.feature_sample_rate = 1.0
+    scorer(consumed([txn(0), txn(1)]))
+    vectors = [json.loads(s[2])["features"] for s in producer.sent]
+    assert all(v and all(isinstance(x, float) for x in v.values()) for v in vectors)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
 
+from fraudlens.scoring.feature_sample import feature_sampled
 
-def decision_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """``decisions`` table rows (card tokens, decisions and sources filled in when absent)."""
+
+def decision_records(
+    rows: pd.DataFrame, features: Collection[str] = (), sample_rate: float = 1.0
+) -> list[dict[str, Any]]:
+    """``decisions`` table rows (card tokens, decisions and sources filled in when absent).
+
+    Args:
+        rows: ``drift.synthetic`` decision rows.
+        features: columns stored as the feature vector of the sampled decisions.
+        sample_rate: share of decisions sampled (by ``feature_sampled``, as the producers).
+    """
     out = []
     for i, r in enumerate(rows.to_dict("records")):
         when = pd.Timestamp(r["event_time"]).floor("us").to_pydatetime()
+        decision_id = r.get("decision_id", f"dec-{r['transaction_id']}")
+        sampled = bool(features) and feature_sampled(decision_id, sample_rate)
         out.append(
             {
-                "decision_id": r.get("decision_id", f"dec-{r['transaction_id']}"),
+                "decision_id": decision_id,
                 "transaction_id": r["transaction_id"],
                 "event_time": when,
                 "card_token": r.get("card_token", f"tok_{i % 50}"),
@@ -26,6 +39,7 @@ def decision_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
                 "degraded": bool(r["degraded"]),
                 "source": r.get("source", "api"),
                 "scored_at": when,
+                "features": {c: float(r[c]) for c in features} if sampled else None,
             }
         )
     return out

@@ -14,18 +14,22 @@ from sqlalchemy import Engine, func, select
 from fraudlens.kafka import EventProducer
 from fraudlens.records.sink import run_decision_sink
 from fraudlens.records.tables import decisions
+from fraudlens.scoring.feature_sample import feature_sampled
 from fraudlens.scoring.result import Reason
 from fraudlens.scoring.stream import DecisionEvent
 from fraudlens.settings import KafkaSettings, Settings
 
 pytestmark = pytest.mark.integration
 N = 3000
+RATE = 0.1  # share of decisions that carry their feature vector
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _decision(i: int) -> DecisionEvent:
+    decision_id = f"dec-sink-{i:06d}"
+    sampled = feature_sampled(decision_id, RATE)
     return DecisionEvent(
-        decision_id=f"dec-sink-{i:06d}",
+        decision_id=decision_id,
         transaction_id=f"tx-sink-{i:06d}",
         event_time=T0 + timedelta(seconds=i),
         card_token=f"tok_sink_{i % 97:04d}",
@@ -36,6 +40,7 @@ def _decision(i: int) -> DecisionEvent:
         degraded=False,
         scored_at=T0 + timedelta(seconds=i, milliseconds=5),
         source="stream" if i % 2 else "api",
+        features={"amount": float(i), "km": float("nan")} if sampled else None,
     )
 
 
@@ -101,3 +106,17 @@ def test_sink_survives_sigkill_with_exactly_one_row_per_decision(
         ).one()
     assert stored_event.decision == "review" and stored_event.source == "api"
     assert stored_event.event_time == T0 + timedelta(seconds=50)
+    # The sampled decisions' vectors are stored with them (NaN as null), the others none.
+    with records_engine.connect() as conn:
+        vectors = dict(
+            conn.execute(
+                select(decisions.c.decision_id, decisions.c.features).where(
+                    decisions.c.features.is_not(None)
+                )
+            ).all()
+        )
+    assert set(vectors) == {
+        f"dec-sink-{i:06d}" for i in range(N) if feature_sampled(f"dec-sink-{i:06d}", RATE)
+    }
+    first = min(vectors)
+    assert vectors[first] == {"amount": float(int(first[-6:])), "km": None}

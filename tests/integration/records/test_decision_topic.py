@@ -146,6 +146,8 @@ def test_api_decisions_reach_postgres_and_the_parquet_log(
     assert rows["dec-api-0003"].source == "api"
     assert rows["dec-api-0003"].rule_hits == ["velocity_limit"]
     assert rows["dec-api-0004"].rule_hits == [] and rows["dec-api-0004"].decision == "approve"
+    # records.feature_sample_rate defaults to 1: every vector reaches PostgreSQL
+    assert all(r.features == {"amount": 12.5} for r in rows.values())
 
 
 def test_the_setting_picks_the_sink(kafka_settings: KafkaSettings, tmp_path: Path) -> None:

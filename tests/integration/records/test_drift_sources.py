@@ -2,9 +2,11 @@
 
 One day of decisions (some degraded, some without a score, some the day
 before) and their labels are written to both places: the Parquet decision log
-and label store of a laptop, and the records database the sink fills. Both
+and label store of a laptop, and the records database the sink fills (with
+the feature vectors of half the decisions, sampled by decision id). Both
 sources must give the same window, the same labels and the same matured-label
-metrics; the drift check on PostgreSQL tests the score (it keeps no features).
+metrics; the drift check on PostgreSQL tests the sampled decisions' features
+and score, or the score only when too few vectors were sampled.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from drift.synthetic import decision_rows, synthetic_rows
 from fraudlens.errors import ConfigError
 from fraudlens.records import LabelRecord, add_labels, upsert_decisions
 from fraudlens.scoring.decision_log import FEATURE_PREFIX, ParquetLog
+from fraudlens.scoring.feature_sample import feature_sampled
 from fraudlens.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -39,6 +42,7 @@ COLUMNS = {"amount": "float64", "count_1d": "int64", "is_night": "int64", "km": 
 DAY = pd.Timestamp("2026-07-10", tz="UTC")
 WINDOW = Window(DAY.to_pydatetime(), (DAY + timedelta(days=1)).to_pydatetime())
 AS_OF = (DAY + timedelta(days=9)).to_pydatetime()  # DAY's labels have matured (7 + 1 days)
+RATE = 0.5  # share of decisions whose feature vector reaches PostgreSQL
 
 
 def _rows() -> pd.DataFrame:
@@ -88,7 +92,7 @@ def _write_parquet(settings: Settings, rows: pd.DataFrame, labels: list[LabelRec
 
 def _write_records(engine: Engine, rows: pd.DataFrame, labels: list[LabelRecord]) -> None:
     with engine.begin() as conn:
-        upsert_decisions(conn, decision_records(rows))
+        upsert_decisions(conn, decision_records(rows, list(COLUMNS), RATE))
         add_labels(conn, labels)
 
 
@@ -145,6 +149,26 @@ def test_both_sources_give_the_same_window(
     assert hours.min() <= 2 and hours.max() >= 21  # spread over the day, not its first rows
 
 
+def test_the_records_source_gives_the_sampled_decisions_with_their_features(
+    stores: tuple[Settings, ParquetSource, RecordsSource],
+) -> None:
+    _, parquet, records = stores
+    start, end = WINDOW.start, WINDOW.end
+    scored = parquet.decisions(start, end, scored_only=True).set_index("decision_id")
+    sampled = {i for i in scored.index if feature_sampled(i, RATE)}
+    assert 500 < len(sampled) < 700  # about half of 1,185
+    with_features = records.decisions(start, end, scored_only=True, features=True)
+    assert _ids(with_features) == sampled
+    named = [FEATURE_PREFIX + c for c in COLUMNS]
+    got = with_features.set_index("decision_id").sort_index()
+    pd.testing.assert_frame_equal(
+        got[named], scored.loc[sorted(sampled), named].astype("float64"), check_names=False
+    )
+    # a sample of the window comes from the decisions with a vector first
+    few = records.decisions(start, end, scored_only=True, at_most=300, features=True)
+    assert len(few) == 300 and _ids(few) <= sampled and few[named].notna().all().all()
+
+
 def test_both_sources_give_the_same_labels_and_metrics(
     stores: tuple[Settings, ParquetSource, RecordsSource],
 ) -> None:
@@ -163,7 +187,7 @@ def test_both_sources_give_the_same_labels_and_metrics(
     assert perf_pg.average_precision == pytest.approx(1.0)  # the frauds are the top scores
 
 
-def test_drift_check_on_postgresql_tests_the_score(
+def test_drift_check_on_postgresql_tests_the_sampled_features(
     stores: tuple[Settings, ParquetSource, RecordsSource],
 ) -> None:
     settings, parquet, records = stores
@@ -175,6 +199,22 @@ def test_drift_check_on_postgresql_tests_the_score(
     on_pg = DriftMonitor(settings, source=records).check_frame(
         read_window(settings, WINDOW, records), reference, WINDOW
     )
+    sampled = read_window(settings, WINDOW, records)["decision_id"]
+    assert all(feature_sampled(i, RATE) for i in sampled) and 500 < on_pg.rows < 700
+    assert on_pg.status == "drift" and {"amount", "score"} <= set(on_pg.moved)
+    assert {"count_1d", "is_night", "km"}.isdisjoint(on_pg.moved)  # unshifted: not flagged
+    assert not any("not in the decisions read" in n for n in on_pg.notes)
+
+
+def test_too_few_sampled_vectors_give_a_score_only_check(
+    records_engine: Engine, stores: tuple[Settings, ParquetSource, RecordsSource]
+) -> None:
+    settings, _, _ = stores
+    reference = Reference("5", list(COLUMNS), synthetic_rows(1500, seed=11, columns=COLUMNS))
+    sparse = RecordsSource(records_engine, min_feature_rows=1000)  # ~600 sampled in WINDOW
+    frame = read_window(settings, WINDOW, sparse)
+    assert len(frame) == 1185 and "amount" not in frame.columns
+    on_pg = DriftMonitor(settings, source=sparse).check_frame(frame, reference, WINDOW)
     assert on_pg.status == "drift" and on_pg.moved == ["score"] and on_pg.rows == 1185
     assert any("not in the decisions read" in n and "amount" in n for n in on_pg.notes)
 
@@ -191,6 +231,7 @@ def test_the_setting_picks_the_source(records_engine: Engine, tmp_path: Path) ->
     assert isinstance(
         pick(records={"decision_sink": "kafka"}, drift={"source": "parquet"}), ParquetSource
     )
-    assert isinstance(pick(drift={"source": "records"}), RecordsSource)
+    chosen = pick(drift={"source": "records", "min_window_rows": 321})
+    assert isinstance(chosen, RecordsSource) and chosen.min_feature_rows == 321
     with pytest.raises(ConfigError, match="drift.source"):
         decision_source(Settings(data_dir=tmp_path, drift={"source": "records"}))

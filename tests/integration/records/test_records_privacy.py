@@ -43,6 +43,7 @@ def _decision(tx: str, card: str, days_ago: int) -> dict[str, object]:
         "degraded": False,
         "source": "api",
         "scored_at": when,
+        "features": {"amount": 12.0, "km": 3.5},  # a sampled vector: erased with its row
     }
 
 
@@ -99,6 +100,7 @@ def test_erasure_deletes_the_customers_rows_and_keeps_the_others(
     assert _count(records_engine, labels, labels.c.transaction_id.in_(["a1", "a2"])) == 0
     assert _count(records_engine, cases, cases.c.card_token == CARD_A) == 0
     assert _count(records_engine, decisions) == 2 and _count(records_engine, labels) == 2
+    assert _count(records_engine, decisions, decisions.c.features.is_not(None)) == 2  # B's
     assert _count(records_engine, cases) == 1 and _count(records_engine, case_events) == 2
     again = erase_customer(
         settings, "C1", erasers=[RecordsEraser(settings)], audit=AuditLog(tmp_path / "a2.jsonl")
