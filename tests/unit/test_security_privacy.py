@@ -121,7 +121,10 @@ def test_erase_customer_everywhere(stores: Settings) -> None:
     assert next(r for r in report.stores if r.store == "online_store").rows_removed == 0
     for path in d.rglob("*.parquet"):  # no trace of the card tokens or the customer id
         data = path.read_bytes()
-        assert b"a" * 32 not in data and b"b" * 32 not in data and b"C1" not in data
+        assert b"a" * 32 not in data and b"b" * 32 not in data
+        # A two-byte id can turn up by chance in compressed bytes: look for it as a value.
+        values = pq.read_table(path).to_pylist()
+        assert not [row for row in values if "C1" in row.values()], path
 
     audit_path = d / "audit" / "audit.jsonl"
     assert verify(audit_path).ok
