@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 import typer
@@ -16,6 +17,21 @@ from fraudlens.settings import Settings
 
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+HistoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--source",
+        help="Folder with transactions/labels Parquet (default: the history training "
+        "reads: DATA_DIR/sim or DATA_DIR/import, see docs/import.md).",
+    ),
+]
+
+
+def history_folder(settings: Settings, source: Path | None) -> Path:
+    """``source``, or the history folder training reads (simulated or imported)."""
+    from fraudlens.history import find_history
+
+    return source or find_history(settings.data_dir, settings.training.history_dir).folder
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fraudlens.cli.common import console, friendly, settings_of
+from fraudlens.cli.common import HistoryOption, console, friendly, history_folder, settings_of
 
 labels_app = typer.Typer(help="Fraud labels of the history: how late they arrive.")
 
@@ -17,13 +16,7 @@ labels_app = typer.Typer(help="Fraud labels of the history: how late they arrive
 @friendly
 def labels_delay(
     ctx: typer.Context,
-    source: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder with transactions/labels Parquet (default: the history training "
-            "reads: DATA_DIR/sim or DATA_DIR/import, see docs/import.md)."
-        ),
-    ] = None,
+    source: HistoryOption = None,
     coverage: Annotated[
         float,
         typer.Option(
@@ -47,10 +40,9 @@ def labels_delay(
     job restart with --no-snapshot and a retrain (docs/features.md).
     """
     from fraudlens.features.label_delay import label_delay_report
-    from fraudlens.history import find_history
 
     settings = settings_of(ctx)
-    folder = source or find_history(settings.data_dir, settings.training.history_dir).folder
+    folder = history_folder(settings, source)
     report = label_delay_report(folder, settings.feast.max_label_delay_days, coverage)
     out = report.as_dict() | {"configured_days": settings.features.matured_delay_days}
     console.print_json(json.dumps(out))

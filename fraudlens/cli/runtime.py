@@ -5,12 +5,11 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fraudlens.cli.common import console, friendly, settings_of
+from fraudlens.cli.common import HistoryOption, console, friendly, history_folder, settings_of
 from fraudlens.settings import Settings
 
 app = typer.Typer()
@@ -61,20 +60,13 @@ def features_apply(ctx: typer.Context) -> None:
 @friendly
 def features_backfill(
     ctx: typer.Context,
-    source: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder with transactions/labels Parquet (default: the history training "
-            "reads: DATA_DIR/sim or DATA_DIR/import, see docs/import.md)."
-        ),
-    ] = None,
+    source: HistoryOption = None,
 ) -> None:
     """Recompute every feature state and per-transaction feature row with Spark (offline store)."""
     from fraudlens.features.batch import backfill
-    from fraudlens.history import find_history
 
     settings = settings_of(ctx)
-    folder = source or find_history(settings.data_dir, settings.training.history_dir).folder
+    folder = history_folder(settings, source)
     result = backfill(settings, folder / "transactions.parquet", folder / "labels.parquet")
     console.print(result)
 
