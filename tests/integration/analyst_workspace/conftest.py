@@ -8,19 +8,16 @@ does not score); the database, broker, audit chain, publisher and browser are re
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
+from browser import ResponseRecorder, chromium, served, signed_in
 from cases_data import stored_features
 from fake_api import fake_api_context, fake_service
 from sqlalchemy import Engine
 from workspace_app import Workspace
 
-from fraudlens.kafka import free_port
 from fraudlens.records.api_keys import PgKeyStore
 from fraudlens.records.audit import PgAuditLog
 from fraudlens.scoring.rule_store import FileRuleStore
@@ -32,28 +29,7 @@ from ray_apps.admin import AdminContext
 from ray_apps.api import create_api
 from ray_apps.labels import KafkaLabelPublisher
 
-CHROMIUM = "/usr/bin/chromium"
 ROLES = {"ana1": "analyst", "ana2": "analyst", "boss": "admin", "pay": "scorer"}
-
-
-class ResponseRecorder:
-    """ASGI wrapper keeping every response body, for the PAN guard."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.bodies: list[tuple[str, bytes]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        chunks: list[bytes] = []
-
-        async def keep(message: Any) -> None:
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    self.bodies.append((str(scope.get("path")), b"".join(chunks)))
-            await send(message)
-
-        await self.app(scope, receive, keep)
 
 
 def _unused(*_: Any) -> Any:
@@ -97,31 +73,19 @@ def workspace(
             WorkspaceSettings(secure_cookie=False),  # plain http on localhost
         ),
     )
-    port = free_port()
     recorder = ResponseRecorder(create_api(ctx))
-    server = uvicorn.Server(
-        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the workspace app did not start")
-        time.sleep(0.05)
     try:
-        yield Workspace(
-            f"http://127.0.0.1:{port}/workspace",
-            keys,
-            records_engine,
-            module_kafka_settings,
-            audit,
-            desk,
-            recorder.bodies,
-        )
+        with served(recorder) as url:
+            yield Workspace(
+                f"{url}/workspace",
+                keys,
+                records_engine,
+                module_kafka_settings,
+                audit,
+                desk,
+                recorder.bodies,
+            )
     finally:
-        server.should_exit = True
-        thread.join(10)
         publisher.close()
         for path, body in recorder.bodies:
             pan_guard.scan_text(body.decode(errors="replace"), f"workspace response {path}")
@@ -131,14 +95,8 @@ def workspace(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -147,12 +105,8 @@ def sign_in(workspace: Workspace, browser: Any) -> Iterator[Callable[[str], Any]
     contexts: list[Any] = []
 
     def make(key_id: str) -> Any:
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{workspace.url}/sign-in")
-        page.fill("input[name=api_key]", workspace.keys[key_id])
-        page.click("button[type=submit]")
+        page = signed_in(browser, workspace.url, workspace.keys[key_id])
+        contexts.append(page.context)
         return page
 
     yield make

@@ -1,12 +1,13 @@
-"""An analyst's verdict reaches the terminal's fraud count on the next score of that terminal.
+"""An analyst's verdict in the browser reaches the terminal's fraud count on the next score.
 
 The whole path is real except the model (the package's small logistic fake):
 the review decision goes through the records sink's writer (which opens the
-case), the analyst confirms fraud with the workspace's ``CaseDesk`` (label in
-PostgreSQL, on the labels topic, audited), the stream feature job folds the
-transactions and that label into the Feast online store, and the scoring
-service reads the terminal's features from it for the terminal's next
-transactions: one before the label arrived (count 0), one after (count 1).
+case), an analyst signs in to the workspace in Chromium, opens the top case
+and marks it fraud (label in PostgreSQL, on the labels topic, audited), the
+stream feature job folds the transactions and that label into the Feast
+online store, and the same scoring service reads the terminal's features
+from it for the terminal's next transactions: one before the label arrived
+(count 0), one after (count 1).
 """
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from browser import ResponseRecorder, chromium, served, signed_in
+from fake_api import fake_api_context
+from sqlalchemy import Engine, select
 
 from fraudlens.features.stream import run_stream_job
 from fraudlens.kafka import EventProducer
 from fraudlens.kafka.consumer import ConsumedEvent
 from fraudlens.records.audit import PgAuditLog
 from fraudlens.records.sink import DecisionWriter
+from fraudlens.records.tables import labels
 from fraudlens.schema import Transaction
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.adapters import FeastFeatures
 from fraudlens.scoring.fakes import FakeLoader, FakeModel
 from fraudlens.scoring.stream import decision_event
-from fraudlens.settings import Settings
+from fraudlens.security.auth import Authenticator, generate_api_key
+from fraudlens.settings import ApiKeyEntry, Settings, WorkspaceSettings
 from fraudlens.workspace import CaseDesk
+from fraudlens.workspace.web import WorkspaceContext
+from ray_apps.api import create_api
 from ray_apps.labels import KafkaLabelPublisher
 
 pytestmark = pytest.mark.integration
@@ -57,7 +65,7 @@ def _txn(tid: str, card: str, when: datetime, amount: float = 80.0) -> Transacti
 
 
 def test_analyst_fraud_label_counts_on_the_next_score(
-    feature_settings: Settings, records_engine: Engine
+    feature_settings: Settings, records_engine: Engine, pan_guard: Any
 ) -> None:
     kafka = feature_settings.kafka
     model = FakeModel(
@@ -90,11 +98,36 @@ def test_analyst_fraud_label_counts_on_the_next_score(
 
     verdict_time = DAY + timedelta(days=1, hours=8)
     publisher = KafkaLabelPublisher(kafka)
-    desk = CaseDesk(
-        records_engine, publisher, PgAuditLog(records_engine), clock=lambda: verdict_time
+    audit = PgAuditLog(records_engine)
+    desk = CaseDesk(records_engine, publisher, audit, clock=lambda: verdict_time)
+    _, key, digest = generate_api_key("ana")
+    authenticator = Authenticator({"ana": ApiKeyEntry(role="analyst", sha256=digest)})
+    app = ResponseRecorder(
+        create_api(
+            fake_api_context(
+                service,
+                labels=publisher,
+                authenticator=authenticator,
+                workspace=WorkspaceContext.ready(
+                    records_engine, desk, authenticator, WorkspaceSettings(secure_cookie=False)
+                ),
+            )
+        )
     )
-    desk.act(event.decision_id, "api_key:ana", "fraud", "confirmed with the cardholder")
+    with served(app) as url, chromium() as browser:
+        page = signed_in(browser, f"{url}/workspace", key)
+        page.locator("a.case-link").first.click()
+        assert page.locator("#transaction-id").inner_text() == "loop-1"
+        page.fill("textarea[name=note]", "confirmed with the cardholder")
+        page.click("#mark-fraud")
+        assert page.locator("#case-resolution").inner_text() == "fraud"
     publisher.close()
+    with records_engine.connect() as conn:
+        stored = conn.execute(select(labels).where(labels.c.transaction_id == "loop-1")).one()
+    assert (stored.is_fraud, stored.source, stored.author) == (True, "analyst", "api_key:ana")
+    assert audit.verify().problems == []
+    for path, body in app.bodies:
+        pan_guard.scan_text(body.decode(errors="replace"), f"workspace response {path}")
 
     stats = run_stream_job(
         feature_settings,
