@@ -22,7 +22,7 @@ KEY_ID = "demoanalyst"  # names the key in the audit trail: api_key:demoanalyst
 
 
 def workspace_step(state: DemoState, console: Console) -> None:
-    """Print the workspace URL and the top open cases the records sink opened."""
+    """Print the workspace URL and the top open cases (one per card group) the sink opened."""
     from fraudlens.records import records_engine
     from fraudlens.workspace import QueueFilter, list_queue
     from fraudlens.workspace.overview import overview
@@ -30,10 +30,12 @@ def workspace_step(state: DemoState, console: Console) -> None:
     console.rule("7. analyst workspace: the review queue")
     settings = state.settings
     with records_engine(settings) as engine, engine.connect() as conn:
-        rows = list_queue(conn, QueueFilter(), limit=SHOWN)
+        rows = list_queue(conn, QueueFilter(grouped=True), limit=SHOWN)
         waiting = overview(conn).queue_size
     title = f"top open cases ({waiting:,} waiting for an analyst)"
-    table = Table("case", "score", "amount", "rules hit", "card (token, last four)", title=title)
+    table = Table(
+        "case", "score", "amount", "rules hit", "card (token, last four)", "its group", title=title
+    )
     for row in rows:
         facts = row["transaction"] or {}
         amount = facts.get("amount")
@@ -43,6 +45,7 @@ def workspace_step(state: DemoState, console: Console) -> None:
             "" if amount is None else f"{amount:,.2f}",
             ", ".join(row["rule_hits"]),
             row["card_token"][:16] + "... " + (facts.get("card_last4") or ""),
+            f"{row['group_size']} case" + ("s" if row["group_size"] > 1 else ""),
         )
     console.print(table)
     print_sign_in(settings, console)

@@ -1,11 +1,15 @@
 """Workspace metrics for Prometheus, computed from PostgreSQL at each scrape.
 
 Every replica answers the same figures (they come from the shared database,
-not from per-process counters), so a scrape of any replica is right.
+not from per-process counters), so a scrape of any replica is right. The
+endpoint needs no credentials, so a replica reads the database at most once
+per ``min_interval`` seconds and answers scrapes in between from that read.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,11 +32,30 @@ METRICS: tuple[tuple[str, str], ...] = (
 class WorkspaceCollector(Collector):
     """Queue size, oldest open case age, cases past the SLA and verdicts per analyst."""
 
-    def __init__(self, engine: Callable[[], Engine], sla_minutes: int) -> None:
-        self.engine = engine  # called at each scrape: the database opens on first use
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        sla_minutes: int,
+        min_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine  # called at each read: the database opens on first use
         self.sla_minutes = sla_minutes
+        self.min_interval = min_interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: tuple[float, list[Metric]] | None = None
 
     def collect(self) -> Iterator[Metric]:
+        """The figures of the last read, read again when older than ``min_interval``."""
+        with self._lock:
+            now = self.clock()
+            if self._last is None or now - self._last[0] >= self.min_interval:
+                self._last = (now, list(self._read()))
+            metrics = self._last[1]
+        yield from metrics
+
+    def _read(self) -> Iterator[Metric]:
         """Read the figures (one short query each)."""
         now = datetime.now(UTC)
         waiting = cases.c.status.in_(("open", "escalated"))

@@ -167,3 +167,44 @@ def test_overview_page_draws_alerts_verdicts_and_model_or_rules() -> None:
     assert html.count('<svg class="chart"') == 3
     assert "06-03 1 of 2, 06-04 1 of 1" in html
     assert "<title>model: 2</title>" in html and "<title>rules: 0</title>" in html
+
+
+def test_public_metrics_read_the_database_at_most_once_per_interval() -> None:
+    from fraudlens.workspace.metrics import WorkspaceCollector
+
+    reads: list[int] = []
+
+    class Result:
+        def all(self) -> list[Any]:
+            return []
+
+        def scalar_one(self) -> int:
+            return len(reads)
+
+    class Conn:
+        def __enter__(self) -> Conn:
+            reads.append(1)
+            return self
+
+        def __exit__(self, *_: Any) -> None:
+            return None
+
+        def execute(self, _: Any) -> Result:
+            return Result()
+
+    class Engine:
+        def connect(self) -> Conn:
+            return Conn()
+
+    now = [100.0]
+    collector = WorkspaceCollector(lambda: Engine(), 30, min_interval=10.0, clock=lambda: now[0])  # type: ignore[arg-type, return-value]
+
+    def breached() -> float:
+        (metric,) = [m for m in collector.collect() if m.name.endswith("sla_breached_cases")]
+        return metric.samples[0].value
+
+    assert [breached() for _ in range(50)] == [1.0] * 50  # a burst of scrapes: one read
+    now[0] += 9.9
+    assert breached() == 1.0 and len(reads) == 1
+    now[0] += 0.1
+    assert breached() == 2.0 and len(reads) == 2  # the interval passed: read again

@@ -53,7 +53,7 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
                 min_age_minutes=_number(args.get("min_age"), "min_age_minutes"),
                 max_age_minutes=_number(args.get("max_age"), "max_age_minutes"),
                 sort=args.get("sort") or "score",
-                grouped=args.get("grouped") == "1",
+                grouped=_grouped(args.get("view")),
             )
         except ValidationError as exc:
             return kit.refused(422, f"{exc.field}: {exc.reason}", session)
@@ -171,6 +171,15 @@ def add_case_routes(router: APIRouter, kit: PageKit, ctx: WorkspaceContext) -> N
             ),
         }
         return kit.page("overview.html", session=session, figures=figures, charts=charts)
+
+
+def _grouped(view: str | None) -> bool:
+    """The queue's ``view``: one row per card group (the default) or every case."""
+    if view in (None, "", "groups"):
+        return True
+    if view == "cases":
+        return False
+    raise ValidationError("view", f"{redact(view)[:32]!r} is not one of ['groups', 'cases']")
 
 
 def _number(value: str | None, name: str) -> float | None:

@@ -82,5 +82,7 @@ def test_demo_ends_with_the_workspace_and_open_cases(
     text = console.export_text()
     assert "http://127.0.0.1:8000/workspace" in text
     assert "demo-1" in text and "a2" in text  # the top open cases
-    assert state.summary["workspace"] == {"open_cases": 5, "open_cases_shown": 5}
+    # one row per card group: {a1, a2}, {a3} and {b2, demo-1}
+    assert state.summary["workspace"] == {"open_cases": 5, "open_cases_shown": 3}
+    assert text.count("2 cases") == 2 and "1 case " in text
     assert "5 waiting for an analyst" in text

@@ -83,6 +83,16 @@ def _csrf(page: Any) -> str:
 def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> None:
     page = sign_in("ana1")
     assert page.url.endswith("/workspace/queue")
+    # One row per card group by default (a1 and a2 are one card's within the window).
+    grouped = page.locator("tr.case-row").all_inner_texts()
+    assert len(grouped) == 4 and grouped[0].startswith("a2") and "a1" not in "".join(grouped)
+    assert grouped[0].split("\t")[7] == "2"  # the group's size
+    page.select_option("select[name=view]", "cases")
+    page.click("form.filters button[type=submit]")
+    assert len(page.locator("tr.case-row").all_inner_texts()) == 5
+    page.goto(f"{workspace.url}/queue?view=every")
+    assert "view: 'every' is not one of" in page.content()
+    page.goto(f"{workspace.url}/queue")
     page.locator("a.case-link").first.click()
     assert page.locator("#transaction-id").inner_text() == "a2"
     assert page.locator("#card-last4").inner_text() == "4242"  # truncated PAN, never more
