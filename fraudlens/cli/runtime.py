@@ -127,8 +127,31 @@ def stream_score(
 
 @app.command()
 @friendly
-def serve(ctx: typer.Context) -> None:
+def serve(
+    ctx: typer.Context,
+    broker: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the embedded broker (in memory) for this run's decisions and "
+            "analysts' labels, instead of kafka.bootstrap_servers (one machine only)."
+        ),
+    ] = False,
+) -> None:
     """Start the scoring API on a local Ray Serve (Ctrl-C stops it)."""
     from ray_apps.run import serve_local
 
-    serve_local(settings_of(ctx), blocking=True, stop_event=_stop_on_signals())
+    settings = settings_of(ctx)
+    if not broker:
+        serve_local(settings, blocking=True, stop_event=_stop_on_signals())
+        return
+    from fraudlens.kafka import EmbeddedBroker, ensure_topics
+
+    with EmbeddedBroker(settings.data_dir / "broker") as running:
+        kafka = settings.kafka.model_copy(update={"bootstrap_servers": running.bootstrap_servers})
+        ensure_topics(kafka)
+        console.print(f"embedded broker at {running.bootstrap_servers}")
+        serve_local(
+            settings.model_copy(update={"kafka": kafka}),
+            blocking=True,
+            stop_event=_stop_on_signals(),
+        )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -52,6 +54,17 @@ def workspace_step(state: DemoState, console: Console) -> None:
     state.summary["workspace"] = {"open_cases": waiting, "open_cases_shown": len(rows)}
 
 
+def _fraudlens() -> str:
+    """The ``fraudlens`` command of this environment, relative to here when it is below."""
+    command = Path(sys.executable).parent / "fraudlens"
+    if not command.exists():
+        return "fraudlens"
+    try:
+        return shlex.quote(str(command.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(command))
+
+
 def print_sign_in(settings: Settings, console: Console) -> None:
     """Print how to open the workspace on this data dir with a new throwaway analyst key."""
     from fraudlens.security import generate_api_key
@@ -62,15 +75,12 @@ def print_sign_in(settings: Settings, console: Console) -> None:
     serve = settings.serve
     url = f"http://{serve.host}:{serve.port}/workspace/sign-in"
     lines = [
-        "To work these cases in the analyst workspace (docs/workspace.md):",
-        "1. in a second terminal, start a broker for the verdicts (labels):",
-        f"   {data_dir} fraudlens broker",
-        "2. in a third one, serve the API and the workspace with a throwaway analyst key",
-        "   (plain http on this machine, so the session cookie is not https-only):",
-        "   run the `export FRAUDLENS_KAFKA__BOOTSTRAP_SERVERS=...` line that step 1 prints, then",
+        "To work these cases in the analyst workspace (docs/workspace.md), serve the API and",
+        "the workspace with a throwaway analyst key and an embedded broker for the verdicts",
+        "(plain http on this machine, so the session cookie is not https-only):",
         f"   {data_dir} FRAUDLENS_SECURITY__API_KEYS={shlex.quote(keys)} "
-        "FRAUDLENS_WORKSPACE__SECURE_COOKIE=false fraudlens serve",
-        f"3. open {url} and sign in with the analyst key:",
+        f"FRAUDLENS_WORKSPACE__SECURE_COOKIE=false {_fraudlens()} serve --broker",
+        f"then open {url} and sign in with the analyst key:",
         f"   {key}",
         "   (shown only here, not in the log file or the summary; with a key configured,",
         "   /v1/score also asks for one: docs/security.md)",
