@@ -25,6 +25,7 @@ from fraudlens.deploy.dockerfile import dockerfile_rules, hadolint
 from fraudlens.deploy.k8s import validate_core, validate_metadata
 from fraudlens.deploy.kuberay_rules import kuberay_rules, serve_capacity
 from fraudlens.deploy.kustomize import Manifest, object_id, render
+from fraudlens.deploy.offline_store import offline_store_problems
 from fraudlens.deploy.policy import policy_problems
 from fraudlens.deploy.problems import Problem
 from fraudlens.deploy.serve import (
@@ -143,6 +144,7 @@ def check_bundle(
         if obj.get("kind") == "RayService":
             problems += _serve_problems(obj, here, repo_root)
     problems += policy_problems(bundle, where, EXTERNAL_SECRETS)
+    problems += offline_store_problems(bundle, where)
     env = manifest_env(bundle) | {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
     problems += settings_env_problems(env, where, Settings, pending_settings)
     problems += production_env_problems(env, where, Settings)

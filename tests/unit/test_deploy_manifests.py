@@ -21,6 +21,7 @@ from fraudlens.deploy.check import (
 )
 from fraudlens.deploy.k8s import validate_core
 from fraudlens.deploy.kuberay_rules import kuberay_rules, serve_capacity
+from fraudlens.deploy.offline_store import offline_store_problems
 from fraudlens.deploy.policy import policy_problems
 from fraudlens.deploy.problems import Problem
 from fraudlens.deploy.settings_env import (
@@ -185,6 +186,13 @@ def _mutations() -> list[tuple[str, Callable[[Bundle], None], str]]:
     def cron(b: Bundle) -> dict[str, Any]:
         return _get(b, "RayCronJob")["spec"]
 
+    def train_head(b: Bundle) -> dict[str, Any]:
+        return _get(b, "RayJob")["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+
+    def features(b: Bundle) -> dict[str, Any]:
+        deployment = _get(b, "Deployment", "fraudlens-stream-features")
+        return deployment["spec"]["template"]["spec"]
+
     return [
         ("head schedules work", set_(head, "num-cpus", "1"), 'num-cpus: must be "0"'),
         ("min above max", set_(worker, "minReplicas", 20), "need 0 <= minReplicas (20)"),
@@ -330,6 +338,31 @@ def _mutations() -> list[tuple[str, Callable[[Bundle], None], str]]:
             lambda b: _get(b, "RayService")["metadata"].__setitem__("name", "x" * 48),
             "longer than 47",
         ),
+        (
+            "offline rows on the pod's disk",
+            lambda b: _get(b, "ConfigMap")["data"].pop("FRAUDLENS_FEAST__OFFLINE_PATH"),
+            "runs `fraudlens stream features` but FRAUDLENS_FEAST__OFFLINE_PATH is not set",
+        ),
+        (
+            "training without the offline store",
+            lambda b: train_head(b)["containers"][0]["volumeMounts"].pop(),
+            "container ray-head does not mount FRAUDLENS_FEAST__OFFLINE_PATH",
+        ),
+        (
+            "offline store on an emptyDir",
+            lambda b: (
+                features(b)["volumes"][1].__setitem__("emptyDir", {})
+                or features(b)["volumes"][1].pop("persistentVolumeClaim")
+            ),
+            "/var/lib/fraudlens-offline is volume 'feast-offline', not a PersistentVolumeClaim",
+        ),
+        (
+            "offline store on one node",
+            lambda b: _get(b, "PersistentVolumeClaim")["spec"].__setitem__(
+                "accessModes", ["ReadWriteOnce"]
+            ),
+            "'fraudlens-feast-offline' must be ReadWriteMany",
+        ),
     ]
 
 
@@ -343,6 +376,7 @@ def test_each_breakage_is_caught(
     mutate(bundle)
     version = ray_version()
     problems = policy_problems(bundle, "prod", EXTERNAL_SECRETS)
+    problems += offline_store_problems(bundle, "prod")
     problems += settings_env_problems(manifest_env(bundle), "prod", Settings, PENDING_SETTINGS)
     secrets = {name: ("Secret fraudlens-secrets", None) for name in SECRET_ENV}
     problems += production_env_problems(manifest_env(bundle) | secrets, "prod", Settings)
