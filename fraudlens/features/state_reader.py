@@ -4,10 +4,14 @@
 
 - ``RedisStateReader`` (the production store): Feast's own Redis layout read
   directly. Key = ``serialize_entity_key`` (version 3) + project; hash field
-  = ``_mmh3("{view}:{feature}")``. One pipelined HMGET per unique card and
-  terminal of the batch, in one round trip, then ``bytes_val`` of each
-  ``ValueProto``. No per-entity ``EntityKey`` protos, no response building:
-  those were half of a batched ``get_online_features`` here.
+  = ``_mmh3("{view}:{feature}")``. One server-side script does an HGET per
+  unique card and terminal of the batch and answers one array (one reply to
+  parse instead of one per key: about half the client's time), then
+  ``bytes_val`` of each ``ValueProto``. Where scripts cannot run (a Redis
+  Cluster, whose keys of a batch sit in many slots, or an ACL without
+  ``EVALSHA``) one pipelined HMGET per key, in one round trip. No per-entity
+  ``EntityKey`` protos, no response building: those were half of a batched
+  ``get_online_features`` here.
 - ``SqliteStateReader`` (the embedded store): the same keys (without the
   project), one ``SELECT ... WHERE entity_key IN (...)`` per view and per
   ``SQLITE_CHUNK`` keys.
@@ -29,6 +33,7 @@ age. An entity the store does not hold (a new card) reads as None.
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import weakref
@@ -41,6 +46,8 @@ from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB
 CARD_VIEW = "card_state"
 TERMINAL_VIEW = "terminal_state"
 STATE_REFS = [f"{CARD_VIEW}:{CARD_BLOB}", f"{TERMINAL_VIEW}:{TERMINAL_BLOB}"]
+
+logger = logging.getLogger(__name__)
 
 Blobs = dict[str, list[Any]]
 
@@ -128,8 +135,19 @@ def _check_key_version(config: Any) -> None:
         )
 
 
+# KEYS: the cards' then the terminals' keys; ARGV: how many cards, the two hash fields.
+READ_SCRIPT = """
+local cards = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGET', key, i <= cards and ARGV[2] or ARGV[3])
+end
+return out
+"""
+
+
 class RedisStateReader:
-    """Feast's Redis layout, read with one pipelined HMGET per unique entity.
+    """Feast's Redis layout, read by one script call (or one pipelined HMGET per entity).
 
     Uses the redis-py client Feast's ``RedisOnlineStore`` holds (same
     connection string, pool and options).
@@ -157,6 +175,9 @@ class RedisStateReader:
             _mmh3(f"{self._terminal.name}:{LEGACY_FIELDS[TERMINAL_VIEW]}"),
         ]
         self._pattern = b"*" + re.sub(rb"([][*?\\])", rb"\\\1", project)
+        self._script = (
+            None if _is_cluster(self._client) else self._client.register_script(READ_SCRIPT)
+        )
 
     def legacy_rows(self) -> int:
         """Entities with previous-release state and no blob, among up to ``PROBE_KEYS`` keys.
@@ -191,24 +212,51 @@ class RedisStateReader:
         unique_cards = list(dict.fromkeys(cards))
         unique_terminals = list(dict.fromkeys(terminals))
         card_key, terminal_key = self._card.key, self._terminal.key
-        card_field, terminal_field = self._card_field, self._terminal_field
+        keys = [*map(card_key, unique_cards), *map(terminal_key, unique_terminals)]
         try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for card in unique_cards:
-                    pipe.hmget(card_key(card), card_field)
-                for terminal in unique_terminals:
-                    pipe.hmget(terminal_key(terminal), terminal_field)
-                replies = pipe.execute()
+            replies = self._fetch(keys, len(unique_cards))
         except Exception as exc:
             raise FeatureStoreError(f"online feature read failed: {exc}") from exc
         parse = self._parse
-        values = [None if r[0] is None else _value(parse(r[0])) for r in replies]
+        values = [None if r is None else _value(parse(r)) for r in replies]
         by_card = dict(zip(unique_cards, values, strict=False))
         by_terminal = dict(zip(unique_terminals, values[len(unique_cards) :], strict=True))
         return {
             CARD_BLOB: [by_card[c] for c in cards],
             TERMINAL_BLOB: [by_terminal[t] for t in terminals],
         }
+
+    def _fetch(self, keys: list[bytes], cards: int) -> list[bytes | None]:
+        """The state field of each key (the card field for the first ``cards``)."""
+        if self._script is not None:
+            args = [cards, self._card_field[0], self._terminal_field[0]]
+            try:
+                return list(self._script(keys=keys, args=args))
+            except Exception as exc:
+                if not _scripts_refused(exc):
+                    raise
+                logger.warning("online reads: Redis refuses scripts (%s); pipelining HMGETs", exc)
+                self._script = None
+        with self._client.pipeline(transaction=False) as pipe:
+            for i, key in enumerate(keys):
+                pipe.hmget(key, self._card_field if i < cards else self._terminal_field)
+            return [reply[0] for reply in pipe.execute()]
+
+
+def _is_cluster(client: Any) -> bool:
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
+def _scripts_refused(exc: Exception) -> bool:
+    """Whether ``exc`` says this connection may not run scripts (ACL, disabled command)."""
+    from redis.exceptions import NoPermissionError, ResponseError
+
+    text = str(exc).lower()
+    return isinstance(exc, NoPermissionError) or (
+        isinstance(exc, ResponseError) and ("unknown command" in text or "noperm" in text)
+    )
 
 
 class SqliteStateReader:

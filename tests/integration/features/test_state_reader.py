@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from redis.exceptions import NoPermissionError
 from store_settings import store_settings
 
 from fraudlens.errors import FeatureStoreError
@@ -41,6 +42,7 @@ from fraudlens.features.store import (
 )
 from fraudlens.features.stream import to_event
 from fraudlens.schema import Label, Transaction
+from fraudlens.settings import Settings
 from fraudlens.simulator import Simulation, label_records, transaction_records
 
 pytestmark = pytest.mark.integration
@@ -52,8 +54,9 @@ ODD_TERMINAL = "términal-日本"
 @pytest.fixture(params=["redis", "sqlite"])
 def filled(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, feature_sim: Simulation
-) -> tuple[Any, list[dict[str, Any]]]:
-    """A store holding the first half of the history; the requests of the second half."""
+) -> tuple[Any, list[dict[str, Any]], Settings]:
+    """A store holding the first half of the history; the requests of the second half;
+    the store's settings."""
     settings = store_settings(tmp_path, redis_url, request.param, name="reader")
     store = open_store(settings)
     txns = feature_sim.transactions.sort_values("event_time").reset_index(drop=True)
@@ -74,11 +77,11 @@ def filled(
     new = {**later[1], "card_token": "never-seen-card", "terminal_id": "never-seen-terminal"}
     # Known, unknown (new cards in the second half too), non-ASCII, repeated.
     requests = [*later, odd, new, later[3], later[3], odd, new]
-    return store, requests
+    return store, requests, settings
 
 
-def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) -> None:
-    store, requests = filled
+def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]], Settings]) -> None:
+    store, requests, settings = filled
     reader = state_reader(store)
     direct_type = {"redis": RedisStateReader, "sqlite": SqliteStateReader}
     assert isinstance(reader, direct_type[store.config.online_store.type])  # the direct reader
@@ -97,6 +100,9 @@ def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) ->
     assert direct[CARD_BLOB][odd] is not None and direct[TERMINAL_BLOB][odd] is not None
     new = cards.index("never-seen-card")
     assert direct[CARD_BLOB][new] is None and direct[TERMINAL_BLOB][new] is None
+    if isinstance(reader, RedisStateReader):  # read by one script; without scripts, pipelined
+        assert reader._script is not None
+        assert _without_scripts(settings, reader).read(cards, terminals) == direct
 
     # Serving's columns (direct read) == Feast's ODFVs, bit for bit.
     columns = online_feature_columns(store, requests)
@@ -129,6 +135,27 @@ def test_direct_reader_equals_feast(filled: tuple[Any, list[dict[str, Any]]]) ->
     assert card == card_from_row(row) and card is not None
     assert terminal == terminal_from_row(row)
     assert stored_state(store, "never-seen-card", None) == (None, None)
+
+
+def _without_scripts(settings: Settings, reader: RedisStateReader) -> RedisStateReader:
+    """A reader of the same store, connected as a Redis user whose ACL denies scripts."""
+    reader._client.acl_setuser(
+        "noscripts", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"]
+    )
+    feast = settings.feast.model_copy(
+        update={
+            "redis_connection_string": (
+                f"{settings.feast.redis_connection_string},username=noscripts,password=pw"
+            )
+        }
+    )
+    limited = RedisStateReader(open_store(settings.model_copy(update={"feast": feast})))
+    with pytest.raises(NoPermissionError):
+        limited._client.eval("return 1", 0)  # the ACL really refuses scripts
+    assert limited._script is not None
+    limited.read(["a-card"], ["a-terminal"])  # refused once: falls back for good
+    assert limited._script is None
+    return limited
 
 
 def test_redis_keys_are_feasts(tmp_path: Path, redis_url: str) -> None:

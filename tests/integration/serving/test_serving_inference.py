@@ -17,9 +17,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import redis.client
 from serving_data import Models, transactions_of
 
+from benchmarks.bench_inference import redis_round_trips
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.model import load_model_version
 from fraudlens.scoring.adapters import FeastFeatures, MlflowModels
@@ -111,19 +111,15 @@ def test_scoring_service_scores_equal_the_pyfunc_on_its_vectors(
 
 
 def test_a_batch_is_one_online_store_round_trip_and_scores_as_single_rows(
-    serving_sim: Simulation, service: ScoringService, monkeypatch: pytest.MonkeyPatch
+    serving_sim: Simulation, service: ScoringService
 ) -> None:
     txns = transactions_of(serving_sim.transactions.tail(64))
     singles = [service.scorer.score([t], service.active).results[0] for t in txns]
-    round_trips: list[int] = []  # HMGETs sent in each pipeline round trip
-    execute = redis.client.Pipeline.execute
-
-    def counted(pipe: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        round_trips.append(len(pipe.command_stack))
-        return execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
-    batch = service.scorer.score(txns, service.active).results
+    batch: list[Any] = []
+    # keys read in each Redis round trip (the reader's script call, or a pipeline)
+    round_trips = redis_round_trips(
+        lambda: batch.extend(service.scorer.score(txns, service.active).results)
+    )
 
     keys = len({t.card_token for t in txns}) + len({t.terminal_id for t in txns})
     assert round_trips == [keys]  # every card and terminal of the batch, each once
