@@ -45,6 +45,9 @@ class KafkaSettings(BaseModel):
     transactions_topic: str = Field("transactions", description="incoming transactions")
     labels_topic: str = Field("labels", description="fraud labels (chargebacks, analysts)")
     decisions_topic: str = Field("decisions", description="scoring decisions")
+    shadow_topic: str = Field(
+        "shadow-scores", description="challenger scores of shadow scoring, for the records sink"
+    )
     dead_letter_topic: str = Field(
         "dead-letter", description="events that failed validation, with the reason in headers"
     )
@@ -62,6 +65,9 @@ class KafkaSettings(BaseModel):
     dead_letter_retention_days: int = Field(
         TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the dead-letter topic, in days"
     )
+    shadow_retention_days: int = Field(
+        TOPIC_RETENTION_DAYS, ge=1, description="retention.ms of the shadow-scores topic, in days"
+    )
 
     def topic_retention_days(self) -> dict[str, int]:
         """Retention in days of each FraudLens topic, by topic name."""
@@ -70,6 +76,7 @@ class KafkaSettings(BaseModel):
             self.labels_topic: self.labels_retention_days,
             self.decisions_topic: self.decisions_retention_days,
             self.dead_letter_topic: self.dead_letter_retention_days,
+            self.shadow_topic: self.shadow_retention_days,
         }
 
     def client_config(self) -> dict[str, str]:
@@ -768,7 +775,8 @@ class RecordsSettings(BaseModel):
             "where scoring records decisions: the Parquet decision log under DATA_DIR, the "
             "decisions topic (stored by `fraudlens records sink`, which opens the review cases), "
             "or both; auto: kafka in production (required there), both when a broker is "
-            "configured and the workspace is on, else parquet"
+            "configured and the workspace is on, else parquet. Shadow scores follow it: the "
+            "shadow log under DATA_DIR, the shadow-scores topic (stored in shadow_scores), or both"
         ),
     )
     feature_sample_rate: float = Field(

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import BaseModel, Field
 
+from fraudlens.scoring.compaction import dedupe
 from fraudlens.scoring.result import Reason
 from ray_apps.schemas import Decision
 
@@ -153,19 +154,12 @@ def read_decisions(base_dir: Path, q: DecisionQuery) -> list[DecisionRecord]:
     )
     if table.num_rows == 0:
         return []
+    # A decision may be logged twice (at-least-once writers, or a transaction
+    # scored again after a promotion: same id): keep the one scored first, the
+    # one PostgreSQL keeps.
+    table = dedupe(table.take(pc.sort_indices(table, sort_keys=[("scored_at", "ascending")])))
     order = pc.sort_indices(table, sort_keys=[("scored_at", "descending")])
-    records: list[DecisionRecord] = []
-    seen: set[tuple[str, str]] = set()
-    # A decision may be logged twice (at-least-once writers): keep the first.
-    for start in range(0, len(order), q.limit):
-        for row in table.take(order[start : start + q.limit]).to_pylist():
-            key = (row["decision_id"], row.get("source") or "")
-            if key not in seen:
-                seen.add(key)
-                records.append(_record(row))
-            if len(records) == q.limit:
-                return records
-    return records
+    return [_record(row) for row in table.take(order[: q.limit]).to_pylist()]
 
 
 def read_records(engine: Engine, q: DecisionQuery) -> list[DecisionRecord]:

@@ -90,7 +90,7 @@ class ScoreResponse(BaseModel):
     """The decision on one transaction."""
 
     transaction_id: str
-    decision_id: str = Field(description="stable per transaction and model version")
+    decision_id: str = Field(description="stable per transaction: one decision per transaction")
     score: float | None = Field(description="fraud probability; null if no model score")
     decision: Decision
     reasons: list[Reason]

@@ -28,12 +28,14 @@ RETENTION_MS = "retention.ms"
 
 
 def all_topics(kafka: KafkaSettings) -> list[str]:
-    """Return every topic named in ``kafka``: transactions, labels, decisions, dead-letter."""
+    """Return every topic named in ``kafka``: transactions, labels, decisions, dead-letter,
+    shadow scores."""
     return [
         kafka.transactions_topic,
         kafka.labels_topic,
         kafka.decisions_topic,
         kafka.dead_letter_topic,
+        kafka.shadow_topic,
     ]
 
 

@@ -2,7 +2,7 @@
 
 Kafka stays the transport and files under DATA_DIR are caches; what must
 survive a pod restart and be shared by replicas (decisions, labels, the audit
-chain, rules, drift checks, jobs, promotions, cases) lives here. The
+chain, rules, drift checks, jobs, promotions, cases, shadow scores) lives here. The
 Kafka -> PostgreSQL decision sink is ``fraudlens.records.sink`` (not imported
 here: it pulls in the scoring package).
 """

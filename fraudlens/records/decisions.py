@@ -49,14 +49,19 @@ def upsert_decisions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert decision rows; a decision id already stored is left as it is.
 
     A decision is immutable once made, so a redelivered one (at-least-once
-    transport) changes nothing. Runs in the caller's transaction.
+    transport), even one scored again by another model version (same id: one
+    decision per transaction), changes nothing: the first one stored stays,
+    within a batch as across batches. Runs in the caller's transaction.
 
     Returns:
         How many rows were new.
     """
     if not rows:
         return 0
-    unique = list({row["decision_id"]: row for row in rows}.values())
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:  # the first of a batch, as the first of two batches, stays
+        first.setdefault(row["decision_id"], row)
+    unique = list(first.values())
     # One cached statement run as "insertmanyvalues" batches (no compile per batch size).
     stmt = (
         insert(decisions)

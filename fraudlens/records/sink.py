@@ -1,4 +1,5 @@
-"""The records sink: a consumer group that copies the decisions (and labels) topics into PostgreSQL.
+"""The records sink: a consumer group that copies the decisions (shadow scores, labels) topics
+into PostgreSQL.
 
 Each batch is upserted in one database transaction (``ON CONFLICT
 (decision_id) DO NOTHING``; a label identical to a stored one is skipped the
@@ -6,7 +7,9 @@ same way); the Kafka offsets are committed only after that transaction
 committed (``EventConsumer`` commits after the handler returns). A crash
 between the two redelivers the batch, and the upsert makes the second write a
 no-op: at-least-once delivery plus an idempotent write gives exactly one row
-per decision. Messages that cannot be stored (bad JSON, a
+per decision. Shadow scores (the challenger's, ``kafka.shadow_topic``) are
+stored the same way, one row per transaction and challenger version. Messages
+that cannot be stored (bad JSON, a
 field too long for its column, NUL characters) go to the dead-letter topic
 with the reason, so one bad message cannot block the partition.
 """
@@ -18,10 +21,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydantic
-from sqlalchemy import Engine, String
+from sqlalchemy import Engine, String, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import ConfigError, RecordsError, ValidationError
@@ -30,25 +33,35 @@ from fraudlens.records.cases import open_review_cases
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.labels import LabelRecord, add_labels
+from fraudlens.records.shadow import shadow_row, upsert_shadow_scores
 from fraudlens.records.sink_metrics import SinkMetrics
-from fraudlens.records.tables import decisions
+from fraudlens.records.tables import decisions, shadow_scores
 from fraudlens.schema import Label
 from fraudlens.scoring.metrics import start_metrics_server
+from fraudlens.scoring.shadow_topic import ShadowEvent
 from fraudlens.scoring.stream import DecisionEvent
 
 if TYPE_CHECKING:
     from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 SOURCES = frozenset({"api", "stream"})
 MAX_FEATURES = 1024
 """Most feature values one decision may carry (a model has tens; more is a broken producer)."""
-_MAX_LENGTH = {
-    c.name: c.type.length
-    for c in decisions.columns
-    if isinstance(c.type, String) and c.type.length is not None
-}
+
+
+def _max_lengths(table: Table) -> dict[str, int]:
+    return {
+        c.name: c.type.length
+        for c in table.columns
+        if isinstance(c.type, String) and c.type.length is not None
+    }
+
+
+_MAX_LENGTH = _max_lengths(decisions)
+_SHADOW_LENGTH = _max_lengths(shadow_scores)
 
 
 @dataclass
@@ -61,11 +74,13 @@ class SinkStats:
     already_stored: int = 0
     labels_inserted: int = 0
     labels_already_stored: int = 0
+    shadow_inserted: int = 0
+    shadow_already_stored: int = 0
     cases_opened: int = 0
 
 
-def parse_decision(raw: bytes | None) -> DecisionEvent:
-    """Validate one message of the decisions topic for storage.
+def _validated(raw: bytes | None, model: type[M], lengths: dict[str, int]) -> M:
+    """``raw`` as a ``model``, checked against what PostgreSQL can store.
 
     Raises:
         ValidationError: naming the field that cannot be stored.
@@ -75,24 +90,47 @@ def parse_decision(raw: bytes | None) -> DecisionEvent:
     if b"\x00" in raw or b"\\u0000" in raw:
         raise ValidationError("$", "contains a NUL character (PostgreSQL cannot store it)")
     try:
-        event = DecisionEvent.model_validate_json(raw)
+        event = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "$"
         raise ValidationError(field, err["msg"]) from None
-    if event.source not in SOURCES:
-        raise ValidationError("source", f"{event.source!r} is not one of {sorted(SOURCES)}")
-    if event.features is not None and len(event.features) > MAX_FEATURES:
-        raise ValidationError("features", f"more than {MAX_FEATURES} values")
-    for name, limit in _MAX_LENGTH.items():
+    for name, limit in lengths.items():
         value = getattr(event, name, None)
         if isinstance(value, str) and len(value) > limit:
             raise ValidationError(name, f"longer than {limit} characters")
     return event
 
 
+def parse_decision(raw: bytes | None) -> DecisionEvent:
+    """Validate one message of the decisions topic for storage.
+
+    Raises:
+        ValidationError: naming the field that cannot be stored.
+    """
+    event = _validated(raw, DecisionEvent, _MAX_LENGTH)
+    if event.source not in SOURCES:
+        raise ValidationError("source", f"{event.source!r} is not one of {sorted(SOURCES)}")
+    if event.features is not None and len(event.features) > MAX_FEATURES:
+        raise ValidationError("features", f"more than {MAX_FEATURES} values")
+    return event
+
+
+def parse_shadow(raw: bytes | None) -> ShadowEvent:
+    """Validate one message of the shadow-scores topic for storage.
+
+    Raises:
+        ValidationError: naming the field that cannot be stored.
+    """
+    return _validated(raw, ShadowEvent, _SHADOW_LENGTH)
+
+
 def _decoder(raw: bytes | None, now: datetime) -> DecisionEvent:
     return parse_decision(raw)
+
+
+def _shadow_decoder(raw: bytes | None, now: datetime) -> ShadowEvent:
+    return parse_shadow(raw)
 
 
 def label_record(label: Label) -> LabelRecord:
@@ -129,16 +167,18 @@ class DecisionWriter:
     def __call__(self, batch: list[ConsumedEvent]) -> None:
         """Store the batch; raising stops the loop before the offsets are committed."""
         found = [item.event for item in batch if isinstance(item.event, Label)]
+        shadow = [shadow_row(item.event) for item in batch if isinstance(item.event, ShadowEvent)]
         rows = [
             decision_row(cast(DecisionEvent, item.event))
             for item in batch
-            if not isinstance(item.event, Label)
+            if not isinstance(item.event, Label | ShadowEvent)
         ]
         try:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
                 opened = open_review_cases(conn, rows, self.group_window)
                 new_labels = add_labels(conn, [label_record(label) for label in found])
+                new_shadow = upsert_shadow_scores(conn, shadow)
         except SQLAlchemyError as exc:
             self.metrics.errors.inc()
             raise RecordsError(f"storing a batch of {len(batch)} failed: {db_error(exc)}") from exc
@@ -147,14 +187,20 @@ class DecisionWriter:
         self.stats.already_stored += len(rows) - inserted
         self.stats.labels_inserted += new_labels
         self.stats.labels_already_stored += len(found) - new_labels
-        self._observe(rows, inserted, len(found), new_labels)
+        self.stats.shadow_inserted += new_shadow
+        self.stats.shadow_already_stored += len(shadow) - new_shadow
+        others = {"label": (len(found), new_labels), "shadow": (len(shadow), new_shadow)}
+        self._observe(rows, inserted, others)
 
-    def _observe(self, rows: list[dict[str, Any]], inserted: int, labels: int, new: int) -> None:
+    def _observe(
+        self, rows: list[dict[str, Any]], inserted: int, others: dict[str, tuple[int, int]]
+    ) -> None:
         m, now = self.metrics, time.time()
         m.stored.labels("decision").inc(inserted)
         m.duplicates.labels("decision").inc(len(rows) - inserted)
-        m.stored.labels("label").inc(new)
-        m.duplicates.labels("label").inc(labels - new)
+        for kind, (consumed, new) in others.items():  # label, shadow: (consumed, stored)
+            m.stored.labels(kind).inc(new)
+            m.duplicates.labels(kind).inc(consumed - new)
         m.last_batch.set(now)
         if rows:
             m.lag.set(max(0.0, now - max(r["scored_at"].timestamp() for r in rows)))
@@ -180,7 +226,8 @@ def run_decision_sink(
     labels: bool = False,
     metrics: SinkMetrics | None = None,
 ) -> SinkStats:
-    """Copy the decisions topic into the ``decisions`` table until stopped.
+    """Copy the decisions topic into the ``decisions`` table, and the shadow-scores
+    topic into ``shadow_scores``, until stopped.
 
     Args:
         settings: FraudLens settings (``kafka``, ``records``).
@@ -213,9 +260,12 @@ def run_decision_sink(
         engine.dispose()
         raise
     kafka = settings.kafka
-    # EventConsumer's decoders are typed for transactions and labels; this one
-    # yields DecisionEvent, which only our handler reads back.
-    decoders = {kafka.decisions_topic: cast(Decoder, _decoder)}
+    # EventConsumer's decoders are typed for transactions and labels; these
+    # yield DecisionEvent and ShadowEvent, which only our handler reads back.
+    decoders = {
+        kafka.decisions_topic: cast(Decoder, _decoder),
+        kafka.shadow_topic: cast(Decoder, _shadow_decoder),
+    }
     if labels:
         decoders[kafka.labels_topic] = default_decoders(kafka, settings.validation)[
             kafka.labels_topic
@@ -241,15 +291,25 @@ def run_decision_sink(
     writer.stats.consumed = counters.consumed
     writer.stats.dead_lettered = counters.dead_lettered
     logger.info(
-        "records sink stopped: %d consumed, %d decisions and %d labels inserted, "
-        "%d already stored, %d dead-lettered",
+        "records sink stopped: %d consumed, %d decisions, %d labels and %d shadow scores "
+        "inserted, %d already stored, %d dead-lettered",
         counters.consumed,
         writer.stats.inserted,
         writer.stats.labels_inserted,
-        writer.stats.already_stored + writer.stats.labels_already_stored,
+        writer.stats.shadow_inserted,
+        writer.stats.already_stored
+        + writer.stats.labels_already_stored
+        + writer.stats.shadow_already_stored,
         counters.dead_lettered,
     )
     return writer.stats
 
 
-__all__ = ["DecisionWriter", "SinkStats", "label_record", "parse_decision", "run_decision_sink"]
+__all__ = [
+    "DecisionWriter",
+    "SinkStats",
+    "label_record",
+    "parse_decision",
+    "parse_shadow",
+    "run_decision_sink",
+]

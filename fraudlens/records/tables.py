@@ -75,6 +75,31 @@ Index(
     decisions.c.event_time,
 )
 
+# 0008: the challenger's score of each transaction scored in shadow, beside the
+# champion's (one row per transaction and challenger version: a redelivery is a no-op).
+shadow_scores = Table(
+    "shadow_scores",
+    metadata,
+    Column("transaction_id", String(128), primary_key=True),
+    Column("challenger_version", String(64), primary_key=True),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
+    Column("champion_version", String(64), nullable=False),
+    Column("champion_score", Float, nullable=True),  # None: degraded, no model score
+    Column("champion_decision", String(16), nullable=False),
+    Column("challenger_score", Float, nullable=False),
+    Column("challenger_decision", String(16), nullable=False),
+    Column("agree", Boolean, nullable=False),
+    _created_at(),
+    CheckConstraint(
+        "champion_decision IN ('approve', 'review', 'decline')", name="champion_decision"
+    ),
+    CheckConstraint(
+        "challenger_decision IN ('approve', 'review', 'decline')", name="challenger_decision"
+    ),
+    Index(None, "event_time"),
+)
+
 labels = Table(
     "labels",
     metadata,

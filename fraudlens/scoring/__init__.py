@@ -22,7 +22,7 @@ from fraudlens.scoring.feature_sample import feature_sampled
 from fraudlens.scoring.result import Reason, RuleHit, ScoreResult, decision_id
 from fraudlens.scoring.scorer import Scored, Scorer
 from fraudlens.scoring.service import NotReadyError, ScoringService, probe_model
-from fraudlens.scoring.shadow import InProcessShadow, ShadowScorer
+from fraudlens.scoring.shadow import InProcessShadow, ShadowScorer, read_shadow
 from fraudlens.scoring.summary import summarize_decisions
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "load_rules",
     "probe_model",
     "read_log",
+    "read_shadow",
     "shadow_dir",
     "summarize_decisions",
 ]

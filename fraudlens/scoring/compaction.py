@@ -6,7 +6,8 @@ flush, so a busy day holds thousands of files. ``compact_day`` merges them:
 1. snapshot the complete files of the day folder (writers' files in progress
    are dot files, so a snapshot never holds a partial file);
 2. read them, drop repeated decisions (at-least-once writers may log the same
-   decision twice: same ``decision_id`` from the same ``source``);
+   decision twice: same ``decision_id`` from the same ``source``; the one
+   scored first stays);
 3. write the merged table to a dot file, read it back and check the rows,
    then rename it to ``compacted-*.parquet`` (atomic on one filesystem);
 4. only then remove the snapshot's files.
@@ -75,15 +76,23 @@ def live_files(folder: Path) -> list[Path]:
 
 
 def dedupe(table: pa.Table, keys: tuple[str, ...] = DEDUPE_KEYS) -> pa.Table:
-    """Keep the first row of each ``keys`` combination (all rows if a key column is absent)."""
+    """Keep one row of each ``keys`` combination (all rows if a key column is absent).
+
+    The one kept is the earliest ``scored_at`` (ties, or no such column: the
+    first in file order), the one PostgreSQL keeps: a transaction scored again
+    after a promotion has the same decision id, and its first decision stands
+    whatever the order of the files. Rows come back in file order.
+    """
     if table.num_rows == 0 or not all(k in table.column_names for k in keys):
         return table
-    indexed = table.select(list(keys)).append_column(
-        "__row", pa.array(range(table.num_rows), pa.int64())
-    )
-    first = indexed.group_by(list(keys), use_threads=False).aggregate([("__row", "min")])
-    rows = first["__row_min"]
-    return table.take(pc.take(rows, pc.sort_indices(rows)))  # first rows, in file order
+    positions = pa.array(range(table.num_rows), pa.int64())
+    rank = positions  # file order
+    if "scored_at" in table.column_names:  # a stable sort: ties keep file order
+        rank = pc.sort_indices(table, sort_keys=[("scored_at", "ascending")])
+    indexed = table.select(list(keys)).take(rank).append_column("__pos", positions)
+    first = indexed.group_by(list(keys), use_threads=False).aggregate([("__pos", "min")])
+    rows = pc.take(rank, first["__pos_min"])
+    return table.take(pc.take(rows, pc.sort_indices(rows)))  # kept rows, in file order
 
 
 def _remove(paths: list[Path]) -> None:

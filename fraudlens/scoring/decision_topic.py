@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from fraudlens.kafka.producer import EventProducer
 from fraudlens.scoring.result import ScoreResult
@@ -98,12 +99,28 @@ class FanOutSink:
 
     def close(self) -> None:
         """Close every sink, even when one fails (the first error is raised)."""
-        first: Exception | None = None
-        for sink in self.sinks:
-            try:
-                sink.close()
-            except Exception as exc:  # close the others before reporting it
-                logger.error("closing decision sink %s failed: %s", type(sink).__name__, exc)
-                first = first or exc
-        if first is not None:
-            raise first
+        close_all(self.sinks, "decision sink")
+
+
+class Closable(Protocol):
+    """Anything with a ``close()``."""
+
+    def close(self) -> None: ...
+
+
+def close_all(items: Sequence[Closable], kind: str) -> None:
+    """Close every item, even when one fails; the first error is raised after the others.
+
+    Args:
+        items: what to close, in order.
+        kind: what they are, for the log (``decision sink``, ``shadow log``).
+    """
+    first: Exception | None = None
+    for item in items:
+        try:
+            item.close()
+        except Exception as exc:  # close the others before reporting it
+            logger.error("closing %s %s failed: %s", kind, type(item).__name__, exc)
+            first = first or exc
+    if first is not None:
+        raise first

@@ -13,7 +13,7 @@ from fraudlens.scoring.decision_log import DecisionLog, ParquetLog
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader
 from fraudlens.scoring.scorer import Scorer
 from fraudlens.scoring.service import DecisionSink, ScoringService, ShadowSink
-from fraudlens.scoring.shadow import InProcessShadow, ShadowScorer
+from fraudlens.scoring.shadow import InProcessShadow, ShadowLog, ShadowScorer
 from fraudlens.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def decisions_dir(settings: Settings) -> Path:
 
 
 def shadow_dir(settings: Settings) -> Path:
-    """Where the shadow comparison log is written (``DATA_DIR/shadow``)."""
+    """Where the shadow comparison log is written (``DATA_DIR/shadow``), unless
+    ``records.decision_sink`` is ``kafka``."""
     return settings.data_dir / "shadow"
 
 
@@ -77,11 +78,26 @@ def default_config(settings: Settings) -> ScoringConfig:
 def shadow_scorer(
     settings: Settings, loader: ModelLoader | None = None, features: FeatureSource | None = None
 ) -> ShadowScorer:
-    """A challenger scorer logging to ``DATA_DIR/shadow`` (challenger not loaded yet)."""
+    """A challenger scorer recording where decisions go (challenger not loaded yet).
+
+    ``records.decision_sink`` picks the place, as for decisions: the shadow log
+    under ``DATA_DIR/shadow`` (parquet), the shadow-scores topic, stored in
+    PostgreSQL by the records sink (kafka: no files, as in production), or both.
+    """
+    choice = settings.resolved_decision_sink()
+    files = ParquetLog(shadow_dir(settings), "shadow") if choice != "kafka" else None
+    log: ShadowLog | None = files
+    if choice != "parquet":
+        # Imported here: the topic log uses the stream module, which imports this one.
+        from fraudlens.kafka.producer import EventProducer
+        from fraudlens.scoring.shadow_topic import FanOutLog, KafkaShadowLog
+
+        topic = KafkaShadowLog(EventProducer(settings.kafka), settings.kafka.shadow_topic)
+        log = topic if files is None else FanOutLog([files, topic])
     return ShadowScorer(
         loader or MlflowModels(settings),
         features or FeastFeatures(settings),
-        ParquetLog(shadow_dir(settings), "shadow"),
+        log,
         alias=settings.serve.challenger_alias,
     )
 

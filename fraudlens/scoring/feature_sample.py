@@ -23,7 +23,7 @@ def feature_sampled(decision_id: str, rate: float) -> bool:
     """Whether the decision ``decision_id`` carries its features at sample ``rate``.
 
     Args:
-        decision_id: the decision's id (transaction id + model version).
+        decision_id: the decision's id (``result.decision_id``: one per transaction).
         rate: share of decisions sampled, 0 (none) to 1 (all).
     """
     if rate >= 1.0:

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from fraudlens.schema import Transaction
 from fraudlens.scoring.config import Decision
 
-# Fixed namespace: the same transaction scored by the same model version always
-# gets the same decision id, so redelivered events produce duplicates a consumer
-# can drop (at-least-once delivery, idempotent ids).
+# Fixed namespace: a transaction always gets the same decision id, whichever
+# model version or path (API, stream scorer) scores it, so a redelivered
+# transaction, even one scored again after a promotion, is a duplicate the
+# records sink drops (at-least-once delivery, idempotent ids: first stored wins).
 _DECISION_NS = uuid.UUID("6f1d7c1e-5b0a-4f4e-9a53-3c1e1f0d2b7a")
 
 SEVERITY: dict[str, int] = {"approve": 0, "review": 1, "decline": 2}
@@ -51,14 +52,16 @@ _CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _SET = (0x8000 << 48) | (5 << 76)
 
 
-def decision_id(transaction_id: str, model_version: str) -> str:
-    """Deterministic id of the decision on one transaction by one model version.
+def decision_id(transaction_id: str) -> str:
+    """Deterministic id of the decision on one transaction (one decision per transaction).
 
-    ``uuid.uuid5(_DECISION_NS, f"{transaction_id}|{model_version}").hex``,
-    without building a ``UUID`` (a third of the time; one id per scored row).
+    The model version is not part of it: a transaction scored again after a
+    model switch (redelivery) must not become a second decision.
+    ``uuid.uuid5(_DECISION_NS, transaction_id).hex``, without building a
+    ``UUID`` (a third of the time; one id per scored row).
     """
     digest = _NS_SHA1.copy()
-    digest.update(f"{transaction_id}|{model_version}".encode())
+    digest.update(transaction_id.encode())
     value = int.from_bytes(digest.digest()[:16], "big") & _CLEAR | _SET
     return f"{value:032x}"
 

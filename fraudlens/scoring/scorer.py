@@ -268,7 +268,7 @@ class Scorer:
             results.append(
                 ScoreResult(
                     transaction_id=txn.transaction_id,
-                    decision_id=decision_id(txn.transaction_id, version),
+                    decision_id=decision_id(txn.transaction_id),
                     event_time=txn.event_time,
                     card_token=txn.card_token,
                     score=score,

@@ -3,7 +3,9 @@
 ``ShadowScorer`` does the work (load the challenger, score, compare, log);
 ``InProcessShadow`` runs it on a background thread with a bounded queue so the
 champion's path never waits for it. The Serve app runs ``ShadowScorer`` in its
-own deployment instead (``ray_apps.deployments``).
+own deployment instead (``ray_apps.deployments``). The comparison rows go where
+decisions go (``factory.shadow_scorer``); ``read_shadow`` reads them back from
+there: PostgreSQL or the shadow log.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,13 +25,26 @@ from fraudlens.features.categories import model_vocabularies
 from fraudlens.features.context import fill_request_context
 from fraudlens.features.extras import fill_request_extras, is_extra, model_defaults
 from fraudlens.schema import Transaction
-from fraudlens.scoring.decision_log import ParquetLog
 from fraudlens.scoring.interfaces import FeatureSource, ModelLoader, ScoringModel
 from fraudlens.scoring.metrics import ServingMetrics, default_metrics
 from fraudlens.scoring.rules import model_decision
 from fraudlens.scoring.scorer import Scored
 
+if TYPE_CHECKING:
+    from fraudlens.settings import Settings
+
 logger = logging.getLogger(__name__)
+
+
+class ShadowLog(Protocol):
+    """Where comparison rows go: the shadow log's files (``ParquetLog``), the
+    shadow-scores topic (``shadow_topic.KafkaShadowLog``) or both."""
+
+    def append(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def flush(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class ChampionRow(NamedTuple):
@@ -65,7 +80,7 @@ class ShadowScorer:
     Args:
         loader: model registry access.
         features: used when the challenger needs features the champion's vector lacks.
-        log: where comparison rows go (the shadow log).
+        log: where comparison rows go (see ``ShadowLog``).
         alias: registry alias of the challenger.
         metrics: where comparisons are counted (default: this process's metrics).
     """
@@ -74,7 +89,7 @@ class ShadowScorer:
         self,
         loader: ModelLoader,
         features: FeatureSource,
-        log: ParquetLog | None,
+        log: ShadowLog | None,
         alias: str = "challenger",
         metrics: ServingMetrics | None = None,
     ) -> None:
@@ -134,7 +149,11 @@ class ShadowScorer:
                 }
             )
         if self.log is not None:
-            self.log.append(rows)
+            try:
+                self.log.append(rows)
+            except Exception as exc:  # e.g. the broker is down: counted, never raised
+                self.stats["errors"] += 1
+                logger.warning("%d shadow scores not recorded: %s", len(rows), exc)
         self.metrics.shadow(len(rows), sum(not row["agree"] for row in rows))
         return len(rows)
 
@@ -167,7 +186,7 @@ class ShadowScorer:
         }
 
     def close(self) -> None:
-        """Write the rest of the shadow log."""
+        """Write the rest of the shadow log (or wait for the topic's acknowledgements)."""
         if self.log is not None:
             self.log.close()
 
@@ -216,3 +235,34 @@ class InProcessShadow:
         self._queue.put(None)
         self._thread.join(timeout=30)
         self.scorer.close()
+
+
+def read_shadow(
+    settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """Shadow scores with ``start <= event_time < end``, oldest first.
+
+    From the ``shadow_scores`` table when scoring records through Kafka only
+    (``records.decision_sink=kafka``, production: no shadow files exist), else
+    from the shadow log under ``DATA_DIR/shadow``, as the drift monitor picks
+    its decisions (``drift.sources``).
+    """
+    if settings.resolved_decision_sink() == "kafka":
+        from fraudlens.records.engine import records_engine
+        from fraudlens.records.shadow import read_shadow_scores
+
+        with records_engine(settings, pool_size=0) as engine, engine.connect() as conn:
+            return read_shadow_scores(conn, start, end)
+    from fraudlens.scoring.decision_log import read_log
+    from fraudlens.scoring.factory import shadow_dir
+
+    frame = read_log(shadow_dir(settings))
+    if frame.empty:
+        return frame
+    times = pd.to_datetime(frame["event_time"], utc=True)
+    keep = pd.Series(True, index=frame.index)
+    if start is not None:
+        keep &= times >= pd.Timestamp(start)
+    if end is not None:
+        keep &= times < pd.Timestamp(end)
+    return frame[keep].sort_values(["event_time", "transaction_id"], ignore_index=True)

@@ -5,8 +5,9 @@ loop, scores each batch with the same ``ScoringService`` as the API, and
 publishes one ``DecisionEvent`` per transaction to ``decisions``. The handler
 waits until the decisions are acknowledged before returning, so offsets are
 committed only after the decisions are durable. A redelivered transaction
-gets the same ``decision_id`` (transaction id + model version): consumers of
-``decisions`` drop duplicates by that id. A deterministic sample of the
+gets the same ``decision_id`` (a function of the transaction id alone, even
+when the champion changed in between): consumers of ``decisions`` keep the
+first one stored and drop the others by that id. A deterministic sample of the
 decisions (``records.feature_sample_rate``, see ``feature_sample``) carries
 its feature vector, for the drift monitor reading the records database.
 """

@@ -162,8 +162,9 @@ INVENTORY: tuple[DataAsset, ...] = (
     ),
     DataAsset(
         name="shadow_log",
-        location="DATA_DIR/shadow/date=YYYY-MM-DD (Parquet)",
-        personal_data="transaction_id, card_token, challenger scores",
+        location="DATA_DIR/shadow/date=YYYY-MM-DD (Parquet; not written with "
+        "records.decision_sink=kafka, as in production)",
+        personal_data="transaction_id, champion and challenger scores and decisions",
         purpose="champion/challenger comparison before promotion",
         legal_basis=_LEGIT,
         protection="no direct identifiers; volume encryption",
@@ -174,7 +175,7 @@ INVENTORY: tuple[DataAsset, ...] = (
     ),
     DataAsset(
         name="kafka_topics",
-        location="topics transactions, labels, decisions, dead-letter",
+        location="topics transactions, labels, decisions, dead-letter, shadow-scores",
         personal_data="the events above in transit (card_token and card_last4, never the PAN)",
         purpose="decoupling ingest, features and scoring",
         legal_basis=_LEGIT,
@@ -199,6 +200,19 @@ INVENTORY: tuple[DataAsset, ...] = (
         "feature vector is a column of the row and goes with it)",
         time_columns=("event_time",),
         table="decisions",
+    ),
+    DataAsset(
+        name="shadow_records",
+        location="PostgreSQL table shadow_scores (from the shadow-scores topic)",
+        personal_data="transaction_id, champion and challenger scores and decisions",
+        purpose="champion/challenger comparison before promotion, across every replica",
+        legal_basis=_LEGIT,
+        protection="no direct identifiers; TLS to the database; disk encryption",
+        erasure="rows deleted by transaction_id (the subject's, and those of the "
+        "decisions on their cards)",
+        retention_days=90,
+        time_columns=("event_time",),
+        table="shadow_scores",
     ),
     DataAsset(
         name="label_records",

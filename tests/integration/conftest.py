@@ -75,6 +75,7 @@ def _fresh_kafka_settings(kafka_broker: EmbeddedBroker) -> KafkaSettings:
         labels_topic=f"labels-{suffix}",
         decisions_topic=f"decisions-{suffix}",
         dead_letter_topic=f"dead-letter-{suffix}",
+        shadow_topic=f"shadow-scores-{suffix}",
         consumer_group=f"fraudlens-test-{suffix}",
         partitions=4,
     )

@@ -15,11 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 from asgi_client import AsgiClient
 from fake_api import TEST_TOKENIZER, fake_api_context, fake_service
+from transactions import make_txn
 
 from fraudlens.errors import ConfigError, DataError, ModelNotFoundError
 from fraudlens.scoring import ScoringConfig, ScoringService
 from fraudlens.scoring.config import Rules
-from fraudlens.scoring.decision_log import DecisionLog
+from fraudlens.scoring.decision_log import DecisionLog, read_log
 from fraudlens.scoring.rule_store import FileRuleStore, RedisRuleStore, RuleWatcher
 from fraudlens.security.audit import AuditLog, verify
 from fraudlens.security.auth import Authenticator, generate_api_key
@@ -28,6 +29,7 @@ from fraudlens.security.roles import Role
 from fraudlens.settings import Settings
 from ray_apps.admin import AdminContext
 from ray_apps.api import create_api
+from ray_apps.decisions import DecisionQuery, read_decisions
 
 TOKENIZER = TEST_TOKENIZER
 PAN = "4111 1111 1111 1111"
@@ -232,6 +234,23 @@ def test_decisions_filters_and_no_pan(client: Client, service: ScoringService) -
     window = "since=2026-06-04T00:00:00Z&until=2026-06-06T00:00:00"
     in_window = client.call("GET", f"/v1/decisions?{window}", Role.ANALYST).json()
     assert [d["transaction_id"] for d in in_window["decisions"]] == ["t9"]
+
+
+def test_a_transaction_scored_again_after_a_promotion_lists_its_first_decision(
+    tmp_path: Path,
+) -> None:
+    log = DecisionLog(tmp_path, "stream", flush_s=60)
+    again = make_txn(transaction_id="t1")
+    for version in ("1", "2"):  # redelivered after the promotion of version 2
+        log.write(fake_service(version).score([again, make_txn(int(version) + 1)]))
+        log.flush()
+    listed = read_decisions(tmp_path, DecisionQuery())
+    assert sorted((d.transaction_id, d.model_version) for d in listed) == [
+        ("t1", "1"),  # one decision, the first one made, as PostgreSQL keeps it
+        ("t2", "1"),
+        ("t3", "2"),
+    ]
+    assert sorted(read_log(tmp_path)["model_version"]) == ["1", "1", "2"]
 
 
 @pytest.mark.parametrize(

@@ -185,3 +185,19 @@ def test_chunked_buffer_keeps_every_row_and_column(tmp_path: Path) -> None:
     frame = read_log(tmp_path)
     assert sorted(frame["decision_id"]) == sorted(f"d{i}" for i in range(90))
     assert frame["f_new"].notna().sum() == 45
+
+
+def test_a_transaction_scored_again_keeps_the_decision_scored_first(tmp_path: Path) -> None:
+    # Scored by version 1, then again by version 2 after a promotion (same decision
+    # id); version 2's row comes first in file order, as another writer's file may.
+    first = {**rows(0, 1)[0], "model_version": "1", "scored_at": DAY}
+    again = {**first, "model_version": "2", "scored_at": DAY + timedelta(minutes=5)}
+    write_parts(tmp_path, [[again, *rows(1, 2)], [first]])
+
+    def kept() -> dict[str, Any]:
+        frame = read_log(tmp_path).set_index("transaction_id")
+        return dict(frame["model_version"].fillna("-"))
+
+    assert kept() == {"t0": "1", "t1": "-", "t2": "-"}
+    assert compact_day(tmp_path / "date=2026-06-03").rows_out == 3
+    assert kept() == {"t0": "1", "t1": "-", "t2": "-"}  # the merged file kept it too

@@ -69,11 +69,9 @@ def test_model_decisions_equal_model_decision() -> None:
     assert model_decisions(scores, 0.5, 0.9)[-1] == "approve"  # NaN: decided by the caller
 
 
-def test_decision_id_is_the_uuid5_of_transaction_and_version() -> None:
+def test_decision_id_is_the_uuid5_of_the_transaction_id() -> None:
     for txn_id in ("t1", "", "a|b", "tx-é€-日本", "x" * 300):
-        for version in ("1", "42", "v-ü"):
-            want = uuid.uuid5(_DECISION_NS, f"{txn_id}|{version}").hex
-            assert decision_id(txn_id, version) == want
+        assert decision_id(txn_id) == uuid.uuid5(_DECISION_NS, txn_id).hex
 
 
 def test_case_facts_are_the_named_attributes() -> None:

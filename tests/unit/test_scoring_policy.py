@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fake_api import fake_service
 from transactions import make_txn
 
 from fraudlens.errors import ConfigError
@@ -142,7 +143,12 @@ def test_top_reasons_keep_positive_contributions_in_order() -> None:
     assert top_reasons(names, np.zeros(3), np.ones(3), k=0, describe=lambda n: None) == []
 
 
-def test_decision_id_is_stable_per_transaction_and_version() -> None:
-    assert decision_id("t1", "3") == decision_id("t1", "3")
-    assert decision_id("t1", "3") != decision_id("t1", "4")
-    assert decision_id("t1", "3") != decision_id("t2", "3")
+def test_decision_id_is_one_per_transaction_whatever_the_model_version() -> None:
+    assert decision_id("t1") == decision_id("t1")
+    assert decision_id("t1") != decision_id("t2")
+    # A redelivered transaction scored again after a promotion: the same decision.
+    txn = make_txn(transaction_id="t1")
+    (before,) = fake_service("1").score([txn])
+    (after,) = fake_service("2").score([txn])
+    assert (before.model_version, after.model_version) == ("1", "2")
+    assert before.decision_id == after.decision_id == decision_id("t1")

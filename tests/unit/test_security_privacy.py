@@ -252,6 +252,7 @@ def test_topic_retention_is_one_setting_read_by_topics_and_inventory() -> None:
         "labels": {"retention.ms": str(3 * 86_400_000)},
         "decisions": {"retention.ms": str(7 * 86_400_000)},
         "dlq": {"retention.ms": str(7 * 86_400_000)},
+        "shadow-scores": {"retention.ms": str(7 * 86_400_000)},
     }
     topics = asset("kafka_topics")
     assert topics.retention_days == KafkaSettings().transactions_retention_days == 7

@@ -129,6 +129,8 @@ def test_api_decisions_reach_postgres_and_the_parquet_log(
         ("fraudlens_records_sink_stored_total", "label"): 3,
         ("fraudlens_records_sink_duplicates_total", "decision"): 0,
         ("fraudlens_records_sink_duplicates_total", "label"): 1,
+        ("fraudlens_records_sink_stored_total", "shadow"): 0,
+        ("fraudlens_records_sink_duplicates_total", "shadow"): 0,
         ("fraudlens_records_sink_errors_total", None): 0,
         ("fraudlens_records_sink_dead_letters_total", None): 1,
     }

@@ -180,8 +180,9 @@ def _read(engine: Engine, table: str, key: str, value: Any) -> dict[str, Any]:
 
 
 # 0001: the first release's schema; 0004: the last landed release's (before 0005's index);
-# 0005: main's before 0006's features column (existing decisions keep no vector: null).
-@pytest.mark.parametrize("previous", ["0001", "0004", "0005"])
+# 0005: main's before 0006's features column (existing decisions keep no vector: null);
+# 0006: main's before 0008's shadow_scores table (created empty).
+@pytest.mark.parametrize("previous", ["0001", "0004", "0005", "0006"])
 def test_upgrade_from_an_older_release_keeps_its_rows(empty_engine: Engine, previous: str) -> None:
     assert upgrade(empty_engine, previous) == previous
     report = status(empty_engine)  # a database behind the package: reported, not an error
@@ -209,3 +210,4 @@ def test_upgrade_from_an_older_release_keeps_its_rows(empty_engine: Engine, prev
     report = status(empty_engine)
     assert report.up_to_date and report.tables["decisions"] == 1
     assert report.tables["audit"] == 2 and report.tables["api_keys"] == 0
+    assert report.tables["shadow_scores"] == 0

@@ -1,4 +1,5 @@
-"""The stream scorer killed mid-run: one decision row per transaction in PostgreSQL (issue 13)."""
+"""The stream scorer killed mid-run, or scoring again after a promotion: one decision row per
+transaction in PostgreSQL (issue 13)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fake_api import fake_service
 from records_data import decision_rows_per_transaction
 from records_workers import score_stream
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from transactions import make_txn
 
 from fraudlens.kafka import EventProducer
 from fraudlens.records.sink import run_decision_sink
+from fraudlens.records.tables import decisions
 from fraudlens.scoring.stream import run_stream_scorer
 from fraudlens.settings import KafkaSettings, Settings
 
@@ -47,15 +49,20 @@ def _published_until(kafka: KafkaSettings, count: int, alive: multiprocessing.Pr
     return seen
 
 
-def test_sigkilled_stream_scorer_leaves_one_decision_per_transaction(
-    kafka_settings: KafkaSettings, records_url: str, records_engine: Engine, tmp_path: Path
-) -> None:
-    settings = Settings(
+@pytest.fixture
+def settings(kafka_settings: KafkaSettings, records_url: str, tmp_path: Path) -> Settings:
+    """Scoring that records decisions through the topic only, as in production."""
+    return Settings(
         data_dir=tmp_path,
         kafka=kafka_settings,
         records={"database_url": records_url, "decision_sink": "kafka"},
         serve={"stream_batch_size": 20},
     )
+
+
+def test_sigkilled_stream_scorer_leaves_one_decision_per_transaction(
+    kafka_settings: KafkaSettings, settings: Settings, records_engine: Engine
+) -> None:
     wanted = {f"tx-skill-{i:05d}" for i in range(N)}
     with EventProducer(kafka_settings) as producer:
         for i in range(N):
@@ -79,3 +86,39 @@ def test_sigkilled_stream_scorer_leaves_one_decision_per_transaction(
     stored = decision_rows_per_transaction(records_engine, "tx-skill-")
     assert set(stored) == wanted, f"{len(wanted - set(stored))} transactions have no decision"
     assert set(stored.values()) == {1}  # redelivered batches kept their decision ids
+
+
+def test_transaction_scored_again_after_a_promotion_keeps_its_first_decision(
+    kafka_settings: KafkaSettings, settings: Settings, records_engine: Engine
+) -> None:
+    n = 200
+    wanted = {f"tx-promo-{i:04d}" for i in range(n)}
+    with EventProducer(kafka_settings) as producer:
+        for i in range(n):
+            txn = make_txn(i, transaction_id=f"tx-promo-{i:04d}")
+            producer.send_event(kafka_settings.transactions_topic, txn)
+    first = run_stream_scorer(
+        settings, service=fake_service("1"), max_events=n, idle_timeout=5.0, consumer_config=SESSION
+    )
+    # The scorer died before committing its offsets (a group with no committed
+    # offset reads them again), and version 2 was promoted meanwhile.
+    serve = settings.serve.model_copy(update={"stream_group": f"rescore-{uuid.uuid4().hex[:6]}"})
+    again = run_stream_scorer(
+        settings.model_copy(update={"serve": serve}),
+        service=fake_service("2"),
+        max_events=n,
+        idle_timeout=5.0,
+        consumer_config=SESSION,
+    )
+    assert first.processed == again.processed == n
+    sink = run_decision_sink(settings, idle_timeout=3.0, consumer_config=SESSION)
+    assert (sink.inserted, sink.already_stored) == (n, n)
+    stored = decision_rows_per_transaction(records_engine, "tx-promo-")
+    assert set(stored) == wanted and set(stored.values()) == {1}
+    with records_engine.connect() as conn:
+        versions = conn.execute(
+            select(decisions.c.model_version)
+            .where(decisions.c.transaction_id.like("tx-promo-%"))
+            .distinct()
+        ).scalars()
+        assert set(versions) == {"1"}  # the first decision stored stays

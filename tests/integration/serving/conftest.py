@@ -104,6 +104,7 @@ def serving_kafka(kafka_broker: EmbeddedBroker) -> KafkaSettings:
         labels_topic=f"labels-{suffix}",
         decisions_topic=f"decisions-{suffix}",
         dead_letter_topic=f"dead-letter-{suffix}",
+        shadow_topic=f"shadow-scores-{suffix}",
         consumer_group=f"fraudlens-serving-{suffix}",
         partitions=2,
     )
