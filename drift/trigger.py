@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from drift.label_metrics import LabelPerformance
 from drift.launchers import JobResult, Launcher
 from drift.metrics import DriftMetrics
-from drift.report import DriftReport
+from drift.report import DriftReport, store_report
 from fraudlens.settings import Settings
 
 if TYPE_CHECKING:
@@ -217,19 +216,8 @@ class RetrainLoop:
         del self.state.history[:-HISTORY_LIMIT]
 
     def _record_check(self, report: DriftReport) -> None:
-        if self.records is None:
-            return
-        from fraudlens.records.operations import record_drift_check
-
-        with self.records.begin() as conn:
-            record_drift_check(
-                conn,
-                f"check-{uuid.uuid4().hex[:16]}",
-                report.checked_at,
-                report.model_version,
-                report.drifted,
-                report.to_dict(),
-            )
+        if self.records is not None:
+            store_report(self.records, report)
 
     def _load(self) -> LoopState:
         if self.records is not None:
