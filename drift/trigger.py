@@ -5,7 +5,8 @@ Rules, applied on every observation:
   with a drift verdict (a check without a verdict leaves the count as it is);
 - performance drops when matured-label AP, even at its upper confidence bound
   (``drift.ap_confidence``), is below ``(1 - drift.ap_drop)`` times the
-  version's baseline (its first sufficient measurement);
+  version's baseline (its first sufficient measurement of a period it served
+  throughout);
 - one job at a time, and none within ``drift.cooldown_hours`` of the last
   launch (no retrain storms);
 - the job goes through the promotion gate: the champion changes only if the
@@ -132,6 +133,8 @@ class RetrainLoop:
             return False
         base = self.state.baselines.get(perf.model_version)
         if base is None:
+            if not perf.whole_period:  # a partial period is no baseline
+                return False
             self.state.baselines[perf.model_version] = perf.average_precision
             self.metrics.baseline_ap.labels(model_version=perf.model_version).set(
                 perf.average_precision
