@@ -275,6 +275,9 @@ def slow_retrain(settings: Settings, start: date, end: date) -> JobResult:
 def test_ray_task_outcome_reaches_a_restarted_monitor(
     local_ray: None, tmp_path: Path, records_engine: Engine
 ) -> None:
+    """The launcher's side, with a stand-in job (a second long and a lost task in
+    seconds); the real job body across a restart is the drift scenario's
+    (tests/integration/drift_loop/test_scenario.py)."""
     settings = _settings(tmp_path, "ray-task")
     first = RayTaskLauncher(settings, slow_retrain, records=records_engine)
     job_id = first.launch(date(2026, 6, 1), date(2026, 7, 1))
