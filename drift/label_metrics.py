@@ -44,6 +44,9 @@ class LabelPerformance:
     alert_budget: float
     sufficient: bool  # enough matured frauds to judge
     ap_upper: float | None = None  # upper confidence bound of AP (None: not computed)
+    # the version served from the period's first day (False: promoted, or serving began,
+    # later in the period): only such a period sets the version's baseline
+    whole_period: bool = True
 
     @property
     def ap_bound(self) -> float:
@@ -99,6 +102,8 @@ def label_performance(
     else:
         version = model_version or ""
     rows = rows.drop_duplicates("transaction_id", keep="last")
+    first = pd.to_datetime(rows["event_time"], utc=True).min() if len(rows) else None
+    whole_period = first is not None and first < start + timedelta(days=1)
     known = labels.loc[pd.to_datetime(labels["label_time"], utc=True) <= as_of]
     # The newest label known by as_of wins: an analyst's "legitimate" clears a chargeback.
     verdicts = latest_verdicts(known)
@@ -124,6 +129,7 @@ def label_performance(
         alert_budget=alert_budget,
         sufficient=sufficient,
         ap_upper=upper,
+        whole_period=whole_period,
     )
 
 

@@ -40,6 +40,10 @@ class JobResult:
     reasons: list[str]
 
 
+JobBody = Callable[[Settings, date, date], JobResult]
+DataReader = Callable[[date, date], Any]  # [start, end) -> training.dataset.TrainingData
+
+
 class Launcher(Protocol):
     """Starts retraining jobs and reports their end."""
 
@@ -52,14 +56,26 @@ class Launcher(Protocol):
         ...
 
 
-def retrain_and_promote(settings: Settings, start: date, end: date) -> JobResult:
-    """The job body: ``training.pipeline.train`` then ``training.promote.promote``."""
+def retrain_and_promote(
+    settings: Settings, start: date, end: date, *, data: DataReader | None = None
+) -> JobResult:
+    """The job body: ``training.pipeline.train`` then ``training.promote.promote``.
+
+    ``data`` reads labelled rows of ``[start, end)`` in place of the history and
+    feature store (the drift scenario's in-memory bank); the gate then judges
+    on the challenger's test period, the newest period neither model learned from.
+    """
     from training.pipeline import train
     from training.promote import promote
 
     try:
-        trained = train(settings, start, end)
-        decision = promote(settings, trained.version)
+        if data is None:
+            trained = train(settings, start, end)
+            decision = promote(settings, trained.version)
+        else:
+            trained = train(settings, start, end, data=data(start, end))
+            test_start = end - timedelta(days=settings.training.test_days)
+            decision = promote(settings, trained.version, holdout=data(test_start, end))
     except Exception as exc:  # a failed job is an outcome, counted and logged
         logger.exception("retraining on %s..%s failed", start, end)
         return JobResult("failed", None, [f"{type(exc).__name__}: {exc}"])
@@ -91,11 +107,8 @@ def audit_gate(settings: Settings, decision: Any, start: date, end: date) -> Non
     )
 
 
-JobBody = Callable[[Settings, date, date], JobResult]
-
-
 class InlineLauncher:
-    """Runs the job in this process, synchronously (tests, demo, scenario)."""
+    """Runs the job in this process, synchronously (the scheduled job's run, which waits; tests)."""
 
     def __init__(self, settings: Settings, body: JobBody = retrain_and_promote) -> None:
         self.settings = settings
@@ -318,11 +331,17 @@ def job_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k.startswith("FRAUDLENS_") and k not in SECRET_ENV}
 
 
-def make_launcher(settings: Settings, records: Engine | None = None) -> Launcher:
-    """The launcher chosen by ``drift.launcher`` (``records``: where jobs store outcomes)."""
+def make_launcher(
+    settings: Settings, records: Engine | None = None, body: JobBody = retrain_and_promote
+) -> Launcher:
+    """The launcher chosen by ``drift.launcher``.
+
+    ``records``: where jobs store outcomes; ``body``: the job (a Ray job always
+    runs ``drift.job``, i.e. ``retrain_and_promote``).
+    """
     kind = settings.drift.launcher
     if kind == "inline":
-        return InlineLauncher(settings)
+        return InlineLauncher(settings, body)
     if kind == "ray_job":
         return RayJobLauncher(settings, records)
-    return RayTaskLauncher(settings, records=records)
+    return RayTaskLauncher(settings, body, records=records)

@@ -20,7 +20,7 @@ import pandas as pd
 from drift.detectors import DriftDetector, build_detector
 from drift.metrics import DriftMetrics
 from drift.reference import SCORE, Reference, load_reference
-from drift.report import DriftReport, Status, write_html
+from drift.report import DriftReport, Status, render_html, store_report
 from drift.sources import DecisionSource, ParquetSource, decision_source, reads_records
 from fraudlens.scoring.decision_log import FEATURE_PREFIX
 from fraudlens.settings import Settings
@@ -176,18 +176,24 @@ class DriftMonitor:
         return self._detectors[key]
 
     def _write(self, report: DriftReport, reference: Reference, frame: pd.DataFrame) -> None:
-        folder = self.settings.drift.report_dir or self.settings.data_dir / "reports" / "drift"
-        path = folder / f"drift-{report.checked_at:%Y%m%dT%H%M%S%f}.html"
-        report.html_path = path
-        write_html(
+        """The HTML page: kept on the report for its ``drift_checks`` row with a
+        records database configured, else a file (and ``latest.html``)."""
+        page = render_html(
             report,
             reference.frame,
             frame,
-            path,
             _descriptions(),
             max_plots=self.settings.drift.report_plots,
         )
+        if self.settings.records.database_url is not None:
+            report.html = page  # stored with the check (drift.report.store_report)
+            return
+        folder = self.settings.drift.report_dir or self.settings.data_dir / "reports" / "drift"
+        path = folder / f"drift-{report.checked_at:%Y%m%dT%H%M%S%f}.html"
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
         shutil.copyfile(path, folder / "latest.html")
+        report.html_path = path
 
     def export(self, report: DriftReport) -> None:
         """Set the gauges of the last check and count it."""
@@ -220,6 +226,9 @@ def check_drift(
 ) -> DriftReport:
     """One drift check of the recent decision log against the champion's reference.
 
+    With ``records.database_url`` set, the check and its HTML page are stored
+    in ``drift_checks``; otherwise the page is a file.
+
     Args:
         settings: FraudLens settings (``drift`` group).
         window: event-time range (default: the last ``drift.window_days``).
@@ -232,12 +241,14 @@ def check_drift(
         DataError: the decision log lacks the reference's feature columns.
     """
     metrics = metrics or DriftMetrics()
-    if reads_records(settings):
+    if reads_records(settings) or settings.records.database_url is not None:
         from fraudlens.records.engine import records_engine
 
         with records_engine(settings, pool_size=1) as engine:
             source = decision_source(settings, engine)
             report = DriftMonitor(settings, metrics, source=source).check(window)
+            if settings.records.database_url is not None:
+                store_report(engine, report)
     else:
         report = DriftMonitor(settings, metrics).check(window)
     if settings.drift.pushgateway:

@@ -6,16 +6,20 @@ import base64
 import html
 import io
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from drift.detectors import FeatureDrift, MmdResult, OnlineResult, TabularResult
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 Status = Literal["drift", "no_drift", "insufficient_data"]
 
@@ -36,8 +40,11 @@ class DriftReport:
     mmd: MmdResult | None = None
     online: OnlineResult | None = None
     seconds: float = 0.0
-    html_path: Path | None = None
+    html_path: Path | None = None  # the page as a file (no records database configured)
     notes: list[str] = field(default_factory=list)
+    # the page, until it is stored with the check (records database configured)
+    html: str | None = field(default=None, repr=False)
+    check_id: str | None = None  # its ``drift_checks`` row, once stored
 
     @property
     def drifted(self) -> bool:
@@ -56,6 +63,7 @@ class DriftReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (what ``fraudlens drift check`` prints)."""
         out = asdict(self)
+        del out["html"]  # the page is stored beside the summary, not in it
         out["drifted"] = self.drifted
         out["moved"] = self.moved
         summary: dict[str, Any] = json.loads(json.dumps(out, default=_jsonable))
@@ -72,15 +80,14 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"not JSON-serializable: {type(value).__name__}")
 
 
-def write_html(
+def render_html(
     report: DriftReport,
     reference: pd.DataFrame,
     window: pd.DataFrame,
-    path: Path,
     descriptions: Mapping[str, str] | None = None,
     max_plots: int = 24,
-) -> Path:
-    """Write the HTML report: verdict, tests table and per-column distribution plots.
+) -> str:
+    """The HTML report: verdict, tests table and per-column distribution plots.
 
     Plots go to the moved columns first, then the lowest p-values, up to
     ``max_plots``; every PNG is embedded, so the file stands alone.
@@ -103,7 +110,7 @@ def write_html(
         where = f"alarm after {o.detected_at} scores" if o.drifted else "no alarm"
         extra.append(f"Online detector on {o.n} scores: {where}")
     threshold = f"{report.tabular.threshold:.2e}" if report.tabular else "n/a"
-    body = f"""<!doctype html><html><head><meta charset="utf-8">
+    return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>FraudLens drift report {report.checked_at:%Y-%m-%d %H:%M}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px}}tr.moved{{background:#fdd}}
@@ -118,9 +125,24 @@ window {report.window_start} to {report.window_end} ({report.rows} rows) vs
 <h2>Per-column tests</h2><table><tr><th>column</th><th>meaning</th><th>test</th>
 <th>statistic</th><th>p-value</th><th>PSI</th><th>moved</th></tr>{rows}</table>
 <h2>Distributions (reference vs window)</h2>{plots}</body></html>"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+
+
+def store_report(engine: Engine, report: DriftReport) -> str:
+    """Store a check in ``drift_checks`` (with its page, when it has one); its check id."""
+    from fraudlens.records.operations import record_drift_check
+
+    report.check_id = report.check_id or f"check-{uuid.uuid4().hex[:16]}"
+    with engine.begin() as conn:
+        record_drift_check(
+            conn,
+            report.check_id,
+            report.checked_at,
+            report.model_version,
+            report.drifted,
+            report.to_dict(),
+            report.html,
+        )
+    return report.check_id
 
 
 def _row(f: FeatureDrift, description: str) -> str:

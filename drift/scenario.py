@@ -6,8 +6,11 @@ as labels arrive -> the loop retrains on the latest window -> the challenger
 goes through the gate (refused while too few labelled examples of the pattern
 exist, promoted once it has learnt it) -> detection of the new pattern
 recovers. Every day is scored by the current champion and written to the
-real decision log; the monitor, label metrics and retraining loop are the
-production ones, driven by a simulated clock (``drift.scenario_world``).
+real decision log; each day then runs the scheduled job's pass (``fraudlens
+drift cycle``: ``drift.watch.run_once``) on a simulated clock, with the loop's
+state and jobs in the records database and the retraining job
+(``retrain_and_promote``: Ray Train, the gate, the audit chain) as a task on
+the local Ray (``drift.scenario_world``).
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
-from drift.label_metrics import LabelPerformance, evaluate_labels
-from drift.launchers import InlineLauncher
+from drift.launchers import JobResult, make_launcher
 from drift.metrics import DriftMetrics
-from drift.monitor import DriftMonitor, Window
+from drift.monitor import DriftMonitor
 from drift.scenario_world import ScenarioWorld
 from drift.trigger import RetrainLoop
+from drift.watch import records_engine, run_once, start_loop
+from fraudlens.errors import FraudLensError
 from fraudlens.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +85,7 @@ def scenario_settings(settings: Settings) -> Settings:
             # reference's age (it is sampled 2-5 weeks before serving starts): the
             # story tests short-horizon behaviour
             "exclude_features": [*settings.drift.exclude_features, "*_30d", "term_matured_*"],
-            "launcher": "inline",
+            "launcher": "ray_task",
             "window_days": 7.0,
             "persistence": 5,
             "cooldown_hours": 8 * 24.0,
@@ -128,7 +135,10 @@ class ScenarioResult:
     pattern_ap_after: float = math.nan
     wall_seconds: float = 0.0
     onset_to_champion_seconds: float = math.nan  # wall-clock, onset day served -> promoted
-    report_path: str | None = None
+    report_path: str | None = None  # the last check's HTML page
+    baseline_ap: float = math.nan  # the loop's matured-label baseline of the first champion
+    # (day, the restarted monitor knew the running job) for each job that ran past its launch
+    restarts: list[tuple[int, bool]] = field(default_factory=list)
 
     @property
     def onset_to_champion_days(self) -> int | None:
@@ -192,8 +202,14 @@ def compare_after_last_promotion(result: ScenarioResult, world: Comparer, end_da
 def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> ScenarioResult:
     """Play the story day by day; returns (and logs) the timeline and milestones.
 
-    ``settings`` are used as given (see ``scenario_settings`` for the sizes
-    the story is tuned for); its data dir should be empty.
+    Each simulated day is one pass of ``fraudlens drift cycle`` (``drift.watch.run_once``
+    with the monitor and loop ``drift.watch.start_loop`` builds), on the clock of
+    that day, its state in the records database (``records.database_url``, or
+    an embedded server). While a retraining runs, the monitor restarts (a new
+    monitor and loop, as the next scheduled run would be) and waits for the
+    outcome the job stores in ``retrain_jobs``. ``settings`` are used as given
+    (see ``scenario_settings`` for the sizes the story is tuned for); its data
+    dir should be empty.
 
     Raises:
         FraudLensError: a stage failed (training data, model registry, ...).
@@ -212,37 +228,66 @@ def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> Scena
         new_pattern=cfg.new_pattern,
         onset_day=cfg.onset_day,
     )
+    world.publish_labels()
     start, end = world.at(cfg.warmup_days).date(), world.at(cfg.first_train_days).date()
     first = train(settings, start, end, data=world.training_data(start, end))
     promote(settings, first.version)
+    engine = records_engine(settings)
+    try:
+        result = _play(settings, cfg, world, engine, str(first.version))
+    finally:
+        if engine is not None:
+            engine.dispose()
+    result.ap_pre_onset = world.average_precision(
+        result.first_version, cfg.first_train_days, cfg.onset_day
+    )
+    compare_after_last_promotion(result, world, cfg.days)
+    result.wall_seconds = time.perf_counter() - wall
+    return result
+
+
+def _play(
+    settings: Settings,
+    cfg: ScenarioConfig,
+    world: ScenarioWorld,
+    engine: Engine | None,
+    first_version: str,
+) -> ScenarioResult:
+    """The served days, one drift cycle each, from the first champion on."""
     metrics = DriftMetrics()
-    monitor = DriftMonitor(settings, metrics)
-    loop = RetrainLoop(settings, InlineLauncher(settings, world.retrain), metrics)
-    result = ScenarioResult(onset_day=cfg.onset_day, first_version=str(first.version))
+    job = world.job()
+
+    def restart() -> tuple[DriftMonitor, RetrainLoop]:
+        return start_loop(settings, metrics, engine, make_launcher(settings, engine, job))
+
+    monitor, loop = restart()
+    result = ScenarioResult(onset_day=cfg.onset_day, first_version=first_version)
     onset_wall = math.nan
     for day in range(cfg.first_train_days, cfg.days):
         if day == cfg.onset_day:
             onset_wall = time.perf_counter()
         champion = world.serve_day(day)
         now = world.at(day + 1)
-        report = monitor.check(Window(now - timedelta(days=settings.drift.window_days), now))
-        perf: LabelPerformance | None = evaluate_labels(
-            settings, now, model_version=champion, labels=world.labels, metrics=metrics
-        )
-        if perf is not None and perf.start < world.at(cfg.first_train_days):
-            perf = None  # the matured period starts before serving did: a partial baseline
-        verdict = loop.observe(report, perf, now)
-        p_values = report.p_values()
+        it = run_once(settings, monitor, loop, now)
+        report, perf, verdict = it.report, it.performance, it.verdict
+        finished = verdict.finished
+        if verdict.launched and finished is None:  # a job runs
+            if engine is not None:  # the monitor restarts: the job is known from its row
+                monitor, loop = restart()
+                running = loop.state.running or {}
+                result.restarts.append((day, running.get("job_id") == verdict.launched))
+            finished = wait_for_outcome(loop, now)
+        p_values = report.p_values() if report else {}
         row = DayRow(
             day,
-            report.status,
+            report.status if report else "error",
             min(p_values.values(), default=math.nan),
-            report.moved,
+            report.moved if report else [],
             math.nan if perf is None else perf.average_precision,
             math.nan if perf is None else perf.ap_bound,
             champion,
         )
-        if report.drifted:
+        if report is not None and report.drifted:
             if day < cfg.onset_day:
                 result.false_alarms.append(day)
             elif result.drift_day is None:
@@ -255,20 +300,31 @@ def run_scenario(settings: Settings, cfg: ScenarioConfig | None = None) -> Scena
             row.event = f"retrain ({why})"
         elif verdict.suppressed:
             row.event = f"({verdict.suppressed})"
-        if verdict.finished is not None:
-            row.event += f" -> v{verdict.finished.version} {verdict.finished.outcome}"
-            if verdict.finished.outcome == "promoted":
-                result.final_day, result.final_version = day, verdict.finished.version
+        if finished is not None:
+            row.event += f" -> v{finished.version} {finished.outcome}"
+            if finished.outcome == "promoted":
+                result.final_day, result.final_version = day, finished.version
                 if result.promoted_day is None:
                     result.promoted_day = day
-                    result.new_version = verdict.finished.version
+                    result.new_version = finished.version
                     result.onset_to_champion_seconds = time.perf_counter() - onset_wall
-        result.report_path = str(report.html_path)
+        if report is not None:  # a file, or its row (records database configured)
+            result.report_path = str(report.html_path or f"drift_checks {report.check_id}")
         result.timeline.append(row)
         logger.debug("day %d: %s", day, row)
-    result.ap_pre_onset = world.average_precision(
-        result.first_version, cfg.first_train_days, cfg.onset_day
-    )
-    compare_after_last_promotion(result, world, cfg.days)
-    result.wall_seconds = time.perf_counter() - wall
+    result.baseline_ap = loop.state.baselines.get(result.first_version, math.nan)
     return result
+
+
+def wait_for_outcome(loop: RetrainLoop, now: datetime, timeout_s: float = 900.0) -> JobResult:
+    """Poll the running job (the day's clock stands still) until its outcome is stored.
+
+    Raises:
+        FraudLensError: no outcome within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (finished := loop.observe(now=now).finished) is None:
+        if time.monotonic() > deadline:
+            raise FraudLensError(f"no retraining outcome within {timeout_s:.0f} s")
+        time.sleep(0.5)
+    return finished

@@ -10,14 +10,15 @@ on its end date.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from drift.launchers import JobResult, Outcome
-from drift.sources import decisions_dir
+from drift.launchers import JobResult, retrain_and_promote
+from drift.sources import decisions_dir, labels_dir
 from fraudlens.settings import Settings
 
 
@@ -82,28 +83,17 @@ class ScenarioWorld:
 
     def training_data(self, start: date, end: date) -> Any:
         """Labelled features of ``[start, end)`` with only the labels known at ``end``."""
-        from fraudlens.features import FEATURE_NAMES
-        from fraudlens.features.context import CONTEXT_NAMES
-        from training.dataset import from_frame
+        return known_rows(self.frame, self.settings.training.feature_service, start, end)
 
-        known_by = pd.Timestamp(end, tz="UTC")
-        frame = self.frame.copy()
-        late = frame["is_fraud"] & (pd.to_datetime(frame["label_time"], utc=True) > known_by)
-        frame.loc[late, "is_fraud"] = False
-        frame.loc[late, "label_time"] = pd.NaT
-        svc = self.settings.training.feature_service
-        return from_frame(frame, [*FEATURE_NAMES, *CONTEXT_NAMES], svc, start, end)
+    def job(self) -> RetrainJob:
+        """The retraining job body on this bank's rows (shipped to a Ray worker)."""
+        return RetrainJob(self.frame, self.settings.training.feature_service)
 
-    def retrain(self, settings: Settings, start: date, end: date) -> JobResult:
-        """The job body with in-memory data: train on the window, gate on its test period."""
-        from training.pipeline import train
-        from training.promote import promote
-
-        trained = train(settings, start, end, data=self.training_data(start, end))
-        test_start = end - timedelta(days=settings.training.test_days)
-        decision = promote(settings, trained.version, holdout=self.training_data(test_start, end))
-        outcome: Outcome = "promoted" if decision.promoted else "refused"
-        return JobResult(outcome, decision.version, list(decision.reasons))
+    def publish_labels(self) -> None:
+        """Every label into the label store; the monitor reads those known by its clock."""
+        folder = labels_dir(self.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.labels.to_parquet(folder / "scenario.parquet", index=False)
 
     def serve_day(self, day: int) -> str:
         """Score one day with the champion, append it to the decision log; the version."""
@@ -167,6 +157,40 @@ class ScenarioWorld:
             out[f"ap_{label}"] = float(average_precision_score(y, scores))
             out[f"pattern_ap_{label}"] = float(average_precision_score(y[keep], scores[keep]))
         return out
+
+
+def known_rows(frame: pd.DataFrame, feature_service: str, start: date, end: date) -> Any:
+    """``training.dataset.TrainingData`` of ``[start, end)``, frauds labelled after ``end`` unknown."""
+    from fraudlens.features import FEATURE_NAMES
+    from fraudlens.features.context import CONTEXT_NAMES
+    from training.dataset import from_frame
+
+    known_by = pd.Timestamp(end, tz="UTC")
+    frame = frame.copy()
+    late = frame["is_fraud"] & (pd.to_datetime(frame["label_time"], utc=True) > known_by)
+    frame.loc[late, "is_fraud"] = False
+    frame.loc[late, "label_time"] = pd.NaT
+    return from_frame(frame, [*FEATURE_NAMES, *CONTEXT_NAMES], feature_service, start, end)
+
+
+@dataclass(frozen=True)
+class RetrainJob:
+    """The production job body (``retrain_and_promote``) reading the bank's rows.
+
+    Only where the rows come from differs from a production job: the bank's
+    features are already computed, where a job would read the history and
+    the feature store.
+    """
+
+    frame: pd.DataFrame
+    feature_service: str
+
+    def __call__(self, settings: Settings, start: date, end: date) -> JobResult:
+        return retrain_and_promote(settings, start, end, data=self.rows)
+
+    def rows(self, start: date, end: date) -> Any:
+        """Labelled rows of ``[start, end)``, as known at ``end``."""
+        return known_rows(self.frame, self.feature_service, start, end)
 
 
 def champion_version(settings: Settings) -> str:

@@ -5,7 +5,8 @@ Rules, applied on every observation:
   with a drift verdict (a check without a verdict leaves the count as it is);
 - performance drops when matured-label AP, even at its upper confidence bound
   (``drift.ap_confidence``), is below ``(1 - drift.ap_drop)`` times the
-  version's baseline (its first sufficient measurement);
+  version's baseline (its first sufficient measurement of a period it served
+  throughout);
 - one job at a time, and none within ``drift.cooldown_hours`` of the last
   launch (no retrain storms);
 - the job goes through the promotion gate: the champion changes only if the
@@ -21,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from drift.label_metrics import LabelPerformance
 from drift.launchers import JobResult, Launcher
 from drift.metrics import DriftMetrics
-from drift.report import DriftReport
+from drift.report import DriftReport, store_report
 from fraudlens.settings import Settings
 
 if TYPE_CHECKING:
@@ -133,6 +133,8 @@ class RetrainLoop:
             return False
         base = self.state.baselines.get(perf.model_version)
         if base is None:
+            if not perf.whole_period:  # a partial period is no baseline
+                return False
             self.state.baselines[perf.model_version] = perf.average_precision
             self.metrics.baseline_ap.labels(model_version=perf.model_version).set(
                 perf.average_precision
@@ -217,19 +219,8 @@ class RetrainLoop:
         del self.state.history[:-HISTORY_LIMIT]
 
     def _record_check(self, report: DriftReport) -> None:
-        if self.records is None:
-            return
-        from fraudlens.records.operations import record_drift_check
-
-        with self.records.begin() as conn:
-            record_drift_check(
-                conn,
-                f"check-{uuid.uuid4().hex[:16]}",
-                report.checked_at,
-                report.model_version,
-                report.drifted,
-                report.to_dict(),
-            )
+        if self.records is not None:
+            store_report(self.records, report)
 
     def _load(self) -> LoopState:
         if self.records is not None:

@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drift.label_metrics import LabelPerformance, evaluate_labels
 from drift.launchers import Launcher, make_launcher
 from drift.metrics import DriftMetrics
-from drift.monitor import DriftMonitor
+from drift.monitor import DriftMonitor, Window
 from drift.report import DriftReport
 from drift.sources import decision_source
 from drift.trigger import RetrainLoop, Verdict, state_path
@@ -72,14 +73,7 @@ def watch(
 
             start_http_server(settings.drift.metrics_port, registry=metrics.registry)
     engine = records_engine(settings) if records is True else records or None
-    monitor = DriftMonitor(settings, metrics, source=decision_source(settings, engine))
-    loop = RetrainLoop(
-        settings,
-        launcher or make_launcher(settings, engine),
-        metrics,
-        state_path(settings),
-        records=engine,
-    )
+    monitor, loop = start_loop(settings, metrics, engine, launcher)
     done: list[Iteration] = []
     try:
         while iterations is None or len(done) < iterations:
@@ -90,6 +84,31 @@ def watch(
         if records is True and engine is not None:  # ours: close its connections
             engine.dispose()
     return done
+
+
+def start_loop(
+    settings: Settings,
+    metrics: DriftMetrics,
+    engine: Engine | None,
+    launcher: Launcher | None = None,
+) -> tuple[DriftMonitor, RetrainLoop]:
+    """The monitor and the retraining loop of one run, their state read from ``engine``.
+
+    Args:
+        settings: FraudLens settings.
+        metrics: where both export.
+        engine: the records database (None: the state file).
+        launcher: retraining launcher (default: ``drift.launcher``).
+    """
+    monitor = DriftMonitor(settings, metrics, source=decision_source(settings, engine))
+    loop = RetrainLoop(
+        settings,
+        launcher or make_launcher(settings, engine),
+        metrics,
+        state_path(settings),
+        records=engine,
+    )
+    return monitor, loop
 
 
 def records_engine(settings: Settings) -> Engine | None:
@@ -109,20 +128,26 @@ def records_engine(settings: Settings) -> Engine | None:
         return None
 
 
-def run_once(settings: Settings, monitor: DriftMonitor, loop: RetrainLoop) -> Iteration:
-    """One pass: drift check, matured-label performance, retraining decision."""
+def run_once(
+    settings: Settings, monitor: DriftMonitor, loop: RetrainLoop, now: datetime | None = None
+) -> Iteration:
+    """One pass: drift check, matured-label performance, retraining decision.
+
+    ``now``: the pass's clock (default: the wall clock; simulated days in
+    ``drift.scenario``).
+    """
     report: DriftReport | None = None
     perf: LabelPerformance | None = None
     try:
-        report = monitor.check()
+        report = monitor.check(Window.last(settings.drift.window_days, now))
     except FraudLensError as exc:  # no champion yet, empty log: try again next pass
         monitor.metrics.checks.labels(result="error").inc()
         logger.warning("drift check failed: %s", exc)
     try:
         version = report.model_version if report else None
         perf = evaluate_labels(
-            settings, model_version=version, metrics=monitor.metrics, source=monitor.source
+            settings, now, model_version=version, metrics=monitor.metrics, source=monitor.source
         )
     except FraudLensError as exc:
         logger.warning("label-based evaluation failed: %s", exc)
-    return Iteration(report, perf, loop.observe(report, perf))
+    return Iteration(report, perf, loop.observe(report, perf, now))

@@ -722,7 +722,10 @@ class DriftSettings(BaseModel):
     metrics_port: int = Field(9108, ge=0, le=65535, description="/metrics port of watch (0: off)")
     pushgateway: str = Field("", description="Pushgateway address for one-shot checks (optional)")
     report_dir: Path | None = Field(
-        None, description="HTML drift reports (default: DATA_DIR/reports/drift)"
+        None,
+        description="HTML drift reports when records.database_url is not set (default: "
+        "DATA_DIR/reports/drift; when it is, each page is stored with its check: "
+        "fraudlens drift report)",
     )
     report_plots: int = Field(
         24,

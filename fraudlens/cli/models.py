@@ -1,16 +1,20 @@
-"""``fraudlens train|evaluate|promote`` and ``fraudlens drift check|cycle|watch``."""
+"""``fraudlens train|evaluate|promote`` and ``fraudlens drift check|cycle|report|watch``."""
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fraudlens.cli.common import console, friendly, settings_of
+
+if TYPE_CHECKING:
+    from drift.report import DriftReport
 
 app = typer.Typer()
 drift_app = typer.Typer(help="Drift detection against the champion's training reference.")
@@ -157,8 +161,41 @@ def drift_check(ctx: typer.Context) -> None:
     report = check_drift(settings_of(ctx))
     console.print(
         f"status={report.status} rows={report.rows} model={report.model_version} "
-        f"report={report.html_path}"
+        f"report={report_place(report)}"
     )
+
+
+def report_place(report: DriftReport) -> str:
+    """Where a check's HTML page is: its file, or the command that prints it."""
+    if report.html_path is not None:
+        return str(report.html_path)
+    if report.check_id is not None:
+        return f"'fraudlens drift report --check-id {report.check_id}'"
+    return "-"
+
+
+@drift_app.command("report")
+@friendly
+def drift_report(
+    ctx: typer.Context,
+    check_id: Annotated[
+        str | None,
+        typer.Option(help="The check (its drift_checks id; default: the newest with a page)."),
+    ] = None,
+) -> None:
+    """Print a drift check's HTML page stored in the records database (> report.html)."""
+    from fraudlens.errors import RecordsError
+    from fraudlens.records.engine import records_engine
+    from fraudlens.records.operations import read_drift_report_html
+
+    with records_engine(settings_of(ctx), pool_size=1) as engine, engine.connect() as conn:
+        found = read_drift_report_html(conn, check_id)
+    if found is None:
+        what = f"check {check_id}" if check_id else "any check"
+        raise RecordsError(
+            f"no stored HTML report for {what} (pages stay files without a records database)"
+        )
+    sys.stdout.write(found[1])
 
 
 @drift_app.command("cycle")
@@ -184,7 +221,8 @@ def drift_cycle(ctx: typer.Context) -> None:
     console.print(
         f"drift={report.status if report else 'error'} "
         f"model={report.model_version if report else '-'} "
-        f"ap={done.performance.average_precision if done.performance else '-'}"
+        f"ap={done.performance.average_precision if done.performance else '-'} "
+        f"report={report_place(report) if report else '-'}"
     )
     if verdict.reasons:
         console.print(f"retrain wanted: {'; '.join(verdict.reasons)}")

@@ -53,8 +53,13 @@ def drift_step(state: DemoState, console: Console) -> None:
             q.setLevel(level)
     console.print(timeline_table(result.timeline))
     console.print(result.summary(), highlight=False, soft_wrap=True)
-    reports = settings.drift.report_dir or settings.data_dir / "reports" / "drift"
-    console.print(f"drift reports: {reports / 'latest.html'} (one per check in {reports})")
+    if settings.records.database_url is not None:  # stored with each check
+        console.print(
+            f"drift reports: 'fraudlens drift report > report.html' ({result.report_path})"
+        )
+    else:
+        reports = settings.drift.report_dir or settings.data_dir / "reports" / "drift"
+        console.print(f"drift reports: {reports / 'latest.html'} (one per check in {reports})")
     for path in sorted((_ROOT / "monitoring" / "grafana" / "dashboards").glob("*.json")):
         console.print(f"grafana dashboard: {path}")
     console.print(f"prometheus config: {_ROOT / 'monitoring' / 'prometheus' / 'prometheus.yml'}")

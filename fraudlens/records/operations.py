@@ -37,16 +37,29 @@ def record_drift_check(
     model_version: str,
     drifted: bool,
     report: Mapping[str, Any],
+    html: str | None = None,
 ) -> None:
-    """Store one drift check (a check id already stored is kept as it is)."""
+    """Store one drift check, with its HTML page (a check id already stored is kept as it is)."""
     stmt = insert(drift_checks).values(
         check_id=check_id,
         checked_at=checked_at,
         model_version=model_version,
         drifted=drifted,
         report=dict(report),
+        report_html=html,
     )
     conn.execute(stmt.on_conflict_do_nothing(index_elements=["check_id"]))
+
+
+def read_drift_report_html(conn: Connection, check_id: str | None = None) -> tuple[str, str] | None:
+    """A check's id and HTML page (default: the newest check that has one); None if none."""
+    stmt = select(drift_checks.c.check_id, drift_checks.c.report_html).where(
+        drift_checks.c.report_html.is_not(None)
+    )
+    if check_id is not None:
+        stmt = stmt.where(drift_checks.c.check_id == check_id)
+    row = conn.execute(stmt.order_by(drift_checks.c.checked_at.desc()).limit(1)).first()
+    return (row.check_id, row.report_html) if row is not None else None
 
 
 def upsert_retrain_job(

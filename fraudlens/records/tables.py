@@ -157,6 +157,8 @@ drift_checks = Table(
     Column("report", JSONB, nullable=False),
     _created_at(),
     Index(None, "checked_at"),
+    # 0007: the check's HTML page, when it is kept here rather than under DATA_DIR.
+    Column("report_html", Text, nullable=True),
 )
 
 retrain_jobs = Table(

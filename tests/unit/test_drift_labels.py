@@ -156,3 +156,14 @@ def test_the_newest_known_label_of_a_transaction_wins() -> None:
     )
     assert perf.frauds == 3  # t1, t2, t3
     assert perf.precision_at_budget == pytest.approx(2 / 3)  # top 3: t0 (cleared), t1, t2
+
+
+@pytest.mark.parametrize(("days", "whole"), [(3, True), (5, False)])
+def test_a_version_that_served_part_of_the_period_is_flagged(days: int, whole: bool) -> None:
+    # the decisions start 10 days before as_of: on the first day of a 3-day matured
+    # period (maturity 7), two days into a 5-day one (promoted, or serving began, then)
+    labels = _labels(["t0", "t1"], AS_OF - timedelta(days=1))
+    perf = label_performance(
+        _decisions(), labels, AS_OF, maturity_days=7, days=days, alert_budget=0.02, min_frauds=2
+    )
+    assert perf.sufficient and perf.whole_period == whole

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -165,3 +166,13 @@ def test_ray_jobs_get_the_settings_but_not_the_secrets() -> None:
     env = job_env(environ)
     assert env == {"FRAUDLENS_MODE": "production", "FRAUDLENS_DRIFT__LAUNCHER": "ray_job"}
     assert "FRAUDLENS_SECURITY__TOKEN_KEYS" in SECRET_ENV  # the list names the real ones
+
+
+def test_a_partly_served_period_is_no_baseline(tmp_path: Path) -> None:
+    launcher = FakeLauncher()
+    loop = RetrainLoop(_settings(tmp_path, ap_drop=0.2), launcher)
+    partial = replace(_perf(0.95), whole_period=False)  # promoted in the middle of the period
+    assert loop.observe(performance=partial, now=T0).reasons == []
+    assert loop.state.baselines == {}
+    assert loop.observe(performance=_perf(0.60), now=T0).reasons == []  # the first whole one
+    assert loop.state.baselines == {"6": 0.60}

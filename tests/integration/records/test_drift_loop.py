@@ -230,6 +230,27 @@ def test_cycle_command_checks_retrains_and_records_both(
         check_rows, job_rows = checks.all(), jobs.all()
     mine = [c for c in check_rows if c.checked_at >= now]
     assert len(mine) == 1 and mine[0].drifted
+    # the check's HTML page is in its row, not on the pod's disk; the CLI prints it
+    page = mine[0].report_html
+    assert page is not None and page.startswith("<!doctype html>") and "DRIFT" in page
+    assert "html" not in mine[0].report and mine[0].report["html_path"] is None
+    assert not (tmp_path / "reports").exists()
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert f"drift report --check-id {mine[0].check_id}" in said
+    printed = CliRunner().invoke(app, ["drift", "report", "--check-id", mine[0].check_id])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == page
+    unknown = CliRunner().invoke(app, ["drift", "report", "--check-id", "check-none"])
+    assert unknown.exit_code == 1 and "no stored HTML report" in unknown.output
+    # a one-off 'drift check' keeps its check and page there too; 'drift report' prints the newest
+    checked = CliRunner().invoke(app, ["drift", "check"])
+    assert checked.exit_code == 0, checked.output
+    said = " ".join(checked.output.split())
+    assert "status=drift" in said and "drift report --check-id check-" in said
+    newest = CliRunner().invoke(app, ["drift", "report"])
+    assert newest.exit_code == 0 and newest.output.startswith("<!doctype html>")
+    assert newest.output != page  # another check's page (its own time in the title)
+    assert not (tmp_path / "reports").exists()
     assert job_rows and job_rows[-1].outcome == "promoted"
     assert job_rows[0].model_version == "6" and job_rows[0].state == "succeeded"
     # the next scheduled run starts from the stored state: cooldown, no second job
@@ -254,6 +275,9 @@ def slow_retrain(settings: Settings, start: date, end: date) -> JobResult:
 def test_ray_task_outcome_reaches_a_restarted_monitor(
     local_ray: None, tmp_path: Path, records_engine: Engine
 ) -> None:
+    """The launcher's side, with a stand-in job (a second long and a lost task in
+    seconds); the real job body across a restart is the drift scenario's
+    (tests/integration/drift_loop/test_scenario.py)."""
     settings = _settings(tmp_path, "ray-task")
     first = RayTaskLauncher(settings, slow_retrain, records=records_engine)
     job_id = first.launch(date(2026, 6, 1), date(2026, 7, 1))

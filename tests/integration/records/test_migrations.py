@@ -162,7 +162,11 @@ OLD_ROWS: dict[str, dict[str, Any]] = {
     "case_events": {"event_id": 1, "case_id": "case-1", "actor": "ana", "action": "assigned"},
 }
 # Columns later migrations added to those tables, NULL on the old rows.
-ADDED = {"decisions": ["transaction", "features"], "cases": ["resolution", "resolved_by"]}
+ADDED = {
+    "decisions": ["transaction", "features"],
+    "cases": ["resolution", "resolved_by"],
+    "drift_checks": ["report_html"],
+}
 
 
 def _insert_old_rows(engine: Engine) -> None:
@@ -181,8 +185,9 @@ def _read(engine: Engine, table: str, key: str, value: Any) -> dict[str, Any]:
 
 # 0001: the first release's schema; 0004: the last landed release's (before 0005's index);
 # 0005: main's before 0006's features column (existing decisions keep no vector: null);
-# 0006: main's before 0008's shadow_scores table (created empty).
-@pytest.mark.parametrize("previous", ["0001", "0004", "0005", "0006"])
+# 0006: main's before 0007's report_html column (existing checks keep no page: null);
+# 0007: main's before 0008's shadow_scores table (created empty).
+@pytest.mark.parametrize("previous", ["0001", "0004", "0005", "0006", "0007"])
 def test_upgrade_from_an_older_release_keeps_its_rows(empty_engine: Engine, previous: str) -> None:
     assert upgrade(empty_engine, previous) == previous
     report = status(empty_engine)  # a database behind the package: reported, not an error

@@ -8,7 +8,7 @@ decisions: keyed by (transaction_id, challenger_version), inserted with ``ON
 CONFLICT DO NOTHING``, so a redelivery stores nothing twice.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 15:20:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
