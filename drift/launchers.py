@@ -107,21 +107,35 @@ def audit_gate(settings: Settings, decision: Any, start: date, end: date) -> Non
     )
 
 
+# The outcome of an inline job this process did not run: its pass ended before the job did.
+LOST_INLINE_JOB = "the pass that ran this job inline ended before the job finished"
+
+
 class InlineLauncher:
-    """Runs the job in this process, synchronously (the scheduled job's run, which waits; tests)."""
+    """Runs the job in this process, synchronously (the scheduled job's run, which waits; tests).
+
+    ``launch`` only names the job; the first ``poll`` runs it and returns its
+    outcome. So the loop stores the job as running before it runs, and a pass
+    that dies during the job leaves that record: the next pass (a new
+    process, which never ran it) polls it and reads it as failed.
+    """
 
     def __init__(self, settings: Settings, body: JobBody = retrain_and_promote) -> None:
         self.settings = settings
         self.body = body
+        self._waiting: dict[str, tuple[date, date]] = {}
         self._results: dict[str, JobResult] = {}
 
     def launch(self, start: date, end: date) -> str:
         job_id = f"inline-{uuid.uuid4().hex[:8]}"
-        self._results[job_id] = self.body(self.settings, start, end)
+        self._waiting[job_id] = (start, end)
         return job_id
 
     def poll(self, job_id: str) -> JobResult | None:
-        return self._results.get(job_id, JobResult("failed", None, ["unknown job"]))
+        if job_id in self._waiting:
+            start, end = self._waiting.pop(job_id)
+            self._results[job_id] = self.body(self.settings, start, end)
+        return self._results.get(job_id, JobResult("failed", None, [LOST_INLINE_JOB]))
 
 
 def stored_result(engine: Engine, job_id: str) -> tuple[JobResult | None, datetime | None]:

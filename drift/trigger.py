@@ -176,7 +176,9 @@ class RetrainLoop:
             "launch", now, job_id=job_id, reason=kind, detail=reasons, window=[str(start), str(end)]
         )
         logger.warning("retraining %s launched (%s): %s", job_id, kind, "; ".join(reasons))
-        # an inline launcher has already finished: record the outcome now
+        # Saved before the first poll, which runs an inline job to its end: if this
+        # process dies meanwhile, the next pass finds the job and reads its fate.
+        self._save()
         return Verdict(reasons, launched=job_id, finished=self._poll(now) or finished)
 
     def _suppress(

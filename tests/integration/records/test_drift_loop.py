@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from drift import job
 from drift.launchers import (
+    LOST_INLINE_JOB,
     InlineLauncher,
     JobResult,
     RayJobLauncher,
@@ -119,6 +120,38 @@ def test_restarted_monitor_knows_the_running_job_and_reads_its_outcome(
     assert row["finished_at"] is not None
     events = [e["event"] for e in third.state.history]
     assert events == ["launch", "suppressed", "outcome"]
+
+
+class PassKilled(BaseException):
+    """The scheduled pass's process dying mid-job (not an error the job could catch)."""
+
+
+def test_a_pass_that_dies_during_its_inline_job_leaves_it_known_and_failed(
+    tmp_path: Path, records_engine: Engine
+) -> None:
+    settings = _settings(tmp_path, "inline-death")
+
+    def dies(_: Settings, start: date, end: date) -> JobResult:
+        raise PassKilled  # e.g. the RayCronJob's deadline or an OOM kill
+
+    with pytest.raises(PassKilled):
+        RetrainLoop(settings, InlineLauncher(settings, dies), records=records_engine).observe(
+            _drift(), now=T0
+        )
+    # The next pass is a new process: it knows the job, and that it never finished.
+    again = RetrainLoop(settings, InlineLauncher(settings, dies), records=records_engine)
+    assert again.state.running is not None
+    job_id = again.state.running["job_id"]
+    with records_engine.connect() as conn:
+        row = read_retrain_job(conn, job_id)
+    assert row is not None and row["state"] == "running"
+    verdict = again.observe(now=T0 + timedelta(days=1))
+    assert verdict.finished == JobResult("failed", None, [LOST_INLINE_JOB])
+    assert again.state.running is None
+    with records_engine.connect() as conn:
+        row = read_retrain_job(conn, job_id)
+    assert row is not None and (row["state"], row["outcome"]) == ("failed", "failed")
+    assert [e["event"] for e in again.state.history] == ["launch", "outcome"]
 
 
 def test_ray_job_that_ended_without_an_outcome_failed(
@@ -226,7 +259,11 @@ def test_cycle_command_checks_retrains_and_records_both(
         assert not decisions_dir(settings).exists()  # nothing read from, or written to, files
     with records_engine.connect() as conn:
         checks = conn.execute(select(drift_checks).where(drift_checks.c.model_version == "5"))
-        jobs = conn.execute(select(retrain_jobs).where(retrain_jobs.c.job_id.like("inline-%")))
+        jobs = conn.execute(
+            select(retrain_jobs)
+            .where(retrain_jobs.c.job_id.like("inline-%"), retrain_jobs.c.started_at >= now)
+            .order_by(retrain_jobs.c.started_at)
+        )
         check_rows, job_rows = checks.all(), jobs.all()
     mine = [c for c in check_rows if c.checked_at >= now]
     assert len(mine) == 1 and mine[0].drifted
