@@ -46,6 +46,7 @@ from fraudlens.features.offline import (
     state_schema,
     write_table,
 )
+from fraudlens.features.online_ids import device_code, ip_code
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.repo import offline_path
 from fraudlens.features.state import (
@@ -85,6 +86,8 @@ TXN_COLUMNS = (
     "latitude",
     "longitude",
 )
+# Optional string columns (online payments), folded as ``online_ids`` codes.
+ONLINE_ID_COLUMNS = ("device_id", "ip_address")
 _SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bytes": "binary"}
 
 
@@ -159,8 +162,10 @@ def _card_group(table: pa.Table) -> pa.Table:
     _tune_gc()
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     events = [
-        TxnEvent(t, us, c, term, m, ctry, amount, coord(lat), coord(lon))
-        for t, us, c, term, m, ctry, amount, lat, lon in zip(
+        TxnEvent(
+            t, us, c, term, m, ctry, amount, coord(lat), coord(lon), device_code(dev), ip_code(ip)
+        )
+        for t, us, c, term, m, ctry, amount, lat, lon, dev, ip in zip(
             cols["transaction_id"],
             cols["time_us"],
             cols["card_token"],
@@ -170,6 +175,8 @@ def _card_group(table: pa.Table) -> pa.Table:
             cols["amount"],
             cols["latitude"],
             cols["longitude"],
+            cols["device_id"],
+            cols["ip_address"],
             strict=True,
         )
     ]
@@ -251,10 +258,14 @@ def state_frames(
     for optional in ("latitude", "longitude"):
         if optional not in raw.columns:
             raw = raw.withColumn(optional, F.lit(None).cast("double"))
+    for optional in ONLINE_ID_COLUMNS:
+        if optional not in raw.columns:
+            raw = raw.withColumn(optional, F.lit(None).cast("string"))
     txns = (
         raw.select(
             *TXN_COLUMNS[:6],
             *(F.col(c).cast("double").alias(c) for c in TXN_COLUMNS[6:]),
+            *(F.col(c).cast("string").alias(c) for c in ONLINE_ID_COLUMNS),
             F.unix_micros("event_time").alias("time_us"),
         )
         .drop("event_time")

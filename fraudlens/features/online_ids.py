@@ -1,0 +1,64 @@
+"""Device ids and IP addresses as the card state keeps them: hashed int64 codes.
+
+Device ids and IPs are personal data, and features only ask "has the card
+used this one before?": equality of codes answers that. So no runner keeps
+the value itself: every one turns it into a code here, once, where the event
+or the request is read, and the state, the blobs, the feature rows and the
+Feast request columns hold only codes.
+
+A code is the first 8 bytes of ``sha256(kind | value)`` with the sign bit
+cleared (a positive int64; 0 maps to 1). Plain, not keyed: every runner
+(stream job, Spark backfill, serving, training) must give the same code
+without sharing a secret, and a key rotation would make every card's devices
+look new. It is a pseudonym, not anonymisation: a known device id or IP can
+be hashed and looked up (docs/security.md says so).
+
+An IPv4 address counts by its /24 network, an IPv6 one by its /64: home and
+mobile users keep their network while DHCP or privacy extensions change the
+last bits, so a card at its usual ISP does not look like a new place.
+
+Reserved codes: ``NO_ID`` (the transaction had no device / IP: card-present)
+and ``UNKNOWN_ID`` (recorded before the state kept them: a format 1 blob).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from hashlib import sha256
+
+from fraudlens.security.encryption import is_ciphertext
+
+NO_ID = 0
+UNKNOWN_ID = -1
+_SIGN_BIT = (1 << 63) - 1
+
+
+def _code(kind: bytes, value: str) -> int:
+    code = int.from_bytes(sha256(kind + b"|" + value.encode()).digest()[:8], "little")
+    return (code & _SIGN_BIT) or 1
+
+
+def device_code(value: str | None) -> int:
+    """The code of a device id; ``NO_ID`` for none, ``UNKNOWN_ID`` for a ciphertext
+    (history encrypted at rest: its device cannot be compared)."""
+    if value is None or value != value or value == "":  # None, NaN, empty
+        return NO_ID
+    if is_ciphertext(value):
+        return UNKNOWN_ID
+    return _code(b"device", str(value))
+
+
+def ip_code(value: str | None) -> int:
+    """The code of an IP address's network (IPv4 /24, IPv6 /64); ``NO_ID`` for none,
+    ``UNKNOWN_ID`` for a ciphertext or a value that is not an IP address."""
+    if value is None or value != value or value == "":
+        return NO_ID
+    if is_ciphertext(value):
+        return UNKNOWN_ID
+    try:
+        address = ipaddress.ip_address(str(value))
+    except ValueError:
+        return UNKNOWN_ID
+    prefix = 24 if address.version == 4 else 64
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    return _code(b"ip", str(network))
