@@ -16,7 +16,7 @@ import pandas as pd
 
 from fraudlens.errors import DataError
 from fraudlens.features import ALL_FEATURES, FEATURE_NAMES, card_features, terminal_features
-from fraudlens.features.online_ids import device_code, ip_code
+from fraudlens.features.online_ids import CODE_COLUMNS, device_code, history_codes, ip_code
 from fraudlens.features.state import (
     DEFAULT_MATURED_DELAY_DAYS,
     CardState,
@@ -90,8 +90,10 @@ def compute_features(
     }
     # Optional (card-present only data has none): codes, never the values.
     absent = [None] * len(transactions)
-    devices = [device_code(v) for v in transactions.get("device_id", absent)]
-    ips = [ip_code(v) for v in transactions.get("ip_address", absent)]
+    devices, ips = (
+        history_codes(transactions.get(name, absent), transactions.get(CODE_COLUMNS[name]), code)
+        for name, code in (("device_id", device_code), ("ip_address", ip_code))
+    )
     cards: dict[str, CardState] = {}
     terms: dict[str, TerminalState] = {}
     out = np.zeros((len(transactions), len(FEATURE_NAMES)), dtype=np.float64)

@@ -18,18 +18,29 @@ mobile users keep their network while DHCP or privacy extensions change the
 last bits, so a card at its usual ISP does not look like a new place.
 
 Reserved codes: ``NO_ID`` (the transaction had no device / IP: card-present)
-and ``UNKNOWN_ID`` (recorded before the state kept them: a format 1 blob).
+and ``UNKNOWN_ID`` (recorded before the state kept them: a format 1 blob; a
+value encrypted at rest with no code beside it).
+
+History files: the importer encrypts ``device_id`` and ``ip_address`` at rest,
+so it also writes their codes (``CODE_COLUMNS``) while it holds the values;
+the history readers (Spark backfill, in-memory training features, historical
+retrieval) take a row's code from there and hash the value only where none is
+stored (simulated history, in clear): ``history_codes``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 from hashlib import sha256
+from typing import Any
 
 from fraudlens.security.encryption import is_ciphertext
 
 NO_ID = 0
 UNKNOWN_ID = -1
+# History columns of the codes, by the schema field they are the code of.
+CODE_COLUMNS = {"device_id": "device_code", "ip_address": "ip_code"}
 _SIGN_BIT = (1 << 63) - 1
 
 
@@ -62,3 +73,22 @@ def ip_code(value: str | None) -> int:
     prefix = 24 if address.version == 4 else 64
     network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
     return _code(b"ip", str(network))
+
+
+def history_codes(
+    values: Iterable[Any], stored: Iterable[Any] | None, code: Callable[[str | None], int]
+) -> list[int]:
+    """The codes of a history column: a row's ``stored`` code (the importer's) when it
+    has one, else ``code`` of its value."""
+    if stored is None:
+        return [code(v) for v in values]
+    return [
+        int(s) if s is not None and s == s else code(v) for v, s in zip(values, stored, strict=True)
+    ]
+
+
+def code_columns(values: dict[str, Iterable[Any]]) -> dict[str, list[int]]:
+    """The ``CODE_COLUMNS`` of a transactions table's ``device_id`` / ``ip_address``
+    (what the importer stores before it encrypts them)."""
+    codes = {"device_id": device_code, "ip_address": ip_code}
+    return {CODE_COLUMNS[name]: [codes[name](v) for v in column] for name, column in values.items()}
