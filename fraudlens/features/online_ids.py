@@ -7,7 +7,8 @@ or the request is read, and the state, the blobs, the feature rows and the
 Feast request columns hold only codes.
 
 A code is the first 8 bytes of ``sha256(kind | value)`` with the sign bit
-cleared (a positive int64; 0 maps to 1). Plain, not keyed: every runner
+cleared (a positive int64; 0 maps to 1); for an IP, the value is the network
+number (the address's integer without its host bits). Plain, not keyed: every runner
 (stream job, Spark backfill, serving, training) must give the same code
 without sharing a secret, and a key rotation would make every card's devices
 look new. It is a pseudonym, not anonymisation: a known device id or IP can
@@ -70,9 +71,11 @@ def ip_code(value: str | None) -> int:
         address = ipaddress.ip_address(str(value))
     except ValueError:
         return UNKNOWN_ID
-    prefix = 24 if address.version == 4 else 64
-    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-    return _code(b"ip", str(network))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:a.b.c.d is that IPv4 address
+    if address.version == 4:
+        return _code(b"ip4", str(int(address) >> 8))  # the /24 network
+    return _code(b"ip6", str(int(address) >> 64))  # the /64 network
 
 
 def history_codes(

@@ -44,6 +44,7 @@ def test_codes_are_pseudonyms_of_the_device_and_the_ip_network() -> None:
     assert ip_code("81.2.69.7") == HOME != ip_code("81.2.70.160")
     assert ip_code("2001:db8:1:2::1") == ip_code("2001:db8:1:2:ffff::9")
     assert ip_code("2001:db8:1:2::1") != ip_code("2001:db8:1:3::1")
+    assert ip_code("::ffff:81.2.69.1") == HOME != ip_code("::ffff:81.2.68.1")
     # A value encrypted at rest cannot be compared: unknown, never "new".
     assert device_code("enc:v1:k1:abc") == ip_code("enc:v1:k1:abc") == UNKNOWN_ID
     assert ip_code("not an ip") == UNKNOWN_ID
