@@ -302,6 +302,20 @@ def _novelty(codes: Ints, wanted: Ints, row: Ints, lo: Ints, end: Ints) -> Ints:
     return new.astype(np.int64)
 
 
+def _device_age(cards: CardBatch, req: RequestBatch, row: Ints, lo: Ints, end: Ints) -> Floats:
+    """``definitions._device_age`` per row over the events ``[lo, end)``."""
+    match = cards.device == req.device[row]
+    hits, unknown = _running(match), _running(cards.device == UNKNOWN_ID)
+    age = np.zeros(len(req.time_us))
+    found = np.flatnonzero(hits[end] > hits[lo])
+    # The first match at or after lo: matches before lo are hits[lo] of them.
+    first = np.flatnonzero(match)[hits[lo[found]]]
+    age[found] = (req.time_us[found] - cards.ts[first]) / US_PER_SECOND
+    blind = (req.device == NO_ID) | (req.device == UNKNOWN_ID) | (unknown[end] > unknown[lo])
+    age[blind] = -1.0
+    return age
+
+
 def _online_ids(
     cards: CardBatch, req: RequestBatch, row: Ints, lo: Ints, end: Ints
 ) -> dict[str, Ints]:
@@ -320,6 +334,7 @@ def _online_ids(
     return {
         "card_new_device_30d": _novelty(cards.device, req.device, row, lo, end),
         "card_new_ip_30d": _novelty(cards.ip, req.ip, row, lo, end),
+        "card_device_age_secs_30d": _device_age(cards, req, row, lo, end),
         "card_distinct_devices_30d": np.where(unknown, -1, distinct),
     }
 

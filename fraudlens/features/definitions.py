@@ -140,6 +140,9 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     devices = state.device[lo_30d:end] if state else []
     out["card_new_device_30d"] = _novelty(request.device, devices)
     out["card_new_ip_30d"] = _novelty(request.ip, state.ip[lo_30d:end] if state else [])
+    out["card_device_age_secs_30d"] = _device_age(
+        request, devices, state.ts[lo_30d:end] if state else []
+    )
     known = set(devices) - {NO_ID}
     out["card_distinct_devices_30d"] = -1 if UNKNOWN_ID in known else len(known)
 
@@ -180,6 +183,16 @@ def _novelty(code: int, seen: list[int]) -> int:
     if code in seen:
         return 0
     return -1 if UNKNOWN_ID in seen else 1
+
+
+def _device_age(request: TxnEvent, devices: list[int], times: list[int]) -> float:
+    """Seconds since the first of ``devices`` (at ``times``) that is the request's;
+    0.0 if none is; -1.0 without a known device or with unknown earlier ones."""
+    if request.device in (NO_ID, UNKNOWN_ID) or UNKNOWN_ID in devices:
+        return -1.0
+    if request.device not in devices:
+        return 0.0
+    return (request.time_us - times[devices.index(request.device)]) / US_PER_SECOND
 
 
 def _previous_features(

@@ -94,6 +94,14 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
             f"30 days, 0 if it has; {unknown} (state from before IPs were kept)",
         ),
         FeatureSpec(
+            "card_device_age_secs_30d",
+            "float64",
+            "card",
+            "seconds since the card first used this device in the last 30 days (0.0 if "
+            "new: a fraudster's burst reuses a device first seen minutes ago); -1 without "
+            "one, or when some of the card's earlier devices are unknown",
+        ),
+        FeatureSpec(
             "card_distinct_devices_30d",
             "int64",
             "card",

@@ -19,7 +19,12 @@ T0 = int(datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()) * US_PER_SECOND
 PHONE = device_code("dev_phone")
 LAPTOP = device_code("dev_laptop")
 HOME = ip_code("81.2.69.160")
-NAMES = ("card_new_device_30d", "card_new_ip_30d", "card_distinct_devices_30d")
+NAMES = (
+    "card_new_device_30d",
+    "card_new_ip_30d",
+    "card_distinct_devices_30d",
+    "card_device_age_secs_30d",
+)
 
 
 def txn(i: int, t: int, device: int = NO_ID, ip: int = NO_ID) -> TxnEvent:
@@ -134,8 +139,34 @@ def test_batch_equals_row_wise_on_every_case(copies: int) -> None:
     batch = card_feature_columns(inputs)
     for i, (blob, request) in enumerate(cases):
         state = None if blob is None else decode_card(blob)
-        want = online(state, request)
-        assert tuple(batch[name][i] for name in NAMES) == want, (i, want)
-    assert tuple(batch[name][0] for name in NAMES) == (1, 1, 0)  # no state
+        values = card_features(state, request)
+        want = tuple((type(values[n]), values[n]) for n in NAMES)
+        assert tuple((type(batch[n][i]), batch[n][i]) for n in NAMES) == want, (i, want)
+    assert tuple(batch[name][0] for name in NAMES) == (1, 1, 0, 0.0)  # no state
     got = [tuple(batch[name][i] for name in NAMES) for i in range(10, 15)]
-    assert got == [(0, 0, 2), (1, 0, 2), (1, 1, 2), (-1, -1, 2), (-1, -1, 2)]
+    assert got == [
+        (0, 0, 2, 3 * 86_400.0),
+        (1, 0, 2, 0.0),
+        (1, 1, 2, 0.0),
+        (-1, -1, 2, -1.0),
+        (-1, -1, 2, -1.0),
+    ]
+    assert [batch[NAMES[3]][i] for i in range(5, 10)] == [-1.0] * 5  # format 1: unknown
+
+
+def test_device_age_tells_a_fraud_burst_from_the_usual_device() -> None:
+    fraud = device_code("dev_fraud")
+    state = build(
+        [
+            txn(1, T0 - 20 * US_PER_DAY, PHONE, HOME),
+            txn(2, T0 - US_PER_DAY, PHONE, HOME),
+            txn(3, T0 - 90 * US_PER_SECOND, fraud),
+            txn(4, T0 - 30 * US_PER_SECOND, fraud),
+        ]
+    )
+    age = "card_device_age_secs_30d"
+    assert card_features(state, txn(9, T0, fraud))[age] == 90.0  # first use, not the last
+    assert card_features(state, txn(9, T0, PHONE))[age] == 20 * 86_400.0
+    assert card_features(state, txn(9, T0, LAPTOP))[age] == 0.0  # new
+    assert card_features(state, txn(9, T0))[age] == -1.0  # no device
+    assert card_features(state, txn(9, T0 - 90 * US_PER_SECOND, fraud))[age] == 0.0  # same us
