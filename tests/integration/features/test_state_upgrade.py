@@ -106,6 +106,9 @@ def test_previous_format_card_blobs_read_with_unknown_devices(
         pairs = list(zip(current[name], old[name], strict=True))
         assert all(c == 0 for c, o in pairs if o == 0), name  # found is found
     assert max(current["card_tx_count_30d"]) > 0
+    assert max(current["card_device_age_secs_30d"]) > 0
+    assert max(old["card_device_age_secs_30d"]) <= 0  # no age guessed from unknown history
+    devices = ("card_new_device_30d", "card_new_ip_30d", "card_distinct_devices_30d")
     for name in old:
-        if name not in ("card_new_device_30d", "card_new_ip_30d", "card_distinct_devices_30d"):
+        if name not in (*devices, "card_device_age_secs_30d"):
             assert list(old[name]) == list(current[name]), name
