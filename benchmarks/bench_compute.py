@@ -64,6 +64,8 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
             country=["FR" if k else "DE" for k in rng.integers(0, 20, n)],
             lat=(home[0] + rng.normal(0, 0.2, n)).tolist(),
             lon=(home[1] + rng.normal(0, 0.2, n)).tolist(),
+            device=[(k + 1) * 7 if k < 2 else 0 for k in rng.integers(0, 5, n)],
+            ip=[(k + 1) * 11 if k < 2 else 0 for k in rng.integers(0, 5, n)],
         )
         terminal = TerminalState(
             day=list(range(NOW // US_PER_DAY - 31, NOW // US_PER_DAY + 1)),
@@ -82,6 +84,8 @@ def batch(rows: int, tx_per_day: float, seed: int = 3) -> dict[str, list[Any]]:
             req_country="FR",
             req_lat=home[0],
             req_lon=home[1],
+            req_device=int(rng.integers(1, 4)) * 7,
+            req_ip=int(rng.integers(1, 4)) * 11,
         )
     return cols
 

@@ -58,6 +58,7 @@ from fraudlens.errors import ConfigError, DataError, TokenizationError, Validati
 from fraudlens.features.categories import category_text
 from fraudlens.features.extras import PREFIX, ExtrasMapping
 from fraudlens.features.extras import column as extra_column
+from fraudlens.features.online_ids import CODE_COLUMNS, code_columns
 from fraudlens.history import write_import_info
 from fraudlens.schema import (
     TRANSACTION_FIELDS,
@@ -316,6 +317,8 @@ def import_transactions(
     transactions = _transactions_frame(accepted, mapping)
     labels = _labels_frame(transactions)
     paths = (out_dir / "transactions.parquet", out_dir / "labels.parquet")
+    # The device / IP codes features compare, while the values are in clear here.
+    transactions = transactions.assign(**code_columns({c: transactions[c] for c in CODE_COLUMNS}))
     encrypt_personal_fields(transactions, keyring).to_parquet(paths[0], index=False)
     labels.to_parquet(paths[1], index=False)
     # Training reads the label delay from here (fraudlens.history).

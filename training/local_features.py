@@ -16,6 +16,7 @@ import pandas as pd
 
 from fraudlens.errors import DataError
 from fraudlens.features import ALL_FEATURES, FEATURE_NAMES, card_features, terminal_features
+from fraudlens.features.online_ids import CODE_COLUMNS, device_code, history_codes, ip_code
 from fraudlens.features.state import (
     DEFAULT_MATURED_DELAY_DAYS,
     CardState,
@@ -87,6 +88,12 @@ def compute_features(
     cols: dict[str, Any] = {
         name: transactions[name].to_numpy() for name in _NEEDED if name != "event_time"
     }
+    # Optional (card-present only data has none): codes, never the values.
+    absent = [None] * len(transactions)
+    devices, ips = (
+        history_codes(transactions.get(name, absent), transactions.get(CODE_COLUMNS[name]), code)
+        for name, code in (("device_id", device_code), ("ip_address", ip_code))
+    )
     cards: dict[str, CardState] = {}
     terms: dict[str, TerminalState] = {}
     out = np.zeros((len(transactions), len(FEATURE_NAMES)), dtype=np.float64)
@@ -110,6 +117,8 @@ def compute_features(
             amount=float(cols["amount"][i]),
             latitude=coord(cols["latitude"][i]),
             longitude=coord(cols["longitude"][i]),
+            device=devices[i],
+            ip=ips[i],
         )
         card = cards.get(event.card_token)
         terminal = terminal_features(

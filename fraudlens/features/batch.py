@@ -46,6 +46,7 @@ from fraudlens.features.offline import (
     state_schema,
     write_table,
 )
+from fraudlens.features.online_ids import CODE_COLUMNS, device_code, history_codes, ip_code
 from fraudlens.features.registry import ALL_FEATURES
 from fraudlens.features.repo import offline_path
 from fraudlens.features.state import (
@@ -85,6 +86,9 @@ TXN_COLUMNS = (
     "latitude",
     "longitude",
 )
+# Optional string columns (online payments), folded as ``online_ids`` codes, and
+# the codes an import stored beside its encrypted values.
+ONLINE_ID_COLUMNS = tuple(CODE_COLUMNS)
 _SPARK_TYPES = {"int64": "bigint", "float64": "double", "string": "string", "bytes": "binary"}
 
 
@@ -158,9 +162,13 @@ def _card_group(table: pa.Table) -> pa.Table:
     """All state rows of one card (Spark ``applyInArrow`` on its transactions)."""
     _tune_gc()
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    devices, ips = (
+        history_codes(cols[name], cols[CODE_COLUMNS[name]], code)
+        for name, code in (("device_id", device_code), ("ip_address", ip_code))
+    )
     events = [
-        TxnEvent(t, us, c, term, m, ctry, amount, coord(lat), coord(lon))
-        for t, us, c, term, m, ctry, amount, lat, lon in zip(
+        TxnEvent(t, us, c, term, m, ctry, amount, coord(lat), coord(lon), dev, ip)
+        for t, us, c, term, m, ctry, amount, lat, lon, dev, ip in zip(
             cols["transaction_id"],
             cols["time_us"],
             cols["card_token"],
@@ -170,6 +178,8 @@ def _card_group(table: pa.Table) -> pa.Table:
             cols["amount"],
             cols["latitude"],
             cols["longitude"],
+            devices,
+            ips,
             strict=True,
         )
     ]
@@ -251,10 +261,20 @@ def state_frames(
     for optional in ("latitude", "longitude"):
         if optional not in raw.columns:
             raw = raw.withColumn(optional, F.lit(None).cast("double"))
+    for optional in ONLINE_ID_COLUMNS:
+        if optional not in raw.columns:
+            raw = raw.withColumn(optional, F.lit(None).cast("string"))
+        if CODE_COLUMNS[optional] not in raw.columns:
+            raw = raw.withColumn(CODE_COLUMNS[optional], F.lit(None).cast("bigint"))
     txns = (
         raw.select(
             *TXN_COLUMNS[:6],
             *(F.col(c).cast("double").alias(c) for c in TXN_COLUMNS[6:]),
+            *(F.col(c).cast("string").alias(c) for c in ONLINE_ID_COLUMNS),
+            *(
+                F.col(CODE_COLUMNS[c]).cast("bigint").alias(CODE_COLUMNS[c])
+                for c in ONLINE_ID_COLUMNS
+            ),
             F.unix_micros("event_time").alias("time_us"),
         )
         .drop("event_time")

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudlens.errors import FeatureStoreError
-from fraudlens.features.state_codec import FORMAT_VERSION, HEADER_SIZE
+from fraudlens.features.state_codec import HEADER_SIZE
 
 Ints = NDArray[np.int64]
 _PADS = [bytes(k) for k in range(8)]
@@ -28,7 +28,8 @@ _PADS = [bytes(k) for k in range(8)]
 @dataclass(frozen=True, slots=True)
 class Blobs:
     """The blobs of a batch in one buffer; per row (0 for a row without a blob):
-    its byte ``start``, its ``size`` and the two counts of its header."""
+    its byte ``start``, its ``size``, the two counts and the format ``version``
+    of its header."""
 
     buffer: bytes
     present: NDArray[np.bool_]
@@ -36,6 +37,7 @@ class Blobs:
     size: Ints
     first: Ints
     second: Ints
+    version: Ints
     rows: list[Any]
     read: Callable[[Any], object]
 
@@ -63,12 +65,18 @@ def gather(base: Ints, counts: Ints) -> Ints:
     return index
 
 
-def join(values: Sequence[Any], magic: bytes, read: Callable[[Any], object]) -> Blobs:
+def join(
+    values: Sequence[Any],
+    magic: bytes,
+    versions: tuple[int, ...],
+    read: Callable[[Any], object],
+) -> Blobs:
     """The blobs of ``values`` (None: no blob) joined, their headers checked.
 
     Args:
         values: one blob or None per row.
         magic: the blob kind's magic bytes.
+        versions: the format versions the codec reads.
         read: the codec's reader of one blob, called to raise its error.
 
     Raises:
@@ -93,7 +101,7 @@ def join(values: Sequence[Any], magic: bytes, read: Callable[[Any], object]) -> 
     buffer = b"".join([*parts, bytes(8)])
     zeros = np.zeros(len(rows), dtype=np.int64)
     has = np.array([blob is not None for blob in rows], dtype=bool)
-    blobs = Blobs(buffer, has, start, size_of, zeros, zeros, rows, read)
+    blobs = Blobs(buffer, has, start, size_of, zeros, zeros, zeros, rows, read)
     blobs.require(size_of >= HEADER_SIZE)  # an empty blob too
     if not has.any():
         return blobs
@@ -101,8 +109,9 @@ def join(values: Sequence[Any], magic: bytes, read: Callable[[Any], object]) -> 
     u8 = blobs.words("u1")
     found = u8[at[:, None] + np.arange(len(magic))] == np.frombuffer(magic, dtype="u1")
     blobs.require(found.all(axis=1))
-    blobs.require(blobs.words("<u2")[(at + 4) // 2] == FORMAT_VERSION)
+    version = np.where(has, blobs.words("<u2")[(at + 4) // 2], 0).astype(np.int64)
+    blobs.require(np.isin(version, versions))
     counts = blobs.words("<u4")
     first = np.where(has, counts[(at + 8) // 4], 0).astype(np.int64)
     second = np.where(has, counts[(at + 12) // 4], 0).astype(np.int64)
-    return Blobs(buffer, has, start, size_of, first, second, rows, read)
+    return Blobs(buffer, has, start, size_of, first, second, version, rows, read)

@@ -74,9 +74,10 @@ from confluent_kafka import KafkaException, TopicPartition
 
 from fraudlens.errors import BrokerError, FraudLensError
 from fraudlens.features.fold import StateFolder
+from fraudlens.features.online_ids import UNKNOWN_ID
 from fraudlens.features.reorder import Partition
 from fraudlens.features.snapshots import SUFFIX, SnapshotStore
-from fraudlens.features.state import TERMINAL_RETENTION_DAYS
+from fraudlens.features.state import TERMINAL_RETENTION_DAYS, CardState
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
@@ -95,6 +96,11 @@ REBUILD = (
 )
 _SAFE_GLOBALS = {("collections", "deque")}
 _PACKED = "__fraudlens_packed_dataclasses__"
+# Card states of snapshots from before devices and IPs were kept, by their
+# fields then: restored with every earlier device and IP unknown, as a card
+# blob of format 1 is read (``state_codec``), never as "no device".
+_CARD = f"{CardState.__module__}:{CardState.__qualname__}"
+_CARD_BEFORE_IDS = [f.name for f in dataclasses.fields(CardState) if f.name not in ("device", "ip")]
 
 
 class CheckpointError(FraudLensError):
@@ -208,7 +214,7 @@ def check_compatible(header: dict[str, Any], folder: StateFolder, name: str) -> 
     for qualified, fields in header["classes"].items():
         module, _, cls_name = qualified.partition(":")
         current = _fields(_allowed_class(module, cls_name))
-        if current != fields:
+        if current != fields and not (qualified == _CARD and fields == _CARD_BEFORE_IDS):
             raise CheckpointError(
                 f"snapshot {name} holds {qualified} with fields {fields}, this release has "
                 f"{current}: {REBUILD}"
@@ -263,6 +269,9 @@ def _unpack(value: Any) -> Any:
     _, qualified, keys, columns = value
     module, _, name = qualified.partition(":")
     cls = _allowed_class(module, name)
+    if qualified == _CARD and len(columns) == len(_CARD_BEFORE_IDS):
+        unknown = [[UNKNOWN_ID] * len(ts) for ts in columns[0]]
+        columns = [*columns, unknown, [list(u) for u in unknown]]
     return dict(zip(keys, map(cls, *columns), strict=True))
 
 

@@ -31,6 +31,7 @@ from fraudlens.features.definitions import (
     US_PER_HOUR,
     haversine_km,
 )
+from fraudlens.features.online_ids import NO_ID, UNKNOWN_ID
 from fraudlens.features.registry import WINDOWS
 from fraudlens.features.state import (
     CARD_BLOB,
@@ -38,7 +39,13 @@ from fraudlens.features.state import (
     US_PER_DAY,
     US_PER_SECOND,
 )
-from fraudlens.features.state_codec import CARD_MAGIC, HEADER_SIZE, card_views
+from fraudlens.features.state_codec import (
+    CARD_MAGIC,
+    CARD_READ_VERSIONS,
+    HEADER_SIZE,
+    card_views,
+    card_wide_columns,
+)
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -47,7 +54,8 @@ Codes = NDArray[np.int32]
 
 @dataclass(frozen=True, slots=True)
 class RequestBatch:
-    """The request columns of a batch (coordinates as stored: ``MISSING_COORD``)."""
+    """The request columns of a batch (coordinates as stored: ``MISSING_COORD``;
+    device and IP as ``online_ids`` codes)."""
 
     time_us: Ints
     amount: Floats
@@ -56,13 +64,16 @@ class RequestBatch:
     country: list[str]
     lat: Floats
     lon: Floats
+    device: Ints
+    ip: Ints
 
 
 @dataclass(frozen=True, slots=True)
 class CardBatch:
     """The card states of a batch, flattened CSR-style.
 
-    Row i owns ``offsets[i]:offsets[i+1]`` of every event array. Terminal,
+    Row i owns ``offsets[i]:offsets[i+1]`` of every event array (``device`` and
+    ``ip``: ``UNKNOWN_ID`` for the events of a format 1 blob). Terminal,
     merchant and country are codes into the row's own string table, as stored
     in the blob (``fraudlens.features.state_codec``): comparing codes within a
     row is comparing the strings. The tables stay encoded in ``buffer`` (the
@@ -76,6 +87,8 @@ class CardBatch:
     amount: Floats
     lat: Floats
     lon: Floats
+    device: Ints
+    ip: Ints
     terminal: Codes
     merchant: Codes
     country: Codes
@@ -102,6 +115,8 @@ def request_batch(inputs: Mapping[str, Sequence[Any]]) -> RequestBatch:
         country=[str(v) for v in inputs["req_country"]],
         lat=_coords(inputs["req_lat"]),
         lon=_coords(inputs["req_lon"]),
+        device=np.array(inputs["req_device"], dtype=np.int64),
+        ip=np.array(inputs["req_ip"], dtype=np.int64),
     )
 
 
@@ -113,9 +128,14 @@ def card_batch(inputs: Mapping[str, Sequence[Any]], rows: int) -> CardBatch:
     Raises:
         FeatureStoreError: a blob is not readable (``state_codec.card_views``).
     """
-    blobs = join(inputs[CARD_BLOB] if CARD_BLOB in inputs else [None] * rows, CARD_MAGIC, _read)
+    values = inputs[CARD_BLOB] if CARD_BLOB in inputs else [None] * rows
+    blobs = join(values, CARD_MAGIC, CARD_READ_VERSIONS, _read)
     n, k, start = blobs.first, blobs.second, blobs.start
-    text_at = HEADER_SIZE + 44 * n + 4 * k  # the layout of ``state_codec.encode_card``
+    # The layout of ``state_codec.encode_card``; format 1 lacks the device and IP columns.
+    has_ids = blobs.version != 1
+    wide_columns = np.where(has_ids, card_wide_columns(2), card_wide_columns(1))
+    codes_at = HEADER_SIZE + 8 * wide_columns * n
+    text_at = codes_at + 12 * n + 4 * k
     blobs.require(blobs.size >= text_at)
     last_end = blobs.words("<u4")[np.where(k > 0, (start + text_at) // 4 - 1, 0)]
     blobs.require(blobs.size == text_at + np.where(k > 0, last_end, 0))
@@ -126,20 +146,25 @@ def card_batch(inputs: Mapping[str, Sequence[Any]], rows: int) -> CardBatch:
     wide, floats, narrow = blobs.words("<i8"), blobs.words("<f8"), blobs.words("<i4")
     event = gather((start + HEADER_SIZE) // 8, n)
     steps = np.repeat(n, n)
-    code = gather((start + HEADER_SIZE + 32 * n) // 4, n)
+    code = gather((start + codes_at) // 4, n)
+    ids = np.repeat(has_ids, n)
+    device = np.where(ids, wide[np.where(ids, event + 4 * steps, event)], UNKNOWN_ID)
+    ip = np.where(ids, wide[np.where(ids, event + 5 * steps, event)], UNKNOWN_ID)
     batch = CardBatch(
         offsets=offsets,
         ts=wide[event],
         amount=floats[event + steps],
         lat=floats[event + 2 * steps],
         lon=floats[event + 3 * steps],
+        device=device,
+        ip=ip,
         terminal=narrow[code],
         merchant=narrow[code + steps],
         country=narrow[code + 2 * steps],
         buffer=blobs.buffer,
         text_at=start + text_at,
         tables=tables,
-        ends=blobs.words("<u4")[gather((start + HEADER_SIZE + 44 * n) // 4, k)].astype(np.int64),
+        ends=blobs.words("<u4")[gather((start + codes_at + 12 * n) // 4, k)].astype(np.int64),
     )
     # Every code within its row's table (checked here once for the batch).
     size = np.repeat(k, n)
@@ -267,6 +292,53 @@ def _distinct(
     return out
 
 
+def _novelty(codes: Ints, wanted: Ints, row: Ints, lo: Ints, end: Ints) -> Ints:
+    """``definitions._novelty`` per row over the events ``[lo, end)``."""
+    hits = _running(codes == wanted[row])
+    unknown = _running(codes == UNKNOWN_ID)
+    found = hits[end] > hits[lo]
+    new = np.where(found, 0, np.where(unknown[end] > unknown[lo], -1, 1))
+    new[(wanted == NO_ID) | (wanted == UNKNOWN_ID)] = -1
+    return new.astype(np.int64)
+
+
+def _device_age(cards: CardBatch, req: RequestBatch, row: Ints, lo: Ints, end: Ints) -> Floats:
+    """``definitions._device_age`` per row over the events ``[lo, end)``."""
+    match = cards.device == req.device[row]
+    hits, unknown = _running(match), _running(cards.device == UNKNOWN_ID)
+    age = np.zeros(len(req.time_us))
+    found = np.flatnonzero(hits[end] > hits[lo])
+    # The first match at or after lo: matches before lo are hits[lo] of them.
+    first = np.flatnonzero(match)[hits[lo[found]]]
+    age[found] = (req.time_us[found] - cards.ts[first]) / US_PER_SECOND
+    blind = (req.device == NO_ID) | (req.device == UNKNOWN_ID) | (unknown[end] > unknown[lo])
+    age[blind] = -1.0
+    return age
+
+
+def _online_ids(
+    cards: CardBatch, req: RequestBatch, row: Ints, lo: Ints, end: Ints
+) -> dict[str, Ints]:
+    """Device and IP novelty and distinct devices over the events ``[lo, end)`` of each row."""
+    index = np.arange(len(row))
+    inside = (index >= lo[row]) & (index < end[row]) & (cards.device != NO_ID)
+    # Distinct (row, device) pairs: sort, keep the first of each run.
+    rows, codes = row[inside], cards.device[inside]
+    order = np.lexsort((codes, rows))
+    rows, codes = rows[order], codes[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (codes[1:] != codes[:-1])
+    size = len(req.time_us)
+    distinct = np.bincount(rows[first], minlength=size).astype(np.int64)
+    unknown = np.bincount(rows[codes == UNKNOWN_ID], minlength=size) > 0
+    return {
+        "card_new_device_30d": _novelty(cards.device, req.device, row, lo, end),
+        "card_new_ip_30d": _novelty(cards.ip, req.ip, row, lo, end),
+        "card_device_age_secs_30d": _device_age(cards, req, row, lo, end),
+        "card_distinct_devices_30d": np.where(unknown, -1, distinct),
+    }
+
+
 def _same_terminal(codes: Codes, requested: Ints, end: Ints, length: Ints) -> NDArray[np.bool_]:
     """Per row, which of its last ``length`` events before ``end`` (right-aligned as
     ``_recent``) share the request's terminal."""
@@ -326,6 +398,7 @@ def card_columns(cards: CardBatch, req: RequestBatch) -> dict[str, NDArray[Any]]
         out[f"card_distinct_{what}_1d"] = day
         out[f"card_distinct_{what}_30d"] = month
         out[f"card_new_{one}_30d"] = new
+    out.update(_online_ids(cards, req, row, lo["30d"], end))
 
     mean = safe_divide(sums["30d"], n30, n30 > 0, 0.0)
     inside = age < n30[:, None]

@@ -18,7 +18,12 @@ from fraudlens.features.blob_batch import gather, join
 from fraudlens.features.compute import Ints, safe_divide
 from fraudlens.features.registry import MATURED_WINDOWS, TERMINAL_AMOUNT_DAYS, TERMINAL_DAY_WINDOWS
 from fraudlens.features.state import DEFAULT_MATURED_DELAY_DAYS, TERMINAL_BLOB, US_PER_DAY
-from fraudlens.features.state_codec import HEADER_SIZE, TERMINAL_MAGIC, terminal_views
+from fraudlens.features.state_codec import (
+    HEADER_SIZE,
+    TERMINAL_FORMAT_VERSION,
+    TERMINAL_MAGIC,
+    terminal_views,
+)
 
 
 def _segment_sums(values: Ints, offsets: Ints) -> Ints:
@@ -35,7 +40,7 @@ def _flatten(values: Sequence[Any]) -> tuple[list[Ints], list[Ints]]:
     Raises:
         FeatureStoreError: a blob is not readable (``state_codec.terminal_views``).
     """
-    blobs = join(values, TERMINAL_MAGIC, terminal_views)
+    blobs = join(values, TERMINAL_MAGIC, (TERMINAL_FORMAT_VERSION,), terminal_views)
     days, marks = blobs.first, blobs.second
     blobs.require(blobs.size == HEADER_SIZE + 8 * (3 * days + 2 * marks))
     wide = blobs.words("<i8")

@@ -10,7 +10,8 @@ request's day (today is excluded, so the value is exact whatever the state has
 seen today), and a fraud mark counts only if its label arrived before t.
 
 Missing values use sentinels, never NaN (so stores and joins round-trip them):
--1.0 for "no earlier transaction" / "no location".
+-1.0 for "no earlier transaction" / "no location", -1 for "no device / IP" or
+"the card's earlier devices / IPs are unknown".
 
 Float arithmetic is spelled so that ``fraudlens.features.compute`` (the same
 features for a whole batch with numpy) gives identical floats: sums run left
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import add
 
+from fraudlens.features.online_ids import NO_ID, UNKNOWN_ID
 from fraudlens.features.registry import (
     MATURED_WINDOWS,
     TERMINAL_AMOUNT_DAYS,
@@ -135,6 +137,14 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     out["card_new_terminal_30d"] = int(request.terminal_id not in terminals)
     out["card_new_merchant_30d"] = int(request.merchant_id not in merchants)
     out["card_new_country_30d"] = int(request.country not in countries)
+    devices = state.device[lo_30d:end] if state else []
+    out["card_new_device_30d"] = _novelty(request.device, devices)
+    out["card_new_ip_30d"] = _novelty(request.ip, state.ip[lo_30d:end] if state else [])
+    out["card_device_age_secs_30d"] = _device_age(
+        request, devices, state.ts[lo_30d:end] if state else []
+    )
+    known = set(devices) - {NO_ID}
+    out["card_distinct_devices_30d"] = -1 if UNKNOWN_ID in known else len(known)
 
     amount = float(request.amount)
     usual = amounts[lo_30d:]
@@ -163,6 +173,26 @@ def card_features(state: CardState | None, request: TxnEvent) -> FeatureValues:
     out["txn_is_weekend"] = int(weekday >= 5)
     out["txn_amount"] = amount
     return out
+
+
+def _novelty(code: int, seen: list[int]) -> int:
+    """1 if ``code`` is not among the card's ``seen`` codes, 0 if it is; -1 without a
+    known code, or when it is not found but some seen codes are unknown (it may be one)."""
+    if code in (NO_ID, UNKNOWN_ID):
+        return -1
+    if code in seen:
+        return 0
+    return -1 if UNKNOWN_ID in seen else 1
+
+
+def _device_age(request: TxnEvent, devices: list[int], times: list[int]) -> float:
+    """Seconds since the first of ``devices`` (at ``times``) that is the request's;
+    0.0 if none is; -1.0 without a known device or with unknown earlier ones."""
+    if request.device in (NO_ID, UNKNOWN_ID) or UNKNOWN_ID in devices:
+        return -1.0
+    if request.device not in devices:
+        return 0.0
+    return (request.time_us - times[devices.index(request.device)]) / US_PER_SECOND
 
 
 def _previous_features(

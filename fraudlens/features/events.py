@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fraudlens.features.fold import Event, LabelEvent
 from fraudlens.features.odfv import time_us
+from fraudlens.features.online_ids import device_code, ip_code
 from fraudlens.features.state import TxnEvent, coord
 from fraudlens.schema import Label, Transaction
 
@@ -24,6 +25,8 @@ def to_event(event: Transaction | Label) -> Event:
         event.amount,
         coord(event.latitude),
         coord(event.longitude),
+        device_code(event.device_id),
+        ip_code(event.ip_address),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from fraudlens.features.compute import card_matrix
 from fraudlens.features.compute_terminal import terminal_matrix
 from fraudlens.features.definitions import card_features, terminal_features
+from fraudlens.features.online_ids import device_code, ip_code
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES
 from fraudlens.features.state import (
     CARD_BLOB,
@@ -41,7 +42,8 @@ FEAST_SAMPLE_BYTES = b"hello world"
 # (measured crossover: ~16 rows for card features, ~10 for terminal ones).
 VECTOR_MIN_ROWS = 16
 
-# Request fields the ODFVs read (RequestSource schema), with their types.
+# Request fields the ODFVs read (RequestSource schema), with their types. The
+# device and IP are ``online_ids`` codes: Feast never sees the values.
 REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
     ("req_time_us", "int64"),
     ("req_amount", "float64"),
@@ -50,6 +52,8 @@ REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
     ("req_country", "string"),
     ("req_lat", "float64"),
     ("req_lon", "float64"),
+    ("req_device", "int64"),
+    ("req_ip", "int64"),
 )
 
 
@@ -77,12 +81,15 @@ def request_fields(txn: Mapping[str, Any]) -> dict[str, Any]:
         "req_country": str(txn["country"]),
         "req_lat": coord(txn.get("latitude")),
         "req_lon": coord(txn.get("longitude")),
+        "req_device": device_code(txn.get("device_id")),
+        "req_ip": ip_code(txn.get("ip_address")),
     }
 
 
 # The schema fields ``request_fields`` reads, in ``REQUEST_FIELDS`` order.
 REQUEST_SOURCE = (
     "event_time", "amount", "terminal_id", "merchant_id", "country", "latitude", "longitude",
+    "device_id", "ip_address",
 )  # fmt: skip
 _REQUEST_ATTRS = attrgetter(*REQUEST_SOURCE)
 
@@ -95,7 +102,7 @@ def request_columns(txns: Sequence[Any]) -> dict[str, list[Any]]:
     """
     if not txns:
         return {name: [] for name, _ in REQUEST_FIELDS}
-    when, amount, terminal, merchant, country, lat, lon = zip(
+    when, amount, terminal, merchant, country, lat, lon, device, ip = zip(
         *map(_REQUEST_ATTRS, txns), strict=True
     )
     return {
@@ -106,6 +113,8 @@ def request_columns(txns: Sequence[Any]) -> dict[str, list[Any]]:
         "req_country": [str(v) for v in country],
         "req_lat": [coord(v) for v in lat],
         "req_lon": [coord(v) for v in lon],
+        "req_device": [device_code(v) for v in device],
+        "req_ip": [ip_code(v) for v in ip],
     }
 
 
@@ -120,6 +129,8 @@ def _request(inputs: Mapping[str, Sequence[Any]], i: int) -> TxnEvent:
         amount=float(inputs["req_amount"][i]),
         latitude=coord(inputs["req_lat"][i]),
         longitude=coord(inputs["req_lon"][i]),
+        device=int(inputs["req_device"][i]),
+        ip=int(inputs["req_ip"][i]),
     )
 
 

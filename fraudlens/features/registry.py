@@ -77,6 +77,38 @@ def _card_specs() -> tuple[FeatureSpec, ...]:
                 f"1 if the card has not used this {what} in the last 30 days",
             )
         )
+    unknown = "-1 without one, or when not found and the card's earlier ones are unknown"
+    specs += [
+        FeatureSpec(
+            "card_new_device_30d",
+            "int64",
+            "card",
+            "1 if the card has not used this device in the last 30 days, 0 if it has; "
+            f"{unknown} (state from before devices were kept)",
+        ),
+        FeatureSpec(
+            "card_new_ip_30d",
+            "int64",
+            "card",
+            "1 if the card has not used this IP network (IPv4 /24, IPv6 /64) in the last "
+            f"30 days, 0 if it has; {unknown} (state from before IPs were kept)",
+        ),
+        FeatureSpec(
+            "card_device_age_secs_30d",
+            "float64",
+            "card",
+            "seconds since the card first used this device in the last 30 days (0.0 if "
+            "new: a fraudster's burst reuses a device first seen minutes ago); -1 without "
+            "one, or when some of the card's earlier devices are unknown",
+        ),
+        FeatureSpec(
+            "card_distinct_devices_30d",
+            "int64",
+            "card",
+            "distinct devices the card used in the last 30 days (-1 when some are unknown: "
+            "state from before devices were kept)",
+        ),
+    ]
     specs += [
         FeatureSpec(
             "card_amount_ratio_30d",

@@ -8,7 +8,8 @@ Times are integer microseconds since the Unix epoch (UTC) throughout.
 
 Card state (one per ``card_token``): the card's recent transactions as
 parallel lists sorted by time (time, amount, terminal, merchant, country,
-latitude, longitude). Events older than ``CARD_RETENTION_US`` (31 days) before
+latitude, longitude, device and IP codes: ``fraudlens.features.online_ids``,
+never the values themselves). Events older than ``CARD_RETENTION_US`` (31 days) before
 the newest applied event are dropped, and at most ``CARD_MAX_EVENTS`` are kept.
 Features use windows of at most 30 days, so a stored state that is up to one
 day "ahead" of a request (it already holds later events) still gives exact
@@ -30,6 +31,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from fraudlens.features.online_ids import NO_ID
 
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
@@ -73,6 +76,8 @@ class TxnEvent(NamedTuple):
     amount: float
     latitude: float = MISSING_COORD
     longitude: float = MISSING_COORD
+    device: int = NO_ID  # ``online_ids.device_code`` of the device id
+    ip: int = NO_ID  # ``online_ids.ip_code`` of the IP address
 
 
 class FraudMark(NamedTuple):
@@ -95,6 +100,8 @@ class CardState:
     country: list[str] = field(default_factory=list)
     lat: list[float] = field(default_factory=list)
     lon: list[float] = field(default_factory=list)
+    device: list[int] = field(default_factory=list)
+    ip: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -152,6 +159,8 @@ def update_card(state: CardState | None, event: TxnEvent) -> CardState:
         country=[*old.country[:i], event.country, *old.country[i:]],
         lat=[*old.lat[:i], coord(event.latitude), *old.lat[i:]],
         lon=[*old.lon[:i], coord(event.longitude), *old.lon[i:]],
+        device=[*old.device[:i], event.device, *old.device[i:]],
+        ip=[*old.ip[:i], event.ip, *old.ip[i:]],
     )
     horizon = new.ts[-1] - CARD_RETENTION_US
     start = max(bisect_right(new.ts, horizon - 1), len(new.ts) - CARD_MAX_EVENTS)

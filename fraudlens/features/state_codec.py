@@ -5,11 +5,12 @@ Each state view holds ONE Feast ``Bytes`` feature per entity (``c_state``,
 instead of one per list element, and a reader turns a blob into numpy arrays
 with ``np.frombuffer`` (no copy, no Python loop over events).
 
-Card blob, format 1 (all little-endian)::
+Card blob, format 2 (all little-endian)::
 
     0   magic b"FLcs", uint16 version, uint16 0
     8   uint32 n (events), uint32 k (strings in the table)
     16  int64 ts[n] | float64 amount[n] | float64 lat[n] | float64 lon[n]
+        int64 device[n] | int64 ip[n]    (``online_ids`` codes, never the values)
         int32 terminal[n] | int32 merchant[n] | int32 country[n]   (table codes)
         uint32 end[k]                    (byte offset where string i ends)
         utf-8 text of the k strings, back to back
@@ -17,6 +18,12 @@ Card blob, format 1 (all little-endian)::
 The three string columns share one table of the distinct values (a card
 uses a few terminals, merchants and countries many times). Latitude and
 longitude stay float64: the features must see the exact values the fold saw.
+
+Format 1 (the previous release) has no device and IP columns. It is still
+read: its events get ``UNKNOWN_ID`` for both, so a device the card may have
+used before the upgrade never looks new (the novelty features say "unknown"
+until those events leave the 30-day window); the next event of the card
+writes format 2.
 
 Terminal blob, format 1::
 
@@ -28,7 +35,8 @@ Terminal blob, format 1::
 The 8-byte arrays come first, right after a 16-byte header, so they are
 aligned. A reader refuses a blob with another magic, an unknown version or a
 length that does not match its header (truncated or padded), with a
-``FeatureStoreError`` that says which. A format change bumps the version.
+``FeatureStoreError`` that says which. A format change bumps the version
+(card and terminal blobs have their own).
 """
 
 from __future__ import annotations
@@ -45,9 +53,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudlens.errors import FeatureStoreError
+from fraudlens.features.online_ids import UNKNOWN_ID
 from fraudlens.features.state import CARD_BLOB, TERMINAL_BLOB, CardState, TerminalState
 
-FORMAT_VERSION = 1
+CARD_FORMAT_VERSION = 2
+CARD_READ_VERSIONS = (1, 2)  # format 1: no device / IP columns (read as unknown)
+TERMINAL_FORMAT_VERSION = 1
 CARD_MAGIC = b"FLcs"
 TERMINAL_MAGIC = b"FLts"
 HEADER = struct.Struct("<4sHHII")  # magic, version, reserved, two counts
@@ -85,11 +96,13 @@ def encode_card(state: CardState) -> bytes:
         ends = list(accumulate(len(value.encode()) for value in table))
     return b"".join(
         (
-            HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, n, len(table)),
+            HEADER.pack(CARD_MAGIC, CARD_FORMAT_VERSION, 0, n, len(table)),
             packed("q", state.ts),
             packed("d", state.amount),
             packed("d", state.lat),
             packed("d", state.lon),
+            packed("q", state.device),
+            packed("q", state.ip),
             packed("i", [index[v] for v in state.terminal]),
             packed("i", [index[v] for v in state.merchant]),
             packed("i", [index[v] for v in state.country]),
@@ -110,7 +123,7 @@ def encode_terminal(state: TerminalState) -> bytes:
         raise ValueError("terminal state lists differ in length")
     return b"".join(
         (
-            HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, marks),
+            HEADER.pack(TERMINAL_MAGIC, TERMINAL_FORMAT_VERSION, 0, days, marks),
             packed("q", state.day),
             packed("q", state.tx),
             packed("q", state.amount_cents),
@@ -120,18 +133,26 @@ def encode_terminal(state: TerminalState) -> bytes:
     )
 
 
-def _header(blob: bytes, magic: bytes, what: str) -> tuple[int, int]:
+def card_wide_columns(version: int) -> int:
+    """How many 8-byte columns a card blob of ``version`` has (format 1: no device, IP)."""
+    return 4 if version == 1 else 6
+
+
+def _header(
+    blob: bytes, magic: bytes, what: str, versions: tuple[int, ...]
+) -> tuple[int, int, int]:
+    """The version and the two counts of a blob's header."""
     if len(blob) < HEADER_SIZE:
         raise FeatureStoreError(f"{what} state blob truncated: {len(blob)} bytes, no header")
     found, version, _, a, b = HEADER.unpack_from(blob)
     if found != magic:
         raise FeatureStoreError(f"{what} state blob has magic {found!r}, expected {magic!r}")
-    if version != FORMAT_VERSION:
+    if version not in versions:
         raise FeatureStoreError(
             f"{what} state blob format version {version} is unknown (this reader: "
-            f"{FORMAT_VERSION}); re-backfill the store or upgrade the reader"
+            f"{', '.join(map(str, versions))}); re-backfill the store or upgrade the reader"
         )
-    return a, b
+    return version, a, b
 
 
 def _as_bytes(blob: Any, what: str) -> bytes:
@@ -156,6 +177,8 @@ class CardViews(NamedTuple):
     amount: Floats
     lat: Floats
     lon: Floats
+    device: Ints
+    ip: Ints
     terminal: Codes
     merchant: Codes
     country: Codes
@@ -206,15 +229,16 @@ def card_views(blob: bytes, *, check_codes: bool = True) -> CardViews:
             does not match the header, or a code outside the string table.
     """
     blob = _as_bytes(blob, "card")
-    n, k = _header(blob, CARD_MAGIC, "card")
-    text_at = HEADER_SIZE + 44 * n + 4 * k
+    version, n, k = _header(blob, CARD_MAGIC, "card", CARD_READ_VERSIONS)
+    columns = card_wide_columns(version)
+    text_at = HEADER_SIZE + (8 * columns + 12) * n + 4 * k
     if len(blob) < text_at:
         raise FeatureStoreError(
             f"card state blob truncated: {len(blob)} bytes for {n} events and {k} strings"
         )
-    wide = np.frombuffer(blob, dtype="<i8", count=4 * n, offset=HEADER_SIZE)
+    wide = np.frombuffer(blob, dtype="<i8", count=columns * n, offset=HEADER_SIZE)
     floats = wide.view("<f8")
-    narrow = np.frombuffer(blob, dtype="<i4", count=3 * n + k, offset=HEADER_SIZE + 32 * n)
+    narrow = np.frombuffer(blob, dtype="<i4", count=3 * n + k, offset=HEADER_SIZE + 8 * columns * n)
     ends = narrow[3 * n :].view("<u4").tolist()
     size = text_at + (ends[-1] if ends else 0)
     if len(blob) != size:
@@ -222,11 +246,14 @@ def card_views(blob: bytes, *, check_codes: bool = True) -> CardViews:
     codes = narrow[: 3 * n]
     if check_codes and n and (int(codes.min()) < 0 or int(codes.max()) >= k):
         raise FeatureStoreError("card state blob has a string code outside its table")
+    unknown = np.full(n if version == 1 else 0, UNKNOWN_ID, dtype=np.int64)
     return CardViews(
         ts=wide[:n],
         amount=floats[n : 2 * n],
         lat=floats[2 * n : 3 * n],
-        lon=floats[3 * n :],
+        lon=floats[3 * n : 4 * n],
+        device=wide[4 * n : 5 * n] if version > 1 else unknown,
+        ip=wide[5 * n : 6 * n] if version > 1 else unknown,
         terminal=codes[:n],
         merchant=codes[n : 2 * n],
         country=codes[2 * n :],
@@ -252,6 +279,8 @@ def decode_card(blob: bytes) -> CardState:
         country=[table[c] for c in v.country.tolist()],
         lat=v.lat.tolist(),
         lon=v.lon.tolist(),
+        device=v.device.tolist(),
+        ip=v.ip.tolist(),
     )
 
 
@@ -273,7 +302,7 @@ def terminal_views(blob: bytes) -> TerminalViews:
             length that does not match the header.
     """
     blob = _as_bytes(blob, "terminal")
-    n, m = _header(blob, TERMINAL_MAGIC, "terminal")
+    _, n, m = _header(blob, TERMINAL_MAGIC, "terminal", (TERMINAL_FORMAT_VERSION,))
     size = HEADER_SIZE + 8 * (3 * n + 2 * m)
     if len(blob) != size:
         raise FeatureStoreError(

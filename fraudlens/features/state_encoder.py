@@ -6,7 +6,7 @@ the whole state each time (``encode_card``) costs 15-25 us for a ~60-event
 card, mostly its string table. ``CardBlobs`` and ``TerminalBlobs`` keep the
 encoded columns of each entity's newest state and update them:
 
-* card: the four 8-byte columns are bytearrays an event is inserted into and
+* card: the six 8-byte columns are bytearrays an event is inserted into and
   evicted events cut from. The string table and the codes are kept when the
   table does not change (an event at the end whose terminal, merchant and
   country the card already used); a new value at the end grows the table in
@@ -35,9 +35,10 @@ from typing import TypeVar
 
 from fraudlens.features.state import CardState, TerminalState, TxnEvent, coord
 from fraudlens.features.state_codec import (
+    CARD_FORMAT_VERSION,
     CARD_MAGIC,
-    FORMAT_VERSION,
     HEADER,
+    TERMINAL_FORMAT_VERSION,
     TERMINAL_MAGIC,
     packed,
 )
@@ -62,6 +63,8 @@ class _Card:
                 ("d", state.amount),
                 ("d", state.lat),
                 ("d", state.lon),
+                ("q", state.device),
+                ("q", state.ip),
             )
         ]
         self.table: list[str] = []
@@ -89,7 +92,7 @@ class _Card:
         state = self.state
         return b"".join(
             (
-                HEADER.pack(CARD_MAGIC, FORMAT_VERSION, 0, len(state.ts), len(self.table)),
+                HEADER.pack(CARD_MAGIC, CARD_FORMAT_VERSION, 0, len(state.ts), len(self.table)),
                 *self.floats,
                 *self.codes,
                 self.tail,
@@ -107,6 +110,8 @@ class _Card:
             _D(float(event.amount)),
             _D(coord(event.latitude)),
             _D(coord(event.longitude)),
+            _Q(event.device),
+            _Q(event.ip),
         )
         words = (event.terminal_id, event.merchant_id, event.country)
         if i == n and not start:  # the common case: one event at the end
@@ -237,7 +242,7 @@ class TerminalBlobs:
             raise ValueError("terminal state lists differ in length")
         return b"".join(
             (
-                HEADER.pack(TERMINAL_MAGIC, FORMAT_VERSION, 0, days, len(label_us)),
+                HEADER.pack(TERMINAL_MAGIC, TERMINAL_FORMAT_VERSION, 0, days, len(label_us)),
                 packed("q", state.day),
                 packed("q", state.tx),
                 packed("q", state.amount_cents),

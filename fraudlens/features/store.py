@@ -31,6 +31,7 @@ from fraudlens.features.odfv import (
     request_fields,
     terminal_feature_columns,
 )
+from fraudlens.features.online_ids import CODE_COLUMNS, device_code, history_codes, ip_code
 from fraudlens.features.registry import FEATURE_NAMES
 from fraudlens.features.repo import repo_config
 from fraudlens.features.state import DEFAULT_MATURED_DELAY_DAYS, CardState, TerminalState, coord
@@ -209,6 +210,13 @@ def entity_dataframe(transactions: pd.DataFrame) -> pd.DataFrame:
             "req_country": frame["country"].astype(str),
             "req_lat": frame.get("latitude", nan).astype("float64").map(coord),
             "req_lon": frame.get("longitude", nan).astype("float64").map(coord),
+            **{
+                req: history_codes(frame.get(name, nan), frame.get(CODE_COLUMNS[name]), code)
+                for req, name, code in (
+                    ("req_device", "device_id", device_code),
+                    ("req_ip", "ip_address", ip_code),
+                )
+            },
         }
     )
 

@@ -67,6 +67,8 @@ def _request_columns(events: Sequence[TxnEvent]) -> dict[str, list[Any]]:
         "req_country": [e.country for e in events],
         "req_lat": [e.latitude for e in events],
         "req_lon": [e.longitude for e in events],
+        "req_device": [e.device for e in events],
+        "req_ip": [e.ip for e in events],
     }
 
 

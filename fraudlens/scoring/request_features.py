@@ -17,6 +17,7 @@ from fraudlens.features.context import is_context
 from fraudlens.features.definitions import card_features, terminal_features
 from fraudlens.features.extras import is_extra
 from fraudlens.features.odfv import time_us
+from fraudlens.features.online_ids import device_code, ip_code
 from fraudlens.features.state import TxnEvent, coord
 from fraudlens.schema import Transaction
 
@@ -35,6 +36,8 @@ def txn_event(txn: Transaction) -> TxnEvent:
         amount=float(txn.amount),
         latitude=coord(txn.latitude),
         longitude=coord(txn.longitude),
+        device=device_code(txn.device_id),
+        ip=ip_code(txn.ip_address),
     )
 
 

@@ -80,6 +80,10 @@ def _offline(settings: Settings) -> list[Path]:
 
 
 _LEGIT = "legitimate interest in fraud prevention (Art. 6(1)(f), recital 47)"
+_DEVICE_CODES = (
+    "device and IP-network codes (unkeyed SHA-256 pseudonyms, never the values: "
+    "see 'Device and IP codes')"
+)
 
 INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
@@ -99,8 +103,8 @@ INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
         name="offline_store",
         location="Feast offline store (FEAST__OFFLINE_PATH, Parquet)",
-        personal_data="card_token, per-card behaviour state (amounts, times, places), "
-        "per-transaction feature rows (by transaction_id)",
+        personal_data="card_token, per-card behaviour state (amounts, times, places, "
+        f"{_DEVICE_CODES}), per-transaction feature rows (by transaction_id)",
         purpose="point-in-time training sets, drift references",
         legal_basis=_LEGIT,
         protection="no direct identifiers (card tokens); volume encryption",
@@ -112,7 +116,8 @@ INVENTORY: tuple[DataAsset, ...] = (
     DataAsset(
         name="online_store",
         location="Feast online store (SQLite file or Redis)",
-        personal_data="latest features per card_token / customer_id",
+        personal_data="latest state per card_token (as in offline_store, with "
+        f"{_DEVICE_CODES}) / customer_id",
         purpose="real-time scoring",
         legal_basis=_LEGIT,
         protection="Redis TLS + password; SQLite on an encrypted volume",
@@ -125,7 +130,7 @@ INVENTORY: tuple[DataAsset, ...] = (
         location="stream feature job state snapshots (CHECKPOINT__URL, default "
         "DATA_DIR/checkpoints; a bucket on Kubernetes)",
         personal_data="card_token, per-card behaviour state of the last 31 days (amounts, "
-        "times, places), transaction ids of the last max label delay",
+        f"times, places, {_DEVICE_CODES}), transaction ids of the last max label delay",
         purpose="restart of the stream feature job from the topic tail (topics keep 7 days)",
         legal_basis=_LEGIT,
         protection="card tokens only, never the PAN (PAN-scanned in tests); volume or "

@@ -25,6 +25,7 @@ from fraudlens.features.checkpoint import (
     load_into,
 )
 from fraudlens.features.fold import LabelEvent, StateFolder
+from fraudlens.features.online_ids import UNKNOWN_ID
 from fraudlens.features.snapshots import (
     FsspecSnapshotStore,
     LocalSnapshotStore,
@@ -200,3 +201,23 @@ def test_the_pan_scan_reads_inside_snapshots(pan_fixture_path: Any, tmp_path: Pa
     clean = tmp_path / "clean.snap"
     clean.write_bytes(encode(_folder(), {"offsets": [], "watermark_us": 0}))
     assert scan_file(clean, networks_only=True) == []
+
+
+def test_a_snapshot_from_before_devices_restores_them_as_unknown() -> None:
+    original = _folder()
+    header, body = decode(encode(original, {"offsets": [], "watermark_us": 5}))
+    # The snapshot as the previous release wrote it: CardState without device, ip.
+    state = pickle.loads(zlib.decompress(body))
+    marker, qualified, keys, columns = state["cards"]
+    state["cards"] = (marker, qualified, keys, columns[:-2])
+    old_body = zlib.compress(pickle.dumps(state, protocol=5))
+    old_header = {**header, "classes": {**header["classes"]}}
+    old_header["classes"][qualified] = header["classes"][qualified][:-2]
+    restored = StateFolder(DELAY_US)
+    check_compatible(old_header, restored, "s")
+    load_into(restored, old_body)
+    for key, card in restored.cards.items():
+        assert card.device == card.ip == [UNKNOWN_ID] * len(card.ts)
+        assert card.ts == original.cards[key].ts and card.amount == original.cards[key].amount
+    # And the job goes on: the next events fold and encode (format 2).
+    assert restored.apply(_events(40, 10)).card_rows

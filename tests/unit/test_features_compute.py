@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from legacy_card_blob import format_1_blob
 
 from fraudlens.errors import FeatureStoreError
 from fraudlens.features.compute import card_matrix
 from fraudlens.features.definitions import card_features
 from fraudlens.features.odfv import VECTOR_MIN_ROWS, card_feature_columns, terminal_feature_columns
+from fraudlens.features.online_ids import NO_ID, UNKNOWN_ID, device_code, ip_code
 from fraudlens.features.registry import CARD_FEATURES, TERMINAL_FEATURES, WINDOWS
 from fraudlens.features.state import (
     CARD_BLOB,
@@ -56,6 +58,7 @@ def random_state(rng: random.Random, events: int) -> CardState:
             ts[i] = ts[i - 1]  # equal timestamps
     amounts = [rng.choice([0.1, 0.7, 19.99, -0.0, 0.0, round(rng.uniform(0, 500), 2)]) for _ in ts]
     located = [rng.random() < 0.8 for _ in ts]
+    online = [rng.random() < 0.5 for _ in ts]  # with a device and an IP
     return CardState(
         ts=ts,
         amount=amounts,
@@ -64,7 +67,14 @@ def random_state(rng: random.Random, events: int) -> CardState:
         country=[rng.choice(["FR", "DE", "US"]) for _ in ts],
         lat=[rng.uniform(-60, 60) if ok else MISSING_COORD for ok in located],
         lon=[rng.uniform(-170, 170) if ok else MISSING_COORD for ok in located],
+        device=[DEVICES[rng.randrange(4)] if ok else NO_ID for ok in online],
+        ip=[IPS[rng.randrange(4)] if ok else NO_ID for ok in online],
     )
+
+
+# Codes of devices and IP networks; the last ones of each are never in a state.
+DEVICES = [device_code(f"dev_{i}") for i in range(6)]
+IPS = [ip_code(f"10.0.{i}.7") for i in range(6)]
 
 
 def random_request(rng: random.Random, state: CardState | None) -> dict[str, Any]:
@@ -88,6 +98,9 @@ def random_request(rng: random.Random, state: CardState | None) -> dict[str, Any
         "req_country": rng.choice(["FR", "DE", "US", "JP"]),
         "req_lat": coordinate(rng, 89.0, [None, math.nan, MISSING_COORD, 95.0, -91.0]),
         "req_lon": coordinate(rng, 179.0, [None, math.nan, MISSING_COORD, 200.0, -1e-10]),
+        # Mostly one the card used or a new one; else none (card-present) or unknown.
+        "req_device": rng.choice([*DEVICES, NO_ID, UNKNOWN_ID]),
+        "req_ip": rng.choice([*IPS, NO_ID, UNKNOWN_ID]),
     }
 
 
@@ -111,7 +124,8 @@ def random_inputs(seed: int, rows: int) -> Inputs:
         else:
             size = 1 if roll < 0.25 else rng.choice([2, 5, 30, 120, 400])
             state = random_state(rng, size)
-            row = card_row(state)
+            # Some states as the previous release stored them (devices, IPs unknown).
+            row = {CARD_BLOB: format_1_blob(state)} if rng.random() < 0.1 else card_row(state)
         for col, value in {**row, **random_request(rng, state)}.items():
             inputs.setdefault(col, []).append(value)
     return inputs
@@ -174,6 +188,8 @@ def test_equal_inexact_amounts_give_no_zscore() -> None:
         country=["FR"] * 10,
         lat=[MISSING_COORD] * 10,
         lon=[MISSING_COORD] * 10,
+        device=[NO_ID] * 10,
+        ip=[NO_ID] * 10,
     )
     request = TxnEvent("x", T0, "c", "t1", "m1", "FR", 100.0)
     assert card_features(state, request)["card_amount_zscore_30d"] == 0.0
@@ -186,6 +202,8 @@ def test_equal_inexact_amounts_give_no_zscore() -> None:
         "req_country": ["FR"] * VECTOR_MIN_ROWS,
         "req_lat": [None] * VECTOR_MIN_ROWS,
         "req_lon": [None] * VECTOR_MIN_ROWS,
+        "req_device": [NO_ID] * VECTOR_MIN_ROWS,
+        "req_ip": [NO_ID] * VECTOR_MIN_ROWS,
     }
     assert card_feature_columns(row)["card_amount_zscore_30d"] == [0.0] * VECTOR_MIN_ROWS
 

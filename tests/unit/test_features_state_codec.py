@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from legacy_card_blob import format_1_blob
 
 from fraudlens.errors import FeatureStoreError
 from fraudlens.features.odfv import (
@@ -17,6 +19,7 @@ from fraudlens.features.odfv import (
     card_feature_columns,
     terminal_feature_columns,
 )
+from fraudlens.features.online_ids import NO_ID, UNKNOWN_ID
 from fraudlens.features.state import (
     CARD_BLOB,
     CARD_MAX_EVENTS,
@@ -28,8 +31,8 @@ from fraudlens.features.state import (
     TerminalState,
 )
 from fraudlens.features.state_codec import (
+    CARD_FORMAT_VERSION,
     CARD_MAGIC,
-    FORMAT_VERSION,
     HEADER_SIZE,
     card_views,
     decode_card,
@@ -42,6 +45,12 @@ from fraudlens.features.state_codec import (
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 FLOAT = st.floats(allow_nan=True, allow_infinity=True)
 NAME = st.text(max_size=12)  # any unicode, the empty string too
+
+
+def card_of(*columns: list[Any]) -> CardState:
+    """A card state of the seven columns before devices and IPs, with neither."""
+    n = len(columns[0])
+    return CardState(*columns, [NO_ID] * n, [NO_ID] * n)
 
 
 def bits(values: list[float]) -> list[str]:
@@ -62,6 +71,8 @@ def card_states(draw: st.DrawFn) -> CardState:
         country=draw(st.lists(NAME, min_size=n, max_size=n)),
         lat=draw(st.lists(FLOAT, min_size=n, max_size=n)),
         lon=draw(st.lists(FLOAT, min_size=n, max_size=n)),
+        device=draw(st.lists(INT64, min_size=n, max_size=n)),
+        ip=draw(st.lists(INT64, min_size=n, max_size=n)),
     )
 
 
@@ -82,7 +93,7 @@ def test_card_state_round_trips_exactly(state: CardState) -> None:
     back = decode_card(blob)
     assert same_card(back, state)
     assert all(type(v) is float for v in back.amount + back.lat + back.lon)
-    assert all(type(v) is int for v in back.ts)
+    assert all(type(v) is int for v in back.ts + back.device + back.ip)
     assert same_card(decode_card(bytearray(blob)), state)  # type: ignore[arg-type]
 
 
@@ -102,12 +113,12 @@ def test_code_finds_exactly_the_whole_strings_of_the_table(
 def test_code_is_not_fooled_by_a_string_inside_another() -> None:
     names = ["t12", "t1", "12", "", "é1", "1t"]
     views = card_views(
-        encode_card(CardState([1] * 6, [0.0] * 6, names, names, names, [0.0] * 6, [0.0] * 6))
+        encode_card(card_of([1] * 6, [0.0] * 6, names, names, names, [0.0] * 6, [0.0] * 6))
     )
     assert [views.code(v) for v in names] == list(range(6))
     assert views.code("t") == views.code("2") == views.code("2t") == -1
     assert (
-        card_views(encode_card(CardState([1], [0.0], ["a"], ["b"], ["c"], [0.0], [0.0]))).code("")
+        card_views(encode_card(card_of([1], [0.0], ["a"], ["b"], ["c"], [0.0], [0.0]))).code("")
         == -1
     )
 
@@ -144,6 +155,8 @@ def test_largest_states_round_trip() -> None:
         country=[f"country-{i}-é" for i in range(n)],
         lat=[MISSING_COORD if i % 3 else -89.5 for i in range(n)],
         lon=[math.nextafter(179.0, 180.0)] * n,
+        device=[2**63 - 1 - i for i in range(n)],
+        ip=[NO_ID] * n,
     )
     assert decode_card(encode_card(card)) == card
     days = TERMINAL_RETENTION_DAYS + 1
@@ -156,7 +169,7 @@ def test_largest_states_round_trip() -> None:
 
 def test_views_are_zero_copy() -> None:
     blob = encode_card(
-        CardState([1, 2], [1.5, 2.5], ["a", "b"], ["m", "m"], ["FR"] * 2, [0.0] * 2, [0.0] * 2)
+        card_of([1, 2], [1.5, 2.5], ["a", "b"], ["m", "m"], ["FR"] * 2, [0.0] * 2, [0.0] * 2)
     )
     views = card_views(blob)
     assert not views.ts.flags.owndata and not views.ts.flags.writeable
@@ -166,9 +179,11 @@ def test_views_are_zero_copy() -> None:
 
 
 def test_unknown_version_is_refused() -> None:
-    blob = bytearray(encode_card(CardState([1], [1.0], ["t"], ["m"], ["FR"], [0.0], [0.0])))
-    struct.pack_into("<H", blob, 4, FORMAT_VERSION + 1)
-    with pytest.raises(FeatureStoreError, match=f"format version {FORMAT_VERSION + 1} is unknown"):
+    blob = bytearray(encode_card(card_of([1], [1.0], ["t"], ["m"], ["FR"], [0.0], [0.0])))
+    struct.pack_into("<H", blob, 4, CARD_FORMAT_VERSION + 1)
+    with pytest.raises(
+        FeatureStoreError, match=f"format version {CARD_FORMAT_VERSION + 1} is unknown"
+    ):
         decode_card(bytes(blob))
     term = bytearray(encode_terminal(TerminalState([1], [1], [1], [], [])))
     struct.pack_into("<H", term, 4, 0)
@@ -179,7 +194,7 @@ def test_unknown_version_is_refused() -> None:
 @pytest.mark.parametrize("cut", [1, 8, 20, HEADER_SIZE - 1])
 def test_truncated_blob_is_refused(cut: int) -> None:
     card = encode_card(
-        CardState([1, 2], [1.0, 2.0], ["t", "u"], ["m"] * 2, ["FR"] * 2, [0.0] * 2, [0.0] * 2)
+        card_of([1, 2], [1.0, 2.0], ["t", "u"], ["m"] * 2, ["FR"] * 2, [0.0] * 2, [0.0] * 2)
     )
     term = encode_terminal(TerminalState([1, 2], [1, 1], [5, 5], [3], [1]))
     for blob, decode in ((card, decode_card), (term, decode_terminal)):
@@ -190,7 +205,7 @@ def test_truncated_blob_is_refused(cut: int) -> None:
 
 
 def test_a_blob_of_the_other_kind_or_an_old_list_column_is_refused() -> None:
-    card = encode_card(CardState([1], [1.0], ["t"], ["m"], ["FR"], [0.0], [0.0]))
+    card = encode_card(card_of([1], [1.0], ["t"], ["m"], ["FR"], [0.0], [0.0]))
     with pytest.raises(FeatureStoreError, match="magic"):
         decode_terminal(card)
     with pytest.raises(FeatureStoreError, match=CARD_MAGIC.decode()):
@@ -200,8 +215,8 @@ def test_a_blob_of_the_other_kind_or_an_old_list_column_is_refused() -> None:
 
 
 def test_a_code_outside_the_table_is_refused() -> None:
-    blob = bytearray(encode_card(CardState([1], [1.0], ["t"], ["t"], ["t"], [0.0], [0.0])))
-    struct.pack_into("<i", blob, HEADER_SIZE + 32, 5)  # terminal code 5 of a 1-string table
+    blob = bytearray(encode_card(card_of([1], [1.0], ["t"], ["t"], ["t"], [0.0], [0.0])))
+    struct.pack_into("<i", blob, HEADER_SIZE + 48, 5)  # terminal code 5 of a 1-string table
     with pytest.raises(FeatureStoreError, match="outside its table"):
         card_views(bytes(blob))
     assert terminal_views(encode_terminal(TerminalState())).day.size == 0
@@ -209,9 +224,7 @@ def test_a_code_outside_the_table_is_refused() -> None:
 
 def test_ragged_states_are_not_encoded() -> None:
     with pytest.raises(ValueError, match="differ in length"):
-        encode_card(
-            CardState([1, 2], [1.0], ["t"] * 2, ["m"] * 2, ["FR"] * 2, [0.0] * 2, [0.0] * 2)
-        )
+        encode_card(card_of([1, 2], [1.0], ["t"] * 2, ["m"] * 2, ["FR"] * 2, [0.0] * 2, [0.0] * 2))
     with pytest.raises(ValueError, match="differ in length"):
         encode_terminal(TerminalState([1], [1], [1], [5], []))
 
@@ -228,6 +241,8 @@ def test_the_odfvs_read_feasts_inference_sample_as_no_state_and_refuse_other_byt
         "req_country": ["FR"] * rows,
         "req_lat": [None] * rows,
         "req_lon": [None] * rows,
+        "req_device": [NO_ID] * rows,
+        "req_ip": [NO_ID] * rows,
     }
     for columns, blob in (
         (card_feature_columns, CARD_BLOB),
@@ -238,3 +253,12 @@ def test_the_odfvs_read_feasts_inference_sample_as_no_state_and_refuse_other_byt
         assert columns({**request, blob: [None] * rows}) == bare
         with pytest.raises(FeatureStoreError, match="magic"):
             columns({**request, blob: [b"hello there!" * 2] * rows})
+
+
+def test_a_format_1_blob_reads_with_unknown_devices_and_ips() -> None:
+    state = card_of([1, 2], [1.5, 2.5], ["a", "b"], ["m", "m"], ["FR"] * 2, [1.0] * 2, [2.0] * 2)
+    old = decode_card(format_1_blob(state))
+    assert old.device == old.ip == [UNKNOWN_ID, UNKNOWN_ID]
+    assert old.ts == state.ts and old.amount == state.amount and old.terminal == state.terminal
+    assert old.lat == state.lat and old.lon == state.lon and old.country == state.country
+    assert encode_card(old)[4] == CARD_FORMAT_VERSION  # written back in the new format

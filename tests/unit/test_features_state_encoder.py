@@ -49,6 +49,8 @@ def txn_events(draw: st.DrawFn) -> list[TxnEvent]:
             draw(st.floats(allow_nan=True, allow_infinity=True)),
             draw(st.sampled_from([0.5, -12.25, 999.0, float("nan")])),
             draw(st.sampled_from([1.5, 999.0])),
+            draw(st.sampled_from([0, -1, 7, 2**63 - 1])),  # device code
+            draw(st.sampled_from([0, 3])),  # IP code
         )
         for i, t in enumerate(times)
     ]

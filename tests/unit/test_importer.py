@@ -284,3 +284,31 @@ def test_missing_required_mapping_names_the_field(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
     path.write_text(REF_MAPPING.replace("  mcc: mcc\n", "") + "  mcc: 5411\n")
     assert load_mapping(path).defaults["mcc"] == 5411
+
+
+def test_imported_devices_and_ips_keep_their_codes_beside_the_ciphertexts(
+    tmp_path: Path, tokenizer: Tokenizer, keyring: KeyRing, pan_fixture_path: Callable[[str], Path]
+) -> None:
+    from training.local_features import compute_features
+
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text(MAPPING)
+    rows = [row(1, dev="d1"), row(2, dev="d1"), row(3, dev="d2"), row(4, dev="", ip="")]
+    source = write_csv(pan_fixture_path("in.csv"), rows)
+    result = import_transactions(
+        source, load_mapping(mapping_path), tmp_path / "out", tokenizer, keyring=keyring
+    )
+    stored = pd.read_parquet(result.transactions_path)
+    assert is_ciphertext(stored["device_id"].iloc[0])
+    names = ["card_new_device_30d", "card_new_ip_30d", "card_distinct_devices_30d"]
+    features = compute_features(stored)[names]
+    # The same values as from the clear history (codes hashed from the values).
+    clear = decrypt_personal_fields(stored, keyring).drop(columns=["device_code", "ip_code"])
+    assert features.equals(compute_features(clear)[names])
+    # d1, d1 again, d2, none; the IPs share one /24 network.
+    assert features["card_new_device_30d"].tolist() == [1, 0, 1, -1]
+    assert features["card_new_ip_30d"].tolist() == [1, 0, 0, -1]
+    assert features["card_distinct_devices_30d"].tolist() == [0, 1, 1, 2]
+    # Ciphertexts alone cannot be compared: unknown, never new.
+    blind = compute_features(stored.drop(columns=["device_code", "ip_code"]))[names]
+    assert set(blind["card_new_device_30d"]) == {-1}

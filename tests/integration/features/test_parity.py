@@ -115,6 +115,8 @@ def test_online_equals_historical(
     assert offline["term_fraud_count_30d"].max() > 0
     assert offline["card_tx_count_1h"].max() > 0
     assert (offline["card_km_from_prev"] > 0).any()
+    for name in ("card_new_device_30d", "card_new_ip_30d"):  # known, new, no device
+        assert set(offline[name]) == {-1, 0, 1}, name
     if online_store == "sqlite":  # 3-day matured windows see labelled frauds in 14 days
         assert offline["term_matured_fraud_count_7d"].max() > 0
     assert_point_in_time(offline, feature_sim)
@@ -164,4 +166,9 @@ def assert_point_in_time(offline: pd.DataFrame, sim: Simulation) -> None:
         card = txns[(txns["card_token"] == row["card_token"]) & (txns["event_time"] < t)]
         in_hour = card[card["event_time"] >= t - pd.Timedelta(hours=1)]
         assert by_id.at[txn_id, "card_tx_count_1h"] == len(in_hour), txn_id
+        # Device novelty from the raw device ids of the card's last 30 days.
+        device = row["device_id"]
+        month = card[card["event_time"] >= t - pd.Timedelta(days=30)]
+        new = -1 if pd.isna(device) else int(device not in set(month["device_id"].dropna()))
+        assert by_id.at[txn_id, "card_new_device_30d"] == new, txn_id
     assert checked > 0  # some transactions had labels arriving only later

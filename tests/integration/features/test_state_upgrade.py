@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Int64List, Value
+from legacy_card_blob import format_1_blob
 from store_settings import store_settings
 
 from fraudlens.errors import FeatureStoreError
 from fraudlens.features.fold import StateFolder
 from fraudlens.features.sink import FeastSink
+from fraudlens.features.state import CARD_BLOB
+from fraudlens.features.state_codec import decode_card
 from fraudlens.features.state_reader import state_reader
 from fraudlens.features.store import online_feature_columns, open_store
 from fraudlens.features.stream import to_event
@@ -76,3 +79,36 @@ def test_previous_release_store_is_refused_until_rebuilt(
     FeastSink(store, None, "test").write(result, offline=False)
     columns = online_feature_columns(store, requests)
     assert max(columns["card_tx_count_1h"]) > 0  # the rebuilt state is read
+
+
+@pytest.mark.parametrize("online_store", ["redis", "sqlite"])
+def test_previous_format_card_blobs_read_with_unknown_devices(
+    online_store: str, tmp_path: Path, redis_url: str, feature_sim: Simulation
+) -> None:
+    """Card blobs of format 1 (no device / IP columns) in a real online store read
+    as the same cards with unknown devices: never a new device, nothing else changed."""
+    settings = store_settings(tmp_path, redis_url, online_store, name="format1")
+    txns = feature_sim.transactions.sort_values("event_time")
+    history, requests = txns.iloc[:-60], txns.iloc[-60:].to_dict("records")
+    events = [to_event(Transaction.model_validate(r)) for r in transaction_records(history)]
+    result = StateFolder(10**12).apply(events)
+    store = open_store(settings)
+    FeastSink(store, None, "test").write(result, offline=False)
+    current = online_feature_columns(store, requests)
+    for row in result.card_rows:
+        row[CARD_BLOB] = format_1_blob(decode_card(row[CARD_BLOB]))
+    FeastSink(store, None, "test").write(result, offline=False)
+    old = online_feature_columns(store, requests)
+
+    assert sorted(set(current["card_new_device_30d"])) == [-1, 0, 1]  # the data exercise it
+    for name in ("card_new_device_30d", "card_new_ip_30d"):
+        assert 1 not in old[name], name  # an old card never looks new
+        pairs = list(zip(current[name], old[name], strict=True))
+        assert all(c == 0 for c, o in pairs if o == 0), name  # found is found
+    assert max(current["card_tx_count_30d"]) > 0
+    assert max(current["card_device_age_secs_30d"]) > 0
+    assert max(old["card_device_age_secs_30d"]) <= 0  # no age guessed from unknown history
+    devices = ("card_new_device_30d", "card_new_ip_30d", "card_distinct_devices_30d")
+    for name in old:
+        if name not in (*devices, "card_device_age_secs_30d"):
+            assert list(old[name]) == list(current[name]), name
