@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,13 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     rows: list[tuple[str, str, int]] = []
     findings: list[Finding] = []
 
-    # PostgreSQL's binary pages are no text (false Luhn hits): its rows are scanned instead.
+    # PostgreSQL's binary pages are no text (false Luhn hits): the records' rows are
+    # scanned instead. The drift step's own server (under DATA_DIR/drift-scenario,
+    # simulated days only) is skipped the same way.
     postgres = settings.records.resolved_embedded_dir(settings.data_dir)
-    files, found = scan_folder(settings.data_dir, skip=postgres)
+    files, found = scan_folder(
+        settings.data_dir, skip=[postgres, *postgres_folders(settings.data_dir)]
+    )
     findings += found
     rows += [("DATA_DIR", kind, n) for kind, n in sorted(files.items())]
     if settings.records.database_url or postgres.is_dir():
@@ -77,16 +82,29 @@ def pan_scan_step(state: DemoState, console: Console) -> None:
     console.print("no card number anywhere: every output passes the Luhn scan")
 
 
-def scan_folder(root: Path, skip: Path | None = None) -> tuple[Counter[str], list[Finding]]:
-    """Scan every file under ``root`` (except under ``skip``); counts files by kind."""
+def postgres_folders(root: Path) -> list[Path]:
+    """Data folders of embedded PostgreSQL servers under ``root``."""
+    return [p.parent for p in root.rglob("PG_VERSION") if (p.parent / "global").is_dir()]
+
+
+def scan_folder(root: Path, skip: Sequence[Path] = ()) -> tuple[Counter[str], list[Finding]]:
+    """Scan every file under ``root`` (except under ``skip``); counts files by kind.
+
+    A file that disappears while the scan runs (a server's temporary file) is
+    not counted.
+    """
     counts: Counter[str] = Counter()
     findings: list[Finding] = []
     if not root.is_dir():
         return counts, findings
     files = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-    for path in sorted(p for p in files if skip is None or not p.is_relative_to(skip)):
-        counts[_kind(path)] += 1
-        findings += scan_file(path, networks_only=NETWORKS_ONLY)
+    for path in sorted(p for p in files if not any(p.is_relative_to(s) for s in skip)):
+        try:
+            kind = _kind(path)
+            findings += scan_file(path, networks_only=NETWORKS_ONLY)
+        except FileNotFoundError:
+            continue
+        counts[kind] += 1
     return counts, findings
 
 
