@@ -142,6 +142,14 @@ def kafka_for(settings: Settings) -> Iterator[Settings]:
         return
     if settings.mode != "embedded":
         raise ConfigError("kafka.bootstrap_servers is required in production mode")
+    with embedded_kafka(settings) as with_broker:
+        yield with_broker
+
+
+@contextmanager
+def embedded_kafka(settings: Settings) -> Iterator[Settings]:
+    """``settings`` pointed at the bundled broker, started for the block (logs under
+    ``data_dir/broker``)."""
     with EmbeddedBroker(settings.data_dir / "broker") as broker:
         kafka = settings.kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
         yield settings.model_copy(update={"kafka": kafka})
@@ -151,12 +159,10 @@ def run_embedded_broker(
     settings: Settings, console: Console, stop: threading.Event | None = None
 ) -> None:
     """Run the embedded broker until Ctrl-C (or ``stop`` is set), with FraudLens topics."""
-    with EmbeddedBroker(settings.data_dir / "broker") as broker:
-        kafka = settings.kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
-        ensure_topics(kafka)
-        console.print(
-            f"broker ready: export FRAUDLENS_KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap_servers}"
-        )
+    with embedded_kafka(settings) as with_broker:
+        servers = with_broker.kafka.bootstrap_servers
+        ensure_topics(with_broker.kafka)
+        console.print(f"broker ready: export FRAUDLENS_KAFKA__BOOTSTRAP_SERVERS={servers}")
         stop = stop or threading.Event()
         try:
             while not stop.wait(0.5):

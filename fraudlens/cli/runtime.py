@@ -144,14 +144,10 @@ def serve(
     if not broker:
         serve_local(settings, blocking=True, stop_event=_stop_on_signals())
         return
-    from fraudlens.kafka import EmbeddedBroker, ensure_topics
+    from fraudlens.kafka import ensure_topics
+    from fraudlens.pipeline import embedded_kafka
 
-    with EmbeddedBroker(settings.data_dir / "broker") as running:
-        kafka = settings.kafka.model_copy(update={"bootstrap_servers": running.bootstrap_servers})
-        ensure_topics(kafka)
-        console.print(f"embedded broker at {running.bootstrap_servers}")
-        serve_local(
-            settings.model_copy(update={"kafka": kafka}),
-            blocking=True,
-            stop_event=_stop_on_signals(),
-        )
+    with embedded_kafka(settings) as with_broker:
+        ensure_topics(with_broker.kafka)
+        console.print(f"embedded broker at {with_broker.kafka.bootstrap_servers}")
+        serve_local(with_broker, blocking=True, stop_event=_stop_on_signals())
