@@ -807,8 +807,16 @@ class WorkspaceSettings(BaseModel):
     enabled: bool = Field(
         True, description="mount the workspace in the scoring API (needs the records database)"
     )
+    case_decisions: list[Literal["review", "decline"]] = Field(
+        ["review", "decline"],
+        min_length=1,
+        description=(
+            "decisions that open a case: reviews to decide, declines to confirm (a confirmed "
+            "decline is a label days before its chargeback, and tells whether to block the card)"
+        ),
+    )
     group_window_minutes: int = Field(
-        60, ge=0, le=10080, description="review cases of one card within this window form a group"
+        60, ge=0, le=10080, description="cases of one card within this window form a group"
     )
     sla_minutes: int = Field(
         240, ge=1, le=43200, description="an open case older than this breaches the review SLA"

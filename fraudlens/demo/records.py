@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from fraudlens.demo.state import DemoState
 from fraudlens.errors import DataError
+
+if TYPE_CHECKING:
+    from fraudlens.records.sink import SinkStats
 
 
 def records_step(state: DemoState, console: Console) -> None:
@@ -35,12 +40,14 @@ def records_step(state: DemoState, console: Console) -> None:
     console.print(
         f"records sink: {stats.inserted:,} decisions and {stats.labels_inserted:,} labels stored "
         f"in PostgreSQL ({where}) "
-        f"in {seconds:.1f} s; {stats.dead_lettered} dead-lettered"
+        f"in {seconds:.1f} s; {stats.cases_opened:,} cases opened for analysts; "
+        f"{stats.dead_lettered} dead-lettered"
     )
     state.summary["records"] = {
         "decisions_stored": stored,
         "labels_stored": stats.labels_inserted,
         "dead_lettered": stats.dead_lettered,
+        "cases_opened": stats.cases_opened,
     }
     if stored != published:
         raise DataError(
@@ -48,3 +55,21 @@ def records_step(state: DemoState, console: Console) -> None:
             f"PostgreSQL holds {stored:,}"
         )
     console.print(f"every published decision is stored exactly once ({stored:,} rows)")
+    if settings.resolved_decision_sink() != "parquet":  # the log's decisions all reached the sink
+        require_cases(serving.get("by_decision", {}), settings.workspace.case_decisions, stats)
+
+
+def require_cases(
+    by_decision: dict[str, int], case_decisions: Sequence[str], stats: SinkStats
+) -> None:
+    """Every decision that opens a case (``workspace.case_decisions``) opened exactly one.
+
+    Raises:
+        DataError: the sink opened a different number of cases.
+    """
+    expected = sum(int(by_decision.get(d, 0)) for d in case_decisions)
+    if stats.cases_opened != expected:
+        raise DataError(
+            f"demo check failed: the day has {expected:,} decisions that open a case "
+            f"({', '.join(case_decisions)}), the records sink opened {stats.cases_opened:,}"
+        )

@@ -1,4 +1,4 @@
-"""Demo step 7: where analysts work the day's review cases (the workspace's URL and top cases).
+"""Demo step 7: where analysts work the day's cases (the workspace's URL and top cases).
 
 The embedded demo configures no API keys, so it makes a throwaway analyst key
 (``fraudlens.security.generate_api_key``) and prints, once and on the terminal
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudlens.demo.state import DemoState
+from fraudlens.errors import DataError
 from fraudlens.settings import Settings
 
 SHOWN = 5
@@ -34,15 +35,28 @@ def workspace_step(state: DemoState, console: Console) -> None:
     with records_engine(settings) as engine, engine.connect() as conn:
         rows = list_queue(conn, QueueFilter(grouped=True), limit=SHOWN)
         waiting = overview(conn).queue_size
+    if waiting == 0:  # the step's point is a queue to work: an empty one is a defect
+        raise DataError(
+            "demo check failed: no open case; the day's reviews and declines open them "
+            f"({', '.join(settings.workspace.case_decisions)})"
+        )
     title = f"top open cases ({waiting:,} waiting for an analyst)"
     table = Table(
-        "case", "score", "amount", "rules hit", "card (token, last four)", "its group", title=title
+        "case",
+        "decision",
+        "score",
+        "amount",
+        "rules hit",
+        "card (token, last four)",
+        "its group",
+        title=title,
     )
     for row in rows:
         facts = row["transaction"] or {}
         amount = facts.get("amount")
         table.add_row(
             row["transaction_id"],
+            row["decision"],
             "-" if row["score"] is None else f"{row['score']:.3f}",
             "" if amount is None else f"{amount:,.2f}",
             ", ".join(row["rule_hits"]),

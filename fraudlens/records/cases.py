@@ -1,8 +1,8 @@
-"""Analyst cases and their event trail (the workspace built on top comes next)."""
+"""Analyst cases and their event trail (the workspace reads and works them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +11,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from fraudlens.errors import ValidationError
 from fraudlens.records.tables import case_events, cases, decisions
+from fraudlens.settings import WorkspaceSettings
 
 STATUSES = frozenset({"open", "closed", "escalated"})
+# The decisions that open a case unless ``workspace.case_decisions`` says otherwise.
+CASE_DECISIONS: tuple[str, ...] = tuple(WorkspaceSettings().case_decisions)
 
 
 def open_case(
@@ -64,11 +67,15 @@ def set_case_status(
     add_case_event(conn, case_id, actor, f"status:{status}", note)
 
 
-def open_review_cases(
-    conn: Connection, rows: Sequence[dict[str, Any]], group_window: timedelta
+def open_cases(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    group_window: timedelta,
+    case_decisions: Collection[str] = CASE_DECISIONS,
 ) -> int:
-    """Open one case per ``review`` decision row, in the caller's transaction.
+    """Open one case per decision row whose decision is in ``case_decisions``.
 
+    Runs in the caller's transaction.
     The case id is the decision id, so a redelivered decision opens nothing.
     A case joins the group of the same card's newest case whose transaction
     happened within ``group_window`` before its own; otherwise it starts a
@@ -79,7 +86,7 @@ def open_review_cases(
     """
     opened = 0
     for row in sorted(rows, key=lambda r: r["event_time"]):
-        if row["decision"] != "review":
+        if row["decision"] not in case_decisions:
             continue
         case_id, time = row["decision_id"], row["event_time"]
         group = conn.execute(
@@ -105,6 +112,7 @@ def open_review_cases(
             .returning(cases.c.case_id)
         ).first()
         if done is not None:
-            add_case_event(conn, case_id, "system", "opened", f"review by {row['source']}")
+            note = f"{row['decision']} by {row['source']}"
+            add_case_event(conn, case_id, "system", "opened", note)
             opened += 1
     return opened

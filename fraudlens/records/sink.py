@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -29,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fraudlens.errors import ConfigError, RecordsError, ValidationError
 from fraudlens.kafka.consumer import ConsumedEvent, Decoder, EventConsumer, default_decoders
-from fraudlens.records.cases import open_review_cases
+from fraudlens.records.cases import CASE_DECISIONS, open_cases
 from fraudlens.records.decisions import decision_row, upsert_decisions
 from fraudlens.records.engine import db_error, engine_from_settings
 from fraudlens.records.labels import LabelRecord, add_labels
@@ -147,8 +148,9 @@ def label_record(label: Label) -> LabelRecord:
 class DecisionWriter:
     """The consumer handler: upsert one batch (decisions and labels) in one transaction.
 
-    Every ``review`` decision opens an analyst case in the same transaction
-    (see ``open_review_cases``); ``group_window`` groups a card's cases.
+    Every decision in ``case_decisions`` (a review, by default a decline too)
+    opens an analyst case in the same transaction (see ``open_cases``);
+    ``group_window`` groups a card's cases.
     """
 
     def __init__(
@@ -156,9 +158,11 @@ class DecisionWriter:
         engine: Engine,
         group_window: timedelta = timedelta(hours=1),
         metrics: SinkMetrics | None = None,
+        case_decisions: Collection[str] = CASE_DECISIONS,
     ) -> None:
         self.engine = engine
         self.group_window = group_window
+        self.case_decisions = case_decisions
         self.stats = SinkStats()
         self.metrics = metrics or SinkMetrics()
         self.consumer: EventConsumer | None = None  # set by the loop: its dead-letter count
@@ -176,7 +180,7 @@ class DecisionWriter:
         try:
             with self.engine.begin() as conn:
                 inserted = upsert_decisions(conn, rows)
-                opened = open_review_cases(conn, rows, self.group_window)
+                opened = open_cases(conn, rows, self.group_window, self.case_decisions)
                 new_labels = add_labels(conn, [label_record(label) for label in found])
                 new_shadow = upsert_shadow_scores(conn, shadow)
         except SQLAlchemyError as exc:
@@ -251,7 +255,7 @@ def run_decision_sink(
     """
     engine = engine_from_settings(settings)
     group_window = timedelta(minutes=settings.workspace.group_window_minutes)
-    writer = DecisionWriter(engine, group_window, metrics)
+    writer = DecisionWriter(engine, group_window, metrics, settings.workspace.case_decisions)
     try:
         stop_metrics = start_metrics_server(
             settings.metrics.port, writer.metrics.registry, settings.metrics.host

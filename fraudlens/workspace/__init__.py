@@ -1,7 +1,8 @@
 """The analyst workspace: review queue, cases, verdicts that become labels (issue #14).
 
-Cases are opened by the records sink (``fraudlens.records.cases.open_review_cases``)
-for every ``review`` decision; this package reads and works them:
+Cases are opened by the records sink (``fraudlens.records.cases.open_cases``)
+for every decision in ``workspace.case_decisions`` (reviews and declines
+by default); this package reads and works them:
 ``queue`` (filters, sorting, a case's facts and history), ``actions``
 (verdicts, escalation, notes, bulk close: case events, labels, audit),
 ``sessions`` (sign-in sessions in PostgreSQL), ``overview`` and ``metrics``

@@ -21,6 +21,7 @@ class Overview:
         decided: cases with a verdict.
         median_minutes_to_decision: opened -> verdict (None: no verdict yet).
         precision: share of verdicts that confirmed fraud (None: no verdict yet).
+        precision_by_decision: the same per decision that opened the case (review, decline).
         fraud_by_model: confirmed frauds where no rule hit (the model flagged them).
         fraud_by_rules: confirmed frauds where a rule hit.
     """
@@ -31,6 +32,7 @@ class Overview:
     decided: int = 0
     median_minutes_to_decision: float | None = None
     precision: float | None = None
+    precision_by_decision: dict[str, float] = field(default_factory=dict)
     fraud_by_model: int = 0
     fraud_by_rules: int = 0
 
@@ -61,6 +63,15 @@ def overview(conn: Connection, days: int = 14) -> Overview:
             func.count().filter(cases.c.resolution == "fraud"),
         ).where(cases.c.resolution.is_not(None))
     ).one()
+    per_decision = conn.execute(
+        select(
+            decisions.c.decision, func.count().filter(cases.c.resolution == "fraud"), func.count()
+        )
+        .select_from(joined)
+        .where(cases.c.resolution.is_not(None))
+        .group_by(decisions.c.decision)
+        .order_by(decisions.c.decision.desc())
+    ).all()
     by_rules = conn.execute(
         select(func.count())
         .select_from(joined)
@@ -73,6 +84,7 @@ def overview(conn: Connection, days: int = 14) -> Overview:
         decided=int(decided),
         median_minutes_to_decision=None if median is None else float(median),
         precision=frauds / decided if decided else None,
+        precision_by_decision={d: int(f) / int(n) for d, f, n in per_decision},
         fraud_by_model=int(frauds) - int(by_rules),
         fraud_by_rules=int(by_rules),
     )

@@ -66,6 +66,7 @@ def list_queue(conn: Connection, wanted: QueueFilter, limit: int = 50) -> list[d
         cases,
         decisions.c.transaction_id,
         decisions.c.event_time,
+        decisions.c.decision,
         decisions.c.score,
         decisions.c.rule_hits,
         decisions.c.model_version,

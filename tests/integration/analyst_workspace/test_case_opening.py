@@ -1,4 +1,7 @@
-"""Every review decision the records sink stores opens one case, grouped by card and window."""
+"""Every review decision the records sink stores opens one case, grouped by card and window.
+
+(Reviews only here; declines opening cases too, the default, is in test_case_decisions.py.)
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_review_decisions_open_grouped_cases_once(records_engine: Engine) -> None:
-    writer = DecisionWriter(records_engine, group_window=timedelta(minutes=60))
+    writer = DecisionWriter(
+        records_engine, group_window=timedelta(minutes=60), case_decisions=("review",)
+    )
     rows = [
         decision("a1", CARD_A, 0, score=0.70),
         decision("a2", CARD_A, 30, score=0.95, amount=900.0),  # same card, within the window
@@ -71,7 +76,8 @@ def test_review_decisions_open_grouped_cases_once(records_engine: Engine) -> Non
 def test_demo_ends_with_the_workspace_and_open_cases(
     records_url: str, tmp_path: Path, records_engine: Engine
 ) -> None:
-    store(DecisionWriter(records_engine), [decision("demo-1", CARD_B, 50, score=0.9)])
+    writer = DecisionWriter(records_engine, case_decisions=("review",))
+    store(writer, [decision("demo-1", CARD_B, 50, score=0.9)])
     settings = Settings(
         data_dir=tmp_path,
         records=RecordsSettings(database_url=records_url),  # type: ignore[arg-type]

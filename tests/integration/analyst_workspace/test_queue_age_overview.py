@@ -26,7 +26,7 @@ class Quiet:
 
 @pytest.fixture(scope="module", autouse=True)
 def _cases(records_engine: Engine) -> None:
-    """Six review cases over two days (one approve opens none), opened 5 min to 3 days ago;
+    """Six cases (five reviews, a decline) over two days (one approve opens none), opened 5 min to 3 days ago;
     then three verdicts (two fraud, one legitimate): three stay in the queue."""
     store(
         DecisionWriter(records_engine, group_window=timedelta(0)),
@@ -34,7 +34,7 @@ def _cases(records_engine: Engine) -> None:
             decision("o1", CARD_A, 0),
             decision("o2", CARD_A, 60),
             decision("o3", CARD_B, 120),
-            decision("o4", CARD_B, 24 * 60),  # the next day
+            decision("o4", CARD_B, 24 * 60, decision="decline"),  # the next day
             decision("o5", CARD_C, 24 * 60 + 10),
             decision("o6", CARD_C, 24 * 60 + 20),
             decision("o7", CARD_C, 24 * 60 + 30, decision="approve"),
@@ -86,6 +86,7 @@ def test_the_overview_figures_match_the_cases(records_engine: Engine) -> None:
     assert figures.verdicts_per_day == [(date(2026, 6, 3), 1, 2), (date(2026, 6, 4), 1, 1)]
     assert figures.decided == 3
     assert figures.precision == pytest.approx(2 / 3)
+    assert figures.precision_by_decision == {"review": 0.5, "decline": 1.0}
     assert (figures.fraud_by_model, figures.fraud_by_rules) == (2, 0)
     assert figures.median_minutes_to_decision is not None
     assert figures.median_minutes_to_decision == pytest.approx(600, abs=5)  # 3 days, 600, 30

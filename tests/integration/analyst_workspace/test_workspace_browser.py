@@ -86,7 +86,7 @@ def test_analyst_works_the_top_case(workspace: Workspace, sign_in: SignIn) -> No
     # One row per card group by default (a1 and a2 are one card's within the window).
     grouped = page.locator("tr.case-row").all_inner_texts()
     assert len(grouped) == 4 and grouped[0].startswith("a2") and "a1" not in "".join(grouped)
-    assert grouped[0].split("\t")[7] == "2"  # the group's size
+    assert grouped[0].split("\t")[8] == "2"  # the group's size
     page.select_option("select[name=view]", "cases")
     page.click("form.filters button[type=submit]")
     assert len(page.locator("tr.case-row").all_inner_texts()) == 5
