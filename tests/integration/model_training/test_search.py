@@ -23,7 +23,10 @@ def test_search_picks_the_same_configuration_for_the_same_seed(
     training_settings: Settings,
     tmp_path: Path,
 ) -> None:
-    cfg = training_settings.training.model_copy(update={"search_trials": 3})
+    # Few short trials: the test is about the search, not about good models.
+    cfg = training_settings.training.model_copy(
+        update={"search_trials": 3, "xgb_rounds": 30, "xgb_early_stopping": 10}
+    )
     bcfg = BacktestSettings(folds=2, train_days=12, test_days=4, gap_days=3)
     folds = search_folds(training_data.frame, CUTOFF, END, cfg, bcfg)
     assert len(folds) == 2
@@ -70,7 +73,13 @@ def test_train_with_search_trials_trains_with_the_chosen_values(
     tmp_path: Path,
 ) -> None:
     cfg = training_settings.training.model_copy(
-        update={"search_trials": 2, "mlp_epochs": 1, "imbalance_powers": [0.0, 1.0]}
+        update={
+            "search_trials": 2,
+            "mlp_epochs": 1,
+            "xgb_rounds": 30,
+            "xgb_early_stopping": 10,
+            "imbalance_powers": [0.0, 1.0],
+        }
     )
     settings = training_settings.model_copy(
         update={
