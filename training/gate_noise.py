@@ -9,62 +9,54 @@ champion's 0.56 on the following days this way).
 
 A paired, stratified bootstrap over the holdout's rows (frauds and legitimate
 rows resampled apart, both models scored on the same resample) bounds the
-challenger-minus-champion difference of each guard; the loss is real when
-even that bound, at ``training.gate_guard_confidence``, is below
-``-gate_tolerance``.
+challenger-minus-champion difference of a guard; the loss is real when even
+that bound, at ``training.gate_guard_confidence``, is below ``-gate_tolerance``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from fraudlens.model import Thresholds
 from fraudlens.settings import TrainingSettings
-from training.evaluate import fraud_metrics
+from training.evaluate import one_metric
 
 
-def guard_bounds(
+def guard_bound(
     frame: pd.DataFrame,
     scores: tuple[np.ndarray, np.ndarray],
     thresholds: tuple[Thresholds, Thresholds],
-    guards: Sequence[str],
+    guard: str,
     cfg: TrainingSettings,
     resamples: int = 200,
     seed: int = 0,
-) -> dict[str, float]:
-    """Upper confidence bound of (challenger - champion) of each guard, at ``gate_guard_confidence``.
+) -> float:
+    """Upper confidence bound of (challenger - champion) on ``guard``, at ``gate_guard_confidence``.
 
     Args:
-        frame: the holdout (``is_fraud`` and the columns ``fraud_metrics`` reads).
+        frame: the holdout (``is_fraud`` and the columns the metric reads).
         scores: the challenger's and the champion's score of each row.
         thresholds: their thresholds, in the same order.
-        guards: metric names of ``training.evaluate.fraud_metrics``.
+        guard: a metric name of ``training.evaluate.fraud_metrics``.
         cfg: training settings (confidence, metric parameters).
         resamples: bootstrap resamples.
         seed: resampling seed (the bound is deterministic for a given seed).
 
     Returns:
-        The bound per guard; NaN where no resample gave both figures.
+        The bound; NaN when no resample gave both figures.
     """
     y = frame["is_fraud"].to_numpy(dtype=bool)
     pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
     rng = np.random.default_rng(seed)
-    diffs: dict[str, list[float]] = {g: [] for g in guards}
+    diffs: list[float] = []
     for _ in range(resamples):
         rows = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
         part = frame.iloc[rows]
-        new = fraud_metrics(part, scores[0][rows], thresholds[0], cfg)
-        old = fraud_metrics(part, scores[1][rows], thresholds[1], cfg)
-        for guard in guards:
-            diffs[guard].append(new[guard] - old[guard])
-    out: dict[str, float] = {}
-    for guard, values in diffs.items():
-        finite = np.asarray([v for v in values if not math.isnan(v)])
-        out[guard] = (
-            float(np.quantile(finite, cfg.gate_guard_confidence)) if finite.size else math.nan
-        )
-    return out
+        new = one_metric(guard, part, scores[0][rows], thresholds[0], cfg)
+        old = one_metric(guard, part, scores[1][rows], thresholds[1], cfg)
+        if not (math.isnan(new) or math.isnan(old)):
+            diffs.append(new - old)
+    return float(np.quantile(diffs, cfg.gate_guard_confidence)) if diffs else math.nan

@@ -30,7 +30,7 @@ from fraudlens.model import FraudModel, load_model, load_model_version, mlflow_c
 from fraudlens.settings import Settings, TrainingSettings
 from training.dataset import TrainingData, load_training_data
 from training.evaluate import fraud_metrics
-from training.gate_noise import guard_bounds
+from training.gate_noise import guard_bound
 from training.register import TAG_PREFIX, experiment_id, version_tags
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,12 @@ def compare(
     challenger: dict[str, float],
     champion: dict[str, float],
     cfg: TrainingSettings,
-    bounds: Callable[[], dict[str, float]] | None = None,
+    bound: Callable[[str], float] | None = None,
 ) -> tuple[bool, list[str]]:
     """Apply the margin and tolerance rules; returns (promote?, reasons).
 
-    ``bounds``: the upper confidence bounds of (challenger - champion) per guard
-    (``training.gate_noise.guard_bounds``), asked for only when a guard's point
+    ``bound``: a guard's upper confidence bound of (challenger - champion)
+    (``training.gate_noise.guard_bound``), asked for only when the guard's point
     estimate loses more than the tolerance; without it the point estimate decides.
     """
     reasons: list[str] = []
@@ -73,11 +73,11 @@ def compare(
     for guard in cfg.gate_guard_metrics:
         new_g, old_g = challenger[guard], champion[guard]
         if not math.isnan(old_g) and (math.isnan(new_g) or new_g < old_g - cfg.gate_tolerance):
-            bound = math.nan if bounds is None or math.isnan(new_g) else bounds()[guard]
-            if bound >= -cfg.gate_tolerance:
+            upper = math.nan if bound is None or math.isnan(new_g) else bound(guard)
+            if upper >= -cfg.gate_tolerance:
                 reasons.append(
                     f"{guard} {new_g:.4f} vs champion {old_g:.4f}: within the holdout's noise "
-                    f"({cfg.gate_guard_confidence:.0%} bound of the difference {bound:+.4f})"
+                    f"({cfg.gate_guard_confidence:.0%} bound of the difference {upper:+.4f})"
                 )
                 continue
             ok = False
@@ -197,15 +197,12 @@ def _judge(
     scores = challenger.predict(new_frame), champion.predict(old_frame)
     new = fraud_metrics(new_frame, scores[0], challenger.thresholds, cfg)
     old = fraud_metrics(old_frame, scores[1], champion.thresholds, cfg)
-    cached: dict[str, float] = {}
+    pair = challenger.thresholds, champion.thresholds
 
-    def bounds() -> dict[str, float]:  # once, and only if a guard needs it
-        if not cached:
-            pair = challenger.thresholds, champion.thresholds
-            cached.update(guard_bounds(new_frame, scores, pair, cfg.gate_guard_metrics, cfg))
-        return cached
+    def bound(guard: str) -> float:  # only for a guard whose point estimate lost
+        return guard_bound(new_frame, scores, pair, guard, cfg)
 
-    ok, reasons = compare(new, old, cfg, bounds if cfg.gate_guard_confidence > 0 else None)
+    ok, reasons = compare(new, old, cfg, bound if cfg.gate_guard_confidence > 0 else None)
     return GateDecision(
         challenger.version, champion.version, ok, reasons, window, len(new_frame), new, old
     )

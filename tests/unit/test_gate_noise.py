@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from fraudlens.model import Thresholds
 from fraudlens.settings import TrainingSettings
 from training.evaluate import fraud_metrics
-from training.gate_noise import guard_bounds
+from training.gate_noise import guard_bound
 from training.promote import compare
 
 THRESHOLDS = Thresholds(review=0.5, decline=0.9)
@@ -47,8 +49,8 @@ def test_one_fraud_less_at_one_percent_fpr_is_noise() -> None:
     assert old[GUARD] - new[GUARD] > cfg.gate_tolerance  # the point estimate alone refuses
     assert not compare(new, old, cfg)[0]
     pair = (THRESHOLDS, THRESHOLDS)
-    bounds = guard_bounds(frame, (challenger, champion), pair, [GUARD], cfg, resamples=100)
-    assert bounds[GUARD] >= -cfg.gate_tolerance
+    upper = guard_bound(frame, (challenger, champion), pair, GUARD, cfg, resamples=100)
+    assert upper >= -cfg.gate_tolerance
     better = {**new, "average_precision": old["average_precision"] + 0.01}
     ok, reasons = compare(better, old, cfg.model_copy(update={"gate_guard_metrics": [GUARD]}))
     assert not ok
@@ -56,7 +58,7 @@ def test_one_fraud_less_at_one_percent_fpr_is_noise() -> None:
         better,
         old,
         cfg.model_copy(update={"gate_guard_metrics": [GUARD]}),
-        lambda: bounds,
+        lambda guard: upper,
     )
     assert ok and any("within the holdout's noise" in r for r in reasons)
 
@@ -68,10 +70,10 @@ def test_a_real_loss_still_refuses() -> None:
     challenger[:29] = 0.3  # misses every fraud the champion caught
     new, old = _figures(frame, challenger, cfg), _figures(frame, champion, cfg)
     pair = (THRESHOLDS, THRESHOLDS)
-    bounds = guard_bounds(frame, (challenger, champion), pair, [GUARD], cfg, resamples=100)
-    assert bounds[GUARD] < -cfg.gate_tolerance
+    upper = guard_bound(frame, (challenger, champion), pair, GUARD, cfg, resamples=100)
+    assert upper < -cfg.gate_tolerance
     better = {**new, "average_precision": old["average_precision"] + 0.01}
-    ok, reasons = compare(better, old, cfg, lambda: bounds)
+    ok, reasons = compare(better, old, cfg, lambda guard: upper)
     assert not ok and any(f"{GUARD} regresses" in r for r in reasons)
 
 
@@ -80,6 +82,7 @@ def test_bounds_are_deterministic() -> None:
     frame, champion = _holdout()
     challenger = champion[::-1].copy()
     pair = (THRESHOLDS, THRESHOLDS)
-    guards = cfg.gate_guard_metrics
-    first = guard_bounds(frame, (challenger, champion), pair, guards, cfg, resamples=20)
-    assert first == guard_bounds(frame, (challenger, champion), pair, guards, cfg, resamples=20)
+    for guard in cfg.gate_guard_metrics:
+        first = guard_bound(frame, (challenger, champion), pair, guard, cfg, resamples=20)
+        assert first == guard_bound(frame, (challenger, champion), pair, guard, cfg, resamples=20)
+        assert not math.isnan(first)
