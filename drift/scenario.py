@@ -56,13 +56,20 @@ class ScenarioConfig:
     seed: int = 7
 
 
-def scenario_settings(settings: Settings) -> Settings:
-    """Settings sized for simulated days and a small, cheap training run (one Ray Train worker).
+SCENARIO_FOLDER = "drift-scenario"  # under the base settings' data dir
+MODEL_SUFFIX = "-drift-demo"  # after the base settings' registered model name
 
-    Label delay 5 days (with validation and test of 3 days, a retraining on
-    ``[start, end)`` learns from days before ``end - 11``); daily checks of a
-    7-day window with the license-free scipy backend, 30-day aggregates left
-    out; drift must persist 5 checks; cooldown 8 days.
+
+def scenario_settings(settings: Settings) -> Settings:
+    """The story's settings from ``settings``: the demo's and the scenario test's alike.
+
+    Its own folder (``DATA_DIR/drift-scenario``) and registered model name
+    (``<model_name>-drift-demo``), so the champion of ``settings`` is left
+    alone. Sized for simulated days and a small, cheap training run (one Ray
+    Train worker). Label delay 5 days (with validation and test of 3 days, a
+    retraining on ``[start, end)`` learns from days before ``end - 11``); daily
+    checks of a 7-day window with the license-free scipy backend, 30-day
+    aggregates left out; drift must persist 5 checks; cooldown 8 days.
     """
     training = settings.training.model_copy(
         update={
@@ -96,7 +103,17 @@ def scenario_settings(settings: Settings) -> Settings:
             "metrics_port": 0,
         }
     )
-    return settings.model_copy(update={"training": training, "drift": drift})
+    mlflow = settings.mlflow.model_copy(
+        update={"model_name": settings.mlflow.model_name + MODEL_SUFFIX}
+    )
+    return settings.model_copy(
+        update={
+            "data_dir": settings.data_dir / SCENARIO_FOLDER,
+            "mlflow": mlflow,
+            "training": training,
+            "drift": drift,
+        }
+    )
 
 
 @dataclass

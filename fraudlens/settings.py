@@ -568,6 +568,14 @@ class TrainingSettings(BaseModel):
         default_factory=lambda: ["roc_auc", "recall_at_1pct_fpr", "card_precision_at_k"],
         description="metrics that must not regress beyond gate_tolerance",
     )
+    gate_guard_confidence: float = Field(
+        0.95,
+        ge=0,
+        lt=1,
+        description="confidence that a guard metric really lost more than gate_tolerance "
+        "(paired bootstrap over the holdout's rows; 0: compare the point estimates); a holdout "
+        "of a few dozen frauds moves recall by a step per fraud",
+    )
     seed: int = Field(7, description="random seed of both members")
     feature_chunk_days: int = Field(
         30,

@@ -5,7 +5,9 @@ trained or tuned on: from the later of the two test-period starts to the end
 of the challenger's data. The challenger is promoted when
 
 * it beats the champion on ``gate_metric`` by at least ``gate_margin``, and
-* it loses at most ``gate_tolerance`` on each of ``gate_guard_metrics``.
+* it loses at most ``gate_tolerance`` on each of ``gate_guard_metrics``; a
+  larger loss refuses only when it is beyond the holdout's noise (its paired
+  bootstrap bound at ``gate_guard_confidence``, ``training.gate_noise``).
 
 With no champion yet, the version is promoted. The decision, its reasons and
 both models' figures are logged as an MLflow run and as version tags; a
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mlflow
@@ -27,6 +30,7 @@ from fraudlens.model import FraudModel, load_model, load_model_version, mlflow_c
 from fraudlens.settings import Settings, TrainingSettings
 from training.dataset import TrainingData, load_training_data
 from training.evaluate import fraud_metrics
+from training.gate_noise import guard_bound
 from training.register import TAG_PREFIX, experiment_id, version_tags
 
 logger = logging.getLogger(__name__)
@@ -49,9 +53,17 @@ class GateDecision:
 
 
 def compare(
-    challenger: dict[str, float], champion: dict[str, float], cfg: TrainingSettings
+    challenger: dict[str, float],
+    champion: dict[str, float],
+    cfg: TrainingSettings,
+    bound: Callable[[str], float] | None = None,
 ) -> tuple[bool, list[str]]:
-    """Apply the margin and tolerance rules; returns (promote?, reasons)."""
+    """Apply the margin and tolerance rules; returns (promote?, reasons).
+
+    ``bound``: a guard's upper confidence bound of (challenger - champion)
+    (``training.gate_noise.guard_bound``), asked for only when the guard's point
+    estimate loses more than the tolerance; without it the point estimate decides.
+    """
     reasons: list[str] = []
     key = cfg.gate_metric
     new, old = challenger[key], champion[key]
@@ -61,6 +73,13 @@ def compare(
     for guard in cfg.gate_guard_metrics:
         new_g, old_g = challenger[guard], champion[guard]
         if not math.isnan(old_g) and (math.isnan(new_g) or new_g < old_g - cfg.gate_tolerance):
+            upper = math.nan if bound is None or math.isnan(new_g) else bound(guard)
+            if upper >= -cfg.gate_tolerance:
+                reasons.append(
+                    f"{guard} {new_g:.4f} vs champion {old_g:.4f}: within the holdout's noise "
+                    f"({cfg.gate_guard_confidence:.0%} bound of the difference {upper:+.4f})"
+                )
+                continue
             ok = False
             reasons.append(
                 f"{guard} regresses: {new_g:.4f} < champion {old_g:.4f} - tolerance {cfg.gate_tolerance}"
@@ -175,9 +194,15 @@ def _judge(
         old_frame["transaction_id"]
     ):
         raise DataError("the two feature services returned different holdout rows")
-    new = fraud_metrics(new_frame, challenger.predict(new_frame), challenger.thresholds, cfg)
-    old = fraud_metrics(old_frame, champion.predict(old_frame), champion.thresholds, cfg)
-    ok, reasons = compare(new, old, cfg)
+    scores = challenger.predict(new_frame), champion.predict(old_frame)
+    new = fraud_metrics(new_frame, scores[0], challenger.thresholds, cfg)
+    old = fraud_metrics(old_frame, scores[1], champion.thresholds, cfg)
+    pair = challenger.thresholds, champion.thresholds
+
+    def bound(guard: str) -> float:  # only for a guard whose point estimate lost
+        return guard_bound(new_frame, scores, pair, guard, cfg)
+
+    ok, reasons = compare(new, old, cfg, bound if cfg.gate_guard_confidence > 0 else None)
     return GateDecision(
         challenger.version, champion.version, ok, reasons, window, len(new_frame), new, old
     )

@@ -30,11 +30,7 @@ def drift_step(state: DemoState, console: Console) -> None:
     from drift.scenario import ScenarioConfig, run_scenario, scenario_settings
 
     console.rule("6. concept drift: monitor, retraining loop, promotion gate")
-    base = state.settings
-    mlflow = base.mlflow.model_copy(update={"model_name": f"{base.mlflow.model_name}-drift-demo"})
-    settings = scenario_settings(
-        base.model_copy(update={"data_dir": base.data_dir / "drift-scenario", "mlflow": mlflow})
-    )
+    settings = scenario_settings(state.settings)  # the scenario test's settings function
     cfg = ScenarioConfig()
     console.print(
         f"{cfg.customers} customers, {cfg.days} simulated days; new fraud pattern "
