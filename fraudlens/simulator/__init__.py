@@ -22,6 +22,7 @@ from fraudlens.simulator.core import (
     Simulation,
     label_records,
     simulate,
+    simulated_population,
     transaction_records,
     write_simulation,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "expected_rows",
     "label_records",
     "simulate",
+    "simulated_population",
     "transaction_records",
     "write_simulation",
 ]

@@ -116,6 +116,15 @@ def simulate(config: SimulatorConfig, tokenizer: Tokenizer) -> Simulation:
     return Simulation(transactions=transactions, labels=labels, config=config)
 
 
+def simulated_population(config: SimulatorConfig, tokenizer: Tokenizer) -> Population:
+    """The population ``simulate(config, tokenizer)`` drew (same random stream).
+
+    For analyses that need the hidden truth behind the rows, such as each
+    customer's usual amount and spread (``benchmarks.bench_high_amount``).
+    """
+    return build_population(config, tokenizer, _streams(config.seed)("population"))
+
+
 def write_simulation(sim: Simulation, out_dir: Path) -> dict[str, Path]:
     """Write ``transactions.parquet`` and ``labels.parquet`` into ``out_dir``.
 
