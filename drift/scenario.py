@@ -181,7 +181,12 @@ class ScenarioResult:
             [
                 f"onset day {self.onset_day}; drift flagged day {self.drift_day}; "
                 f"false alarms before onset: {self.false_alarms or 'none'}",
-                f"AP drop seen day {self.drop_day}; retraining days {self.retrain_days}; "
+                (
+                    "matured-label AP drop: not flagged"
+                    if self.drop_day is None
+                    else f"matured-label AP drop flagged day {self.drop_day}"
+                )
+                + f"; retraining days {self.retrain_days}; "
                 f"new champion v{self.new_version} day {self.promoted_day} "
                 f"({self.onset_to_champion_days} simulated days, "
                 f"{self.onset_to_champion_seconds:.0f} s wall-clock after onset)",

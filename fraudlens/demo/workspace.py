@@ -41,16 +41,17 @@ def workspace_step(state: DemoState, console: Console) -> None:
             f"({', '.join(settings.workspace.case_decisions)})"
         )
     title = f"top open cases ({waiting:,} waiting for an analyst)"
-    table = Table(
-        "case",
+    table = Table(title=title)
+    table.add_column("case", no_wrap=True)  # the id to find in the workspace: never cut
+    for name in (
         "decision",
         "score",
         "amount",
         "rules hit",
         "card (token, last four)",
         "its group",
-        title=title,
-    )
+    ):
+        table.add_column(name)
     for row in rows:
         facts = row["transaction"] or {}
         amount = facts.get("amount")
