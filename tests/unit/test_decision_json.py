@@ -109,8 +109,12 @@ def test_the_comparison_sees_sampled_features_and_non_finite_values() -> None:
     assert b'"features":null' in decision_json(made[0], SCORED_AT)
 
 
-def test_case_facts_keep_enum_values_as_text() -> None:
-    facts = case_facts(make_txn(channel="ecommerce", entry_mode="ecom_3ds"))
+def test_case_facts_are_the_analysts_fields_with_enum_values_as_text() -> None:
+    txn = make_txn(channel="ecommerce", entry_mode="ecom_3ds", card_last4="0042")
+    facts = case_facts(txn)
+    names = ["card_last4", "amount", "currency", "terminal_id", "merchant_id", "mcc"]
+    names += ["channel", "entry_mode", "country"]  # no card token, device or IP
+    assert list(facts) == names and facts == {name: getattr(txn, name) for name in names}
     assert type(facts["channel"]) is str and facts["channel"] == "ecommerce"
     assert type(facts["entry_mode"]) is str and facts["entry_mode"] == "ecom_3ds"
 
