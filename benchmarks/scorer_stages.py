@@ -7,7 +7,7 @@ filled through Feast, a production-size champion in MLflow); the transactions
 are parsed from JSON, as the stream scorer and the API receive them. Each
 batch runs on the main thread: the online read (``FeastFeatures.online``),
 ``Scorer._finish`` (model, decisions, reasons) and the stream scorer's
-publish step (a ``DecisionEvent`` and its JSON per row, without Kafka).
+publish step (``decision_json`` per row, without Kafka).
 The heap is frozen first, as the serving entry points do (``freeze_heap``).
 
 Each stage is timed by wrapping the function that does it: CPU seconds of
@@ -89,14 +89,14 @@ def stage_table(spent: dict[str, float]) -> list[tuple[str, float]]:
         ("model (predict_array)", spent["model"]),
         ("policy: decisions, rules, results", spent["finish"] - spent["model"] - spent["reasons"]),
         ("reasons of flagged rows", spent["reasons"]),
-        ("publish: DecisionEvent + JSON per row", spent["publish"]),
+        ("publish: decision JSON per row", spent["publish"]),
         ("total", spent["total"]),
     ]
 
 
 def measure(service: Any, txns: Sequence[Any], size: int, rounds: int) -> dict[str, Any]:
     """Stage milliseconds per batch of ``size`` (best round) and tx/s (best round)."""
-    from fraudlens.scoring.stream import decision_event
+    from fraudlens.scoring.stream import decision_json
 
     active = service.active
     scorer = service.scorer
@@ -109,7 +109,7 @@ def measure(service: Any, txns: Sequence[Any], size: int, rounds: int) -> dict[s
         published = time.thread_time()
         now = datetime.now(UTC)
         for result in scored.results:
-            decision_event(result, now).model_dump_json().encode()
+            decision_json(result, now)
         _spent["publish"] += time.thread_time() - published
         _spent["total"] += time.thread_time() - cpu
         _spent["wall"] += time.perf_counter() - wall

@@ -11,6 +11,7 @@ writers, or a compaction stopped before removing the files it merged).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -215,14 +216,26 @@ def decision_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[
         "degraded": result.degraded,
         "review_threshold": result.thresholds[0],
         "decline_threshold": result.thresholds[1],
-        "rule_hits": json.dumps(result.rule_hits),
-        "reasons": json.dumps([r.model_dump(exclude_none=True) for r in result.reasons]),
+        # "[]" is json.dumps([]): most rows have no rule hit, many no reason.
+        "rule_hits": json.dumps(result.rule_hits) if result.rule_hits else "[]",
+        "reasons": _reasons_json(result) if result.reasons else "[]",
         "latency_ms": result.latency_ms,
         "source": source,
     }
-    for name, value in result.features.items():
-        row[FEATURE_PREFIX + name] = value
+    features = result.features
+    if features:
+        row.update(zip(_prefixed(tuple(features)), features.values(), strict=True))
     return row
+
+
+def _reasons_json(result: ScoreResult) -> str:
+    return json.dumps([r.model_dump(exclude_none=True) for r in result.reasons])
+
+
+@functools.lru_cache(maxsize=16)
+def _prefixed(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Column names of features (one model's list at a time: computed once, not per row)."""
+    return tuple(FEATURE_PREFIX + name for name in names)
 
 
 def read_log(base_dir: Path, day: str | None = None) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import Protocol
 from fraudlens.kafka.producer import EventProducer
 from fraudlens.scoring.result import ScoreResult
 from fraudlens.scoring.service import DecisionSink
-from fraudlens.scoring.stream import DECISION_ID_HEADER, decision_event
+from fraudlens.scoring.stream import DECISION_ID_HEADER, decision_json
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,10 @@ class KafkaDecisionSink:
         now = datetime.now(UTC)
         with self._lock:
             for result in results:
-                event = decision_event(result, now, self.source, self.feature_sample_rate)
                 self.producer.send(
                     self.topic,
                     result.card_token,
-                    event.model_dump_json().encode(),
+                    decision_json(result, now, self.source, self.feature_sample_rate),
                     headers=[(DECISION_ID_HEADER, result.decision_id)],
                 )
             self.producer.flush(self.ack_timeout_s)

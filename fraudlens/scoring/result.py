@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from fraudlens.schema import Transaction
@@ -23,27 +24,26 @@ _DECISION_NS = uuid.UUID("6f1d7c1e-5b0a-4f4e-9a53-3c1e1f0d2b7a")
 SEVERITY: dict[str, int] = {"approve": 0, "review": 1, "decline": 2}
 
 
-# What an analyst needs to judge a case: of the card only its last four digits
-# (PCI DSS truncation, where known); no device or IP (personal data).
-CASE_FACTS = (
-    "card_last4",
-    "amount",
-    "currency",
-    "terminal_id",
-    "merchant_id",
-    "mcc",
-    "channel",
-    "entry_mode",
-    "country",
-)
-
-
-_FACTS = attrgetter(*CASE_FACTS)
-
-
 def case_facts(txn: Transaction) -> dict[str, Any]:
-    """The transaction's non-card facts carried with its decision (see ``CASE_FACTS``)."""
-    return dict(zip(CASE_FACTS, _FACTS(txn), strict=True))
+    """The transaction's facts carried with its decision, for the analyst judging the case.
+
+    Of the card only its last four digits (PCI DSS truncation, where known);
+    no device or IP (personal data). ``channel`` and ``entry_mode`` are kept
+    as plain strings, their enums' values: the same JSON, and pydantic-core
+    serializes a str faster than an enum. A dict display, not a loop over
+    names: this runs for every scored row.
+    """
+    return {
+        "card_last4": txn.card_last4,
+        "amount": txn.amount,
+        "currency": txn.currency,
+        "terminal_id": txn.terminal_id,
+        "merchant_id": txn.merchant_id,
+        "mcc": txn.mcc,
+        "channel": str.__str__(txn.channel),
+        "entry_mode": str.__str__(txn.entry_mode),
+        "country": txn.country,
+    }
 
 
 _NS_SHA1 = hashlib.sha1(_DECISION_NS.bytes, usedforsecurity=False)
@@ -112,7 +112,64 @@ class ScoreResult:
     degraded: bool
     thresholds: tuple[float, float]
     rule_hits: list[str] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
+    features: Mapping[str, float] = field(default_factory=dict)  # scorer: a FeatureRow
     latency_ms: float = 0.0
     degraded_cause: str | None = None  # see fraudlens.scoring.scorer.DEGRADED_CAUSES
     transaction: dict[str, Any] = field(default_factory=dict)  # case_facts(txn)
+
+
+class FeatureRow(Mapping[str, float]):
+    """Row ``row`` of a batch's feature matrix as a read-only ``{name: value}`` mapping.
+
+    Every result carries its feature vector, but only some readers look at it
+    (the decision log, the sampled decisions on the topic): the dict is built
+    on first use, not for every scored row. Pickled or copied, it becomes a
+    plain dict (not the whole batch's matrix).
+
+    Args:
+        names: the feature names, in column order.
+        values: the batch's matrix (rows x names); the caller must not change it.
+        row: which row.
+    """
+
+    __slots__ = ("_names", "_values", "_row", "_dict")
+
+    def __init__(self, names: Sequence[str], values: np.ndarray, row: int) -> None:
+        self._names = names
+        self._values = values
+        self._row = row
+        self._dict: dict[str, float] | None = None
+
+    def _data(self) -> dict[str, float]:
+        if self._dict is None:
+            values = self._values[self._row].tolist()
+            self._dict = dict(zip(self._names, values, strict=True))
+        return self._dict
+
+    def __getitem__(self, name: str) -> float:
+        return self._data()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    # The dict's own views: the Mapping defaults look every value up in Python.
+    def keys(self) -> KeysView[str]:
+        return self._data().keys()
+
+    def items(self) -> ItemsView[str, float]:
+        return self._data().items()
+
+    def values(self) -> ValuesView[float]:
+        return self._data().values()
+
+    def __eq__(self, other: object) -> bool:
+        return self._data() == (other._data() if isinstance(other, FeatureRow) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+    def __reduce__(self) -> tuple[type[dict[str, float]], tuple[dict[str, float]]]:
+        return dict, (self._data(),)

@@ -25,7 +25,7 @@ from fraudlens.scoring.active import ActiveModel
 from fraudlens.scoring.breaker import Breaker, Ticket
 from fraudlens.scoring.interfaces import FeatureSource
 from fraudlens.scoring.reasons import top_reasons
-from fraudlens.scoring.result import Reason, ScoreResult, case_facts, decision_id
+from fraudlens.scoring.result import FeatureRow, Reason, ScoreResult, case_facts, decision_id
 from fraudlens.scoring.rules import decide, evaluate_batch, model_decisions
 
 logger = logging.getLogger(__name__)
@@ -232,10 +232,11 @@ class Scorer:
         """One result per row, and the rows flagged by the model (to explain).
 
         Decisions and limits are computed over the batch's arrays; what stays
-        per row is building the result itself.
+        per row is building the result itself. Its features are a view of a
+        copy of ``values`` (``FeatureRow``), made into a dict only if read.
         """
         model = active.model
-        names = list(model.feature_names)
+        names = tuple(model.feature_names)
         n = len(txns)
         if scores is None:
             scores = np.full(n, np.nan)
@@ -244,7 +245,8 @@ class Scorer:
         over = active.config.degraded_review_amount
         hits_of = evaluate_batch(txns, names, values, active.rules)
         score_of = scores.tolist()
-        rows = values.tolist()
+        matrix = values.copy()  # the results' features: later changes to values must not show
+        matrix.flags.writeable = False
         thresholds = (active.review, active.decline)
         version = model.version
         row_cause = cause if frame_failed else MISSING_FEATURES
@@ -259,7 +261,11 @@ class Scorer:
                 score, decision = None, "review" if txn.amount > over else "approve"
             if hits:
                 decision = decide(decision, hits)
-            reasons = [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
+            reasons = (
+                [Reason(kind="rule", code=h.name, text=h.text, value=h.value) for h in hits]
+                if hits
+                else []
+            )
             is_degraded = missing[i]
             if is_degraded:
                 reasons.append(DEGRADED_REASONS[row_cause])
@@ -278,8 +284,8 @@ class Scorer:
                     degraded=is_degraded,
                     degraded_cause=row_cause if is_degraded else None,
                     thresholds=thresholds,
-                    rule_hits=[h.name for h in hits],
-                    features=dict(zip(names, rows[i], strict=True)),
+                    rule_hits=[h.name for h in hits] if hits else [],
+                    features=FeatureRow(names, matrix, i),
                     transaction=case_facts(txn),
                 )
             )

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from fraudlens.kafka.consumer import ConsumedEvent, ConsumerStats, EventConsumer
 from fraudlens.kafka.producer import EventProducer
@@ -99,6 +100,45 @@ def decision_event(
     )
 
 
+def decision_json(
+    result: ScoreResult,
+    scored_at: datetime,
+    source: str = "stream",
+    feature_sample_rate: float = 0.0,
+) -> bytes:
+    """The topic's message for a result: ``decision_event(...).model_dump_json().encode()``.
+
+    The same bytes (a unit test compares them on varied results) for a third of
+    the CPU: no model is validated per row, pydantic-core serializes a dict with
+    the event's fields in the event's order, non-finite floats as null. The
+    values are those the model would hold: ``score`` and features as floats.
+    """
+    sampled = bool(result.features) and feature_sampled(result.decision_id, feature_sample_rate)
+    score = result.score
+    features = None
+    if sampled:
+        features = {
+            name: None if value is None else float(value) for name, value in result.features.items()
+        }
+    event = {
+        "schema_version": 1,
+        "decision_id": result.decision_id,
+        "transaction_id": result.transaction_id,
+        "event_time": result.event_time,
+        "card_token": result.card_token,
+        "score": None if score is None else float(score),
+        "decision": result.decision,
+        "reasons": result.reasons,
+        "model_version": result.model_version,
+        "degraded": result.degraded,
+        "scored_at": scored_at,
+        "source": source,
+        "transaction": result.transaction or None,
+        "features": features,
+    }
+    return to_json(event, inf_nan_mode="null")
+
+
 class StreamScorer:
     """The consumer handler: score a batch, publish its decisions, wait for the acks.
 
@@ -141,11 +181,10 @@ class StreamScorer:
         results = self.service.score(txns)
         now = datetime.now(UTC)
         for result in results:
-            event = decision_event(result, now, feature_sample_rate=self.feature_sample_rate)
             self.producer.send(
                 self.topic,
                 result.card_token,
-                event.model_dump_json().encode(),
+                decision_json(result, now, feature_sample_rate=self.feature_sample_rate),
                 headers=[(DECISION_ID_HEADER, result.decision_id)],
             )
         self.producer.flush()  # BrokerError here: no commit, the batch comes again
