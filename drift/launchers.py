@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fraudlens.settings import Settings
@@ -61,9 +61,9 @@ def retrain_and_promote(
 ) -> JobResult:
     """The job body: ``training.pipeline.train`` then ``training.promote.promote``.
 
-    ``data`` reads labelled rows of ``[start, end)`` in place of the history and
-    feature store (the drift scenario's in-memory bank); the gate then judges
-    on the challenger's test period, the newest period neither model learned from.
+    ``data`` reads labelled rows of ``[start, end)``, with the labels known at
+    ``end``, in place of the history and feature store (the drift scenario's
+    in-memory bank); the gate reads its holdout through it too.
     """
     from training.pipeline import train
     from training.promote import promote
@@ -74,8 +74,12 @@ def retrain_and_promote(
             decision = promote(settings, trained.version)
         else:
             trained = train(settings, start, end, data=data(start, end))
-            test_start = end - timedelta(days=settings.training.test_days)
-            decision = promote(settings, trained.version, holdout=data(test_start, end))
+            decision = promote(
+                settings,
+                trained.version,
+                read=lambda lo, hi, _service: data(lo.date(), hi.date()),
+                labels_read_at=datetime.combine(end, time(), UTC),
+            )
     except Exception as exc:  # a failed job is an outcome, counted and logged
         logger.exception("retraining on %s..%s failed", start, end)
         return JobResult("failed", None, [f"{type(exc).__name__}: {exc}"])

@@ -496,7 +496,10 @@ class TrainingSettings(BaseModel):
         "memory: fold the history in-process (the test oracle)",
     )
     label_delay_days: int = Field(
-        14, ge=0, description="days for a label to mature; the gap between train and validation"
+        14,
+        ge=0,
+        description="days for a label to mature: the gap between train and validation, "
+        "and the age from which the promotion gate counts a row's label as known",
     )
     validation_days: int = Field(7, ge=1, description="validation period (model selection)")
     test_days: int = Field(7, ge=1, description="test period (final evaluation), the newest")

@@ -1,8 +1,10 @@
 """Promotion gate: a challenger becomes champion only if it is better on new data.
 
-Both models score the same holdout, newer than anything either model was
-trained or tuned on: from the later of the two test-period starts to the end
-of the challenger's data. The challenger is promoted when
+Both models score the same holdout: rows neither model learned from (the
+challenger's label-delay gap and test period, from the champion's test start
+on) whose labels have matured (older than the label delay when the labels were
+read). A younger fraud may not be labelled yet; counted as legit, it would
+count against the model that caught it. The challenger is promoted when
 
 * it beats the champion on ``gate_metric`` by at least ``gate_margin``, and
 * it loses at most ``gate_tolerance`` on each of ``gate_guard_metrics``; a
@@ -20,6 +22,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import mlflow
 import pandas as pd
@@ -37,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 
+Period = tuple[pd.Timestamp, pd.Timestamp]  # [from, to)
+# Labelled rows of [start, end) with the features of a feature service.
+HoldoutReader = Callable[[pd.Timestamp, pd.Timestamp, str], TrainingData]
+
 
 @dataclass(frozen=True)
 class GateDecision:
@@ -46,7 +53,7 @@ class GateDecision:
     champion: str | None
     promoted: bool
     reasons: list[str]
-    holdout: tuple[str, str] | None = None
+    holdout: tuple[tuple[str, str], ...] = ()
     rows: int = 0
     challenger_metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] = field(default_factory=dict)
@@ -87,20 +94,47 @@ def compare(
     return ok, reasons
 
 
-def holdout_window(challenger: dict[str, str], champion: dict[str, str]) -> tuple[str, str]:
-    """The newest period neither model learned from (ISO strings, ``[from, to)``).
+def holdout_periods(
+    challenger: dict[str, str], champion: dict[str, str], matured_by: pd.Timestamp
+) -> list[Period]:
+    """The periods neither model learned from, cut where labels have not matured.
+
+    The challenger trained before ``train_end`` and tuned on its validation
+    period; its gap (``train_end`` to ``valid_start``) and test period are new
+    to it. The champion learned nothing from its ``test_start`` on. Rows from
+    ``matured_by`` on are too young for their labels.
 
     Raises:
-        DataError: the models' data leave no such period.
+        DataError: a version lacks a lineage tag, or no such period exists yet.
     """
     try:
-        start = max(pd.Timestamp(challenger["test_start"]), pd.Timestamp(champion["test_start"]))
-        end = pd.Timestamp(challenger["data_end"])
+        floor = pd.Timestamp(champion["test_start"])
+        new_to_it = [
+            (challenger["train_end"], challenger["valid_start"]),
+            (challenger["test_start"], challenger["data_end"]),
+        ]
     except KeyError as exc:
         raise DataError(f"a model version lacks the lineage tag {exc}; pass a holdout") from exc
-    if start >= end:
-        raise DataError("no holdout newer than both models' training data")
-    return start.isoformat(), end.isoformat()
+    periods = [
+        (max(pd.Timestamp(lo), floor), min(pd.Timestamp(hi), matured_by)) for lo, hi in new_to_it
+    ]
+    periods = [(lo, hi) for lo, hi in periods if lo < hi]
+    if not periods:
+        raise DataError(
+            f"no holdout yet: no rows newer than the champion's test start ({floor.date()}) "
+            f"and older than {matured_by.date()} (labels not matured); run the gate again "
+            "once the challenger's test period has matured"
+        )
+    return periods
+
+
+def in_periods(frame: pd.DataFrame, periods: list[Period]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``event_time`` falls in one of ``periods``."""
+    t = pd.to_datetime(frame["event_time"], utc=True)
+    keep = pd.Series(False, index=frame.index)
+    for lo, hi in periods:
+        keep |= (t >= lo) & (t < hi)
+    return frame.loc[keep].reset_index(drop=True)
 
 
 def promote(
@@ -108,6 +142,8 @@ def promote(
     version: str,
     *,
     holdout: TrainingData | None = None,
+    read: HoldoutReader | None = None,
+    labels_read_at: datetime | None = None,
     override: str | None = None,
     actor: str = "gate",
 ) -> GateDecision:
@@ -119,8 +155,12 @@ def promote(
     Args:
         settings: FraudLens settings (``training`` gate settings, ``mlflow``).
         version: the registered version to judge.
-        holdout: labelled rows to judge on (tests); default: the holdout
-            window read from Feast.
+        holdout: labelled rows to judge on, as they are (tests); default: the
+            matured holdout (``holdout_periods``), read by ``read``.
+        read: reads the holdout's rows (default: ``load_training_data``, the
+            history's labels and Feast's features).
+        labels_read_at: when the labels ``read`` sees were known (default: now);
+            with ``training.label_delay_days``, where rows count as matured.
         override: promote without the gate, for this reason (the caller audits it).
         actor: who asked (stored with the promotion).
 
@@ -140,7 +180,7 @@ def promote(
     elif override:
         decision = GateDecision(version, champion.version, True, [f"gate overridden: {override}"])
     else:
-        decision = _judge(settings, challenger, champion, holdout)
+        decision = _judge(settings, challenger, champion, holdout, read, labels_read_at)
     _apply(settings, decision)
     if decision.promoted and settings.records.database_url is not None:
         store_promotion(settings, decision, actor)
@@ -175,20 +215,33 @@ def store_promotion(settings: Settings, decision: GateDecision, actor: str) -> N
 
 
 def _judge(
-    settings: Settings, challenger: FraudModel, champion: FraudModel, holdout: TrainingData | None
+    settings: Settings,
+    challenger: FraudModel,
+    champion: FraudModel,
+    holdout: TrainingData | None,
+    read: HoldoutReader | None,
+    labels_read_at: datetime | None,
 ) -> GateDecision:
     cfg = settings.training
     if holdout is None:
-        window = holdout_window(
-            version_tags(settings, challenger.version), version_tags(settings, champion.version)
+        known = pd.Timestamp(labels_read_at or datetime.now(UTC))
+        tags = version_tags(settings, challenger.version)
+        periods = holdout_periods(
+            tags,
+            version_tags(settings, champion.version),
+            known - pd.Timedelta(days=cfg.label_delay_days),
         )
+        # One read to the end of the challenger's data, then the periods' rows.
+        span = periods[0][0], pd.Timestamp(tags["data_end"])
+        reader = read or (lambda lo, hi, svc: load_training_data(settings, lo, hi, svc))
         frames = {
-            svc: load_training_data(settings, *window, svc).frame
+            svc: in_periods(reader(*span, svc).frame, periods)
             for svc in {challenger.feature_service, champion.feature_service}
         }
         new_frame, old_frame = frames[challenger.feature_service], frames[champion.feature_service]
+        window = tuple((lo.isoformat(), hi.isoformat()) for lo, hi in periods)
     else:
-        window = (holdout.start.isoformat(), holdout.end.isoformat())
+        window = ((holdout.start.isoformat(), holdout.end.isoformat()),)
         new_frame = old_frame = holdout.frame
     if len(new_frame) != len(old_frame) or not new_frame["transaction_id"].equals(
         old_frame["transaction_id"]

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraudlens.errors import DataError
 from fraudlens.model import Thresholds
 from fraudlens.settings import TrainingSettings
 from training.ensemble import choose_thresholds
 from training.evaluate import card_precision_at_k, evaluate, recall_at_fpr, top_share
-from training.promote import compare, holdout_window
+from training.promote import compare, holdout_periods, in_periods
 
 
 def _scored(n: int = 2000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
@@ -104,12 +105,45 @@ def test_gate_needs_margin_on_primary_and_tolerance_on_guards() -> None:
     assert compare(better, {**champion, "average_precision": math.nan}, cfg)[0]
 
 
-def test_holdout_is_newer_than_both_models() -> None:
-    old = {"test_start": "2026-07-01T00:00:00+00:00", "data_end": "2026-07-08T00:00:00+00:00"}
-    new = {"test_start": "2026-07-15T00:00:00+00:00", "data_end": "2026-07-22T00:00:00+00:00"}
-    assert holdout_window(new, old) == ("2026-07-15T00:00:00+00:00", "2026-07-22T00:00:00+00:00")
-    same = holdout_window(old, old)
-    assert same[0] == old["test_start"]
+def _tags(day: int) -> dict[str, str]:
+    """Lineage tags of a model trained on data ending on July ``day``: 7 days of
+    test, 7 of validation, a 14-day gap (the defaults)."""
+    end = pd.Timestamp(f"2026-07-{day:02d}", tz="UTC")
+    days = [end - pd.Timedelta(days=n) for n in (28, 14, 7, 0)]
+    return {
+        name: stamp.isoformat()
+        for name, stamp in zip(
+            ("train_end", "valid_start", "test_start", "data_end"), days, strict=True
+        )
+    }
+
+
+def _day(day: int) -> pd.Timestamp:
+    return pd.Timestamp(f"2026-07-{day:02d}", tz="UTC")
+
+
+def test_the_holdout_is_the_challengers_gap_and_test_period_newer_than_the_champion() -> None:
+    new, old = _tags(31), _tags(10)  # new: gap Jul 3..17, validation ..24, test ..31
+    assert holdout_periods(new, old, _day(31)) == [(_day(3), _day(17)), (_day(24), _day(31))]
+    # The champion learned nothing from Jul 3 on; from a later test start, the gap is cut there.
+    assert holdout_periods(new, _tags(20), _day(31))[0] == (_day(13), _day(17))
+
+
+def test_rows_whose_labels_have_not_matured_are_left_out() -> None:
+    new, old = _tags(31), _tags(10)
+    assert holdout_periods(new, old, _day(26)) == [(_day(3), _day(17)), (_day(24), _day(26))]
+    assert holdout_periods(new, old, _day(17)) == [(_day(3), _day(17))]
+    with pytest.raises(DataError, match="labels not matured"):
+        holdout_periods(new, _tags(24), _day(17))  # the gap predates the champion's test
+    with pytest.raises(DataError, match="lineage tag 'test_start'"):
+        holdout_periods(new, {}, _day(31))
+
+
+def test_in_periods_keeps_the_rows_of_the_periods_only() -> None:
+    times = pd.date_range("2026-07-01", periods=30, freq="D", tz="UTC")
+    frame = pd.DataFrame({"event_time": times, "n": range(30)}, index=range(100, 130))
+    kept = in_periods(frame, [(_day(3), _day(5)), (_day(10), _day(11))])
+    assert kept["n"].tolist() == [2, 3, 9] and kept.index.tolist() == [0, 1, 2]
 
 
 def test_frauds_without_scenario_are_one_all_fraud_row() -> None:
