@@ -147,14 +147,27 @@ def load_test(
     """
     bodies = script.with_name("bodies.jsonl").read_text().splitlines()
     if batch_only:
-        batch = batch_calls(url, bodies, batch_only)
+        # CPU per call of each process (the client's is this process's; the warm-up
+        # call is counted too), less sensitive than wall time to a loaded machine.
+        client = time.process_time()
+
+        def calls() -> dict[str, Any]:
+            batch = batch_calls(url, bodies, batch_only)
+            cpu_s = time.process_time() - client
+            return {"batch": batch, "requests": batch_only + 1, "wrk_cpu_s": cpu_s}
+
+        row, cpu = cpu_per_request(roles, calls)
+        client_role = "client (this process)"
+        cpu = {(client_role if k.startswith("wrk") else k): v for k, v in cpu.items()}
+        batch = row["batch"]
         print(
             f"{name:>12}  /v1/score/batch of {batch['batch']}: {batch['tx_per_s']:,.0f} tx/s "
             f"(call p50 {batch['call_p50_ms']:.0f} ms, {batch['calls']} calls, "
             f"degraded {batch['degraded']})",
             flush=True,
         )
-        return {"batch": batch}
+        print_breakdown(f"{name} /v1/score/batch (per call of 1,000)", cpu, {})
+        return {"batch": batch, "cpu_ms_per_batch_call": cpu}
     wrk(url, script, 16, 3)
     rows = []
     for concurrency in CONCURRENCY:
