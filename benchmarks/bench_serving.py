@@ -1,6 +1,9 @@
 """Scoring benchmark: Ray Serve vs. a bare uvicorn app doing the same work, and the stream scorer.
 
-Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``.
+Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``. Only the
+``/v1/score/batch`` figure of the Ray Serve app (no wrk), with the CPU time per
+call of every process: ``--batch-only 20 --skip bare serve-proxy serve-direct
+serve-legacy stream stages``.
 
 Setup (``serving_setup``, in a temporary data dir): an online store in a
 private Redis, a production-size champion in MLflow. Then ``wrk`` measures
