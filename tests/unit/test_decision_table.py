@@ -33,7 +33,8 @@ def _cells(column: pa.ChunkedArray) -> list[Any]:
     if pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
         nulls = column.is_null().to_numpy(zero_copy_only=False)
-        return [None if null else int(bits) for null, bits in zip(nulls, values.view(np.uint64))]
+        bits = values.view(np.uint64)
+        return [None if null else int(b) for null, b in zip(nulls, bits, strict=True)]
     return column.to_pylist()
 
 
