@@ -189,8 +189,13 @@ class ParquetLog:
 
 
 def utc_day(time: datetime) -> str:
-    """The partition of a row: its time's UTC day, ``YYYY-MM-DD``."""
-    return time.astimezone(UTC).strftime("%Y-%m-%d")
+    """The partition of a row: its time's UTC day, ``YYYY-MM-DD``.
+
+    ``date.isoformat`` is ``strftime("%Y-%m-%d")`` at a fifth of the cost (it runs
+    for every logged row) except before year 1000, which glibc does not zero-pad.
+    """
+    day = time.astimezone(UTC).date()
+    return day.isoformat() if day.year >= 1000 else day.strftime("%Y-%m-%d")
 
 
 def _to_table(rows: list[dict[str, Any]]) -> pa.Table:

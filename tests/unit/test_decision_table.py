@@ -4,7 +4,7 @@ values as its rows (``decision_row``), and the same log read back, rows and tabl
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from fraudlens.scoring.decision_log import (
     decision_row,
     decision_table,
     read_log,
+    utc_day,
 )
 from fraudlens.scoring.fakes import FakeFeatures, FakeLoader, FakeModel
 from fraudlens.scoring.result import FeatureRow, ScoreResult
@@ -137,3 +138,14 @@ def test_the_log_holds_the_same_rows_with_tables_and_rows_mixed(tmp_path: Path) 
         assert (frame.dtypes == rows[day].dtypes).all()
         assert frame.equals(rows[day]), day  # same rows in the same order (NaN equal)
     assert len(read_log(tmp_path / "mixed")) == 40  # transaction ids repeat: read once
+
+
+def test_the_day_of_a_row_is_its_utc_day() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    for time in (
+        datetime(2026, 6, 3, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 6, 4, 1, 0, tzinfo=plus2),  # the 3rd in UTC
+        datetime(2026, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-2))),  # next year
+        datetime(999, 1, 2, tzinfo=UTC),
+    ):
+        assert utc_day(time) == time.astimezone(UTC).strftime("%Y-%m-%d")
