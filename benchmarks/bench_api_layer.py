@@ -223,7 +223,7 @@ def _fake(rounds: int) -> Any:
     return run(service, tokenizer, ValidationSettings(), bodies, rounds)
 
 
-def _real(rounds: int, customers: int) -> Any:
+def _real(rounds: int, customers: int, decision_log: bool = False) -> Any:
     from benchmarks.serving_setup import prepare, request_bodies
     from fraudlens.redis_server import EmbeddedRedis
     from fraudlens.scoring.factory import build_service, default_config, single_threaded_numerics
@@ -234,7 +234,7 @@ def _real(rounds: int, customers: int) -> Any:
         with EmbeddedRedis(workdir / "redis") as redis:
             settings, sim = prepare(workdir / "data", redis.url, customers, 14)
             settings = settings.model_copy(
-                update={"serve": settings.serve.model_copy(update={"decision_log": False})}
+                update={"serve": settings.serve.model_copy(update={"decision_log": decision_log})}
             )
             single_threaded_numerics()
             service = build_service(settings, "api", feature_timeout_s=10.0)
@@ -260,9 +260,16 @@ def main(argv: list[str] | None = None) -> Any:
     parser.add_argument("--rounds", type=int, default=7, help="rounds (best median is kept)")
     parser.add_argument("--customers", type=int, default=2000, help="simulated customers")
     parser.add_argument("--fake", action="store_true", help="fake model and features")
+    parser.add_argument(
+        "--decision-log",
+        action="store_true",
+        help="record decisions in the Parquet log (on in bench_serving, as in production)",
+    )
     args = parser.parse_args(argv)
     measure_with: Callable[[], Any] = (
-        (lambda: _fake(args.rounds)) if args.fake else (lambda: _real(args.rounds, args.customers))
+        (lambda: _fake(args.rounds))
+        if args.fake
+        else (lambda: _real(args.rounds, args.customers, args.decision_log))
     )
     figures = measure_with()
     print(json.dumps(figures))

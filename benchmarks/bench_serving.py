@@ -1,6 +1,9 @@
 """Scoring benchmark: Ray Serve vs. a bare uvicorn app doing the same work, and the stream scorer.
 
-Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``.
+Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``. Only the
+``/v1/score/batch`` figure of the Ray Serve app (no wrk), with the CPU time per
+call of every process: ``--batch-only 20 --skip bare serve-proxy serve-direct
+serve-legacy stream stages``.
 
 Setup (``serving_setup``, in a temporary data dir): an online store in a
 private Redis, a production-size champion in MLflow. Then ``wrk`` measures
@@ -136,13 +139,38 @@ def load_test(
     duration: float,
     roles: dict[str, list[int]],
     sampled: dict[str, int],
+    batch_only: int = 0,
 ) -> dict[str, Any]:
     """Warm up, ``wrk`` at each concurrency, ``serving_calls``, one profiled run at c=16.
 
     Args:
         roles: processes whose CPU time is counted per request, by role.
         sampled: processes sampled with py-spy during the profiled run, by role.
+        batch_only: when set, only ``batch_calls`` with this many calls (no wrk).
     """
+    bodies = script.with_name("bodies.jsonl").read_text().splitlines()
+    if batch_only:
+        # CPU per call of each process (the client's is this process's; the warm-up
+        # call is counted too), less sensitive than wall time to a loaded machine.
+        client = time.process_time()
+
+        def calls() -> dict[str, Any]:
+            batch = batch_calls(url, bodies, batch_only)
+            cpu_s = time.process_time() - client
+            return {"batch": batch, "requests": batch_only + 1, "wrk_cpu_s": cpu_s}
+
+        row, cpu = cpu_per_request(roles, calls)
+        client_role = "client (this process)"
+        cpu = {(client_role if k.startswith("wrk") else k): v for k, v in cpu.items()}
+        batch = row["batch"]
+        print(
+            f"{name:>12}  /v1/score/batch of {batch['batch']}: {batch['tx_per_s']:,.0f} tx/s "
+            f"(call p50 {batch['call_p50_ms']:.0f} ms, {batch['calls']} calls, "
+            f"degraded {batch['degraded']})",
+            flush=True,
+        )
+        print_breakdown(f"{name} /v1/score/batch (per call of 1,000)", cpu, {})
+        return {"batch": batch, "cpu_ms_per_batch_call": cpu}
     wrk(url, script, 16, 3)
     rows = []
     for concurrency in CONCURRENCY:
@@ -150,7 +178,6 @@ def load_test(
         row.pop("wrk_cpu_s")
         print_row(row)
         rows.append(row)
-    bodies = script.with_name("bodies.jsonl").read_text().splitlines()
     single, batch = server_side(url, bodies), batch_calls(url, bodies)
     print_calls(name, single, batch)
     samplers = {who: StackSampler(pid, duration - 1) for who, pid in sampled.items()}
@@ -240,7 +267,9 @@ def serve_variants(settings: Settings) -> dict[str, dict[str, str]]:
     return variants
 
 
-def serve_variant(settings: Settings, script: Path, duration: float, name: str) -> dict[str, Any]:
+def serve_variant(
+    settings: Settings, script: Path, duration: float, name: str, batch_only: int = 0
+) -> dict[str, Any]:
     """In this (fresh) process: start Ray and Serve, deploy, load-test (see ``load_test``)."""
     from ray import serve
 
@@ -264,7 +293,7 @@ def serve_variant(settings: Settings, script: Path, duration: float, name: str) 
         sampled = {
             role: roles[role][0] for role in ("serve replica", "serve proxy") if roles.get(role)
         }
-        result = load_test(name, url, script, duration, roles, sampled)
+        result = load_test(name, url, script, duration, roles, sampled, batch_only)
         result |= {"start_to_full_answer_s": round(start_s, 2), "start_degraded": start_degraded}
     finally:
         serve.shutdown()  # type: ignore[no-untyped-call]
@@ -310,7 +339,12 @@ def _direct_ingress_url() -> str:
 
 
 def serve_subprocess(
-    settings: Settings, script: Path, duration: float, name: str, env: dict[str, str]
+    settings: Settings,
+    script: Path,
+    duration: float,
+    name: str,
+    env: dict[str, str],
+    batch_only: int = 0,
 ) -> dict[str, Any]:
     """Run ``serve_variant`` in a fresh process with ``env``; relay its output."""
     from fraudlens.kafka import free_port
@@ -327,6 +361,7 @@ def serve_subprocess(
     cmd = [
         sys.executable, "-m", "benchmarks.bench_serving", "--serve-variant", name,
         "--settings", str(settings_file), "--script", str(script), "--duration", str(duration),
+        "--batch-only", str(batch_only),
     ]  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
@@ -413,12 +448,12 @@ def summarize(figures: dict[str, Any]) -> None:
             continue
         ratios = ", ".join(
             f"c={r['concurrency']} {r['rps'] / bare[r['concurrency']]['rps']:.2f}"
-            for r in result["rows"]
+            for r in result.get("rows", [])
             if r["concurrency"] in bare and bare[r["concurrency"]]["rps"]
         )
         print(f"  {name} / bare throughput: {ratios}", flush=True)
     for name, result in apps.items():
-        c16 = next((r for r in result["rows"] if r["concurrency"] == 16), None)
+        c16 = next((r for r in result.get("rows", []) if r["concurrency"] == 16), None)
         if c16 is None:
             continue
         # Little's law: 16 requests always in flight at X req/s -> mean latency 16 / X.
@@ -440,6 +475,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--skip", nargs="*", default=[], help="any of: bare serve-legacy serve-direct stream stages"
     )
+    parser.add_argument(
+        "--batch-only",
+        type=int,
+        default=0,
+        metavar="CALLS",
+        help="only /v1/score/batch, this many calls per app (no wrk; e.g. with --skip "
+        "bare serve-proxy serve-direct serve-legacy stream stages: the Ray Serve app alone)",
+    )
     parser.add_argument("--bare-app", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--settings", type=Path, help=argparse.SUPPRESS)
@@ -451,10 +494,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     if args.serve_variant is not None:
         settings = Settings(**json.loads(args.settings.read_text()))
-        result = serve_variant(settings, args.script, args.duration, args.serve_variant)
+        result = serve_variant(
+            settings, args.script, args.duration, args.serve_variant, args.batch_only
+        )
         print("RESULTJSON " + json.dumps(result), flush=True)
         return {}
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.batch_only:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     logging.basicConfig(level=logging.WARNING)
     print(f"load before the run: {os.getloadavg()[0]:.2f} (1-min average), {os.cpu_count()} cores")
@@ -479,12 +524,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if "bare" not in args.skip:
                 with bare_app(settings, workdir) as (url, pid):
                     figures["apps"]["bare"] = load_test(
-                        "bare", url, script, args.duration, {"bare app": [pid]}, {"bare app": pid}
-                    )
+                        "bare", url, script, args.duration, {"bare app": [pid]},
+                        {"bare app": pid}, args.batch_only,
+                    )  # fmt: skip
             for name, env in serve_variants(settings).items():
                 if name not in args.skip:
                     figures["apps"][name] = serve_subprocess(
-                        settings, script, args.duration, name, env
+                        settings, script, args.duration, name, env, args.batch_only
                     )
             if "stream" not in args.skip:
                 figures["stream"] = stream_benchmark(settings, sim, workdir)

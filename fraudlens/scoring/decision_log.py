@@ -24,13 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from fraudlens.scoring.compaction import dedupe
-from fraudlens.scoring.result import ScoreResult
+from fraudlens.scoring.result import FeatureRow, ScoreResult
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class ParquetLog:
         # holds the GIL for a few ms only; the buffer keeps few Python objects
         # for the GC to walk, and a flush is a C++ concatenation and write.
         self.chunk_rows = chunk_rows
-        self._pending: dict[str, list[dict[str, Any]]] = {}
+        # Per day, in arrival order: rows to convert, and tables of batches already in columns.
+        self._pending: dict[str, list[dict[str, Any] | pa.Table]] = {}
         self._pending_rows = 0
         self._tables: list[tuple[str, pa.Table]] = []
         self._rows = 0
@@ -85,8 +87,7 @@ class ParquetLog:
         """Buffer rows; a background thread converts and writes them."""
         with self._lock:
             for row in rows:
-                day = row[self.time_column].astimezone(UTC).strftime("%Y-%m-%d")
-                self._pending.setdefault(day, []).append(row)
+                self._pending.setdefault(utc_day(row[self.time_column]), []).append(row)
             self._pending_rows += len(rows)
             self._rows += len(rows)
             wake = self._pending_rows >= self.chunk_rows or self._rows >= self.flush_rows
@@ -95,11 +96,29 @@ class ParquetLog:
         if wake:
             self._wake.set()
 
+    def append_table(self, table: pa.Table, days: Sequence[str]) -> None:
+        """Buffer a batch already in columns (what ``append`` makes of its rows).
+
+        Args:
+            table: the batch's rows, the columns ``_to_table`` would give them.
+            days: each row's partition (``utc_day`` of its time column).
+        """
+        parts = _by_day(table, days)
+        with self._lock:
+            for day, part in parts:
+                self._pending.setdefault(day, []).append(part)
+            self._rows += table.num_rows
+            wake = self._rows >= self.flush_rows
+        if self._thread is None:
+            self._start()
+        if wake:
+            self._wake.set()
+
     def _convert(self) -> None:
-        """Turn the pending Python rows into Arrow tables (one per day)."""
+        """Turn the pending Python rows into Arrow tables (one per day and run of rows)."""
         with self._lock:
             pending, self._pending, self._pending_rows = self._pending, {}, 0
-        tables = [(day, _to_table(rows)) for day, rows in pending.items()]
+        tables = [(day, table) for day, items in pending.items() for table in _to_tables(items)]
         with self._lock:
             self._tables.extend(tables)
 
@@ -169,10 +188,48 @@ class ParquetLog:
         self.flush()
 
 
+def utc_day(time: datetime) -> str:
+    """The partition of a row: its time's UTC day, ``YYYY-MM-DD``.
+
+    ``date.isoformat`` is ``strftime("%Y-%m-%d")`` at a fifth of the cost (it runs
+    for every logged row) except before year 1000, which glibc does not zero-pad.
+    """
+    day = time.astimezone(UTC).date()
+    return day.isoformat() if day.year >= 1000 else day.strftime("%Y-%m-%d")
+
+
 def _to_table(rows: list[dict[str, Any]]) -> pa.Table:
     """Rows to a table, column by column (rows may lack columns others have)."""
     names = list(dict.fromkeys(name for row in rows for name in row))
     return pa.table({name: [row.get(name) for row in rows] for name in names})
+
+
+def _to_tables(items: list[dict[str, Any] | pa.Table]) -> list[pa.Table]:
+    """Pending items of one day as tables, in order: each run of rows becomes one."""
+    tables: list[pa.Table] = []
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, pa.Table):
+            if rows:
+                tables.append(_to_table(rows))
+                rows = []
+            tables.append(item)
+        else:
+            rows.append(item)
+    if rows:
+        tables.append(_to_table(rows))
+    return tables
+
+
+def _by_day(table: pa.Table, days: Sequence[str]) -> list[tuple[str, pa.Table]]:
+    """The rows of each day, in order (one day: the table itself)."""
+    first = days[0] if days else ""
+    if all(day == first for day in days):
+        return [(first, table)] if days else []
+    rows: dict[str, list[int]] = {}
+    for i, day in enumerate(days):
+        rows.setdefault(day, []).append(i)
+    return [(day, table.take(pa.array(idx, pa.int64()))) for day, idx in rows.items()]
 
 
 class DecisionLog:
@@ -189,9 +246,24 @@ class DecisionLog:
         self.source = source
 
     def write(self, results: Sequence[ScoreResult]) -> None:
-        """Buffer one batch of decisions."""
+        """Buffer one batch of decisions.
+
+        A batch of at least ``chunk_rows`` (a ``/v1/score/batch`` call, a
+        stream batch) goes in as one table built column by column from its
+        feature matrix (``decision_table``), not as a dict per row converted
+        later: the same columns and values, a tenth of the time. Smaller
+        batches (coalesced ``/v1/score`` calls) stay rows, converted in chunks.
+        """
         now = datetime.now(UTC)
-        self.log.append([decision_row(r, self.source, now) for r in results])
+        table = (
+            decision_table(results, self.source, now)
+            if len(results) >= self.log.chunk_rows
+            else None
+        )
+        if table is None:
+            self.log.append([decision_row(r, self.source, now) for r in results])
+        else:
+            self.log.append_table(table, [utc_day(r.event_time) for r in results])
 
     def flush(self) -> int:
         """Write buffered decisions now."""
@@ -226,6 +298,64 @@ def decision_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[
     if features:
         row.update(zip(_prefixed(tuple(features)), features.values(), strict=True))
     return row
+
+
+def decision_table(
+    results: Sequence[ScoreResult], source: str, scored_at: datetime
+) -> pa.Table | None:
+    """The ``decision_row``s of a scored batch as one table, built column by column.
+
+    The same columns, in the same order, with the values ``_to_table`` gives
+    the rows; the features are the columns of the batch's matrix. None when
+    the results' features are not rows of one float matrix (hand-made or
+    unpickled results): write their rows instead.
+    """
+    block = _feature_block(results)
+    if block is None:
+        return None
+    names, matrix = block
+    n = len(results)
+    columns: dict[str, Any] = {
+        "decision_id": [r.decision_id for r in results],
+        "transaction_id": [r.transaction_id for r in results],
+        "event_time": [r.event_time for r in results],
+        "scored_at": [scored_at] * n,
+        "card_token": [r.card_token for r in results],
+        "score": [r.score for r in results],
+        "decision": [r.decision for r in results],
+        "model_version": [r.model_version for r in results],
+        "degraded": [r.degraded for r in results],
+        "review_threshold": [r.thresholds[0] for r in results],
+        "decline_threshold": [r.thresholds[1] for r in results],
+        "rule_hits": [json.dumps(r.rule_hits) if r.rule_hits else "[]" for r in results],
+        "reasons": [_reasons_json(r) if r.reasons else "[]" for r in results],
+        "latency_ms": [r.latency_ms for r in results],
+        "source": [source] * n,
+    }
+    columns.update(zip(_prefixed(names), np.ascontiguousarray(matrix.T), strict=True))
+    return pa.table(columns)
+
+
+def _feature_block(results: Sequence[ScoreResult]) -> tuple[tuple[str, ...], np.ndarray] | None:
+    """The results' feature names and rows, when every result views one float64 matrix."""
+    if not results or not isinstance(results[0].features, FeatureRow):
+        return None
+    names, matrix, _ = results[0].features.batch()
+    rows = []
+    for result in results:
+        features = result.features
+        if not isinstance(features, FeatureRow):
+            return None
+        row_names, values, row = features.batch()
+        if values is not matrix or (row_names is not names and tuple(row_names) != tuple(names)):
+            return None
+        rows.append(row)
+    unique = tuple(names)
+    if matrix.dtype != np.float64 or matrix.ndim != 2 or len(set(unique)) != len(unique):
+        return None  # ints or float32 come out of tolist() as other types; repeats collapse
+    if rows == list(range(len(rows))):
+        return unique, matrix[: len(rows)]
+    return unique, matrix[rows]
 
 
 def _reasons_json(result: ScoreResult) -> str:

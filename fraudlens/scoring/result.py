@@ -146,6 +146,10 @@ class FeatureRow(Mapping[str, float]):
             self._dict = dict(zip(self._names, values, strict=True))
         return self._dict
 
+    def batch(self) -> tuple[Sequence[str], np.ndarray, int]:
+        """The names, the batch's matrix this row is a view of, and the row."""
+        return self._names, self._values, self._row
+
     def __getitem__(self, name: str) -> float:
         return self._data()[name]
 

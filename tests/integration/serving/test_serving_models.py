@@ -157,13 +157,21 @@ def test_every_decision_is_logged_and_the_challenger_shadows(
 ) -> None:
     from ray import serve
 
-    batch = bodies[-40:]
-    http.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
+    batch = bodies[-300:]  # over the log's chunk_rows (256): logged as one table
+    assert len(batch) == 300
+    response = http.post(f"{serve_url}/v1/score/batch", json={"transactions": batch}, timeout=30)
+    assert response.status_code == 200, response.text
     ids = {b["transaction_id"] for b in batch}
     decisions = serving_settings.data_dir / "decisions"
     wait_for(lambda: ids <= set(read_log(decisions).get("transaction_id", [])), timeout=20)
     log = read_log(decisions)
-    row = log[log["transaction_id"].isin(ids)].iloc[0]
+    logged = log[log["transaction_id"].isin(ids)]
+    assert len(logged) == len(ids)
+    answers = {r["transaction_id"]: r for r in response.json()["results"]}
+    # decision ids only: a transaction already scored by another test keeps its first decision
+    for row in logged.itertuples():
+        assert row.decision_id == answers[row.transaction_id]["decision_id"]
+    row = logged.iloc[0]
     assert row["model_version"] == models.champion and 0 <= row["score"] <= 1
     assert "f_card_tx_count_10m" in log.columns
     shadow = serve.get_deployment_handle("shadow", app_name="fraudlens")
