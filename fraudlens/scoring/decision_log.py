@@ -276,7 +276,16 @@ class DecisionLog:
 
 def decision_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[str, Any]:
     """One decision as a flat row (features as ``f_<name>`` columns)."""
-    row: dict[str, Any] = {
+    row = _fixed_row(result, source, scored_at)
+    features = result.features
+    if features:
+        row.update(zip(_prefixed(tuple(features)), features.values(), strict=True))
+    return row
+
+
+def _fixed_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[str, Any]:
+    """A decision's columns before its features (``decision_row`` and ``decision_table``)."""
+    return {
         "decision_id": result.decision_id,
         "transaction_id": result.transaction_id,
         "event_time": result.event_time,
@@ -294,10 +303,6 @@ def decision_row(result: ScoreResult, source: str, scored_at: datetime) -> dict[
         "latency_ms": result.latency_ms,
         "source": source,
     }
-    features = result.features
-    if features:
-        row.update(zip(_prefixed(tuple(features)), features.values(), strict=True))
-    return row
 
 
 def decision_table(
@@ -314,24 +319,8 @@ def decision_table(
     if block is None:
         return None
     names, matrix = block
-    n = len(results)
-    columns: dict[str, Any] = {
-        "decision_id": [r.decision_id for r in results],
-        "transaction_id": [r.transaction_id for r in results],
-        "event_time": [r.event_time for r in results],
-        "scored_at": [scored_at] * n,
-        "card_token": [r.card_token for r in results],
-        "score": [r.score for r in results],
-        "decision": [r.decision for r in results],
-        "model_version": [r.model_version for r in results],
-        "degraded": [r.degraded for r in results],
-        "review_threshold": [r.thresholds[0] for r in results],
-        "decline_threshold": [r.thresholds[1] for r in results],
-        "rule_hits": [json.dumps(r.rule_hits) if r.rule_hits else "[]" for r in results],
-        "reasons": [_reasons_json(r) if r.reasons else "[]" for r in results],
-        "latency_ms": [r.latency_ms for r in results],
-        "source": [source] * n,
-    }
+    rows = [_fixed_row(r, source, scored_at) for r in results]
+    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
     columns.update(zip(_prefixed(names), np.ascontiguousarray(matrix.T), strict=True))
     return pa.table(columns)
 
