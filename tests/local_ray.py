@@ -1,4 +1,8 @@
-"""A local Ray for tests whose job bodies live in the test module itself."""
+"""A local Ray for tests whose job bodies live in the test module itself.
+
+Ray is started once and left running for the session (starting it takes
+5-18 s here); the session's last hook stops it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import ray
 from ray import cloudpickle  # Ray's own copy: the one that pickles task bodies
 
 from fraudlens.settings import Settings
@@ -15,13 +18,10 @@ from training.ray_runtime import ensure_ray
 
 @contextmanager
 def local_ray(module: str) -> Iterator[None]:
-    """Start Ray if needed (left as found) and ship ``module``'s functions by value."""
-    started = not ray.is_initialized()
+    """Start Ray if needed and ship ``module``'s functions by value while the block runs."""
     ensure_ray(Settings().training)
     cloudpickle.register_pickle_by_value(sys.modules[module])
     try:
         yield
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[module])
-        if started:
-            ray.shutdown()
