@@ -243,6 +243,10 @@ class DecisionLog:
 
     def __init__(self, base_dir: Path, source: str, **kwargs: Any) -> None:
         self.log = ParquetLog(base_dir, source, **kwargs)
+        if self.log.time_column not in ("event_time", "scored_at"):
+            raise ValueError(
+                f"a decision log partitions by event_time or scored_at, not {self.log.time_column!r}"
+            )
         self.source = source
 
     def write(self, results: Sequence[ScoreResult]) -> None:
@@ -262,6 +266,8 @@ class DecisionLog:
         )
         if table is None:
             self.log.append([decision_row(r, self.source, now) for r in results])
+        elif self.log.time_column == "scored_at":
+            self.log.append_table(table, [utc_day(now)] * len(results))
         else:
             self.log.append_table(table, [utc_day(r.event_time) for r in results])
 

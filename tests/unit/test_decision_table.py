@@ -109,9 +109,11 @@ def test_results_not_of_one_float_matrix_go_as_rows() -> None:
     assert decision_table(repeated, "api", SCORED_AT) is None
 
 
-def _logged(tmp_path: Path, batches: list[list[ScoreResult]], chunk_rows: int) -> Any:
+def _logged(
+    tmp_path: Path, batches: list[list[ScoreResult]], chunk_rows: int, **kwargs: Any
+) -> Any:
     """Every row written, by day, in file order (``scored_at`` aside: the clock's)."""
-    log = DecisionLog(tmp_path, "api", chunk_rows=chunk_rows, flush_s=3600)
+    log = DecisionLog(tmp_path, "api", chunk_rows=chunk_rows, flush_s=3600, **kwargs)
     for results in batches:
         log.write(results)
     log.close()
@@ -138,6 +140,23 @@ def test_the_log_holds_the_same_rows_with_tables_and_rows_mixed(tmp_path: Path) 
         assert (frame.dtypes == rows[day].dtypes).all()
         assert frame.equals(rows[day]), day  # same rows in the same order (NaN equal)
     assert len(read_log(tmp_path / "mixed")) == 40  # transaction ids repeat: read once
+
+
+def test_a_log_by_scoring_time_puts_tables_and_rows_in_the_day_they_were_scored(
+    tmp_path: Path,
+) -> None:
+    batches = [_across_midnight(), _across_midnight()[:3]]  # a table, then rows
+    today = utc_day(datetime.now(UTC))
+    logged = _logged(tmp_path, batches, chunk_rows=5, time_column="scored_at")
+    if list(logged) != [f"date={today}"]:  # the test ran across midnight: once more
+        today = utc_day(datetime.now(UTC))
+        logged = _logged(tmp_path / "again", batches, chunk_rows=5, time_column="scored_at")
+    assert list(logged) == [f"date={today}"] and len(logged[f"date={today}"]) == 43
+
+
+def test_a_decision_log_refuses_another_time_column(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="event_time or scored_at, not 'latency_ms'"):
+        DecisionLog(tmp_path, "api", time_column="latency_ms")
 
 
 def test_the_day_of_a_row_is_its_utc_day() -> None:
