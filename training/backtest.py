@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,8 @@ class Backtest:
     plan: dict[str, Any]
     folds: list[dict[str, Any]]
     overall: dict[str, Any]
+    # Each test row's score: ``transaction_id``, ``fold``, ``score`` (own metrics, other protocols).
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes null)."""
@@ -313,7 +315,7 @@ def run_backtest(
     if data is None:
         logger.info("backtest: features for %s..%s", folds[0].start.date(), hi.date())
         data = load_training_data(settings, folds[0].start, hi, cfg.feature_service, folder=folder)
-    results = []
+    results, scored = [], []
     storage = settings.data_dir / "ray_results"
     known = known_compromised(data.frame)
     for fold in folds:
@@ -350,6 +352,8 @@ def run_backtest(
             "seconds": round(time.perf_counter() - t0, 1),
         }
         results.append(result)
+        ids = frames.test["transaction_id"].to_numpy()
+        scored.append(pd.DataFrame({"transaction_id": ids, "fold": fold.number, "score": scores}))
     plan = {
         "folds": bcfg.folds,
         "train_days": bcfg.train_days,
@@ -362,4 +366,4 @@ def run_backtest(
         "features": len(data.feature_names),
         "end": hi.isoformat(),
     }
-    return Backtest(plan, results, overall(results))
+    return Backtest(plan, results, overall(results), pd.concat(scored, ignore_index=True))

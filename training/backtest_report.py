@@ -1,4 +1,4 @@
-"""A backtest as files (``backtest.json``, ``backtest.png``) and as readable tables."""
+"""A backtest as files (``backtest.json``, ``backtest.png``, ``scores.parquet``) and as tables."""
 
 from __future__ import annotations
 
@@ -22,13 +22,19 @@ FOLD_COLUMNS = (
 )
 
 
-def write_report(backtest: Backtest, folder: Path) -> tuple[Path, Path]:
-    """Write ``backtest.json`` and ``backtest.png`` into ``folder``; return both paths."""
+def write_report(backtest: Backtest, folder: Path) -> tuple[Path, Path, Path]:
+    """Write ``backtest.json``, ``backtest.png`` and ``scores.parquet`` into ``folder``.
+
+    ``scores.parquet`` holds each test row's ``transaction_id``, ``fold`` and
+    ``score``: join it to the history to compute other metrics or protocols.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "backtest.json"
     path.write_text(json.dumps(backtest.as_dict(), indent=2, default=str) + "\n")
     png = plots.backtest_folds(backtest.folds, folder / "backtest.png")
-    return path, png
+    scores = folder / "scores.parquet"
+    backtest.scores.to_parquet(scores, index=False)
+    return path, png, scores
 
 
 def markdown(backtest: Backtest) -> str:

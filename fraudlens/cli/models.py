@@ -132,9 +132,9 @@ def backtest(
     settings = settings.model_copy(update={"backtest": settings.backtest.model_copy(update=update)})
     report = run_backtest(settings, end)
     folder = out or settings.backtest.out_dir or settings.data_dir / "backtest"
-    json_path, png_path = write_report(report, folder)
+    json_path, png_path, scores_path = write_report(report, folder)
     console.print(markdown(report), soft_wrap=True)  # wrapped table rows are unreadable
-    console.print(f"report: {json_path}\nplot: {png_path}", soft_wrap=True)
+    console.print(f"report: {json_path}\nplot: {png_path}\nscores: {scores_path}", soft_wrap=True)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 from typer.testing import CliRunner
 
 from fraudlens.cli import app
@@ -56,6 +57,17 @@ def test_backtest_trains_each_fold_and_reports_its_test_block(
         assert m["roc_auc"] > 0.6 and 0 < m["average_precision"] <= 1
         assert len(fold["card_precision_per_day"]) == 5
         assert sum(row["frauds"] for row in fold["scenarios"]) == m["frauds"]
+    # every test row's score, once, in its fold: the figures above come from them
+    scores = pd.read_parquet(tmp_path / "backtest" / "scores.parquet")
+    assert scores["transaction_id"].is_unique
+    for fold in report["folds"]:
+        ids = tx.loc[(tx["event_time"] >= fold["cutoff"]) & (tx["event_time"] < fold["end"])]
+        mine = scores[scores["fold"] == fold["fold"]]
+        assert set(mine["transaction_id"]) == set(ids["transaction_id"])
+        assert mine["score"].between(0, 1).all()
+        labels = ids.set_index("transaction_id").loc[mine["transaction_id"], "is_fraud"]
+        ap = average_precision_score(labels.to_numpy(), mine["score"].to_numpy())
+        assert ap == pytest.approx(fold["metrics"]["average_precision"])
     total = report["overall"]
     assert total["fraud_amount"] == pytest.approx(
         sum(f["metrics"]["fraud_amount"] for f in report["folds"])
