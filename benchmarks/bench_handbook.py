@@ -16,10 +16,15 @@ Beside it, on the same imported rows and the same test blocks, the Handbook's
 baseline (``benchmarks.handbook_baseline``: 15 handcrafted features,
 XGBoost depth 3, the 7 days before the gap) is scored with the same metric
 functions (``training.backtest.fold_metrics``). Printed: AP, ROC-AUC and card
-precision@100 (detected cards removed) per fold and their mean, and AP per
-fraud scenario. Unlike the Handbook, the test blocks keep the cards already
-known as compromised: they are left out of card precision only (from the
-day after their fraud label arrived, or after the model found them), for both.
+precision@100 per fold and their mean, and AP per fraud scenario. Unlike the
+Handbook, the test blocks keep the cards already known as compromised: they
+are left out of card precision only (from the day after their fraud label
+arrived, or after the model found them), for both. Card precision is printed
+twice: FraudLens's (``card_precision_at_k``: every card whose label has
+arrived is left out) and the Handbook's own (``card_precision_handbook``:
+only cards with a fraud since the start of its 7-day training week are left
+out, as its ``get_train_test_set`` does; FraudLens's from the backtest's
+``scores.parquet``), the figure published results and issue #15 quote.
 
 Default size: 2,000 customers, 4,000 terminals, 120 days (about 460k rows);
 ``--full`` is the Handbook's 5,000 / 10,000 / 183 days (about 1.75M rows).
@@ -42,14 +47,15 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.handbook import SCENARIOS, HandbookConfig, generate
-from benchmarks.handbook_baseline import features, fit_and_score
+from benchmarks.handbook_baseline import DELAY_DAYS, features, fit_and_score
 from fraudlens.model import Thresholds
 from fraudlens.settings import Settings
 from training.backtest import fold_metrics, overall
-from training.card_precision import known_compromised
+from training.card_precision import card_precision_top_k, known_compromised
 
-METRICS = ("average_precision", "roc_auc", "card_precision_at_k")
-MAPPING = """\
+METRICS = ("average_precision", "roc_auc", "card_precision_at_k", "card_precision_handbook")
+HANDBOOK_TRAIN_DAYS = 7  # the Handbook's training week: where its known cards start
+MAPPING = f"""\
 columns:
   transaction_id: TRANSACTION_ID
   event_time: TX_DATETIME
@@ -67,7 +73,7 @@ defaults:              # the Handbook's data has no merchant, category or geogra
   entry_mode: chip
   country: FR
 timezone: UTC
-label_delay_days: 7    # the Handbook's delay period
+label_delay_days: {DELAY_DAYS}    # the Handbook's delay period
 """
 CLI = "import sys; from fraudlens.cli import app; sys.argv[0] = 'fraudlens'; app()"
 
@@ -95,30 +101,76 @@ def fraudlens(args: list[str], data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def baseline(history: Path, folds: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+def handbook_card_precision(
+    frame: pd.DataFrame, test: pd.DataFrame, scores: np.ndarray, cutoff: pd.Timestamp, k: int
+) -> float:
+    """Card precision@k of a test block by the Handbook's own code, not FraudLens's.
+
+    Its ``get_train_test_set`` drops from each test day the cards with a fraud
+    from its training week's start (``cutoff`` - delay - 7 days) up to the day
+    before the delay period ends (labels known after ``DELAY_DAYS``); cards
+    defrauded earlier stay in. Then ``card_precision_top_k`` leaves out the
+    cards found on earlier days of the block. FraudLens's own figure instead
+    leaves out every card whose fraud label has arrived, however long ago.
+    """
+    delay = pd.Timedelta(days=DELAY_DAYS)
+    start = cutoff - delay - pd.Timedelta(days=HANDBOOK_TRAIN_DAYS)
+    fraud = frame.loc[frame["is_fraud"].astype(bool) & (frame["event_time"] >= start)]
+    fraud_day = fraud["event_time"].dt.floor("D")
+    test_day = test["event_time"].dt.floor("D")
+    keep = np.ones(len(test), dtype=bool)
+    for day in test_day.unique():
+        known = fraud.loc[fraud_day <= day - delay - pd.Timedelta(days=1), "card_token"]
+        keep &= ~((test_day == day) & test["card_token"].isin(known)).to_numpy()
+    return card_precision_top_k(test[keep], np.asarray(scores)[keep], k).mean
+
+
+def baseline(
+    frame: pd.DataFrame, folds: list[dict[str, Any]], settings: Settings
+) -> dict[str, Any]:
     """The Handbook baseline scored on the backtest's test blocks."""
-    frame = pd.read_parquet(history / "transactions.parquet")
     feats = features(frame)
     t = frame["event_time"]
     # Only ranking figures are reported for it; the thresholds are placeholders.
     thresholds = Thresholds(review=0.5, decline=0.9)
     known = known_compromised(frame)
+    k = settings.training.cards_per_day
     results = []
     for fold in folds:
         cutoff, end = pd.Timestamp(fold["cutoff"]), pd.Timestamp(fold["end"])
         test = frame[(t >= cutoff) & (t < end)]
         scores = fit_and_score(frame, feats, pd.Timestamp(fold["history_end"]), cutoff, test.index)
-        results.append(fold_metrics(test, scores, thresholds, settings.training, known))
+        result = fold_metrics(test, scores, thresholds, settings.training, known)
+        result["metrics"]["card_precision_handbook"] = handbook_card_precision(
+            frame, test, scores, cutoff, k
+        )
+        results.append(result)
     return {"folds": results, "overall": overall(results)}
 
 
+def add_handbook_precision(
+    backtest: dict[str, Any], frame: pd.DataFrame, scores: pd.DataFrame, k: int
+) -> None:
+    """FraudLens's Handbook-protocol card precision per fold (from ``scores.parquet``) and mean."""
+    by_id = frame.set_index("transaction_id")
+    figures = []
+    for fold in backtest["folds"]:
+        mine = scores[scores["fold"] == fold["fold"]]
+        test = by_id.loc[mine["transaction_id"]].reset_index()
+        cutoff = pd.Timestamp(fold["cutoff"])
+        figure = handbook_card_precision(frame, test, mine["score"].to_numpy(), cutoff, k)
+        fold["metrics"]["card_precision_handbook"] = figure
+        figures.append(figure)
+    backtest["overall"]["mean"]["card_precision_handbook"] = float(np.mean(figures))
+
+
 def _row(name: str, values: dict[str, Any]) -> str:
-    return f"{name:<24}" + "".join(f"{values[key]:>20.3f}" for key in METRICS)
+    return f"{name:<24}" + "".join(f"{values[key]:>25.3f}" for key in METRICS)
 
 
 def report(backtest: dict[str, Any], base: dict[str, Any]) -> str:
     """Side-by-side table per fold and mean, then AP per scenario."""
-    lines = [f"{'':<24}" + "".join(f"{key:>20}" for key in METRICS)]
+    lines = [f"{'':<24}" + "".join(f"{key:>25}" for key in METRICS)]
     for ours, theirs in zip(backtest["folds"], base["folds"], strict=True):
         day = str(ours["cutoff"])[:10]
         lines.append(_row(f"fold {ours['fold']} {day} FraudLens", ours["metrics"]))
@@ -165,13 +217,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seconds["import"] = fraudlens(["import", str(source), "--mapping", str(mapping)], data_dir)
     out = work / "backtest"
     seconds["backtest"] = fraudlens(
-        ["backtest", "--folds", str(args.folds), "--test-days", "7", "--gap-days", "7",
+        ["backtest", "--folds", str(args.folds), "--test-days", "7", "--gap-days", str(DELAY_DAYS),
          "--out", str(out)],
         data_dir,
     )  # fmt: skip
     backtest = json.loads((out / "backtest.json").read_text())
+    frame = pd.read_parquet(data_dir / "import" / "transactions.parquet")
+    k = settings.training.cards_per_day
+    add_handbook_precision(backtest, frame, pd.read_parquet(out / "scores.parquet"), k)
     started = time.perf_counter()
-    base = baseline(data_dir / "import", backtest["folds"], settings)
+    base = baseline(frame, backtest["folds"], settings)
     seconds["baseline"] = time.perf_counter() - started
     print(f"Handbook data: {cfg}, {rows} transactions; fold shape {backtest['plan']}")
     print(report(backtest, base))

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.bench_handbook import handbook_card_precision
 from benchmarks.handbook import HandbookConfig, generate
 from benchmarks.handbook_baseline import DELAY_DAYS, features, fit_and_score
+from training.card_precision import card_precision_top_k, known_compromised
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +74,50 @@ def test_baseline_learns_the_amount_threshold(frame: pd.DataFrame) -> None:
     assert high.any()
     keep = high | legit
     assert roc_auc_score(high[keep], scores[keep]) > 0.95
+
+
+def _handbooks_card_precision(
+    frame: pd.DataFrame, scores: np.ndarray, cutoff: pd.Timestamp
+) -> float:
+    """The Handbook's ``get_train_test_set`` (7-day weeks) and ``card_precision_top_k``, transcribed."""
+    df = frame.assign(
+        day=(frame["event_time"] - frame["event_time"].min().floor("D")).dt.days,
+        predictions=scores,
+    )
+    test_start = int((cutoff - frame["event_time"].min().floor("D")).days)
+    train_start = test_start - DELAY_DAYS - 7
+    train = df[(df["day"] >= train_start) & (df["day"] < train_start + 7)]
+    known = set(train.loc[train["is_fraud"], "card_token"])
+    test = []
+    for day in range(7):
+        delay_day = df[df["day"] == train_start + 7 + day - 1]
+        known |= set(delay_day.loc[delay_day["is_fraud"], "card_token"])
+        test_day = df[df["day"] == test_start + day]
+        test.append(test_day[~test_day["card_token"].isin(known)])
+    predictions = pd.concat(test)
+    detected: list[str] = []
+    precisions = []
+    for day in sorted(predictions["day"].unique()):
+        rows = predictions[predictions["day"] == day][["predictions", "card_token", "is_fraud"]]
+        rows = rows[~rows["card_token"].isin(detected)]
+        cards = rows.groupby("card_token").max().sort_values("predictions", ascending=False)
+        top = cards.head(100)
+        found = list(top[top["is_fraud"]].index)
+        precisions.append(len(found) / 100)
+        detected.extend(found)
+    return float(np.mean(precisions))
+
+
+def test_the_handbooks_card_precision_is_its_own_code(frame: pd.DataFrame) -> None:
+    # continuous random scores: no ties, so the tie rule does not matter
+    scores = np.random.default_rng(0).random(len(frame))
+    cutoff = frame["event_time"].min().floor("D") + pd.Timedelta(days=30)
+    test = (frame["event_time"] >= cutoff) & (frame["event_time"] < cutoff + pd.Timedelta(days=7))
+    want = _handbooks_card_precision(frame, scores, cutoff)
+    got = handbook_card_precision(frame, frame[test], scores[test.to_numpy()], cutoff, 100)
+    assert got == pytest.approx(want) and want > 0
+    # cards defrauded before the training week stay in: more frauds to find than without them
+    everything = card_precision_top_k(
+        frame[test], scores[test.to_numpy()], 100, known=known_compromised(frame)
+    ).mean
+    assert everything <= got
