@@ -15,8 +15,13 @@ MLP) in MLflow. Each table sets the slow way ("before") beside the serving way
 - reasons for a batch of 512: contributions of every row vs of the flagged
   rows only (what the scorer computes);
 - online read of 100 transactions: one read per transaction vs one read for
-  the batch (all cards and terminals at once), p50/p99 of the batched read and
-  the Redis round trips it takes;
+  the batch (all cards and terminals at once), p50/p99 of the batched read
+  (wall and CPU time, ``READ_SAMPLES`` reads: a p99 of fewer is just the
+  slowest read), the collector's passes during them, the load average and
+  the Redis round trips it takes. Measured as a replica runs: the heap is
+  frozen once the store is open (``freeze_heap``) and the transactions are
+  parsed from JSON (as the API and the stream scorer get them; built from the
+  simulator's frame they would hold pandas Timestamps, slower to read);
 - ``/v1/score`` without HTTP: concurrent callers scoring one transaction each,
   every call alone vs coalesced by ``MicroBatcher`` (calls/s, p50/p99);
 - stream scorer core: batches of 500 through ``Scorer.score`` (transactions/s).
@@ -29,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -41,11 +48,13 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.serving_setup import prepare
-from fraudlens.scoring.factory import single_threaded_numerics
+from fraudlens.scoring.factory import freeze_heap, single_threaded_numerics
 from fraudlens.settings import Settings
 
 BATCH_SIZES = (1, 64, 512)
 READ_BATCH = 100
+# Batched reads timed per way: a p99 of 50 reads is the slowest of them, i.e. noise.
+READ_SAMPLES = 500
 CALLERS = (1, 16)
 STREAM_BATCH = 500
 
@@ -59,6 +68,29 @@ def median_us(call: Callable[[], object], repeat: int) -> float:
         call()
         times.append(time.perf_counter() - start)
     return float(np.median(times)) * 1e6
+
+
+class Collections:
+    """Counts the cyclic collector's passes (and their longest pause) while active."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.longest_ms = 0.0
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        self.count += 1
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._start) * 1000)
+
+    def __enter__(self) -> Collections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def percentiles_ms(samples: Sequence[float]) -> tuple[float, float]:
@@ -127,29 +159,42 @@ def online_reads(settings: Settings, txns: Sequence[Any]) -> dict[str, Any]:
     features = FeastFeatures(settings)
     batch = list(txns[:READ_BATCH])
     features.online(batch, model)  # open the store
+    freeze_heap()  # as a replica does once its model and store are loaded
     each = median_us(lambda: [features.online([t], model) for t in batch], 5)
     reader = state_reader(features.store)
     script = getattr(reader, "_script", None)
     samples: dict[str, list[float]] = {"script": [], "pipelined": []}
-    for _ in range(50):  # the two ways alternate, so load on the machine hits both alike
-        for way in samples:
-            reader._script = script if way == "script" else None  # type: ignore[union-attr]
-            start = time.perf_counter()
-            features.online(batch, model)
-            samples[way].append(time.perf_counter() - start)
+    cpu: list[float] = []
+    load = os.getloadavg()[0]
+    with Collections() as collections:
+        for _ in range(READ_SAMPLES):  # the two ways alternate: load hits both alike
+            for way in samples:
+                reader._script = script if way == "script" else None  # type: ignore[union-attr]
+                start, start_cpu = time.perf_counter(), time.process_time()
+                features.online(batch, model)
+                samples[way].append(time.perf_counter() - start)
+                if way == "script":
+                    cpu.append(time.process_time() - start_cpu)
     reader._script = script  # type: ignore[union-attr]
+    load = round(max(load, os.getloadavg()[0]), 2)
     p50, p99 = percentiles_ms(samples["script"])
+    cpu_p50, cpu_p99 = percentiles_ms(cpu)
     pipe_p50, pipe_p99 = percentiles_ms(samples["pipelined"])
     trips = redis_round_trips(lambda: features.online(batch, model))
     print(
         f"online read of {READ_BATCH} transactions: one read each {each / 1000:.1f} ms, "
-        f"one batched read p50 {p50:.1f} ms p99 {p99:.1f} ms "
+        f"one batched read p50 {p50:.2f} ms p99 {p99:.2f} ms (CPU p50 {cpu_p50:.2f} ms "
+        f"p99 {cpu_p99:.2f} ms; {READ_SAMPLES} reads; {collections.count} GC passes, longest "
+        f"{collections.longest_ms:.1f} ms; load average {load}) "
         f"({len(trips)} Redis round trip(s) reading {trips} keys); the same by pipelined "
-        f"HMGETs (Redis Cluster, or scripts refused): p50 {pipe_p50:.1f} ms p99 {pipe_p99:.1f} ms",
+        f"HMGETs (Redis Cluster, or scripts refused): p50 {pipe_p50:.2f} ms p99 {pipe_p99:.2f} ms",
         flush=True,
     )
     figures = {"rows": READ_BATCH, "one_each_ms": round(each / 1000, 2), "round_trips": trips}
     figures |= {"pipelined_p50_ms": pipe_p50, "pipelined_p99_ms": pipe_p99}
+    figures |= {"samples": READ_SAMPLES, "cpu_p50_ms": cpu_p50, "cpu_p99_ms": cpu_p99}
+    figures |= {"gc_passes": collections.count, "gc_longest_ms": round(collections.longest_ms, 2)}
+    figures |= {"load_average": load}
     return figures | {"batched_p50_ms": p50, "batched_p99_ms": p99}
 
 
@@ -276,7 +321,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             settings, sim = prepare(workdir / "data", redis.url, args.customers, args.days)
             single_threaded_numerics()  # as the serving entry points do
             recent = sim.transactions.tail(5000)
-            txns = [Transaction.model_validate(r) for r in transaction_records(recent)]
+            # Parsed from JSON, as the API and the stream scorer get them (datetimes,
+            # not the frame's pandas Timestamps).
+            txns = [
+                Transaction.model_validate_json(Transaction.model_validate(r).model_dump_json())
+                for r in transaction_records(recent)
+            ]
             frame = compute_features(recent).reset_index(drop=True)
             figures["model_call"] = model_calls(settings, frame)
             figures["reasons"] = reasons(settings, frame)
