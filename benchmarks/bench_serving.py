@@ -387,7 +387,7 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
     from fraudlens.kafka import EmbeddedBroker, EventProducer, ensure_topics
     from fraudlens.kafka.consumer import ConsumedEvent, EventConsumer
     from fraudlens.schema import Transaction
-    from fraudlens.scoring.factory import build_service, default_config
+    from fraudlens.scoring.factory import build_service, default_config, freeze_heap
     from fraudlens.scoring.stream import StreamScorer
     from fraudlens.simulator.core import transaction_records
 
@@ -403,6 +403,8 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
         run_settings = settings.model_copy(update={"kafka": kafka})
         service = build_service(run_settings, "stream", feature_timeout_s=10.0)
         service.apply_config(default_config(run_settings))
+        service.warm_up()  # as run_stream_scorer does before consuming
+        freeze_heap()  # idem: else full collections walk the model and the benchmark's data
         out = EventProducer(kafka)
         scorer = StreamScorer(service, out, kafka.decisions_topic, model_poll_s=0)
         clock: list[float] = []
