@@ -524,6 +524,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="run the stream scorer N times, each on a fresh broker (default 1; the "
         "figures are the median round's, every round is printed)",
     )
+    parser.add_argument(
+        "--stream-batch-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the stream scorer's micro-batch (default: serve.stream_batch_size)",
+    )
     parser.add_argument("--bare-app", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--settings", type=Path, help=argparse.SUPPRESS)
@@ -577,6 +584,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         settings, script, args.duration, name, env, args.batch_only
                     )
             if "stream" not in args.skip:
+                if args.stream_batch_size:
+                    serve = settings.serve.model_copy(
+                        update={"stream_batch_size": args.stream_batch_size}
+                    )
+                    settings = settings.model_copy(update={"serve": serve})
                 rounds = [
                     stream_benchmark(settings, sim, workdir / f"stream-{i}")
                     for i in range(args.stream_rounds)
