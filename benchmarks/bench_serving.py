@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m benchmarks.bench_serving [--duration 10]``. Only the
 ``/v1/score/batch`` figure of the Ray Serve app (no wrk), with the CPU time per
 call of every process: ``--batch-only 20 --skip bare serve-proxy serve-direct
-serve-legacy stream stages``.
+serve-legacy stream stages``. The stream scorer alone (no wrk): ``--only stream``.
 
 Setup (``serving_setup``, in a temporary data dir): an online store in a
 private Redis, a production-size champion in MLflow. Then ``wrk`` measures
@@ -64,6 +64,12 @@ from fraudlens.settings import Settings
 logger = logging.getLogger(__name__)
 
 CONCURRENCY = (1, 16, 64)
+# What one run can measure: the apps (bare, then the Serve variants), the stream scorer,
+# the scoring stages.
+PARTS = (
+    "bare", "ray-serve", "serve-haproxy", "serve-proxy", "serve-direct", "serve-legacy",
+    "stream", "stages",
+)  # fmt: skip
 PROFILE_CONCURRENCY = 16
 
 _WRK_SCRIPT = """
@@ -381,7 +387,7 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
     from fraudlens.kafka import EmbeddedBroker, EventProducer, ensure_topics
     from fraudlens.kafka.consumer import ConsumedEvent, EventConsumer
     from fraudlens.schema import Transaction
-    from fraudlens.scoring.factory import build_service, default_config
+    from fraudlens.scoring.factory import build_service, default_config, freeze_heap
     from fraudlens.scoring.stream import StreamScorer
     from fraudlens.simulator.core import transaction_records
 
@@ -397,6 +403,8 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
         run_settings = settings.model_copy(update={"kafka": kafka})
         service = build_service(run_settings, "stream", feature_timeout_s=10.0)
         service.apply_config(default_config(run_settings))
+        service.warm_up()  # as run_stream_scorer does before consuming
+        freeze_heap()  # idem: else full collections walk the model and the benchmark's data
         out = EventProducer(kafka)
         scorer = StreamScorer(service, out, kafka.decisions_topic, model_poll_s=0)
         clock: list[float] = []
@@ -415,7 +423,9 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
             config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
         )
         with consumer:
+            cpu, broker_cpu = time.process_time(), _cpu_seconds(broker.pid)
             stats = consumer.run(max_events=len(txns), idle_timeout=30)
+            cpu, broker_cpu = time.process_time() - cpu, _cpu_seconds(broker.pid) - broker_cpu
         out.close()
         service.close()
     seconds = clock[-1] - clock[0]
@@ -425,14 +435,29 @@ def stream_benchmark(settings: Settings, sim: Any, workdir: Path) -> dict[str, f
         "batch_size": settings.serve.stream_batch_size,
         "tx_per_s": round(scorer.scored / seconds, 1),
         "handler_tx_per_s": round(scorer.scored / busy, 1),
+        # every thread of this process (librdkafka's and the log writer's included),
+        # from the group join to the last commit
+        "cpu_us_per_tx": round(cpu / scorer.scored * 1e6, 1),
+        "broker_cpu_us_per_tx": round(broker_cpu / scorer.scored * 1e6, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
     }
     print(
         f"stream scorer: {figures['transactions']} transactions, {figures['tx_per_s']:.0f} tx/s "
         f"end to end (Kafka in -> decisions acknowledged), "
-        f"{figures['handler_tx_per_s']:.0f} tx/s inside the handler",
+        f"{figures['handler_tx_per_s']:.0f} tx/s inside the handler, "
+        f"CPU us a transaction: scorer {figures['cpu_us_per_tx']:.0f}, broker "
+        f"{figures['broker_cpu_us_per_tx']:.0f} (load {figures['load_avg']:.2f})",
         flush=True,
     )
     return figures
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; 0 without a pid)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- main --------------------------------------------------------------------------------
@@ -476,6 +501,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--skip", nargs="*", default=[], help="any of: bare serve-legacy serve-direct stream stages"
     )
     parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        metavar="PART",
+        help=f"run only these parts, any of: {' '.join(PARTS)} (--only stream: the stream "
+        "scorer alone, no wrk needed)",
+    )
+    parser.add_argument(
         "--batch-only",
         type=int,
         default=0,
@@ -483,12 +516,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="only /v1/score/batch, this many calls per app (no wrk; e.g. with --skip "
         "bare serve-proxy serve-direct serve-legacy stream stages: the Ray Serve app alone)",
     )
+    parser.add_argument(
+        "--stream-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the stream scorer N times, each on a fresh broker (default 1; the "
+        "figures are the median round's, every round is printed)",
+    )
+    parser.add_argument(
+        "--stream-batch-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the stream scorer's micro-batch (default: serve.stream_batch_size)",
+    )
     parser.add_argument("--bare-app", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve-variant", help=argparse.SUPPRESS)
     parser.add_argument("--settings", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--script", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.only:
+        args.skip = [part for part in PARTS if part not in args.only]
     if args.bare_app is not None:
         serve_bare(args.bare_app, args.port)
         return {}
@@ -499,7 +549,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         print("RESULTJSON " + json.dumps(result), flush=True)
         return {}
-    if shutil.which("wrk") is None and not args.batch_only:
+    apps = [part for part in PARTS[:-2] if part not in args.skip]
+    if apps and shutil.which("wrk") is None and not args.batch_only:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     logging.basicConfig(level=logging.WARNING)
     print(f"load before the run: {os.getloadavg()[0]:.2f} (1-min average), {os.cpu_count()} cores")
@@ -533,7 +584,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         settings, script, args.duration, name, env, args.batch_only
                     )
             if "stream" not in args.skip:
-                figures["stream"] = stream_benchmark(settings, sim, workdir)
+                if args.stream_batch_size:
+                    serve = settings.serve.model_copy(
+                        update={"stream_batch_size": args.stream_batch_size}
+                    )
+                    settings = settings.model_copy(update={"serve": serve})
+                rounds = [
+                    stream_benchmark(settings, sim, workdir / f"stream-{i}")
+                    for i in range(args.stream_rounds)
+                ]
+                # the median round's figures (what targets.py reads), and every round
+                median = sorted(rounds, key=lambda r: r["tx_per_s"])[(len(rounds) - 1) // 2]
+                figures["stream"] = median | ({"rounds": rounds} if len(rounds) > 1 else {})
             if "stages" not in args.skip:
                 figures["stages"] = stage_timings(settings, bodies)
             figures["load_avg_end"] = os.getloadavg()
