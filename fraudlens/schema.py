@@ -310,7 +310,7 @@ def parse_transaction(
     """Validate one transaction event.
 
     Raw JSON is validated in one pydantic-core pass over the text (no
-    ``json.loads`` objects: a third of the time of a Kafka message). Anything
+    ``json.loads`` dict and strings per message for the collector). Anything
     that pass refuses is read again in two steps (``json.loads``, then the
     model), which gives the error its field and message as before and still
     accepts what only ``json.loads`` reads (a UTF-8 BOM, UTF-16).
