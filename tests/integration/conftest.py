@@ -5,9 +5,6 @@
   consumer group unique to the test (Tansu can wedge a reused group), and the
   topics already created.
 - ``module_kafka_settings``: the same, shared by one test module.
-- ``ray_cluster``: one local Ray (2 CPUs) for the tests that train, started
-  once (5-18 s here) and left running for the session; the serving tests
-  replace it with Serve's production environment.
 - ``kafka_consumer_config``: librdkafka overrides for fast group joins in tests.
 - ``make_transactions``: a factory of valid transaction frames.
 - ``postgres_url`` / ``records_url`` / ``records_engine``: the system of record,
@@ -41,16 +38,6 @@ from fraudlens.records.embedded import start_embedded, stop_embedded
 from fraudlens.records.pan import scan_records
 from fraudlens.security.pan_stores import scan_topics
 from fraudlens.settings import KafkaSettings
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    """A local Ray for the session, unless one is running (stopped when the session ends)."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
-    yield
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    """The session's Ray, this module's job bodies shipped by value."""
+    """A Ray of its own (left as found), this module's job bodies shipped by value."""
     with local_ray_for(__name__):
         yield
 

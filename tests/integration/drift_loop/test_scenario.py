@@ -12,7 +12,9 @@ against the first one's.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select
@@ -33,6 +35,18 @@ MARGIN = 0.05  # AP gain of the new champion over the first one, same days
 # gate that refused the retraining that learnt it, measured 0.085 -> 0.194).
 PATTERN_AP = 0.7
 PATTERN_GAIN = 0.4
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield
+    if started:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")

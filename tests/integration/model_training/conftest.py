@@ -1,6 +1,6 @@
-"""Session fixtures of the training tests: one simulated history, one trained model.
+"""Session fixtures of the training tests: Ray once, one simulated history, one trained model.
 
-- ``ray_cluster`` (``tests/integration/conftest.py``): the session's local Ray.
+- ``ray_cluster``: a local Ray (2 CPUs) for the session, unless one is running.
 - ``history``: a small simulation with the real feature functions applied
   (``training.local_features``): about 35,000 transactions over 7 weeks.
 - ``training_settings``: Settings with a fresh data dir (SQLite MLflow) and a
@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pandas as pd
@@ -31,6 +31,19 @@ from training.register import register
 
 START, END = "2026-06-01", "2026-07-20"
 SERVICE = "fraud_model_v1"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """Ray for the whole session (starting it takes 5-18 s here)."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    yield
+    if started:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -298,7 +298,7 @@ def test_cycle_command_checks_retrains_and_records_both(
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    """The session's Ray, this module's job bodies shipped by value."""
+    """A Ray of its own (left as found), this module's job bodies shipped by value."""
     with local_ray_for(__name__):
         yield
 
