@@ -14,34 +14,18 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_schema import NOW, valid_event
 
 from fraudlens.errors import ValidationError
 from fraudlens.schema import Transaction, _first_error, _load, check_limits, parse_transaction
 
-NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
-VALID: dict[str, Any] = {
-    "transaction_id": "tx000001",
-    "event_time": "2026-07-01T11:59:00Z",
-    "card_token": "tok_k1_" + "a" * 32,
-    "customer_id": "C000001",
-    "terminal_id": "T000001",
-    "merchant_id": "M000001",
-    "mcc": "5411",
-    "amount": 42.5,
-    "currency": "EUR",
-    "channel": "card_present",
-    "entry_mode": "chip",
-    "country": "FR",
-    "latitude": 48.85,
-    "longitude": 2.35,
-}
+VALID: dict[str, Any] = valid_event()  # test_schema's valid event
 FIELDS = [*VALID, "schema_version", "card_last4", "device_id", "ip_address", "extras", "other"]
 
 
